@@ -1,0 +1,41 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ApiError, errorBody } from '../errors.js';
+
+interface FrameworkErrorMapping {
+  status: number;
+  title: string;
+  detail: (err: FastifyError) => string;
+}
+
+/** Fastify's own errors (body parsing, limits) in the contract's words. */
+const FRAMEWORK_ERRORS: Record<string, FrameworkErrorMapping> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, title: 'Request Entity Too Large', detail: () => 'request body is larger than the 1 MiB limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    detail: () => 'send the body as application/json or application/yaml (text/yaml, application/x-yaml)',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, title: 'Bad Request', detail: () => 'request body is empty' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, title: 'Bad Request', detail: () => 'invalid Content-Length' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, title: 'Bad Request', detail: () => 'invalid Content-Type' },
+};
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof ApiError) {
+      reply.headers(err.headers);
+      return reply.status(err.status).send(errorBody(err.status, err.title, err.detail, err.violations));
+    }
+    const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
+    if (known) return reply.status(known.status).send(errorBody(known.status, known.title, known.detail(err), []));
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send(errorBody(err.statusCode, 'Bad Request', 'the request cannot be processed', []));
+    }
+    request.log.error({ err }, 'unexpected failure');
+    return reply.status(500).send(errorBody(500, 'Internal Server Error', 'Internal Server Error', []));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody(404, 'Not Found', `no such route: ${request.method} ${request.url.split('?')[0]}`, []));
+  });
+}

@@ -1,0 +1,72 @@
+import type { FastifyRequest } from 'fastify';
+import { ApiError, invalidResource, Titles } from '../errors.js';
+import { parseLabelFilters } from '../resources/labels.js';
+import type { ListQuery, StoredResource } from '../store/resource-store.js';
+import { renderResource } from './render.js';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+type Query = Record<string, string | string[] | undefined>;
+
+function listError(detail: string, field?: string, reason?: string): ApiError {
+  return new ApiError({
+    status: 400,
+    title: Titles.list,
+    detail,
+    violations: field && reason ? [{ field, message: reason }] : [],
+  });
+}
+
+const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value[value.length - 1] : value);
+
+/** Kuma's list parameters: size, offset, name, filter[labels.<key>], with Kuma's 400s. */
+export function parseListQuery(request: FastifyRequest, mesh?: string): ListQuery {
+  const query = request.query as Query;
+  const rawSize = single(query.size);
+  let size = DEFAULT_PAGE_SIZE;
+  if (rawSize !== undefined) {
+    if (!/^-?\d+$/.test(rawSize)) throw listError('Invalid page size', 'size', 'invalid format');
+    size = Number(rawSize);
+    if (size <= 0) throw listError('Invalid page size', 'size', 'must be greater than 0');
+    if (size > MAX_PAGE_SIZE) {
+      throw listError('Invalid page size', 'size', `invalid page size of ${rawSize}. Maximum page size is ${MAX_PAGE_SIZE}`);
+    }
+  }
+  const rawOffset = single(query.offset);
+  let offset = 0;
+  if (rawOffset !== undefined && rawOffset !== '') {
+    if (!/^-?\d+$/.test(rawOffset) || !Number.isSafeInteger(Number(rawOffset))) {
+      throw listError(`invalid: invalid offset: strconv.Atoi: parsing ${JSON.stringify(rawOffset)}: invalid syntax`);
+    }
+    offset = Number(rawOffset);
+    if (offset < 0) throw listError('invalid: invalid offset: must be non-negative');
+  }
+  const routePath = request.url.split('?')[0].replace(/^\//, '');
+  const { filters, violations } = parseLabelFilters(query, routePath);
+  if (violations.length > 0) throw invalidResource(Titles.list, violations);
+  return { mesh, nameContains: single(query.name) || undefined, labels: Object.fromEntries(filters), offset, size };
+}
+
+/** `{total, items, next}` with `next` an absolute URL that keeps the other parameters, as Kuma. */
+export function listBody<S extends object>(
+  request: FastifyRequest,
+  query: ListQuery,
+  page: { total: number; items: StoredResource<S>[] },
+  render: (item: StoredResource<S>) => object = renderResource,
+) {
+  let next: string | null = null;
+  if (query.offset + page.items.length < page.total) {
+    const params = new URLSearchParams();
+    const current = request.query as Query;
+    for (const key of Object.keys(current).sort()) {
+      if (key === 'offset') continue;
+      const value = current[key];
+      for (const v of Array.isArray(value) ? value : [value ?? '']) params.append(key, v);
+    }
+    params.append('offset', String(query.offset + query.size));
+    const sorted = new URLSearchParams([...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    next = `${request.protocol}://${request.host}${request.url.split('?')[0]}?${sorted.toString()}`;
+  }
+  return { total: page.total, items: page.items.map(render), next };
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import { openApiComponents, type ResourceSchemaName } from '../resources/index.js';
+
+/**
+ * Route schemas for the OpenAPI document only: request validation is done by the zod schemas (the validator
+ * compiler is a no-op), so these never disagree with what the server enforces — they are generated from them.
+ */
+const components = openApiComponents();
+
+const errorBody = {
+  description: 'Error (Kuma error body)',
+  type: 'object',
+  properties: {
+    type: { type: 'string' },
+    status: { type: 'integer' },
+    title: { type: 'string' },
+    detail: { type: 'string' },
+    invalid_parameters: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } },
+    },
+    details: { type: 'string' },
+    causes: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+  },
+};
+
+const writeQuery = {
+  type: 'object',
+  properties: {
+    dryRun: { type: 'boolean', description: 'answer as the real call would, write nothing' },
+    force: { type: 'boolean', description: 'skip CA rotation rules 1-3 (admin only, logged)' },
+  },
+};
+
+const listQuery = {
+  type: 'object',
+  properties: {
+    size: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    offset: { type: 'string' },
+    name: { type: 'string', description: 'substring of the name' },
+  },
+};
+
+/** Path parameters are documented from the route URL itself, so no route has to repeat them. */
+export function documentPathParams(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const names = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
+    if (names.length === 0 || (route.schema as { params?: unknown } | undefined)?.params) return;
+    const properties = Object.fromEntries(names.map((n) => [n, { type: 'string' }]));
+    route.schema = { ...route.schema, params: { type: 'object', properties, required: names } };
+  });
+}
+
+const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody };
+const empty = { type: 'object', description: 'empty object' };
+
+export const docs = {
+  list: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
+    summary,
+    hide,
+    tags: [kind],
+    querystring: listQuery,
+    response: {
+      200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: components[kind] }, next: { type: 'string', nullable: true } } },
+      ...errors,
+    },
+  }),
+  get: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
+    summary,
+    hide,
+    tags: [kind],
+    response: { 200: components[kind], ...errors },
+  }),
+  put: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
+    summary,
+    hide,
+    tags: [kind],
+    querystring: writeQuery,
+    body: components[kind],
+    response: { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
+  }),
+  del: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
+    summary,
+    hide,
+    tags: [kind],
+    querystring: writeQuery,
+    response: { 200: empty, ...errors },
+  }),
+  custom: (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ summary, tags: [tag], ...extra }),
+  errors,
+};

@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services.js';
+import { badRequest } from '../../errors.js';
+import { parseDuration } from '../../resources/duration.js';
+import { dataplaneOverview } from '../../dataplanes/insights.js';
+import { listBody, parseListQuery } from '../list-query.js';
+import { renderResource } from '../render.js';
+import { statusOf, writeOptions } from '../write-options.js';
+import { docs } from '../openapi-docs.js';
+
+type Params = { mesh: string; name: string };
+
+function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const ms = typeof raw === 'string' ? parseDuration(raw) : null;
+  if (ms === null) throw badRequest('wait must be a duration such as 30s (at most 60s)', [{ field: 'wait', message: 'has to be a valid format' }]);
+  return ms;
+}
+
+/** `If-None-Match: "<version>"` (or a bare or weak tag) names the bundle the dataplane holds. */
+function heldVersion(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  return header.split(',')[0].trim().replace(/^W\//, '').replace(/^"|"$/g, '') || undefined;
+}
+
+export function registerDataplaneRoutes(app: FastifyInstance, services: Services): void {
+  const { dataplanes, facts } = services;
+
+  app.get<{ Params: { mesh: string } }>('/meshes/:mesh/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of a mesh', true) }, async (request) => {
+    const query = parseListQuery(request, request.params.mesh);
+    return listBody(request, query, dataplanes.list(query));
+  });
+  app.get('/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of every mesh') }, async (request) => {
+    const query = parseListQuery(request);
+    return listBody(request, query, dataplanes.list(query));
+  });
+  for (const path of ['/meshes/:mesh/dataplanes/_overview', '/meshes/:mesh/dataplanes+insights']) {
+    app.get<{ Params: { mesh: string } }>(path, { schema: docs.custom('Dataplane', 'Dataplanes with their certificate insights') }, async (request) => {
+      const query = parseListQuery(request, request.params.mesh);
+      return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
+    });
+  }
+  app.get('/dataplanes+insights', { schema: docs.custom('Dataplane', 'Dataplanes of every mesh with insights') }, async (request) => {
+    const query = parseListQuery(request);
+    return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
+  });
+  for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
+    app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight') }, async (request) =>
+      dataplaneOverview(dataplanes.get(request.params.mesh, request.params.name), facts),
+    );
+  }
+
+  const own = { access: 'own-dataplane' as const };
+  app.get<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.get('Dataplane', 'Get a dataplane', true) }, async (request) =>
+    renderResource(dataplanes.get(request.params.mesh, request.params.name)),
+  );
+  app.put<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.put('Dataplane', 'Create or replace a dataplane', true) }, async (request, reply) => {
+    const { mesh, name } = request.params;
+    const outcome = dataplanes.put(mesh, name, request.body, request.principal, writeOptions(request));
+    return reply.status(statusOf(outcome)).send({});
+  });
+  app.delete<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { schema: docs.del('Dataplane', 'Delete a dataplane', true) }, async (request) => {
+    dataplanes.delete(request.params.mesh, request.params.name, writeOptions(request));
+    return {};
+  });
+
+  app.post<{ Params: Params }>(
+    '/meshes/:mesh/dataplanes/:name/certificate',
+    { config: own, schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)') },
+    async (request) => services.certificates.issue(request.params.mesh, request.params.name, request.body),
+  );
+
+  app.get<{ Params: Params; Querystring: { wait?: string } }>(
+    '/meshes/:mesh/dataplanes/:name/trust-bundle',
+    { config: own, schema: docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls') },
+    async (request, reply) => {
+      const abort = new AbortController();
+      reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
+      const answer = await services.trustBundles.get(
+        request.params.mesh,
+        request.params.name,
+        heldVersion(request.headers['if-none-match']),
+        parseWait(request.query.wait),
+        abort.signal,
+      );
+      if (answer.status === 304) return reply.status(304).header('etag', `"${answer.bundleVersion}"`).send();
+      return reply.header('etag', `"${answer.bundle.bundleVersion}"`).send(answer.bundle);
+    },
+  );
+}

@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services.js';
+import { meshNotFound, notFound, Titles } from '../../errors.js';
+import { meshInsight } from '../../dataplanes/insights.js';
+import { rotationStatus } from '../../rotation/rotation-status.js';
+import { listBody, parseListQuery } from '../list-query.js';
+import { docs } from '../openapi-docs.js';
+import { VERSION } from '../../version.js';
+
+const publicRoute = { access: 'public' as const };
+
+export function registerSystemRoutes(app: FastifyInstance, services: Services): void {
+  app.get('/', { config: publicRoute, schema: docs.custom('System', "Index, as Kuma's") }, async () => ({
+    hostname: hostname(),
+    product: 'meshcp',
+    version: VERSION,
+    instanceId: services.instanceId,
+    clusterId: services.instanceId,
+  }));
+  app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store is open and migrated') }, async () => {
+    services.store.db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
+    return { status: 'ok' };
+  });
+
+  app.post('/tokens/dataplane', { schema: docs.custom('Tokens', 'Issue a dataplane token (text/plain JWT)') }, async (request, reply) =>
+    reply.type('text/plain').send(await services.tokens.issue(request.body)),
+  );
+
+  const insightOf = (name: string, now: number) => {
+    const mesh = services.store.get('Mesh', '', name);
+    if (!mesh) return undefined;
+    return meshInsight(mesh, services.store.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
+  };
+  app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh') }, async (request) => {
+    const query = parseListQuery(request);
+    const now = Date.now();
+    const page = services.meshes.list(query);
+    return listBody(request, query, page, (mesh) => insightOf(mesh.name, now)!);
+  });
+  app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh') }, async (request) => {
+    const insight = insightOf(request.params.mesh, Date.now());
+    if (!insight) throw notFound(Titles.retrieve);
+    return insight;
+  });
+
+  app.get<{ Params: { mesh: string } }>(
+    '/meshes/:mesh/ca-rotation',
+    { schema: docs.custom('Rotation', 'Where a CA rotation stands and what its next step waits for') },
+    async (request) => {
+      const mesh = services.store.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
+      if (!mesh) throw meshNotFound();
+      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, Date.now());
+    },
+  );
+}

@@ -1,0 +1,75 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { createSelfSignedServerCertificate } from './ca/x509.js';
+
+/** Paths pino must never print, wherever they appear in a logged object. */
+export const REDACTED_PATHS = [
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'privateKey',
+  '*.privateKey',
+  'data',
+  '*.data',
+  'csr',
+  '*.csr',
+  'key',
+  '*.key',
+  'token',
+  '*.token',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
+}
+
+/** A file created once with mode 0600; later starts read it back. */
+function readOrCreatePrivateFile(file: string, create: () => string): { value: string; created: boolean } {
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    return { value: readFileSync(file, 'utf8').trim(), created: false };
+  }
+  const value = create();
+  writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
+  return { value, created: true };
+}
+
+export function prepareDataDir(config: Config): void {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+}
+
+export function loadAdminToken(config: Config, log: Logger): string {
+  const file = join(config.dataDir, 'admin-token');
+  const { value, created } = readOrCreatePrivateFile(file, () => randomBytes(32).toString('base64url'));
+  log.info({ file }, created ? 'admin token written (use it as "Authorization: Bearer <token>")' : 'admin token loaded');
+  return value;
+}
+
+export function loadInstanceId(config: Config): string {
+  return readOrCreatePrivateFile(join(config.dataDir, 'instance-id'), () => randomUUID()).value;
+}
+
+/** The HTTPS listener's certificate: generated once into the data dir (ECDSA P-256, 1 year). */
+export function loadServerTls(config: Config): { key: string; cert: string } {
+  const keyFile = join(config.dataDir, 'server-key.pem');
+  const certFile = join(config.dataDir, 'server-cert.pem');
+  if (!existsSync(keyFile) || !existsSync(certFile)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const now = Date.now();
+    const cert = createSelfSignedServerCertificate({
+      privateKey,
+      publicKey,
+      commonName: 'meshcp',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1', '::1'],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 365 * 24 * 3600_000),
+    });
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    writeFileSync(certFile, cert, { mode: 0o644 });
+  }
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+}

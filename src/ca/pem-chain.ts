@@ -1,0 +1,30 @@
+import { X509Certificate } from 'node:crypto';
+import { CaMaterialError } from './backend.js';
+import { fingerprintOf } from './certificate-facts.js';
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(CERT_BLOCK) ?? [];
+}
+
+export function derOfPem(pem: string): Buffer {
+  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  return Buffer.from(body, 'base64');
+}
+
+/** Splits a CA chain into what the bundle trusts and what leaves carry, and fingerprints it. */
+export function describeChain(chainPem: string) {
+  const blocks = splitPemCertificates(chainPem);
+  if (blocks.length === 0) throw new CaMaterialError('no certificate found in the CA material');
+  const ders = blocks.map(derOfPem);
+  const certs = ders.map((der) => new X509Certificate(der));
+  const isSelfSigned = (c: X509Certificate) => c.checkIssued(c);
+  const intermediates = blocks.filter((_, i) => !isSelfSigned(certs[i]));
+  return {
+    trustPem: blocks.map((b) => b + '\n').join(''),
+    fingerprint: fingerprintOf(ders),
+    intermediatesPem: intermediates.map((b) => b + '\n').join(''),
+    issuerNotAfter: new Date(certs[0].validTo),
+  };
+}

@@ -1,0 +1,115 @@
+import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { z } from 'zod';
+import type { DataplaneTokenVerifier, Principal } from '../api/auth.js';
+import { ApiError } from '../errors.js';
+import type { MeshEvents } from '../mesh-events.js';
+import { signingKeySecretName } from '../mesh/mesh-service.js';
+import { parseDuration, MS_PER_YEAR } from '../resources/duration.js';
+import type { ResourceStore } from '../store/resource-store.js';
+
+export const revocationsSecretName = (mesh: string) => `dataplane-token-revocations-${mesh}`;
+
+const TokenRequestSchema = z.object({
+  name: z.string().optional(),
+  mesh: z.string().optional(),
+  tags: z.record(z.string(), z.array(z.string())).optional(),
+  validFor: z.string().optional(),
+});
+export type DataplaneTokenRequest = z.infer<typeof TokenRequestSchema>;
+
+const TokenClaimsSchema = z.object({
+  Name: z.string().min(1),
+  Mesh: z.string().min(1),
+  Tags: z.record(z.string(), z.array(z.string())).nullish(),
+  jti: z.string().min(1),
+});
+
+const CLOCK_SKEW_S = 5;
+const KEY_ID = '1';
+
+interface MeshTokenKeys {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  revoked: Set<string>;
+}
+
+function invalidRequest(field: string, message: string): ApiError {
+  return new ApiError({ status: 400, title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
+}
+
+/** Kuma-style dataplane tokens: RS256 JWTs signed with a per-mesh key kept as a mesh secret. */
+export class DataplaneTokenService implements DataplaneTokenVerifier {
+  private readonly keys = new Map<string, MeshTokenKeys | null>();
+
+  constructor(
+    private readonly store: ResourceStore,
+    events: MeshEvents,
+  ) {
+    events.onAnyChange((mesh) => this.keys.delete(mesh));
+  }
+
+  async issue(body: unknown): Promise<string> {
+    const parsed = TokenRequestSchema.safeParse(body ?? {});
+    if (!parsed.success) throw new ApiError({ status: 400, title: 'Invalid request', detail: 'request body is not a valid token request' });
+    const { name = '', mesh = '', tags, validFor } = parsed.data;
+    if (mesh === '') throw invalidRequest('mesh', 'cannot be empty');
+    if (name === '') throw invalidRequest('name', 'cannot be empty');
+    const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
+    if (validForMs === null || validForMs <= 0) throw invalidRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
+    const keys = this.keysOf(mesh);
+    if (!keys) {
+      throw new ApiError({
+        status: 404,
+        title: 'Signing Key not found',
+        detail: `there is no signing key with KID 1. Secret of name "${signingKeySecretName(mesh)}" in mesh "${mesh}" is not found. If signing key was rotated, regenerate the token`,
+      });
+    }
+    const nowS = Math.floor(Date.now() / 1000) - CLOCK_SKEW_S;
+    return new SignJWT({ Name: name, Mesh: mesh, Tags: tags ?? {} })
+      .setProtectedHeader({ alg: 'RS256', kid: KEY_ID })
+      .setJti(randomUUID())
+      .setIssuedAt(nowS)
+      .setNotBefore(nowS)
+      .setExpirationTime(nowS + CLOCK_SKEW_S + Math.ceil(validForMs / 1000))
+      .sign(keys.privateKey);
+  }
+
+  async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
+      const unverified = TokenClaimsSchema.safeParse(decodeJwt(token));
+      if (!unverified.success) return undefined;
+      const keys = this.keysOf(unverified.data.Mesh);
+      if (!keys) return undefined;
+      const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_S });
+      const claims = TokenClaimsSchema.parse(payload);
+      if (keys.revoked.has(claims.jti)) return undefined;
+      return { kind: 'dataplane', mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private keysOf(mesh: string): MeshTokenKeys | undefined {
+    const cached = this.keys.get(mesh);
+    if (cached !== undefined) return cached ?? undefined;
+    const secret = this.store.get<{ data?: string }>('Secret', mesh, signingKeySecretName(mesh));
+    let keys: MeshTokenKeys | null = null;
+    if (secret?.spec.data) {
+      const privateKey = createPrivateKey(Buffer.from(secret.spec.data, 'base64').toString());
+      const revocations = this.store.get<{ data?: string }>('Secret', mesh, revocationsSecretName(mesh));
+      const revoked = new Set(
+        Buffer.from(revocations?.spec.data ?? '', 'base64')
+          .toString()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
+      keys = { privateKey, publicKey: createPublicKey(privateKey), revoked };
+    }
+    this.keys.set(mesh, keys);
+    return keys ?? undefined;
+  }
+}

@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, prepareDataDir } from './bootstrap.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createServices } from './services.js';
+import { openDatabase } from './store/database.js';
+import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  prepareDataDir(config);
+  const db = openDatabase(join(config.dataDir, 'meshcp.db'));
+  const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey));
+  const services = createServices({
+    db,
+    cipher,
+    config,
+    log,
+    adminToken: loadAdminToken(config, log),
+    instanceId: loadInstanceId(config),
+  });
+
+  if (!config.skipDefaultMeshCreation && !services.meshes.exists('default')) {
+    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+    log.info('created the default mesh');
+  }
+
+  const servers: FastifyInstance[] = [];
+  const http = await buildApp(services);
+  await http.listen({ host: config.apiAddress, port: config.httpPort });
+  servers.push(http);
+  log.info({ address: http.addresses()[0] }, 'HTTP API listening');
+  if (config.httpsPort !== -1) {
+    const https = await buildApp(services, { https: loadServerTls(config) });
+    await https.listen({ host: config.apiAddress, port: config.httpsPort });
+    servers.push(https);
+    log.info({ address: https.addresses()[0] }, 'HTTPS API listening');
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await Promise.allSettled(servers.map((s) => s.close()));
+    db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    console.error(`meshcp: ${err.message}`);
+  } else {
+    console.error('meshcp failed to start:', err);
+  }
+  process.exit(1);
+});

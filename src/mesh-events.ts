@@ -1,0 +1,40 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Tells in-memory caches and waiting long-polls that a mesh's CA view may have changed (a write to the mesh or one
+ * of its secrets). Emitted only after the write transaction commits.
+ */
+export class MeshEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  meshChanged(mesh: string): void {
+    this.emitter.emit('changed', mesh);
+    this.emitter.emit(`changed:${mesh}`);
+  }
+
+  onAnyChange(listener: (mesh: string) => void): void {
+    this.emitter.on('changed', listener);
+  }
+
+  /** Resolves on the next change of `mesh`, or after `timeoutMs`; `signal` cancels the wait (client gone). */
+  waitForChange(mesh: string, timeoutMs: number, signal?: AbortSignal): Promise<'changed' | 'timeout'> {
+    return new Promise((resolve) => {
+      const event = `changed:${mesh}`;
+      const finish = (result: 'changed' | 'timeout') => {
+        clearTimeout(timer);
+        this.emitter.off(event, onChange);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      const onChange = () => finish('changed');
+      const onAbort = () => finish('timeout');
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      this.emitter.on(event, onChange);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

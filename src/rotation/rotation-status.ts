@@ -1,0 +1,102 @@
+import { CaMaterialError } from '../ca/backend.js';
+import type { CaManager } from '../ca/ca-manager.js';
+import { readCertificateFacts } from '../ca/certificate-facts.js';
+import { derOfPem, splitPemCertificates } from '../ca/pem-chain.js';
+import type { Mesh } from '../resources/mesh.js';
+import type { DataplaneSample, FactsStore } from '../store/facts-store.js';
+
+export interface RotationStep {
+  action: 'enable' | 'remove' | 'none';
+  backend?: string;
+  ready: boolean;
+  description: string;
+  waitingFor?: DataplaneSample;
+}
+
+/**
+ * Where a CA rotation stands and what the next step waits for. It uses the same fleet queries as the rules the PUT
+ * runs, so `ready: true` means the PUT of that step passes now.
+ */
+export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number) {
+  const enabledBackend = mesh.mtls?.enabledBackend ?? '';
+  const backends = mesh.mtls?.backends ?? [];
+  const activeDataplanes = facts.countActive(meshName, now);
+  let state;
+  let loadError: string | undefined;
+  try {
+    state = ca.stateOf(meshName);
+  } catch (err) {
+    if (!(err instanceof CaMaterialError)) throw err;
+    loadError = err.message;
+  }
+  const materials = new Map(state?.materials.map((m) => [m.backend, m]));
+
+  const backendStatus = backends.map((backend) => {
+    const material = materials.get(backend.name);
+    const root = material ? readCertificateFacts(derOfPem(splitPemCertificates(material.trustPem).at(-1)!)) : undefined;
+    const issued = facts.activeIssuedBy(meshName, backend.name, now, 0).count;
+    const notTrusting = material ? facts.activeNotTrusting(meshName, backend.name, material.fingerprint, now, 0).count : activeDataplanes;
+    return {
+      name: backend.name,
+      type: backend.type,
+      enabled: backend.name === enabledBackend,
+      rootFingerprint: root ? root.sha256.replace(/(..)(?!$)/g, '$1:').toUpperCase() : null,
+      notAfter: material ? material.notAfter.toISOString() : null,
+      dataplanesIssued: issued,
+      dataplanesTrusting: activeDataplanes - notTrusting,
+    };
+  });
+
+  return {
+    mesh: meshName,
+    mtlsEnabled: enabledBackend !== '',
+    enabledBackend: enabledBackend || null,
+    bundleVersion: state?.bundleVersion ?? null,
+    activeDataplanes,
+    backends: backendStatus,
+    nextStep: nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, now),
+    ...(loadError ? { error: loadError } : {}),
+  };
+}
+
+function nextStep(
+  mesh: string,
+  enabledBackend: string,
+  names: string[],
+  materials: Map<string, { fingerprint: string }>,
+  facts: FactsStore,
+  now: number,
+): RotationStep {
+  const others = names.filter((n) => n !== enabledBackend);
+  if (enabledBackend === '' || others.length === 0) {
+    return { action: 'none', ready: true, description: 'no CA rotation in progress' };
+  }
+  // A backend that was enabled before is on its way out; a never-enabled one is on its way in.
+  const old = others.find((n) => facts.wasEverEnabled(mesh, n));
+  if (old) {
+    const waitingFor = facts.activeIssuedBy(mesh, old, now);
+    return {
+      action: 'remove',
+      backend: old,
+      ready: waitingFor.count === 0,
+      description:
+        waitingFor.count === 0
+          ? `no active dataplane holds a certificate from "${old}": it can be removed`
+          : `waiting for ${waitingFor.count} active dataplanes to re-issue their "${old}" certificates`,
+      waitingFor,
+    };
+  }
+  const target = others[0];
+  const material = materials.get(target);
+  const waitingFor = material ? facts.activeNotTrusting(mesh, target, material.fingerprint, now) : { count: 0, names: [] };
+  return {
+    action: 'enable',
+    backend: target,
+    ready: material !== undefined && waitingFor.count === 0,
+    description:
+      waitingFor.count === 0
+        ? `every active dataplane trusts "${target}": it can be enabled`
+        : `waiting for ${waitingFor.count} active dataplanes to acknowledge a trust bundle with "${target}"`,
+    waitingFor,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The CA rotation rules of api.md, as pure functions over the stored mesh, the requested mesh and fleet facts.
+ * They never touch the store; the caller runs them inside the write transaction with facts from indexed queries.
+ */
+import type { DataplaneSample } from '../store/facts-store.js';
+
+export interface BackendView {
+  name: string;
+  type: string;
+  /** Canonical JSON of the backend's conf: equal strings mean the same CA material source. */
+  confKey: string;
+  /** SHA-256 of the backend's root material, when it can be loaded. */
+  fingerprint?: string;
+  /** For builtin backends: the CA already exists in the store and will never be regenerated. */
+  materialExists: boolean;
+}
+
+export interface MtlsView {
+  enabledBackend: string;
+  backends: BackendView[];
+}
+
+/** Fleet queries over active dataplanes (unexpired certificate) at the time of the write. */
+export interface FleetFacts {
+  notTrusting(backend: string, fingerprint: string): DataplaneSample;
+  issuedBy(backend: string): DataplaneSample;
+}
+
+export type RuleName = 'enable' | 'remove' | 'replace';
+
+export interface RotationViolation {
+  rule: RuleName;
+  field: string;
+  message: string;
+  /** Waiting (for dataplanes to acknowledge or re-issue) can make the step pass. */
+  retryable: boolean;
+}
+
+function listNames(sample: DataplaneSample): string {
+  const more = sample.count - sample.names.length;
+  return sample.names.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+function dataplanes(count: number): string {
+  return count === 1 ? '1 active dataplane' : `${count} active dataplanes`;
+}
+
+export function canonicalConfKey(type: string, conf: unknown): string {
+  const sortKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sortKeys);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.keys(value as object)
+          .sort()
+          .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+      );
+    }
+    return value;
+  };
+  return JSON.stringify([type, sortKeys(conf ?? {})]);
+}
+
+/** Rule 3: CA material is never replaced under a running name. */
+function replacedInPlace(stored: MtlsView, next: MtlsView, mtlsOn: boolean): RotationViolation[] {
+  const violations: RotationViolation[] = [];
+  next.backends.forEach((backend, i) => {
+    const before = stored.backends.find((b) => b.name === backend.name);
+    if (!before || before.confKey === backend.confKey) return;
+    const builtinCaExists = before.type === 'builtin' && backend.type === 'builtin' && before.materialExists;
+    if (!mtlsOn && !builtinCaExists) return;
+    violations.push({
+      rule: 'replace',
+      field: `mtls.backends[${i}]`,
+      retryable: false,
+      message: builtinCaExists
+        ? `the CA of builtin backend "${backend.name}" already exists and is never regenerated: to rotate it, add a backend under a new name, enable it, then remove "${backend.name}"`
+        : `backend "${backend.name}" cannot change its type or conf while mTLS is enabled: to rotate CA material, add a backend under a new name, enable it, then remove "${backend.name}"`,
+    });
+  });
+  return violations;
+}
+
+/** Rule 1: only a backend that was added earlier, and that every active dataplane trusts, can be enabled. */
+function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+  const target = next.backends.find((b) => b.name === next.enabledBackend)!;
+  const before = stored.backends.find((b) => b.name === target.name);
+  if (!before || before.confKey !== target.confKey) {
+    return [
+      {
+        rule: 'enable',
+        field: 'mtls.enabledBackend',
+        retryable: false,
+        message: `backend "${target.name}" must be added to the mesh in an earlier update (with the same type and conf) before it is enabled, so that every dataplane trusts it first`,
+      },
+    ];
+  }
+  if (!target.fingerprint) return [];
+  const waiting = fleet.notTrusting(target.name, target.fingerprint);
+  if (waiting.count === 0) return [];
+  return [
+    {
+      rule: 'enable',
+      field: 'mtls.enabledBackend',
+      retryable: true,
+      message: `cannot enable backend "${target.name}" yet: ${dataplanes(waiting.count)} do not trust it yet (no acknowledged trust bundle with its root): ${listNames(waiting)}`,
+    },
+  ];
+}
+
+/** Rule 2: a backend can go once no active dataplane holds a certificate it issued. */
+function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+  const violations: RotationViolation[] = [];
+  for (const backend of stored.backends) {
+    if (next.backends.some((b) => b.name === backend.name)) continue;
+    const holders = fleet.issuedBy(backend.name);
+    if (holders.count === 0) continue;
+    violations.push({
+      rule: 'remove',
+      field: 'mtls.backends',
+      retryable: true,
+      message: `cannot remove backend "${backend.name}" yet: ${dataplanes(holders.count)} still hold a certificate issued by it: ${listNames(holders)}`,
+    });
+  }
+  return violations;
+}
+
+/** All rotation violations of a mesh update; empty means the step is safe. Creating a mesh is never a rotation. */
+export function evaluateRotation(stored: MtlsView | undefined, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+  if (!stored) return [];
+  const onBefore = stored.enabledBackend !== '';
+  const onAfter = next.enabledBackend !== '';
+  const violations = replacedInPlace(stored, next, onBefore && onAfter);
+  // Rule 5: turning mTLS on or off is not a rotation step.
+  if (onBefore && onAfter) {
+    if (stored.enabledBackend !== next.enabledBackend) violations.push(...enableViolations(stored, next, fleet));
+    violations.push(...removeViolations(stored, next, fleet));
+  }
+  return violations;
+}

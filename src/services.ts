@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import { CaManager } from './ca/ca-manager.js';
+import type { Config } from './config.js';
+import { CertificateService } from './dataplanes/certificate-service.js';
+import { DataplaneService } from './dataplanes/dataplane-service.js';
+import { DataplaneTokenService } from './dataplanes/token-service.js';
+import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
+import { MeshEvents } from './mesh-events.js';
+import { MeshService } from './mesh/mesh-service.js';
+import { SecretService } from './secrets/secret-service.js';
+import type { Db } from './store/database.js';
+import { FactsStore } from './store/facts-store.js';
+import { ResourceStore } from './store/resource-store.js';
+import type { SecretCipher } from './store/secret-cipher.js';
+
+/** The domain layer, wired once per process and shared by the HTTP and HTTPS listeners. */
+export interface Services {
+  config: Config;
+  log: Logger;
+  store: ResourceStore;
+  facts: FactsStore;
+  events: MeshEvents;
+  ca: CaManager;
+  meshes: MeshService;
+  secrets: SecretService;
+  dataplanes: DataplaneService;
+  tokens: DataplaneTokenService;
+  certificates: CertificateService;
+  trustBundles: TrustBundleService;
+  adminToken: string;
+  instanceId: string;
+}
+
+export function createServices(deps: { db: Db; cipher: SecretCipher; config: Config; log: Logger; adminToken: string; instanceId: string }): Services {
+  const store = new ResourceStore(deps.db, deps.cipher);
+  const facts = new FactsStore(deps.db);
+  const events = new MeshEvents();
+  const ca = new CaManager(store);
+  events.onAnyChange((mesh) => ca.invalidate(mesh));
+  const dataplanes = new DataplaneService(store, facts);
+  return {
+    config: deps.config,
+    log: deps.log,
+    store,
+    facts,
+    events,
+    ca,
+    meshes: new MeshService(store, facts, events, deps.log),
+    secrets: new SecretService(store, events),
+    dataplanes,
+    tokens: new DataplaneTokenService(store, events),
+    certificates: new CertificateService(dataplanes, ca, facts),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
+    adminToken: deps.adminToken,
+    instanceId: deps.instanceId,
+  };
+}

@@ -1,0 +1,214 @@
+import type { Db } from './database.js';
+
+export interface DataplaneFacts {
+  mesh: string;
+  name: string;
+  issuedBackend: string | null;
+  identity: string | null;
+  certNotBefore: number | null;
+  certNotAfter: number;
+  renewAfter: number | null;
+  regenerations: number;
+  lastIssueTime: number | null;
+  ackedBundleVersion: string | null;
+  lastContact: number | null;
+  /** Backends of the acknowledged bundle, with the root fingerprint each had then. */
+  trusted: { backend: string; fingerprint: string }[];
+}
+
+export interface BundleBackend {
+  name: string;
+  fingerprint: string;
+}
+
+export interface IssueFacts {
+  backend: string;
+  identity: string;
+  notBefore: number;
+  notAfter: number;
+  renewAfter: number;
+  issuedAt: number;
+}
+
+/** A count plus the first few names: what a 409 or the rotation status shows the operator. */
+export interface DataplaneSample {
+  count: number;
+  names: string[];
+}
+
+interface FactsRow {
+  mesh: string;
+  name: string;
+  issued_backend: string | null;
+  identity: string | null;
+  cert_not_before: number | null;
+  cert_not_after: number;
+  renew_after: number | null;
+  regenerations: number;
+  last_issue_time: number | null;
+  acked_bundle_version: string | null;
+  last_contact: number | null;
+}
+
+export const SAMPLE_NAMES = 10;
+
+/**
+ * Per-dataplane certificate and trust facts, kept in indexed tables so the rotation rules and the status page are
+ * a few index range scans, whatever the fleet size.
+ */
+export class FactsStore {
+  private readonly stmts;
+
+  constructor(readonly db: Db) {
+    this.stmts = {
+      get: db.prepare('SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?'),
+      trusted: db.prepare('SELECT backend, root_fingerprint AS fingerprint FROM dataplane_trust WHERE mesh = ? AND name = ? ORDER BY backend'),
+      recordIssue: db.prepare(`INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
+          regenerations, last_issue_time, last_contact)
+        VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt)
+        ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
+          cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
+          renew_after = excluded.renew_after, regenerations = regenerations + 1,
+          last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact`),
+      touch: db.prepare(`INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
+        ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`),
+      setAcked: db.prepare(`INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
+        ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
+          last_contact = excluded.last_contact`),
+      clearTrust: db.prepare('DELETE FROM dataplane_trust WHERE mesh = ? AND name = ?'),
+      addTrust: db.prepare('INSERT INTO dataplane_trust (mesh, name, backend, root_fingerprint) VALUES (?, ?, ?, ?)'),
+      deleteFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?'),
+      deleteMeshFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ?'),
+      deleteMeshTrust: db.prepare('DELETE FROM dataplane_trust WHERE mesh = ?'),
+      deleteMeshBundles: db.prepare('DELETE FROM bundle_versions WHERE mesh = ?'),
+      countNotTrusting: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts f WHERE f.mesh = @mesh AND f.cert_not_after > @now
+        AND NOT EXISTS (SELECT 1 FROM dataplane_trust t WHERE t.mesh = f.mesh AND t.name = f.name
+          AND t.backend = @backend AND t.root_fingerprint = @fingerprint)`),
+      namesNotTrusting: db.prepare(`SELECT f.name FROM dataplane_facts f WHERE f.mesh = @mesh AND f.cert_not_after > @now
+        AND NOT EXISTS (SELECT 1 FROM dataplane_trust t WHERE t.mesh = f.mesh AND t.name = f.name
+          AND t.backend = @backend AND t.root_fingerprint = @fingerprint)
+        ORDER BY f.name LIMIT @limit`),
+      countIssuedBy: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts
+        WHERE mesh = @mesh AND issued_backend = @backend AND cert_not_after > @now`),
+      namesIssuedBy: db.prepare(`SELECT name FROM dataplane_facts
+        WHERE mesh = @mesh AND issued_backend = @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`),
+      countActive: db.prepare('SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?'),
+      issuedStats: db.prepare(`SELECT issued_backend AS backend, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
+        FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`),
+      trustStats: db.prepare(`SELECT t.backend AS backend, COUNT(*) AS total, SUM(f.last_contact >= @onlineSince) AS online
+        FROM dataplane_facts f JOIN dataplane_trust t ON t.mesh = f.mesh AND t.name = f.name
+        WHERE f.mesh = @mesh AND f.cert_not_after > @now GROUP BY t.backend`),
+      onlineCount: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?`),
+      everEnabled: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1'),
+      insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, backends, created_at)
+        VALUES (?, ?, ?, ?, ?)`),
+      getBundle: db.prepare('SELECT backends FROM bundle_versions WHERE mesh = ? AND version = ?'),
+    };
+  }
+
+  get(mesh: string, name: string): DataplaneFacts | undefined {
+    const row = this.stmts.get.get(mesh, name) as FactsRow | undefined;
+    if (!row) return undefined;
+    const trusted = this.stmts.trusted.all(mesh, name) as { backend: string; fingerprint: string }[];
+    return {
+      mesh: row.mesh,
+      name: row.name,
+      issuedBackend: row.issued_backend,
+      identity: row.identity,
+      certNotBefore: row.cert_not_before,
+      certNotAfter: row.cert_not_after,
+      renewAfter: row.renew_after,
+      regenerations: row.regenerations,
+      lastIssueTime: row.last_issue_time,
+      ackedBundleVersion: row.acked_bundle_version,
+      lastContact: row.last_contact,
+      trusted,
+    };
+  }
+
+  recordIssue(mesh: string, name: string, issue: IssueFacts): void {
+    this.stmts.recordIssue.run({ mesh, name, ...issue });
+  }
+
+  touch(mesh: string, name: string, now: number): void {
+    this.stmts.touch.run(mesh, name, now);
+  }
+
+  /**
+   * Records that a dataplane holds bundle `version`. Returns false (and records nothing but the contact) when the
+   * version is unknown: only a bundle this CP really served can prove trust.
+   */
+  acknowledge(mesh: string, name: string, version: string, now: number): boolean {
+    const backends = this.bundleBackends(mesh, version);
+    if (!backends) {
+      this.touch(mesh, name, now);
+      return false;
+    }
+    this.db.transaction(() => {
+      this.stmts.setAcked.run(mesh, name, version, now);
+      this.stmts.clearTrust.run(mesh, name);
+      for (const b of backends) this.stmts.addTrust.run(mesh, name, b.name, b.fingerprint);
+    })();
+    return true;
+  }
+
+  deleteDataplane(mesh: string, name: string): void {
+    this.stmts.deleteFacts.run(mesh, name);
+    this.stmts.clearTrust.run(mesh, name);
+  }
+
+  deleteMesh(mesh: string): void {
+    this.stmts.deleteMeshFacts.run(mesh);
+    this.stmts.deleteMeshTrust.run(mesh);
+    this.stmts.deleteMeshBundles.run(mesh);
+  }
+
+  /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
+  activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
+    const params = { mesh, backend, fingerprint, now, limit };
+    const count = (this.stmts.countNotTrusting.get(params) as { n: number }).n;
+    const names = count === 0 ? [] : (this.stmts.namesNotTrusting.all(params) as { name: string }[]).map((r) => r.name);
+    return { count, names };
+  }
+
+  /** Active dataplanes whose current certificate was issued by `backend`. */
+  activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
+    const params = { mesh, backend, now, limit };
+    const count = (this.stmts.countIssuedBy.get(params) as { n: number }).n;
+    const names = count === 0 ? [] : (this.stmts.namesIssuedBy.all(params) as { name: string }[]).map((r) => r.name);
+    return { count, names };
+  }
+
+  countActive(mesh: string, now: number): number {
+    return (this.stmts.countActive.get(mesh, now) as { n: number }).n;
+  }
+
+  /** Per backend: active dataplanes holding its certificates (`issued`) or trusting it (`trusted`), and how many are online. */
+  backendStats(mesh: string, now: number, onlineSince: number) {
+    const params = { mesh, now, onlineSince };
+    type Stat = { backend: string; total: number; online: number | null };
+    const toMap = (rows: Stat[]) => new Map(rows.map((r) => [r.backend, { total: r.total, online: r.online ?? 0 }]));
+    return {
+      issued: toMap(this.stmts.issuedStats.all(params) as Stat[]),
+      trusted: toMap(this.stmts.trustStats.all(params) as Stat[]),
+    };
+  }
+
+  countOnline(mesh: string, onlineSince: number): number {
+    return (this.stmts.onlineCount.get(mesh, onlineSince) as { n: number }).n;
+  }
+
+  /** Whether `backend` was ever the enabled backend of the mesh (so it is an old backend, not a new one). */
+  wasEverEnabled(mesh: string, backend: string): boolean {
+    return this.stmts.everEnabled.get(mesh, backend) !== undefined;
+  }
+
+  recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): void {
+    this.stmts.insertBundle.run(mesh, version, enabledBackend, JSON.stringify(backends), now);
+  }
+
+  bundleBackends(mesh: string, version: string): BundleBackend[] | undefined {
+    const row = this.stmts.getBundle.get(mesh, version) as { backends: string } | undefined;
+    return row ? (JSON.parse(row.backends) as BundleBackend[]) : undefined;
+  }
+}

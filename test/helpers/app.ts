@@ -1,0 +1,49 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { createLogger } from '../../src/bootstrap.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createServices, type Services } from '../../src/services.js';
+import { openDatabase } from '../../src/store/database.js';
+import { SecretCipher } from '../../src/store/secret-cipher.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export interface TestApp {
+  app: FastifyInstance;
+  services: Services;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A real app on a real SQLite file in a fresh temp dir, for `app.inject()` tests. */
+export async function createTestApp(env: Record<string, string> = {}, options: { defaultMesh?: boolean } = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
+  const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
+  const db = openDatabase(join(dataDir, 'meshcp.db'));
+  const services = createServices({
+    db,
+    cipher: new SecretCipher(randomBytes(32)),
+    config,
+    log: createLogger(config.logLevel),
+    adminToken: ADMIN_TOKEN,
+    instanceId: 'test-instance',
+  });
+  if (options.defaultMesh !== false) {
+    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+  }
+  const app = await buildApp(services);
+  await app.ready();
+  return {
+    app,
+    services,
+    dataDir,
+    async close() {
+      await app.close();
+      db.close();
+    },
+  };
+}
