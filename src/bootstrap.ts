@@ -52,8 +52,11 @@ export function loadInstanceId(config: Config): string {
   return readOrCreatePrivateFile(join(config.dataDir, 'instance-id'), () => randomUUID()).value;
 }
 
-/** The HTTPS listener's certificate: generated once into the data dir (ECDSA P-256, 1 year). */
+/** The HTTPS listener's certificate: from the configured files, or generated once into the data dir (ECDSA P-256, 1 year). */
 export function loadServerTls(config: Config): { key: string; cert: string } {
+  if (config.httpsCertFile && config.httpsKeyFile) {
+    return { key: readFileSync(config.httpsKeyFile, 'utf8'), cert: readFileSync(config.httpsCertFile, 'utf8') };
+  }
   const keyFile = join(config.dataDir, 'server-key.pem');
   const certFile = join(config.dataDir, 'server-cert.pem');
   if (!existsSync(keyFile) || !existsSync(certFile)) {

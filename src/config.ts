@@ -11,6 +11,13 @@ export interface Config {
   skipDefaultMeshCreation: boolean;
   dpOnlineWindowMs: number;
   logLevel: string;
+  /** Certificate requests per minute allowed to one dataplane token (admins are not limited). */
+  dpCertRequestsPerMinute: number;
+  /** Trust-bundle long-polls that may wait at once, process-wide. */
+  maxLongPolls: number;
+  /** PEM files for the HTTPS listener; generated into the data dir when unset. */
+  httpsCertFile?: string;
+  httpsKeyFile?: string;
 }
 
 export class ConfigError extends Error {}
@@ -23,6 +30,13 @@ function parsePort(name: string, raw: string | undefined, fallback: number, allo
     throw new ConfigError(`${name} must be an integer port between ${min} and 65535, got "${raw}"`);
   }
   return port;
+}
+
+function parsePositiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
 }
 
 function parseBool(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -38,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (dpOnlineWindowMs === null || dpOnlineWindowMs <= 0) {
     throw new ConfigError(`MESHCP_DP_ONLINE_WINDOW must be a duration like 90s, got "${window}"`);
   }
-  return {
+  const config: Config = {
     apiAddress: env.MESHCP_API_ADDRESS || '127.0.0.1',
     httpPort: parsePort('MESHCP_API_HTTP_PORT', env.MESHCP_API_HTTP_PORT, 5681, false),
     httpsPort: parsePort('MESHCP_API_HTTPS_PORT', env.MESHCP_API_HTTPS_PORT, 5682, true),
@@ -48,5 +62,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     skipDefaultMeshCreation: parseBool('MESHCP_DEFAULTS_SKIP_MESH_CREATION', env.MESHCP_DEFAULTS_SKIP_MESH_CREATION, false),
     dpOnlineWindowMs,
     logLevel: env.MESHCP_LOG_LEVEL || 'info',
+    dpCertRequestsPerMinute: parsePositiveInt('MESHCP_DP_CERT_REQUESTS_PER_MINUTE', env.MESHCP_DP_CERT_REQUESTS_PER_MINUTE, 30),
+    maxLongPolls: parsePositiveInt('MESHCP_MAX_LONG_POLLS', env.MESHCP_MAX_LONG_POLLS, 10_000),
+    httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
+    httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,
   };
+  if (Boolean(config.httpsCertFile) !== Boolean(config.httpsKeyFile)) {
+    throw new ConfigError('MESHCP_API_HTTPS_CERT_FILE and MESHCP_API_HTTPS_KEY_FILE must be set together');
+  }
+  return config;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { LongPollGate, PerMinuteLimiter } from './api/limits.js';
 import { CaManager } from './ca/ca-manager.js';
 import type { Config } from './config.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
@@ -27,6 +28,9 @@ export interface Services {
   tokens: DataplaneTokenService;
   certificates: CertificateService;
   trustBundles: TrustBundleService;
+  /** Certificate requests per dataplane token and minute. */
+  certificateLimiter: PerMinuteLimiter;
+  longPolls: LongPollGate;
   adminToken: string;
   instanceId: string;
 }
@@ -51,6 +55,8 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     tokens: new DataplaneTokenService(store, events),
     certificates: new CertificateService(dataplanes, ca, facts),
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
+    certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
+    longPolls: new LongPollGate(deps.config.maxLongPolls),
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
   };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/bootstrap.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -20,7 +21,10 @@ export interface TestApp {
 }
 
 /** A real app on a real SQLite file in a fresh temp dir, for `app.inject()` tests. */
-export async function createTestApp(env: Record<string, string> = {}, options: { defaultMesh?: boolean } = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { defaultMesh?: boolean; logTo?: DestinationStream } = {},
+): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
   const db = openDatabase(join(dataDir, 'meshcp.db'));
@@ -28,7 +32,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     db,
     cipher: new SecretCipher(randomBytes(32)),
     config,
-    log: createLogger(config.logLevel),
+    log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
     instanceId: 'test-instance',
   });

@@ -67,7 +67,11 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
   app.post<{ Params: Params }>(
     '/meshes/:mesh/dataplanes/:name/certificate',
     { config: own, schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)') },
-    async (request) => services.certificates.issue(request.params.mesh, request.params.name, request.body),
+    async (request) => {
+      const { mesh, name } = request.params;
+      if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
+      return services.certificates.issue(mesh, name, request.body);
+    },
   );
 
   app.get<{ Params: Params; Querystring: { wait?: string } }>(
@@ -76,13 +80,15 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     async (request, reply) => {
       const abort = new AbortController();
       reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
-      const answer = await services.trustBundles.get(
-        request.params.mesh,
-        request.params.name,
-        heldVersion(request.headers['if-none-match']),
-        parseWait(request.query.wait),
-        abort.signal,
-      );
+      const { mesh, name } = request.params;
+      const waitMs = parseWait(request.query.wait);
+      const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
+      let answer;
+      try {
+        answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, gate?.signal);
+      } finally {
+        gate?.release();
+      }
       if (answer.status === 304) return reply.status(304).header('etag', `"${answer.bundleVersion}"`).send();
       return reply.header('etag', `"${answer.bundle.bundleVersion}"`).send(answer.bundle);
     },
