@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -6,6 +7,11 @@ import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
 import { openDatabase } from './store/database.js';
 import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
+
+function urlOf(scheme: string, app: FastifyInstance): string {
+  const { address, family, port } = app.addresses()[0] as AddressInfo;
+  return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -31,12 +37,12 @@ async function main(): Promise<void> {
   const http = await buildApp(services);
   await http.listen({ host: config.apiAddress, port: config.httpPort });
   servers.push(http);
-  log.info({ address: http.addresses()[0] }, 'HTTP API listening');
+  log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (config.httpsPort !== -1) {
     const https = await buildApp(services, { https: loadServerTls(config) });
     await https.listen({ host: config.apiAddress, port: config.httpsPort });
     servers.push(https);
-    log.info({ address: https.addresses()[0] }, 'HTTPS API listening');
+    log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
   }
 
   let stopping = false;
