@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseDuration } from './resources/duration.js';
 
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   logLevel: string;
   /** Certificate requests per minute allowed to one dataplane token (admins are not limited). */
   dpCertRequestsPerMinute: number;
+  /** Worker threads that verify CSRs and sign certificates; 0 signs on the main thread. */
+  signingWorkers: number;
   /** Trust-bundle long-polls that may wait at once, process-wide. */
   maxLongPolls: number;
   /** PEM files for the HTTPS listener; generated into the data dir when unset. */
@@ -36,6 +39,13 @@ function parsePositiveInt(name: string, raw: string | undefined, fallback: numbe
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function parseCount(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 64) throw new ConfigError(`${name} must be an integer from 0 to 64, got "${raw}"`);
   return value;
 }
 
@@ -63,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dpOnlineWindowMs,
     logLevel: env.MESHCP_LOG_LEVEL || 'info',
     dpCertRequestsPerMinute: parsePositiveInt('MESHCP_DP_CERT_REQUESTS_PER_MINUTE', env.MESHCP_DP_CERT_REQUESTS_PER_MINUTE, 30),
+    signingWorkers: parseCount('MESHCP_SIGNING_WORKERS', env.MESHCP_SIGNING_WORKERS, Math.min(4, availableParallelism())),
     maxLongPolls: parsePositiveInt('MESHCP_MAX_LONG_POLLS', env.MESHCP_MAX_LONG_POLLS, 10_000),
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,

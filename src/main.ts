@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await Promise.allSettled(servers.map((s) => s.close()));
+    await services.signing.close();
     db.close();
     process.exit(0);
   };

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LongPollGate, PerMinuteLimiter } from './api/limits.js';
 import { CaManager } from './ca/ca-manager.js';
+import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
 import { DataplaneService } from './dataplanes/dataplane-service.js';
@@ -31,6 +32,7 @@ export interface Services {
   /** Certificate requests per dataplane token and minute. */
   certificateLimiter: PerMinuteLimiter;
   longPolls: LongPollGate;
+  signing: SigningPool;
   adminToken: string;
   instanceId: string;
 }
@@ -42,6 +44,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
   const ca = new CaManager(store);
   events.onAnyChange((mesh) => ca.invalidate(mesh));
   const dataplanes = new DataplaneService(store, facts);
+  const signing = new SigningPool(deps.config.signingWorkers);
   return {
     config: deps.config,
     log: deps.log,
@@ -53,7 +56,8 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     secrets: new SecretService(store, events),
     dataplanes,
     tokens: new DataplaneTokenService(store, events),
-    certificates: new CertificateService(dataplanes, ca, facts),
+    certificates: new CertificateService(dataplanes, ca, facts, signing),
+    signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
     longPolls: new LongPollGate(deps.config.maxLongPolls),

@@ -1,14 +1,13 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
-import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
-import { issueLeafCertificate } from '../ca/x509.js';
+import type { SigningPool } from '../ca/signing-pool.js';
 import { ApiError, badRequest } from '../errors.js';
 import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
-import type { FactsStore } from '../store/facts-store.js';
+import type { FactsStore, IssueFacts } from '../store/facts-store.js';
 import type { DataplaneService } from './dataplane-service.js';
 
 export const CLOCK_SKEW_MS = 10_000;
@@ -65,75 +64,61 @@ export class CertificateService {
     private readonly dataplanes: DataplaneService,
     private readonly ca: CaManager,
     private readonly facts: FactsStore,
+    private readonly signing: SigningPool,
   ) {}
 
-  issue(mesh: string, name: string, body: unknown): IssuedCertificate {
+  async issue(mesh: string, name: string, body: unknown): Promise<IssuedCertificate> {
     const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
-    const state = requireMeshCa(this.ca, mesh);
-
-    let subjectPublicKeyDer: Buffer;
-    let publicKeyIsRsa: boolean;
-    let privateKey: string | undefined;
-    if (request.csr !== undefined) {
-      try {
-        const csr = parseAndVerifyCsr(request.csr);
-        subjectPublicKeyDer = csr.spkiDer;
-        publicKeyIsRsa = csr.keyType === 'rsa';
-      } catch (err) {
-        if (!(err instanceof CsrError)) throw err;
-        throw badRequest(err.message, [{ field: 'csr', message: err.message }]);
-      }
-    } else {
-      const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      subjectPublicKeyDer = pair.publicKey.export({ type: 'spki', format: 'der' });
-      publicKeyIsRsa = false;
-      privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    }
-
-    const now = Date.now();
-    const notBefore = now - CLOCK_SKEW_MS;
-    const notAfter = Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime());
-    if (notAfter <= now) {
-      throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
-    }
     const uris = dataplaneSpiffeUris(mesh, dp);
-    const leaf = issueLeafCertificate({
-      ca: state.signer,
-      subjectPublicKeyDer,
-      publicKeyIsRsa,
-      uris,
-      notBefore: new Date(notBefore),
-      notAfter: new Date(notAfter),
-    });
-    const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
 
+    for (let attempt = 1; ; attempt++) {
+      const state = requireMeshCa(this.ca, mesh);
+      const now = Date.now();
+      const notBefore = now - CLOCK_SKEW_MS;
+      const notAfter = Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime());
+      if (notAfter <= now) {
+        throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
+      }
+      const material = state.enabledMaterial;
+      const signed = await this.signing.sign(
+        material.fingerprint,
+        { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
+        state.signer,
+        { csr: request.csr, uris, notBefore, notAfter },
+      );
+      if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
+      // Signing ran off the main thread: record only a certificate from the CA that is still current, so a
+      // rotation step that passed meanwhile can never be undercut by a certificate it did not see.
+      if (this.ca.stateOf(mesh)?.bundleVersion !== state.bundleVersion) {
+        if (attempt < 3) continue;
+        throw new ApiError({ status: 409, title: CERT_TITLE, detail: 'the mesh CA changed during issuance, retry' });
+      }
+      const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
+      this.record(mesh, name, { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now }, request.bundleVersion);
+      return {
+        mesh,
+        dataplane: name,
+        issuedBackend: state.enabled.name,
+        certificate: signed.certificatePem + material.intermediatesPem,
+        ...(signed.privateKeyPem ? { privateKey: signed.privateKeyPem } : {}),
+        caBundle: state.bundlePem,
+        bundleVersion: state.bundleVersion,
+        supportedBackends: state.supportedBackends,
+        notBefore: new Date(notBefore).toISOString(),
+        notAfter: new Date(notAfter).toISOString(),
+        renewAfter: new Date(renewAfter).toISOString(),
+      };
+    }
+  }
+
+  private record(mesh: string, name: string, issue: IssueFacts, bundleVersion: string | undefined): void {
     this.facts.db.transaction(() => {
-      this.facts.recordIssue(mesh, name, {
-        backend: state.enabled.name,
-        identity: identityOf(uris),
-        notBefore,
-        notAfter,
-        renewAfter,
-        issuedAt: now,
-      });
-      if (request.bundleVersion) this.facts.acknowledge(mesh, name, request.bundleVersion, now);
+      this.dataplanes.get(mesh, name); // deleted while signing: 404, and no facts for a dataplane that is gone
+      this.facts.recordIssue(mesh, name, issue);
+      if (bundleVersion) this.facts.acknowledge(mesh, name, bundleVersion, issue.issuedAt);
     })();
-
-    return {
-      mesh,
-      dataplane: name,
-      issuedBackend: state.enabled.name,
-      certificate: leaf.pem + state.enabledMaterial.intermediatesPem,
-      ...(privateKey ? { privateKey } : {}),
-      caBundle: state.bundlePem,
-      bundleVersion: state.bundleVersion,
-      supportedBackends: state.supportedBackends,
-      notBefore: new Date(notBefore).toISOString(),
-      notAfter: new Date(notAfter).toISOString(),
-      renewAfter: new Date(renewAfter).toISOString(),
-    };
   }
 }

@@ -47,6 +47,7 @@ export async function createTestApp(
     dataDir,
     async close() {
       await app.close();
+      await services.signing.close();
       db.close();
     },
   };
