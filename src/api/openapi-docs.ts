@@ -51,6 +51,9 @@ export function documentPathParams(app: FastifyInstance): void {
   });
 }
 
+/** Request bodies: JSON, and YAML as kumactl-style manifests (`text/yaml` and `application/x-yaml` work too). */
+const bodyTypes = ['application/json', 'application/yaml'];
+
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody };
 const empty = { type: 'object', description: 'empty object' };
 
@@ -76,6 +79,7 @@ export const docs = {
     hide,
     tags: [kind],
     querystring: writeQuery,
+    consumes: bodyTypes,
     body: components[kind],
     response: { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
   }),

@@ -159,7 +159,8 @@ export function stripNulls(value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (v === null) continue;
+      // `__proto__` would set the prototype of `out` and smuggle fields in; it is an unknown field like any other.
+      if (v === null || k === '__proto__') continue;
       out[k] = stripNulls(v);
     }
     return out;

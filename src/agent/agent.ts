@@ -1,0 +1,268 @@
+/**
+ * The reference dataplane agent core: register the Dataplane, get a certificate (CSR mode by default), long-poll the
+ * trust bundle with acknowledgement, renew at renewAfter or on `reissue`, write cert.pem/key.pem/ca.pem atomically.
+ * It runs in-process (tests) or behind the meshcp-dp command.
+ *
+ * Ordering matters for zero-downtime rotation: a new bundle is installed (listeners notified, ca.pem written) before
+ * the next poll acknowledges it, so the control plane never counts a dataplane as trusting a root it does not use.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiCallError, ApiClient, ConnectionError } from '../cli/http.js';
+import { newKeyAndCsr } from './csr.js';
+import { writePemFiles } from './files.js';
+
+export interface AgentMaterial {
+  certPem: string;
+  keyPem: string;
+  /** The trust bundle: roots of every backend of the mesh. */
+  caPem: string;
+  issuedBackend: string;
+  notAfter: string;
+  renewAfter: string;
+  bundleVersion: string;
+  supportedBackends: string[];
+}
+
+export type AgentEvent = Record<string, unknown> & { event: string };
+
+export interface AgentOptions {
+  cpAddress: string;
+  /** Called before every request, so a rotated token file is picked up. */
+  token: () => string | Promise<string>;
+  caPem?: string;
+  /** The Dataplane resource to register (type, mesh, name, networking...). */
+  dataplane: Record<string, unknown> & { mesh: string; name: string };
+  outputDir?: string;
+  /** true (default): the key is generated here and only a CSR is sent. */
+  csr?: boolean;
+  /** Long-poll duration of the trust bundle (at most 60s server-side). */
+  pollWaitMs?: number;
+  /** Upper bound of the random delay before a re-issue the control plane asked for. */
+  reissueDelayMs?: number;
+  log?: (event: AgentEvent) => void;
+}
+
+interface CertificateAnswer {
+  certificate: string;
+  privateKey?: string;
+  caBundle: string;
+  bundleVersion: string;
+  supportedBackends: string[];
+  issuedBackend: string;
+  notBefore: string;
+  notAfter: string;
+  renewAfter: string;
+}
+
+interface BundleAnswer {
+  caBundle: string;
+  bundleVersion: string;
+  supportedBackends: string[];
+  enabledBackend: string;
+  reissue: boolean;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_BACKOFF_MS = 30_000;
+
+export class DataplaneAgent extends EventEmitter {
+  material?: AgentMaterial;
+  certificates = 0;
+  private stopped = false;
+  private needCertificate: 'initial' | 'renewal' | 'reissue' | undefined = 'initial';
+  private renewTimer?: NodeJS.Timeout;
+  private pollAbort?: AbortController;
+  private stopAbort = new AbortController();
+  private loop?: Promise<void>;
+  private readonly mesh: string;
+  private readonly name: string;
+
+  constructor(private readonly options: AgentOptions) {
+    super();
+    this.mesh = options.dataplane.mesh;
+    this.name = options.dataplane.name;
+  }
+
+  private log(event: AgentEvent): void {
+    this.options.log?.({ time: new Date().toISOString(), dataplane: `${this.mesh}/${this.name}`, ...event });
+  }
+
+  private async client(): Promise<ApiClient> {
+    return new ApiClient({ address: this.options.cpAddress, token: await this.options.token(), caPem: this.options.caPem, userAgent: 'meshcp-dp' });
+  }
+
+  private get base(): string {
+    return `/meshes/${encodeURIComponent(this.mesh)}/dataplanes/${encodeURIComponent(this.name)}`;
+  }
+
+  /** Registers and gets the first certificate (retrying until it works or stop()), then keeps it fresh. */
+  async start(): Promise<void> {
+    await this.retrying('register', () => this.register());
+    await this.retrying('certificate', () => this.fetchCertificate());
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopAbort.abort();
+    this.pollAbort?.abort();
+    clearTimeout(this.renewTimer);
+    await this.loop;
+  }
+
+  private async retrying(during: string, action: () => Promise<void>): Promise<void> {
+    let backoff = 500;
+    for (;;) {
+      if (this.stopped) throw new Error('agent stopped');
+      try {
+        await action();
+        return;
+      } catch (err) {
+        if (this.stopped) throw new Error('agent stopped');
+        const wait = retryDelay(err, backoff);
+        this.log({ event: 'error', during, message: describe(err), retryInMs: wait });
+        await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  private async register(): Promise<void> {
+    const response = await (await this.client()).put(this.base, this.options.dataplane);
+    this.log({ event: 'registered', status: response.status === 201 ? 'created' : 'updated' });
+  }
+
+  private async fetchCertificate(): Promise<void> {
+    const reason = this.needCertificate ?? 'renewal';
+    const useCsr = this.options.csr !== false;
+    const generated = useCsr ? newKeyAndCsr(this.name) : undefined;
+    const body = {
+      ...(generated ? { csr: generated.csrPem } : {}),
+      ...(this.material ? { bundleVersion: this.material.bundleVersion } : {}),
+    };
+    const response = await (await this.client()).call('POST', `${this.base}/certificate`, { body, timeoutMs: 30_000 });
+    const answer = JSON.parse(response.text) as CertificateAnswer;
+    const keyPem = generated?.keyPem ?? answer.privateKey;
+    if (!keyPem) throw new Error('the control plane returned no private key and no CSR was sent');
+    this.install({
+      certPem: answer.certificate,
+      keyPem,
+      caPem: answer.caBundle,
+      issuedBackend: answer.issuedBackend,
+      notAfter: answer.notAfter,
+      renewAfter: answer.renewAfter,
+      bundleVersion: answer.bundleVersion,
+      supportedBackends: answer.supportedBackends,
+    });
+    this.certificates++;
+    this.needCertificate = undefined;
+    this.log({
+      event: 'certificate',
+      reason,
+      issuedBackend: answer.issuedBackend,
+      notAfter: answer.notAfter,
+      renewAfter: answer.renewAfter,
+      bundleVersion: answer.bundleVersion,
+      keyGeneratedBy: useCsr ? 'agent' : 'control-plane',
+    });
+    await this.writeFiles({ certPem: answer.certificate, keyPem, caPem: answer.caBundle });
+    this.scheduleRenewal(Date.parse(answer.renewAfter));
+  }
+
+  private install(material: AgentMaterial): void {
+    this.material = material;
+    this.emit('material', material);
+  }
+
+  private async writeFiles(files: { certPem?: string; keyPem?: string; caPem?: string }): Promise<void> {
+    if (!this.options.outputDir) return;
+    await writePemFiles(this.options.outputDir, files);
+    this.log({ event: 'files-written', dir: this.options.outputDir, files: Object.keys(files).map((k) => k.replace('Pem', '.pem')) });
+  }
+
+  private scheduleRenewal(renewAt: number): void {
+    clearTimeout(this.renewTimer);
+    const delay = renewAt - Date.now();
+    this.renewTimer = setTimeout(
+      () => {
+        if (Date.now() < renewAt) return this.scheduleRenewal(renewAt);
+        this.needCertificate ??= 'renewal';
+        this.pollAbort?.abort(); // wake the long-poll
+      },
+      Math.min(Math.max(delay, 0), MAX_TIMER_MS),
+    );
+    this.renewTimer.unref?.();
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 500;
+    while (!this.stopped) {
+      try {
+        if (this.needCertificate) await this.fetchCertificate();
+        const reissue = await this.pollBundle();
+        backoff = 500;
+        if (reissue && !this.needCertificate) {
+          // Spread a fleet's re-issues: wait a little at random first.
+          const delay = Math.floor(Math.random() * (this.options.reissueDelayMs ?? 2000));
+          this.log({ event: 'reissue-scheduled', inMs: delay });
+          await sleep(delay, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+          this.needCertificate = 'reissue';
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        if (isAbort(err)) continue; // the renewal timer woke the poll
+        const wait = retryDelay(err, backoff);
+        this.log({ event: 'error', during: 'sync', message: describe(err), retryInMs: wait });
+        await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  /** One long-poll; returns whether the control plane asks for a new certificate. */
+  private async pollBundle(): Promise<boolean> {
+    const held = this.material?.bundleVersion;
+    this.pollAbort = new AbortController();
+    const waitMs = this.options.pollWaitMs ?? 30_000;
+    const response = await (
+      await this.client()
+    ).call('GET', `${this.base}/trust-bundle`, {
+      query: { wait: `${Math.max(0, Math.round(waitMs / 1000))}s` },
+      headers: held ? { 'if-none-match': `"${held}"` } : {},
+      signal: this.pollAbort.signal,
+      timeoutMs: waitMs + 30_000,
+      accept: [304],
+    });
+    if (response.status === 304) return false;
+    const bundle = JSON.parse(response.text) as BundleAnswer;
+    if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
+      this.install({ ...this.material, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends });
+      this.log({
+        event: 'bundle',
+        bundleVersion: bundle.bundleVersion,
+        supportedBackends: bundle.supportedBackends,
+        enabledBackend: bundle.enabledBackend,
+        reissue: bundle.reissue,
+      });
+      await this.writeFiles({ caPem: bundle.caBundle });
+    }
+    return bundle.reissue;
+  }
+}
+
+/** The backoff, or the server's Retry-After (429 rate limit, 409 while the CA changes) when it says more. */
+function retryDelay(err: unknown, backoff: number): number {
+  const retryAfter = err instanceof ApiCallError ? err.retryAfterSeconds : undefined;
+  return retryAfter !== undefined ? Math.min(Math.max(backoff, retryAfter * 1000), 5 * 60_000) : backoff;
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as Error)?.name === 'AbortError';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ApiCallError) return `${err.method} ${err.path}: ${err.status}: ${err.lines.join('; ')}`;
+  if (err instanceof ConnectionError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
