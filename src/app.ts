@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
@@ -9,6 +9,7 @@ import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
+import { errorBody } from './errors.js';
 import type { Services } from './services.js';
 import { VERSION } from './version.js';
 
@@ -28,6 +29,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     logController: new OneLinePerRequest({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    // Resource names may be 253 characters (Kuma); longer ones get Kuma's 400 from the name check, not a 414.
+    maxParamLength: 1024,
+    // Errors raised before routing (a URL with bad percent-encoding) use the same error body as everything else.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      reply.status(400).send(errorBody(400, 'Bad Request', error.message, []));
+    },
     ...(options.https ? { https: options.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
