@@ -30,7 +30,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
     // Resource names may be 253 characters (Kuma); longer ones get Kuma's 400 from the name check, not a 414.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Errors raised before routing (a URL with bad percent-encoding) use the same error body as everything else.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       reply.status(400).send(errorBody(400, 'Bad Request', error.message, []));

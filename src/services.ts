@@ -41,7 +41,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
   const store = new ResourceStore(deps.db, deps.cipher);
   const facts = new FactsStore(deps.db);
   const events = new MeshEvents();
-  const ca = new CaManager(store);
+  const ca = new CaManager(store, facts);
   events.onAnyChange((mesh) => ca.invalidate(mesh));
   const dataplanes = new DataplaneService(store, facts);
   const signing = new SigningPool(deps.config.signingWorkers);

@@ -25,6 +25,8 @@ export interface CaMaterial {
   issuerChainPem: string;
   issuerKeyPem: string;
   notAfter: Date;
+  /** The root certificate's SHA-256 fingerprint (colon-separated hex), for operators to compare. */
+  rootSha256: string;
 }
 
 export class CaMaterialError extends Error {}

@@ -75,6 +75,7 @@ export const builtinBackend: CaBackendPlugin = {
       issuerChainPem: cert.toString(),
       issuerKeyPem: key.toString(),
       notAfter: chain.issuerNotAfter,
+      rootSha256: chain.rootSha256,
     };
   },
 };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import type { BundleBackend } from '../store/facts-store.js';
+import type { BundleBackend, FactsStore } from '../store/facts-store.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { loadCaSigner, type CaSigner } from './x509.js';
@@ -70,7 +70,10 @@ export class CaManager {
   private readonly cache = new Map<string, MeshCaState | null>();
   private readonly secrets: SecretSource;
 
-  constructor(private readonly store: ResourceStore) {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly facts: FactsStore,
+  ) {
     this.secrets = storeSecretSource(store);
   }
 
@@ -80,9 +83,10 @@ export class CaManager {
     if (cached !== undefined) return cached ?? undefined;
     const mesh = this.store.get<Mesh>('Mesh', '', meshName);
     const loaded = mesh ? loadMeshCa(meshName, mesh.spec, this.secrets) : undefined;
-    const state = loaded
-      ? { ...loaded, signer: loadSigner(loaded.enabledMaterial) }
-      : undefined;
+    const state = loaded ? { ...loaded, signer: loadSigner(loaded.enabledMaterial) } : undefined;
+    // Mesh writes record their bundle too; this covers material that changed underneath (a `file` source edited
+    // before a restart), so an acknowledgement of any bundle this CP served can be resolved.
+    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, Date.now());
     this.cache.set(meshName, state ?? null);
     return state;
   }

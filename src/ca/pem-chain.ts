@@ -26,5 +26,7 @@ export function describeChain(chainPem: string) {
     fingerprint: fingerprintOf(ders),
     intermediatesPem: intermediates.map((b) => b + '\n').join(''),
     issuerNotAfter: new Date(certs[0].validTo),
+    /** SHA-256 of the last certificate (the root), as `openssl x509 -fingerprint -sha256` prints it. */
+    rootSha256: certs[certs.length - 1].fingerprint256,
   };
 }

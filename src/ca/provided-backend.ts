@@ -1,11 +1,13 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { CaBackend } from '../resources/mesh.js';
 import { validateProvidedConfShape, type DataSource } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource } from './backend.js';
 import { readCertificateFacts } from './certificate-facts.js';
 import { derOfPem, describeChain, splitPemCertificates } from './pem-chain.js';
+
+const MAX_FILE_BYTES = 1024 * 1024;
 
 /** Resolves a data source; throws CaMaterialError with Kuma's `could not load data: ...` wording. */
 export function loadDataSource(mesh: string, source: DataSource, secrets: SecretSource): Buffer {
@@ -19,8 +21,13 @@ export function loadDataSource(mesh: string, source: DataSource, secrets: Secret
   if ('inline' in source) return Buffer.from(source.inline, 'base64');
   if ('inlineString' in source) return Buffer.from(source.inlineString);
   try {
+    // Only a regular file of sane size: a path like /dev/zero must not hang or exhaust the control plane.
+    const info = statSync(source.file);
+    if (!info.isFile()) throw new CaMaterialError(`could not load data: ${source.file} is not a regular file`);
+    if (info.size > MAX_FILE_BYTES) throw new CaMaterialError(`could not load data: ${source.file} is larger than ${MAX_FILE_BYTES} bytes`);
     return readFileSync(source.file);
   } catch (err) {
+    if (err instanceof CaMaterialError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read';
     throw new CaMaterialError(`could not load data: open ${source.file}: ${reason}`);
@@ -103,18 +110,20 @@ export const providedBackend: CaBackendPlugin = {
   validateMaterial(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date): Violation[] {
     const { conf } = validateProvidedConfShape(backend.conf ?? {});
     if (!conf?.cert || !conf.key) return [];
-    const loaded: Partial<Record<'cert' | 'key', Buffer>> = {};
-    const violations: Violation[] = [];
-    for (const field of ['cert', 'key'] as const) {
-      try {
-        loaded[field] = loadDataSource(mesh, conf[field]!, secrets);
-      } catch (err) {
-        if (!(err instanceof CaMaterialError)) throw err;
-        violations.push({ field, message: err.message });
-      }
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      cert = loadDataSource(mesh, conf.cert, secrets);
+      key = loadDataSource(mesh, conf.key, secrets);
+    } catch (err) {
+      if (!(err instanceof CaMaterialError)) throw err;
+      // As Kuma: the pair fails to load as a whole, and the first failure is reported on both fields.
+      return [
+        { field: 'cert', message: err.message },
+        { field: 'key', message: err.message },
+      ];
     }
-    if (!loaded.cert || !loaded.key) return violations;
-    return checkMaterial(loaded.cert.toString(), loaded.key.toString(), now);
+    return checkMaterial(cert.toString(), key.toString(), now);
   },
 
   usedSecrets(_mesh: string, backend: CaBackend): string[] {
@@ -145,6 +154,7 @@ export const providedBackend: CaBackendPlugin = {
       issuerChainPem: certPem,
       issuerKeyPem: keyPem,
       notAfter: chain.issuerNotAfter,
+      rootSha256: chain.rootSha256,
     };
   },
 };

@@ -36,6 +36,9 @@ export interface IssuedCertificate {
 
 const CERT_TITLE = 'Could not issue a certificate';
 
+/** X.509 times carry whole seconds: the response and the stored facts must say what the certificate says. */
+const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
+
 export function identityOf(uris: string[]): string {
   return createHash('sha256').update(uris.join('\n')).digest('base64url').slice(0, 22);
 }
@@ -67,7 +70,8 @@ export class CertificateService {
     private readonly signing: SigningPool,
   ) {}
 
-  async issue(mesh: string, name: string, body: unknown): Promise<IssuedCertificate> {
+  /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
+  async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean): Promise<IssuedCertificate> {
     const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
@@ -77,8 +81,8 @@ export class CertificateService {
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);
       const now = Date.now();
-      const notBefore = now - CLOCK_SKEW_MS;
-      const notAfter = Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime());
+      const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
+      const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime()));
       if (notAfter <= now) {
         throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
       }
@@ -97,7 +101,7 @@ export class CertificateService {
         throw new ApiError({ status: 409, title: CERT_TITLE, detail: 'the mesh CA changed during issuance, retry' });
       }
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      this.record(mesh, name, { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now }, request.bundleVersion);
+      this.record(mesh, name, { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now }, fromDataplane ? request.bundleVersion : undefined);
       return {
         mesh,
         dataplane: name,

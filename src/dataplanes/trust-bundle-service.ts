@@ -26,14 +26,29 @@ export class TrustBundleService {
     private readonly events: MeshEvents,
   ) {}
 
-  async get(mesh: string, name: string, heldVersion: string | undefined, waitMs: number, signal?: AbortSignal): Promise<TrustBundleAnswer> {
+  /**
+   * `fromDataplane`: the caller is the dataplane itself. Only then is `heldVersion` an acknowledgement (and the
+   * call a sign of life): an operator's curl must not make the CP believe a proxy trusts a root.
+   */
+  async get(
+    mesh: string,
+    name: string,
+    heldVersion: string | undefined,
+    waitMs: number,
+    options: { fromDataplane: boolean; signal?: AbortSignal },
+  ): Promise<TrustBundleAnswer> {
+    const signal = options.signal;
     const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
-    for (;;) {
+    for (let arrived = true; ; arrived = false) {
       const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
       const state = requireMeshCa(this.ca, mesh);
       const now = Date.now();
-      if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
-      else this.facts.touch(mesh, name, now);
+      // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
+      // one) may have said it holds another bundle, and this older word must not overwrite it.
+      if (options.fromDataplane && arrived) {
+        if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
+        else this.facts.touch(mesh, name, now);
+      }
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || this.needsReissue(mesh, name, dp, state, now)) {
         return { status: 200, bundle: this.bundleFor(mesh, name, dp, state, now) };

@@ -1,7 +1,5 @@
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager } from '../ca/ca-manager.js';
-import { readCertificateFacts } from '../ca/certificate-facts.js';
-import { derOfPem, splitPemCertificates } from '../ca/pem-chain.js';
 import type { Mesh } from '../resources/mesh.js';
 import type { DataplaneSample, FactsStore } from '../store/facts-store.js';
 
@@ -33,14 +31,13 @@ export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, fact
 
   const backendStatus = backends.map((backend) => {
     const material = materials.get(backend.name);
-    const root = material ? readCertificateFacts(derOfPem(splitPemCertificates(material.trustPem).at(-1)!)) : undefined;
     const issued = facts.activeIssuedBy(meshName, backend.name, now, 0).count;
     const notTrusting = material ? facts.activeNotTrusting(meshName, backend.name, material.fingerprint, now, 0).count : activeDataplanes;
     return {
       name: backend.name,
       type: backend.type,
       enabled: backend.name === enabledBackend,
-      rootFingerprint: root ? root.sha256.replace(/(..)(?!$)/g, '$1:').toUpperCase() : null,
+      rootFingerprint: material?.rootSha256 ?? null,
       notAfter: material ? material.notAfter.toISOString() : null,
       dataplanesIssued: issued,
       dataplanesTrusting: activeDataplanes - notTrusting,

@@ -62,7 +62,8 @@ export class FactsStore {
   constructor(readonly db: Db) {
     this.stmts = {
       get: db.prepare('SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?'),
-      trusted: db.prepare('SELECT backend, root_fingerprint AS fingerprint FROM dataplane_trust WHERE mesh = ? AND name = ? ORDER BY backend'),
+      bundleBackends: db.prepare('SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend'),
+      bundleExists: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?'),
       recordIssue: db.prepare(`INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
           regenerations, last_issue_time, last_contact)
         VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt)
@@ -75,19 +76,18 @@ export class FactsStore {
       setAcked: db.prepare(`INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
         ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
           last_contact = excluded.last_contact`),
-      clearTrust: db.prepare('DELETE FROM dataplane_trust WHERE mesh = ? AND name = ?'),
-      addTrust: db.prepare('INSERT INTO dataplane_trust (mesh, name, backend, root_fingerprint) VALUES (?, ?, ?, ?)'),
       deleteFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?'),
       deleteMeshFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ?'),
-      deleteMeshTrust: db.prepare('DELETE FROM dataplane_trust WHERE mesh = ?'),
       deleteMeshBundles: db.prepare('DELETE FROM bundle_versions WHERE mesh = ?'),
-      countNotTrusting: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts f WHERE f.mesh = @mesh AND f.cert_not_after > @now
-        AND NOT EXISTS (SELECT 1 FROM dataplane_trust t WHERE t.mesh = f.mesh AND t.name = f.name
-          AND t.backend = @backend AND t.root_fingerprint = @fingerprint)`),
-      namesNotTrusting: db.prepare(`SELECT f.name FROM dataplane_facts f WHERE f.mesh = @mesh AND f.cert_not_after > @now
-        AND NOT EXISTS (SELECT 1 FROM dataplane_trust t WHERE t.mesh = f.mesh AND t.name = f.name
-          AND t.backend = @backend AND t.root_fingerprint = @fingerprint)
-        ORDER BY f.name LIMIT @limit`),
+      deleteMeshBundleBackends: db.prepare('DELETE FROM bundle_version_backends WHERE mesh = ?'),
+      // Versions whose bundle held this exact root of the backend: few, so NOT IN is a small ephemeral set.
+      countNotTrusting: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
+        AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
+          WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))`),
+      namesNotTrusting: db.prepare(`SELECT name FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
+        AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
+          WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))
+        ORDER BY name LIMIT @limit`),
       countIssuedBy: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts
         WHERE mesh = @mesh AND issued_backend = @backend AND cert_not_after > @now`),
       namesIssuedBy: db.prepare(`SELECT name FROM dataplane_facts
@@ -95,21 +95,26 @@ export class FactsStore {
       countActive: db.prepare('SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?'),
       issuedStats: db.prepare(`SELECT issued_backend AS backend, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
         FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`),
-      trustStats: db.prepare(`SELECT t.backend AS backend, COUNT(*) AS total, SUM(f.last_contact >= @onlineSince) AS online
-        FROM dataplane_facts f JOIN dataplane_trust t ON t.mesh = f.mesh AND t.name = f.name
-        WHERE f.mesh = @mesh AND f.cert_not_after > @now GROUP BY t.backend`),
+      trustStats: db.prepare(`SELECT b.backend AS backend, SUM(v.total) AS total, SUM(v.online) AS online
+        FROM (SELECT acked_bundle_version AS version, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
+              FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY acked_bundle_version) v
+        JOIN bundle_version_backends b ON b.mesh = @mesh AND b.version = v.version
+        GROUP BY b.backend`),
       onlineCount: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?`),
       everEnabled: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1'),
-      insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, backends, created_at)
-        VALUES (?, ?, ?, ?, ?)`),
-      getBundle: db.prepare('SELECT backends FROM bundle_versions WHERE mesh = ? AND version = ?'),
+      insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, created_at)
+        VALUES (?, ?, ?, ?)`),
+      insertBundleBackend: db.prepare(`INSERT OR IGNORE INTO bundle_version_backends (mesh, version, backend, fingerprint)
+        VALUES (?, ?, ?, ?)`),
     };
   }
 
   get(mesh: string, name: string): DataplaneFacts | undefined {
     const row = this.stmts.get.get(mesh, name) as FactsRow | undefined;
     if (!row) return undefined;
-    const trusted = this.stmts.trusted.all(mesh, name) as { backend: string; fingerprint: string }[];
+    const trusted = row.acked_bundle_version
+      ? (this.stmts.bundleBackends.all(mesh, row.acked_bundle_version) as BundleBackend[]).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
+      : [];
     return {
       mesh: row.mesh,
       name: row.name,
@@ -139,28 +144,22 @@ export class FactsStore {
    * version is unknown: only a bundle this CP really served can prove trust.
    */
   acknowledge(mesh: string, name: string, version: string, now: number): boolean {
-    const backends = this.bundleBackends(mesh, version);
-    if (!backends) {
+    if (!this.stmts.bundleExists.get(mesh, version)) {
       this.touch(mesh, name, now);
       return false;
     }
-    this.db.transaction(() => {
-      this.stmts.setAcked.run(mesh, name, version, now);
-      this.stmts.clearTrust.run(mesh, name);
-      for (const b of backends) this.stmts.addTrust.run(mesh, name, b.name, b.fingerprint);
-    })();
+    this.stmts.setAcked.run(mesh, name, version, now);
     return true;
   }
 
   deleteDataplane(mesh: string, name: string): void {
     this.stmts.deleteFacts.run(mesh, name);
-    this.stmts.clearTrust.run(mesh, name);
   }
 
   deleteMesh(mesh: string): void {
     this.stmts.deleteMeshFacts.run(mesh);
-    this.stmts.deleteMeshTrust.run(mesh);
     this.stmts.deleteMeshBundles.run(mesh);
+    this.stmts.deleteMeshBundleBackends.run(mesh);
   }
 
   /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
@@ -204,11 +203,14 @@ export class FactsStore {
   }
 
   recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): void {
-    this.stmts.insertBundle.run(mesh, version, enabledBackend, JSON.stringify(backends), now);
+    this.db.transaction(() => {
+      if (this.stmts.insertBundle.run(mesh, version, enabledBackend, now).changes === 0) return;
+      for (const b of backends) this.stmts.insertBundleBackend.run(mesh, version, b.name, b.fingerprint);
+    })();
   }
 
   bundleBackends(mesh: string, version: string): BundleBackend[] | undefined {
-    const row = this.stmts.getBundle.get(mesh, version) as { backends: string } | undefined;
-    return row ? (JSON.parse(row.backends) as BundleBackend[]) : undefined;
+    if (!this.stmts.bundleExists.get(mesh, version)) return undefined;
+    return this.stmts.bundleBackends.all(mesh, version) as BundleBackend[];
   }
 }

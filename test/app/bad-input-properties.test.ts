@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 function snapshot(t: TestApp): string {
   const db = t.services.store.db;
   const hash = createHash('sha256');
-  for (const table of ['resources', 'dataplane_facts', 'dataplane_trust', 'bundle_versions']) {
+  for (const table of ['resources', 'dataplane_facts', 'bundle_versions', 'bundle_version_backends']) {
     hash.update(JSON.stringify(db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3`).all()));
   }
   return hash.digest('hex');

@@ -59,7 +59,7 @@ export function dbSnapshot(services: Services) {
   return {
     resources: db.prepare('SELECT * FROM resources ORDER BY type, mesh, name').all(),
     facts: db.prepare('SELECT * FROM dataplane_facts ORDER BY mesh, name').all(),
-    trust: db.prepare('SELECT * FROM dataplane_trust ORDER BY mesh, name, backend').all(),
+    bundleBackends: db.prepare('SELECT * FROM bundle_version_backends ORDER BY mesh, version, backend').all(),
     bundles: db.prepare('SELECT * FROM bundle_versions ORDER BY mesh, version').all(),
   };
 }

@@ -148,7 +148,14 @@ describe('tokens, rotation, check', () => {
     const dp = 'type: Dataplane\nname: web-1\nnetworking:\n  address: 127.0.0.1\n  inbound:\n  - port: 20001\n    servicePort: 8080\n    tags:\n      kuma.io/service: web\n';
     assert.equal((await meshctl(['apply', '-f', '-'], { stdin: dp })).stdout, 'Dataplane default/web-1 created\n');
     const { bundleVersion } = (await t.app.inject({ method: 'GET', url: '/meshes/default/ca-rotation' })).json();
-    const cert = await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', payload: { bundleVersion } });
+    // The dataplane itself acknowledges (an admin's call never counts as a dataplane's acknowledgement).
+    const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body;
+    const cert = await t.app.inject({
+      method: 'POST',
+      url: '/meshes/default/dataplanes/web-1/certificate',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { bundleVersion },
+    });
     assert.equal(cert.statusCode, 200);
     const inspect = await meshctl(['inspect', 'dataplanes', '--mesh', 'default']);
     assert.match(inspect.stdout, /^MESH\s+NAME\s+SERVICES\s+ISSUED BACKEND\s+TRUSTED BACKENDS\s+CERT EXPIRES/);

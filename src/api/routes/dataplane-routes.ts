@@ -70,7 +70,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     async (request) => {
       const { mesh, name } = request.params;
       if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
-      return services.certificates.issue(mesh, name, request.body);
+      return services.certificates.issue(mesh, name, request.body, request.principal.kind === 'dataplane');
     },
   );
 
@@ -85,7 +85,10 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
       let answer;
       try {
-        answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, gate?.signal);
+        answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, {
+          fromDataplane: request.principal.kind === 'dataplane',
+          signal: gate?.signal,
+        });
       } finally {
         gate?.release();
       }
