@@ -29,6 +29,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     logController: new OneLinePerRequest({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    forceCloseConnections: true,
     // Resource names may be 253 characters (Kuma); longer ones get Kuma's 400 from the name check, not a 414.
     routerOptions: { maxParamLength: 1024 },
     // Errors raised before routing (a URL with bad percent-encoding) use the same error body as everything else.

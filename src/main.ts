@@ -50,6 +50,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Answer the waiting long-polls first, then close every connection (keep-alive ones would hold close() open).
+    services.longPolls.endAll();
+    await new Promise((resolve) => setTimeout(resolve, 50));
     await Promise.allSettled(servers.map((s) => s.close()));
     await services.signing.close();
     db.close();

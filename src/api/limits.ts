@@ -48,6 +48,12 @@ export class LongPollGate {
     return this.waiting.size;
   }
 
+  /** Ends every waiting poll (they answer 304 at once): used on shutdown, so no client waits out its poll. */
+  endAll(): void {
+    for (const controller of this.waiting.values()) controller.abort();
+    this.waiting.clear();
+  }
+
   /** Returns a signal for the wait and a release function; throws 429 when the process-wide bound is reached. */
   enter(key: string, clientGone: AbortSignal): { signal: AbortSignal; release: () => void } {
     this.waiting.get(key)?.abort();

@@ -102,7 +102,7 @@ function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
       rule: 'enable',
       field: 'mtls.enabledBackend',
       retryable: true,
-      message: `cannot enable backend "${target.name}" yet: ${dataplanes(waiting.count)} do not trust it yet (no acknowledged trust bundle with its root): ${listNames(waiting)}`,
+      message: `cannot enable backend "${target.name}" yet: ${dataplanes(waiting.count)} ${waiting.count === 1 ? 'does' : 'do'} not trust it yet (no acknowledged trust bundle with its root): ${listNames(waiting)}`,
     },
   ];
 }
@@ -118,7 +118,7 @@ function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
       rule: 'remove',
       field: 'mtls.backends',
       retryable: true,
-      message: `cannot remove backend "${backend.name}" yet: ${dataplanes(holders.count)} still hold a certificate issued by it: ${listNames(holders)}`,
+      message: `cannot remove backend "${backend.name}" yet: ${dataplanes(holders.count)} still ${holders.count === 1 ? 'holds' : 'hold'} a certificate issued by it: ${listNames(holders)}`,
     });
   }
   return violations;
