@@ -27,6 +27,14 @@ interface PoolWorker {
   loaded: Set<string>;
 }
 
+/** Compiled (dist/*.js) the worker is plain JS; from source under tsx it needs tsx registered in the thread. */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./signing-worker.js', import.meta.url));
+  return new Worker(new URL('./signing-worker-entry.mjs', import.meta.url), {
+    workerData: { module: new URL('./signing-worker.ts', import.meta.url).href },
+  });
+}
+
 /**
  * Signs dataplane certificates on worker threads so every core works (CSR verification and signing are the CPU
  * of an issuance); the main thread keeps HTTP and the one SQLite connection. With 0 workers it signs inline.
@@ -69,9 +77,7 @@ export class SigningPool {
   private start(): void {
     if (this.workers.length > 0) return;
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(new URL('./signing-worker-entry.mjs', import.meta.url), {
-        workerData: { module: new URL('./signing-worker.ts', import.meta.url).href },
-      });
+      const worker = startWorker();
       worker.unref();
       worker.on('message', (reply: SigningReply) => {
         const waiter = this.pending.get(reply.id);

@@ -1,0 +1,103 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** An ECDSA P-256 CA made by openssl, as PEM files in `dir`. */
+export function makeEcdsaCa(dir: string, name = 'bench-ca'): { certFile: string; keyFile: string } {
+  const certFile = join(dir, `${name}.pem`);
+  const keyFile = join(dir, `${name}-key.pem`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
+    '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+/** A P-256 CSR made by openssl (the same request for both sides of a comparison). */
+export function makeCsr(dir: string, name = 'bench'): string {
+  const csrFile = join(dir, `${name}.csr`);
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
+    '-keyout', join(dir, `${name}.key`), '-out', csrFile], { stdio: 'ignore' });
+  return readFileSync(csrFile, 'utf8');
+}
+
+export interface Server {
+  child: ChildProcess;
+  url: string;
+}
+
+/**
+ * Starts the real control plane as `npm start` runs it (compiled, `dist/main.js`; `bench/run.ts` builds first) on a
+ * free port (admin from loopback, HTTPS off), logging to a file as in production.
+ */
+export async function startMeshcp(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+  mkdirSync(dataDir, { recursive: true });
+  const logFile = join(dataDir, 'meshcp.log');
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    cwd: ROOT,
+    env: { ...process.env, MESHCP_DATA_DIR: dataDir, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', ...env },
+    stdio: ['ignore', out, 'inherit'],
+  });
+  closeSync(out);
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`meshcp exited with ${child.exitCode}`);
+    const match = /"url":"(http:[^"]+)"/.exec(readFileSync(logFile, 'utf8'));
+    if (match) return { child, url: match[1] };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('meshcp did not start');
+}
+
+export async function stop(server: { child: ChildProcess }): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  server.child.kill('SIGTERM');
+  await once(server.child, 'exit');
+}
+
+export async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function writeJson(file: string, data: unknown): void {
+  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+}
+
+/** CPU seconds (user + system) and peak RSS (MiB) of a running process, from /proc. */
+export function processUsage(pid: number): { cpuSeconds: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]);
+  return { cpuSeconds: ticks / 100, peakRssMiB: Math.round(hwm / 1024) };
+}
+
+export function meshWithProvidedCa(certPem: string, keyPem: string) {
+  return {
+    type: 'Mesh',
+    name: 'default',
+    mtls: {
+      enabledBackend: 'ca-1',
+      backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { inlineString: certPem }, key: { inlineString: keyPem } } }],
+    },
+  };
+}

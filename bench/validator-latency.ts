@@ -1,0 +1,85 @@
+/**
+ * Validator latency at fleet scale: 10,000 active dataplanes in the store, p50/p99 of dry-run PUTs of rotation
+ * steps 2 and 3 (refused and accepted) and of the rotation status, over real HTTP on loopback, one at a time.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { buildApp } from '../src/app.js';
+import { createLogger } from '../src/bootstrap.js';
+import { loadConfig } from '../src/config.js';
+import { createServices } from '../src/services.js';
+import { openDatabase } from '../src/store/database.js';
+import { SecretCipher } from '../src/store/secret-cipher.js';
+import { percentile, tempDir } from './lib.js';
+
+const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
+const step1 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends } };
+const step2 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends } };
+const step3 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends: [backends[1]] } };
+
+export async function benchValidatorLatency() {
+  const dataDir = tempDir('meshcp-bench-validators-');
+  const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
+  const db = openDatabase(join(dataDir, 'meshcp.db'));
+  const services = createServices({ db, cipher: new SecretCipher(randomBytes(32)), config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench' });
+  const app = await buildApp(services);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const call = async (method: string, path: string, body?: object) => {
+    const res = await fetch(base + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  try {
+    await services.meshes.put('default', step1, { dryRun: false, force: false });
+    const versionStep1 = services.ca.stateOf('default')!.bundleVersion;
+    const now = Date.now();
+    const names = Array.from({ length: FLEET }, (_, i) => `dp-${String(i).padStart(5, '0')}`);
+    const setFleet = (issuedBy: (i: number) => string, trustsBoth: (i: number) => boolean) =>
+      db.transaction(() => {
+        names.forEach((name, i) => {
+          services.facts.recordIssue('default', name, { backend: issuedBy(i), identity: 'x', notBefore: now - 1000, notAfter: now + 86_400_000, renewAfter: now + 60_000, issuedAt: now });
+          if (trustsBoth(i)) services.facts.acknowledge('default', name, versionStep1, now);
+        });
+      })();
+    db.transaction(() => {
+      for (const name of names) {
+        services.store.upsert('Dataplane', 'default', name, { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } }, {});
+      }
+    })();
+
+    const measure = async (label: string, expected: number, run: () => Promise<number>) => {
+      for (let i = 0; i < 20; i++) await run(); // warm-up
+      const times: number[] = [];
+      for (let i = 0; i < ITERATIONS; i++) {
+        const start = process.hrtime.bigint();
+        const status = await run();
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+        if (status !== expected) throw new Error(`${label}: expected ${expected}, got ${status}`);
+      }
+      times.sort((a, b) => a - b);
+      return { case: label, status: expected, p50Ms: Number(percentile(times, 50).toFixed(2)), p99Ms: Number(percentile(times, 99).toFixed(2)) };
+    };
+
+    const results = [];
+    setFleet(() => 'ca-1', (i) => i % 2 === 0); // half the fleet has not acknowledged ca-2 yet
+    results.push(await measure('step 2 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step2)));
+    results.push(await measure('status, step 2 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
+    setFleet(() => 'ca-1', () => true);
+    results.push(await measure('step 2 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step2)));
+    await services.meshes.put('default', step2, { dryRun: false, force: false });
+    setFleet((i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'), () => true); // half re-issued by ca-2
+    results.push(await measure('step 3 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step3)));
+    results.push(await measure('status, step 3 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
+    setFleet(() => 'ca-2', () => true);
+    results.push(await measure('step 3 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step3)));
+    return { activeDataplanes: services.facts.countActive('default', Date.now()), iterations: ITERATIONS, results };
+  } finally {
+    await app.close();
+    await services.signing.close();
+    db.close();
+  }
+}
