@@ -120,7 +120,7 @@ export class CertificateService {
 
   private record(mesh: string, name: string, issue: IssueFacts, bundleVersion: string | undefined): void {
     this.facts.db.transaction(() => {
-      this.dataplanes.get(mesh, name); // deleted while signing: 404, and no facts for a dataplane that is gone
+      this.dataplanes.requireExisting(mesh, name); // deleted while signing: 404, and no facts for a dataplane that is gone
       this.facts.recordIssue(mesh, name, issue);
       if (bundleVersion) this.facts.acknowledge(mesh, name, bundleVersion, issue.issuedAt);
     })();

@@ -29,7 +29,13 @@ export class DataplaneService {
   ) {}
 
   requireMesh(mesh: string): void {
-    if (!this.store.get('Mesh', '', mesh)) throw meshNotFound();
+    if (!this.store.exists('Mesh', '', mesh)) throw meshNotFound();
+  }
+
+  /** 404 (mesh first, as Kuma) unless the dataplane exists. */
+  requireExisting(mesh: string, name: string): void {
+    this.requireMesh(mesh);
+    if (!this.store.exists('Dataplane', mesh, name)) throw notFound(Titles.retrieve);
   }
 
   get(mesh: string, name: string): StoredResource<Dataplane> {
@@ -56,7 +62,7 @@ export class DataplaneService {
       if (problem) throw accessDenied(problem);
     }
     return this.store.transaction(() => {
-      const exists = this.store.get('Dataplane', mesh, name) !== undefined;
+      const exists = this.store.exists('Dataplane', mesh, name);
       if (options.dryRun) return exists ? 'updated' : 'created';
       return this.store.upsert('Dataplane', mesh, name, specOf(dp), dp.labels ?? {});
     });
@@ -66,7 +72,7 @@ export class DataplaneService {
   delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): void {
     this.requireMesh(mesh);
     this.store.transaction(() => {
-      if (!this.store.get('Dataplane', mesh, name)) throw notFound(Titles.delete);
+      if (!this.store.exists('Dataplane', mesh, name)) throw notFound(Titles.delete);
       if (options.dryRun) return;
       this.store.delete('Dataplane', mesh, name);
       this.facts.deleteDataplane(mesh, name);

@@ -64,7 +64,7 @@ export class MeshService {
   }
 
   exists(name: string): boolean {
-    return this.store.get('Mesh', '', name) !== undefined;
+    return this.store.exists('Mesh', '', name);
   }
 
   list(query: ListQuery) {
@@ -89,7 +89,7 @@ export class MeshService {
 
   delete(name: string, options: Pick<WriteOptions, 'dryRun'>): void {
     this.store.transaction(() => {
-      if (!this.store.get('Mesh', '', name)) throw notFound(Titles.delete);
+      if (!this.store.exists('Mesh', '', name)) throw notFound(Titles.delete);
       if (this.store.count('Dataplane', name) > 0) {
         throw invalidResource(Titles.delete, [
           { field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' },
@@ -125,7 +125,7 @@ export class MeshService {
     const pending = await Promise.all(
       (mesh.mtls?.backends ?? []).map((backend) => pluginFor(backend.type).prepare(name, backend, this.secrets)),
     );
-    if (!this.store.get('Secret', name, signingKeySecretName(name))) {
+    if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
       const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
       pending.push([
         { name: signingKeySecretName(name), data: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })) },
@@ -173,7 +173,7 @@ export class MeshService {
       if (options.dryRun) return outcome;
 
       for (const secret of pending) {
-        if (!this.store.get('Secret', name, secret.name)) {
+        if (!this.store.exists('Secret', name, secret.name)) {
           this.store.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
         }
       }

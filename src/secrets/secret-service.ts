@@ -68,7 +68,7 @@ export class SecretService {
   delete(kind: SecretKind, mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): void {
     this.requireMesh(kind, mesh);
     this.store.transaction(() => {
-      if (!this.store.get(kind, mesh, name)) throw notFound(Titles.delete);
+      if (!this.store.exists(kind, mesh, name)) throw notFound(Titles.delete);
       if (kind === 'Secret') {
         const violations = this.backendsUsing(mesh, name).map((backend) => ({
           field: 'name',
@@ -90,6 +90,6 @@ export class SecretService {
   }
 
   private requireMesh(kind: SecretKind, mesh: string): void {
-    if (kind === 'Secret' && !this.store.get('Mesh', '', mesh)) throw meshNotFound();
+    if (kind === 'Secret' && !this.store.exists('Mesh', '', mesh)) throw meshNotFound();
   }
 }

@@ -50,6 +50,7 @@ export class ResourceStore {
   ) {
     this.stmts = {
       get: db.prepare('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
+      exists: db.prepare('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
       insert: db.prepare(`INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time, version)
         VALUES (?, ?, ?, ?, ?, ?, ?, 1)`),
       update: db.prepare(`UPDATE resources SET spec = ?, labels = ?, modification_time = ?, version = version + 1
@@ -68,6 +69,11 @@ export class ResourceStore {
   get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): StoredResource<Spec> | undefined {
     const row = this.stmts.get.get(type, mesh, name) as Row | undefined;
     return row ? this.decode<Spec>(row) : undefined;
+  }
+
+  /** Existence without decoding (or decrypting) the spec. */
+  exists(type: ResourceType, mesh: string, name: string): boolean {
+    return this.stmts.exists.get(type, mesh, name) !== undefined;
   }
 
   /** Creates or replaces; returns whether the resource was created. */
