@@ -39,7 +39,7 @@ export async function benchHttpIssuance() {
   const ca = makeEcdsaCa(dir);
   const csr = makeCsr(dir);
 
-  const meshcp = await startMeshcp(join(dir, 'data'));
+  const meshcp = await startMeshcp(join(dir, 'data'), process.env.MESHCP_SIGNING_WORKERS ? { MESHCP_SIGNING_WORKERS: process.env.MESHCP_SIGNING_WORKERS } : {});
   await api(meshcp.url, 'PUT', '/meshes/default', meshWithProvidedCa(readFileSync(ca.certFile, 'utf8'), readFileSync(ca.keyFile, 'utf8')));
   await api(meshcp.url, 'PUT', '/meshes/default/dataplanes/web-1', {
     type: 'Dataplane', mesh: 'default', name: 'web-1',
