@@ -1,6 +1,6 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { CaBackend } from '../resources/mesh.js';
+import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from '../resources/mesh.js';
 import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
@@ -10,8 +10,6 @@ import { createRootCaCertificate } from './x509.js';
 const generateKeyPairAsync = promisify(generateKeyPair);
 export const CLOCK_SKEW_MS = 10_000;
 
-export const builtinCertSecretName = (mesh: string, backend: string) => `${mesh}.ca-builtin-cert-${backend}`;
-export const builtinKeySecretName = (mesh: string, backend: string) => `${mesh}.ca-builtin-key-${backend}`;
 
 /** A root CA the control plane generates once per backend and keeps in two mesh secrets. */
 export const builtinBackend: CaBackendPlugin = {

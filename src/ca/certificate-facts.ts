@@ -18,15 +18,12 @@ export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 const KEY_USAGE_OID = '2.5.29.15';
 
 export interface CertificateFacts {
-  der: Buffer;
   x509: X509Certificate;
   isCa: boolean;
   /** undefined when the certificate has no keyUsage extension. */
   keyUsage: Set<KeyUsage> | undefined;
   notBefore: Date;
   notAfter: Date;
-  selfSigned: boolean;
-  sha256: string;
 }
 
 /**
@@ -36,14 +33,11 @@ export interface CertificateFacts {
 export function readCertificateFacts(der: Buffer): CertificateFacts {
   const x509 = new X509Certificate(der);
   return {
-    der,
     x509,
     isCa: x509.ca,
     keyUsage: readKeyUsage(der),
     notBefore: new Date(x509.validFrom),
     notAfter: new Date(x509.validTo),
-    selfSigned: x509.checkIssued(x509) && x509.verify(x509.publicKey),
-    sha256: createHash('sha256').update(der).digest('hex'),
   };
 }
 

@@ -56,6 +56,8 @@ export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, fact
   };
 }
 
+const plural = (count: number) => (count === 1 ? '1 active dataplane' : `${count} active dataplanes`);
+
 function nextStep(
   mesh: string,
   enabledBackend: string,
@@ -79,7 +81,7 @@ function nextStep(
       description:
         waitingFor.count === 0
           ? `no active dataplane holds a certificate from "${old}": it can be removed`
-          : `waiting for ${waitingFor.count} active dataplanes to re-issue their "${old}" certificates`,
+          : `waiting for ${plural(waitingFor.count)} to re-issue their "${old}" certificates`,
       waitingFor,
     };
   }
@@ -93,7 +95,7 @@ function nextStep(
     description:
       waitingFor.count === 0
         ? `every active dataplane trusts "${target}": it can be enabled`
-        : `waiting for ${waitingFor.count} active dataplanes to acknowledge a trust bundle with "${target}"`,
+        : `waiting for ${plural(waitingFor.count)} to acknowledge a trust bundle with "${target}"`,
     waitingFor,
   };
 }

@@ -1,3 +1,4 @@
+import type { IssuedCertificate } from '../../src/dataplanes/certificate-service.js';
 // End to end on the real listening server: dataplanes with their own tokens get certificates (CP-generated keys and
 // an `openssl req` CSR), OpenSSL verifies every leaf against the returned bundle, and two dataplanes talk mutual TLS
 // with Node's `tls` module using exactly the returned PEMs. Then trust bundles (ETag, acknowledgement, long-poll,
@@ -91,19 +92,7 @@ async function dataplaneToken(mesh: string, name: string, validFor?: string): Pr
   return res.text;
 }
 
-interface Issued {
-  mesh: string;
-  dataplane: string;
-  issuedBackend: string;
-  certificate: string;
-  privateKey?: string;
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  notBefore: string;
-  notAfter: string;
-  renewAfter: string;
-}
+type Issued = IssuedCertificate;
 
 /** POST .../certificate; `window` is the wall-clock interval the CP issued in. */
 async function requestCertificate(mesh: string, name: string, token: string, body: Record<string, unknown> = {}) {

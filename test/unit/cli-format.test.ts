@@ -27,7 +27,7 @@ export function status(overrides: Partial<RotationStatus> = {}): RotationStatus 
       action: 'enable',
       backend: 'ca-2',
       ready: false,
-      description: 'waiting for 1 active dataplanes to acknowledge a trust bundle with "ca-2"',
+      description: 'waiting for 1 active dataplane to acknowledge a trust bundle with "ca-2"',
       waitingFor: { count: 1, names: ['web-2'] },
     },
     ...overrides,
@@ -167,7 +167,7 @@ describe('rotation status view', () => {
   test('next step: not ready, with the dataplanes it waits for', () => {
     assert.deepEqual(nextStepLines(status({ nextStep: { ...status().nextStep, waitingFor: { count: 12, names: ['a', 'b'] } } })), [
       'Next step: enable ca-2 (not ready)',
-      '  waiting for 1 active dataplanes to acknowledge a trust bundle with "ca-2"',
+      '  waiting for 1 active dataplane to acknowledge a trust bundle with "ca-2"',
       '  waiting for: a, b and 10 more',
     ]);
   });
