@@ -16,7 +16,7 @@ import {
   type Dataplane,
 } from '../../src/resources/index.js';
 
-const EXAMPLES = new URL('../../../shared/examples/', import.meta.url);
+const EXAMPLES = new URL('../../examples/', import.meta.url);
 
 function dp(input: unknown): Dataplane {
   const r = parseShape(DataplaneSchema, input);

@@ -19,7 +19,7 @@ import {
   type Mesh,
 } from '../../src/resources/index.js';
 
-const EXAMPLES = new URL('../../../shared/examples/', import.meta.url);
+const EXAMPLES = new URL('../../examples/', import.meta.url);
 const TYPES: ReadonlySet<string> = new Set(['builtin', 'provided']);
 
 function mesh(input: unknown): Mesh {
