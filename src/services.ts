@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
 import { DataplaneService } from './dataplanes/dataplane-service.js';
 import { DataplaneTokenService } from './dataplanes/token-service.js';
+import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
 import { MeshService } from './mesh/mesh-service.js';
@@ -45,6 +46,13 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
   events.onAnyChange((mesh) => ca.invalidate(mesh));
   const dataplanes = new DataplaneService(store, facts);
   const signing = new SigningPool(deps.config.signingWorkers);
+  const recorder = new IssueRecorder(facts, store, (mesh, version) => {
+    try {
+      return ca.stateOf(mesh)?.bundleVersion === version;
+    } catch {
+      return false;
+    }
+  });
   return {
     config: deps.config,
     log: deps.log,
@@ -52,11 +60,11 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     facts,
     events,
     ca,
-    meshes: new MeshService(store, facts, events, deps.log),
+    meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush()),
     secrets: new SecretService(store, events),
     dataplanes,
     tokens: new DataplaneTokenService(store, events),
-    certificates: new CertificateService(dataplanes, ca, facts, signing),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),

@@ -7,8 +7,8 @@ import { ApiError, badRequest } from '../errors.js';
 import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
-import type { FactsStore, IssueFacts } from '../store/facts-store.js';
 import type { DataplaneService } from './dataplane-service.js';
+import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
 
 export const CLOCK_SKEW_MS = 10_000;
 /** Renew at about 80% of the lifetime, up to 5% earlier at random so a fleet does not renew at once. */
@@ -66,8 +66,8 @@ export class CertificateService {
   constructor(
     private readonly dataplanes: DataplaneService,
     private readonly ca: CaManager,
-    private readonly facts: FactsStore,
     private readonly signing: SigningPool,
+    private readonly recorder: IssueRecorder,
   ) {}
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
@@ -94,14 +94,17 @@ export class CertificateService {
         { csr: request.csr, uris, notBefore, notAfter },
       );
       if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
-      // Signing ran off the main thread: record only a certificate from the CA that is still current, so a
-      // rotation step that passed meanwhile can never be undercut by a certificate it did not see.
-      if (this.ca.stateOf(mesh)?.bundleVersion !== state.bundleVersion) {
+      // Signing ran off the main thread: record only a certificate from the CA that is still current (checked
+      // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
+      const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
+      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now };
+      try {
+        await this.recorder.record(mesh, name, issue, state.bundleVersion, fromDataplane ? request.bundleVersion : undefined);
+      } catch (err) {
+        if (!(err instanceof StaleIssue)) throw err;
         if (attempt < 3) continue;
         throw new ApiError({ status: 409, title: CERT_TITLE, detail: 'the mesh CA changed during issuance, retry' });
       }
-      const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      this.record(mesh, name, { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now }, fromDataplane ? request.bundleVersion : undefined);
       return {
         mesh,
         dataplane: name,
@@ -116,13 +119,5 @@ export class CertificateService {
         renewAfter: new Date(renewAfter).toISOString(),
       };
     }
-  }
-
-  private record(mesh: string, name: string, issue: IssueFacts, bundleVersion: string | undefined): void {
-    this.facts.db.transaction(() => {
-      this.dataplanes.requireExisting(mesh, name); // deleted while signing: 404, and no facts for a dataplane that is gone
-      this.facts.recordIssue(mesh, name, issue);
-      if (bundleVersion) this.facts.acknowledge(mesh, name, bundleVersion, issue.issuedAt);
-    })();
   }
 }

@@ -53,6 +53,8 @@ export class MeshService {
     private readonly facts: FactsStore,
     private readonly events: MeshEvents,
     private readonly log: Logger,
+    /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
+    private readonly flushPendingIssues: () => void = () => {},
   ) {
     this.secrets = storeSecretSource(store);
   }
@@ -78,6 +80,7 @@ export class MeshService {
     for (let attempt = 0; ; attempt++) {
       const prepared = await this.prepare(name, mesh);
       try {
+        this.flushPendingIssues(); // no await between this and the write transaction
         const outcome = this.write(name, mesh, prepared, options);
         if (!options.dryRun) this.events.meshChanged(name);
         return outcome;
