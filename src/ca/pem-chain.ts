@@ -13,8 +13,26 @@ export function derOfPem(pem: string): Buffer {
   return Buffer.from(body, 'base64');
 }
 
-/** Splits a CA chain into what the bundle trusts and what leaves carry, and fingerprints it. */
-export function describeChain(chainPem: string) {
+export type ChainDescription = ReturnType<typeof describeUncached>;
+
+const described = new Map<string, ChainDescription>();
+const MAX_DESCRIBED = 256;
+
+/**
+ * Splits a CA chain into what the bundle trusts and what leaves carry, and fingerprints it. Memoised by the PEM:
+ * every mesh PUT loads every backend's material, and parsing certificates is most of that work.
+ */
+export function describeChain(chainPem: string): ChainDescription {
+  let description = described.get(chainPem);
+  if (!description) {
+    description = describeUncached(chainPem);
+    if (described.size >= MAX_DESCRIBED) described.delete(described.keys().next().value!);
+    described.set(chainPem, description);
+  }
+  return description;
+}
+
+function describeUncached(chainPem: string) {
   const blocks = splitPemCertificates(chainPem);
   if (blocks.length === 0) throw new CaMaterialError('no certificate found in the CA material');
   const ders = blocks.map(derOfPem);

@@ -1,7 +1,7 @@
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager } from '../ca/ca-manager.js';
 import type { Mesh } from '../resources/mesh.js';
-import type { DataplaneSample, FactsStore } from '../store/facts-store.js';
+import type { DataplaneSample, FactsStore, FleetSummary } from '../store/facts-store.js';
 
 export interface RotationStep {
   action: 'enable' | 'remove' | 'none';
@@ -18,7 +18,8 @@ export interface RotationStep {
 export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number) {
   const enabledBackend = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
-  const activeDataplanes = facts.countActive(meshName, now);
+  const fleet = facts.fleetSummary(meshName, now);
+  const activeDataplanes = fleet.active;
   let state;
   let loadError: string | undefined;
   try {
@@ -31,16 +32,14 @@ export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, fact
 
   const backendStatus = backends.map((backend) => {
     const material = materials.get(backend.name);
-    const issued = facts.activeIssuedBy(meshName, backend.name, now, 0).count;
-    const notTrusting = material ? facts.activeNotTrusting(meshName, backend.name, material.fingerprint, now, 0).count : activeDataplanes;
     return {
       name: backend.name,
       type: backend.type,
       enabled: backend.name === enabledBackend,
       rootFingerprint: material?.rootSha256 ?? null,
       notAfter: material ? material.notAfter.toISOString() : null,
-      dataplanesIssued: issued,
-      dataplanesTrusting: activeDataplanes - notTrusting,
+      dataplanesIssued: fleet.issuedBy(backend.name),
+      dataplanesTrusting: material ? fleet.trusting(backend.name, material.fingerprint) : 0,
     };
   });
 
@@ -51,7 +50,7 @@ export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, fact
     bundleVersion: state?.bundleVersion ?? null,
     activeDataplanes,
     backends: backendStatus,
-    nextStep: nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, now),
+    nextStep: nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, fleet, now),
     ...(loadError ? { error: loadError } : {}),
   };
 }
@@ -64,8 +63,11 @@ function nextStep(
   names: string[],
   materials: Map<string, { fingerprint: string }>,
   facts: FactsStore,
+  fleet: FleetSummary,
   now: number,
 ): RotationStep {
+  // Counts come from the summary; the names of the first few waited-for dataplanes only when there are any.
+  const none: DataplaneSample = { count: 0, names: [] };
   const others = names.filter((n) => n !== enabledBackend);
   if (enabledBackend === '' || others.length === 0) {
     return { action: 'none', ready: true, description: 'no CA rotation in progress' };
@@ -73,7 +75,7 @@ function nextStep(
   // A backend that was enabled before is on its way out; a never-enabled one is on its way in.
   const old = others.find((n) => facts.wasEverEnabled(mesh, n));
   if (old) {
-    const waitingFor = facts.activeIssuedBy(mesh, old, now);
+    const waitingFor = fleet.issuedBy(old) === 0 ? none : facts.activeIssuedBy(mesh, old, now);
     return {
       action: 'remove',
       backend: old,
@@ -87,7 +89,8 @@ function nextStep(
   }
   const target = others[0];
   const material = materials.get(target);
-  const waitingFor = material ? facts.activeNotTrusting(mesh, target, material.fingerprint, now) : { count: 0, names: [] };
+  const waitingFor =
+    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : facts.activeNotTrusting(mesh, target, material.fingerprint, now);
   return {
     action: 'enable',
     backend: target,

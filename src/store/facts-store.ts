@@ -52,6 +52,12 @@ interface FactsRow {
 
 export const SAMPLE_NAMES = 10;
 
+export interface FleetSummary {
+  active: number;
+  issuedBy(backend: string): number;
+  trusting(backend: string, fingerprint: string): number;
+}
+
 /**
  * Per-dataplane certificate and trust facts, kept in indexed tables so the rotation rules and the status page are
  * a few index range scans, whatever the fleet size.
@@ -102,6 +108,9 @@ export class FactsStore {
         GROUP BY b.backend`),
       onlineCount: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?`),
       everEnabled: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1'),
+      fleetGroups: db.prepare(`SELECT acked_bundle_version AS version, issued_backend AS issued, COUNT(*) AS n
+        FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend`),
+      meshBundleBackends: db.prepare('SELECT version, backend, fingerprint FROM bundle_version_backends WHERE mesh = ?'),
       insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, created_at)
         VALUES (?, ?, ?, ?)`),
       insertBundleBackend: db.prepare(`INSERT OR IGNORE INTO bundle_version_backends (mesh, version, backend, fingerprint)
@@ -176,6 +185,29 @@ export class FactsStore {
     const count = (this.stmts.countIssuedBy.get(params) as { n: number }).n;
     const names = count === 0 ? [] : (this.stmts.namesIssuedBy.all(params) as { name: string }[]).map((r) => r.name);
     return { count, names };
+  }
+
+  /**
+   * Every count of the rotation status from one covering-index scan: active dataplanes grouped by the bundle they
+   * acknowledged and the backend that issued their certificate.
+   */
+  fleetSummary(mesh: string, now: number): FleetSummary {
+    const groups = this.stmts.fleetGroups.all(mesh, now) as { version: string | null; issued: string | null; n: number }[];
+    const versionsWith = new Map<string, Set<string>>();
+    for (const row of this.stmts.meshBundleBackends.all(mesh) as { version: string; backend: string; fingerprint: string }[]) {
+      const key = `${row.backend}\n${row.fingerprint}`;
+      if (!versionsWith.has(key)) versionsWith.set(key, new Set());
+      versionsWith.get(key)!.add(row.version);
+    }
+    const sum = (keep: (g: (typeof groups)[number]) => boolean) => groups.filter(keep).reduce((n, g) => n + g.n, 0);
+    return {
+      active: sum(() => true),
+      issuedBy: (backend) => sum((g) => g.issued === backend),
+      trusting: (backend, fingerprint) => {
+        const versions = versionsWith.get(`${backend}\n${fingerprint}`);
+        return versions ? sum((g) => g.version !== null && versions.has(g.version)) : 0;
+      },
+    };
   }
 
   countActive(mesh: string, now: number): number {
