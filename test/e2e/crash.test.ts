@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { httpCall } from '../helpers/http.js';
-import { startControlPlane, stopControlPlane, type RunningControlPlane } from '../helpers/process.js';
+import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 
 const meshWithTwoBuiltinCas = (name: string) => ({
   type: 'Mesh',
@@ -17,7 +17,7 @@ const meshWithTwoBuiltinCas = (name: string) => ({
  * Keeps `parallel` requests in flight and kills the process with SIGKILL shortly after `killAfter` answers, in the
  * middle of the others; resolves with how many got an answer.
  */
-async function burst(cp: RunningControlPlane, parallel: number, killAfter: number, call: (i: number) => Promise<unknown>): Promise<number> {
+async function burst(cp: CpProcess, parallel: number, killAfter: number, call: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   let answered = 0;
   const worker = async () => {
@@ -45,12 +45,12 @@ function integrityCheck(dataDir: string): string {
 
 test('kill -9 during a burst of mesh PUTs leaves every mesh whole or absent', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-crash-'));
-  const cp = await startControlPlane(dataDir);
+  const cp = await startCpProcess({}, 30_000, { dataDir });
   const answered = await burst(cp, 6, 4, (i) => httpCall(cp.baseUrl, 'PUT', `/meshes/crash-${i}`, { body: meshWithTwoBuiltinCas(`crash-${i}`) }));
   assert.ok(answered > 0, 'some PUTs completed before the kill');
   assert.equal(integrityCheck(dataDir), 'ok');
 
-  const restarted = await startControlPlane(dataDir);
+  const restarted = await startCpProcess({}, 30_000, { dataDir });
   try {
     const meshes = (await httpCall(restarted.baseUrl, 'GET', '/meshes?size=1000')).json();
     const names = new Set<string>(meshes.items.map((m: { name: string }) => m.name).filter((n: string) => n.startsWith('crash-')));
@@ -69,14 +69,14 @@ test('kill -9 during a burst of mesh PUTs leaves every mesh whole or absent', as
     }
     console.log(`crash test: ${answered} mesh PUTs answered before kill -9, ${names.size} meshes after restart`);
   } finally {
-    await stopControlPlane(restarted);
+    await restarted.stop();
   }
   assert.equal(integrityCheck(dataDir), 'ok');
 });
 
 test('kill -9 during certificate issuance: the store stays consistent and issuing resumes', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-crash-'));
-  const cp = await startControlPlane(dataDir);
+  const cp = await startCpProcess({}, 30_000, { dataDir });
   await httpCall(cp.baseUrl, 'PUT', '/meshes/default', { body: meshWithTwoBuiltinCas('default') });
   for (let i = 0; i < 4; i++) {
     const res = await httpCall(cp.baseUrl, 'PUT', `/meshes/default/dataplanes/dp-${i}`, {
@@ -88,7 +88,7 @@ test('kill -9 during certificate issuance: the store stays consistent and issuin
   assert.ok(answered > 0);
   assert.equal(integrityCheck(dataDir), 'ok');
 
-  const restarted = await startControlPlane(dataDir);
+  const restarted = await startCpProcess({}, 30_000, { dataDir });
   try {
     const overview = (await httpCall(restarted.baseUrl, 'GET', '/meshes/default/dataplanes/_overview')).json();
     const regenerations = overview.items.reduce((n: number, dp: any) => n + (dp.dataplaneInsight?.mTLS.certificateRegenerations ?? 0), 0);
@@ -97,6 +97,6 @@ test('kill -9 during certificate issuance: the store stays consistent and issuin
     assert.equal(again.status, 200);
     assert.equal(again.json().issuedBackend, 'ca-1');
   } finally {
-    await stopControlPlane(restarted);
+    await restarted.stop();
   }
 });

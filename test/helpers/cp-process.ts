@@ -17,8 +17,13 @@ export interface CpProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startCpProcess(env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<CpProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-e2e-'));
+/** `options.dataDir`: start on an existing data dir (a restart), which `stop()` then leaves in place. */
+export async function startCpProcess(
+  env: Record<string, string> = {},
+  startTimeoutMs = 30_000,
+  options: { dataDir?: string } = {},
+): Promise<CpProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'meshcp-e2e-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
@@ -63,7 +68,7 @@ export async function startCpProcess(env: Record<string, string> = {}, startTime
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const code = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };
