@@ -55,7 +55,10 @@ export class TrustBundleService {
       }
       const remaining = deadline - now;
       if (remaining <= 0 || signal?.aborted) return { status: 304, bundleVersion: state.bundleVersion };
-      await this.events.waitForChange(mesh, remaining, signal);
+      // Wake at renewAfter too, so a waiting dataplane hears `reissue: true` when its certificate is due.
+      const renewAfter = this.facts.get(mesh, name)?.renewAfter;
+      const untilRenewal = renewAfter ? Math.max(0, renewAfter - now) + 1 : remaining;
+      await this.events.waitForChange(mesh, Math.min(remaining, untilRenewal), signal);
     }
   }
 
