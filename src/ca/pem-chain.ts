@@ -1,17 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CaMaterialError } from './backend.js';
 import { fingerprintOf } from './certificate-facts.js';
-
-const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-export function splitPemCertificates(pem: string): string[] {
-  return pem.match(CERT_BLOCK) ?? [];
-}
-
-export function derOfPem(pem: string): Buffer {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  return Buffer.from(body, 'base64');
-}
+import { pemDecodeAll, pemEncode } from './x509.js';
 
 export type ChainDescription = ReturnType<typeof describeUncached>;
 
@@ -33,16 +23,14 @@ export function describeChain(chainPem: string): ChainDescription {
 }
 
 function describeUncached(chainPem: string) {
-  const blocks = splitPemCertificates(chainPem);
-  if (blocks.length === 0) throw new CaMaterialError('no certificate found in the CA material');
-  const ders = blocks.map(derOfPem);
+  const ders = pemDecodeAll(chainPem, 'CERTIFICATE');
+  if (ders.length === 0) throw new CaMaterialError('no certificate found in the CA material');
   const certs = ders.map((der) => new X509Certificate(der));
   const isSelfSigned = (c: X509Certificate) => c.checkIssued(c);
-  const intermediates = blocks.filter((_, i) => !isSelfSigned(certs[i]));
   return {
-    trustPem: blocks.map((b) => b + '\n').join(''),
+    trustPem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''),
     fingerprint: fingerprintOf(ders),
-    intermediatesPem: intermediates.map((b) => b + '\n').join(''),
+    intermediatesPem: ders.filter((_, i) => !isSelfSigned(certs[i])).map((der) => pemEncode('CERTIFICATE', der)).join(''),
     issuerNotAfter: new Date(certs[0].validTo),
     /** SHA-256 of the last certificate (the root), as `openssl x509 -fingerprint -sha256` prints it. */
     rootSha256: certs[certs.length - 1].fingerprint256,

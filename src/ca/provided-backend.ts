@@ -5,7 +5,8 @@ import { validateProvidedConfShape, type DataSource } from '../resources/ca-conf
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource } from './backend.js';
 import { readCertificateFacts } from './certificate-facts.js';
-import { derOfPem, describeChain, splitPemCertificates } from './pem-chain.js';
+import { describeChain } from './pem-chain.js';
+import { pemDecodeAll } from './x509.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -51,7 +52,7 @@ const spkiOf = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
 
 /** Checks the operator's CA the way Kuma does (key pair, CA flag, key usages), plus its validity period. */
 function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] {
-  const blocks = splitPemCertificates(certPem);
+  const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
     return [{ field: 'cert', message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' }];
   }
@@ -66,7 +67,7 @@ function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] 
     const field = `cert[${i}]`;
     let facts;
     try {
-      facts = readCertificateFacts(derOfPem(block));
+      facts = readCertificateFacts(pemDecodeAll(block, 'CERTIFICATE')[0]);
     } catch (err) {
       violations.push({ field, message: `not a valid x509 certificate: ${(err as Error).message}` });
       return;

@@ -1,7 +1,7 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
-import type { FactsStore } from '../store/facts-store.js';
+import type { DataplaneFacts, FactsStore } from '../store/facts-store.js';
 import { identityOf, requireMeshCa } from './certificate-service.js';
 import type { DataplaneService } from './dataplane-service.js';
 
@@ -49,35 +49,35 @@ export class TrustBundleService {
         if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
         else this.facts.touch(mesh, name, now);
       }
+      // One read of the facts per pass: they decide the reissue hint and when to wake for renewal.
+      const known = this.facts.get(mesh, name);
+      const reissue = needsReissue(known, mesh, dp, state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
-      if (heldVersion !== state.bundleVersion || this.needsReissue(mesh, name, dp, state, now)) {
-        return { status: 200, bundle: this.bundleFor(mesh, name, dp, state, now) };
+      if (heldVersion !== state.bundleVersion || reissue) {
+        return {
+          status: 200,
+          bundle: {
+            caBundle: state.bundlePem,
+            bundleVersion: state.bundleVersion,
+            supportedBackends: state.supportedBackends,
+            enabledBackend: state.enabled.name,
+            reissue,
+          },
+        };
       }
       const remaining = deadline - now;
       if (remaining <= 0 || signal?.aborted) return { status: 304, bundleVersion: state.bundleVersion };
       // Wake at renewAfter too, so a waiting dataplane hears `reissue: true` when its certificate is due.
-      const renewAfter = this.facts.get(mesh, name)?.renewAfter;
-      const untilRenewal = renewAfter ? Math.max(0, renewAfter - now) + 1 : remaining;
+      const untilRenewal = known?.renewAfter ? Math.max(0, known.renewAfter - now) + 1 : remaining;
       await this.events.waitForChange(mesh, Math.min(remaining, untilRenewal), signal);
     }
   }
+}
 
-  private bundleFor(mesh: string, name: string, dp: Dataplane, state: MeshCaState, now: number): TrustBundle {
-    return {
-      caBundle: state.bundlePem,
-      bundleVersion: state.bundleVersion,
-      supportedBackends: state.supportedBackends,
-      enabledBackend: state.enabled.name,
-      reissue: this.needsReissue(mesh, name, dp, state, now),
-    };
-  }
-
-  /** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */
-  needsReissue(mesh: string, name: string, dp: Dataplane, state: MeshCaState, now: number): boolean {
-    const facts = this.facts.get(mesh, name);
-    if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
-    if (facts.issuedBackend !== state.enabled.name) return true;
-    if (facts.renewAfter !== null && now >= facts.renewAfter) return true;
-    return facts.identity !== identityOf(dataplaneSpiffeUris(mesh, dp));
-  }
+/** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */
+function needsReissue(facts: DataplaneFacts | undefined, mesh: string, dp: Dataplane, state: MeshCaState, now: number): boolean {
+  if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
+  if (facts.issuedBackend !== state.enabled.name) return true;
+  if (facts.renewAfter !== null && now >= facts.renewAfter) return true;
+  return facts.identity !== identityOf(dataplaneSpiffeUris(mesh, dp));
 }

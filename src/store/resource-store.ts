@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import type { SecretCipher } from './secret-cipher.js';
 
@@ -43,6 +44,7 @@ const ENCRYPTED_TYPES: ReadonlySet<ResourceType> = new Set(['Secret', 'GlobalSec
  */
 export class ResourceStore {
   private readonly stmts;
+  private readonly listStatements = new Map<string, Database.Statement>();
 
   constructor(
     readonly db: Db,
@@ -121,11 +123,23 @@ export class ResourceStore {
       params.push(key, value);
     }
     const clause = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`).get(...params) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`)
-      .all(...params, query.size, query.offset) as Row[];
+    const total = (this.statement(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`).get(...params) as { n: number }).n;
+    const rows = this.statement(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`).all(
+      ...params,
+      query.size,
+      query.offset,
+    ) as Row[];
     return { total, items: rows.map((r) => this.decode<Spec>(r)) };
+  }
+
+  /** List queries differ only in which filters are present: a handful of shapes, each prepared once. */
+  private statement(sql: string): Database.Statement {
+    let statement = this.listStatements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.listStatements.set(sql, statement);
+    }
+    return statement;
   }
 
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
