@@ -9,29 +9,51 @@ function tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
   });
 }
 
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
 /**
- * A per-key fixed budget per minute (sliding window of issue times). Used for certificate requests made with a
- * dataplane token, so one stuck or hostile proxy cannot keep the CA busy; admins are not limited.
+ * A per-key budget of `perMinute` requests: a token bucket holding at most `perMinute`, refilled at `perMinute` per
+ * minute. O(1) per request (a window of timestamps was O(requests in the last minute)). Keys are dataplanes with a
+ * valid token; a key whose bucket has refilled is the same as an absent one, so such keys are swept out and the map
+ * holds only dataplanes that asked within the last minute.
  */
 export class PerMinuteLimiter {
-  private readonly recent = new Map<string, number[]>();
+  private readonly buckets = new Map<string, Bucket>();
+  private nextSweepAt = 0;
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number = Date.now,
   ) {}
 
+  get size(): number {
+    return this.buckets.size;
+  }
+
   take(key: string, what: string): void {
     const now = this.now();
-    const windowStart = now - 60_000;
-    const times = (this.recent.get(key) ?? []).filter((t) => t > windowStart);
-    if (times.length >= this.perMinute) {
-      this.recent.set(key, times);
-      const retryAfter = Math.max(1, Math.ceil((times[0] + 60_000 - now) / 1000));
+    this.sweep(now);
+    const perMs = this.perMinute / 60_000;
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * perMs);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      this.buckets.set(key, bucket);
+      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
       throw tooManyRequests(`${what}: at most ${this.perMinute} per minute, retry in ${retryAfter}s`, retryAfter);
     }
-    times.push(now);
-    this.recent.set(key, times);
+    bucket.tokens -= 1;
+    this.buckets.set(key, bucket);
+  }
+
+  /** At most once a minute: drops buckets that have refilled (a full minute without a request). */
+  private sweep(now: number): void {
+    if (now < this.nextSweepAt) return;
+    this.nextSweepAt = now + 60_000;
+    for (const [key, bucket] of this.buckets) if (now - bucket.at >= 60_000) this.buckets.delete(key);
   }
 }
 

@@ -87,7 +87,7 @@ export class CaManager {
     // Mesh writes record their bundle too; this covers material that changed underneath (a `file` source edited
     // before a restart), so an acknowledgement of any bundle this CP served can be resolved.
     if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, Date.now());
-    this.cache.set(meshName, state ?? null);
+    if (mesh) this.cache.set(meshName, state ?? null); // only meshes that exist: the map cannot grow from requests
     return state;
   }
 

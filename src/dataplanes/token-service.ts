@@ -6,6 +6,7 @@ import { ApiError } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../mesh/mesh-service.js';
 import { parseDuration, MS_PER_YEAR } from '../resources/duration.js';
+import { isValidResourceName } from '../resources/names.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
 export const revocationsSecretName = (mesh: string) => `dataplane-token-revocations-${mesh}`;
@@ -18,14 +19,18 @@ const TokenRequestSchema = z.object({
 });
 export type DataplaneTokenRequest = z.infer<typeof TokenRequestSchema>;
 
+/** Claims are checked as resource names before any lookup, so an unsigned token cannot make us look up (or keep) junk. */
+const ResourceNameClaim = z.string().refine((name) => isValidResourceName(name));
 const TokenClaimsSchema = z.object({
-  Name: z.string().min(1),
-  Mesh: z.string().min(1),
+  Name: ResourceNameClaim,
+  Mesh: ResourceNameClaim,
   Tags: z.record(z.string(), z.array(z.string())).nullish(),
   jti: z.string().min(1),
 });
 
 const CLOCK_SKEW_S = 5;
+/** Far above a real token (~1 KB, more with many tags); longer ones are refused before they are decoded. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
 const KEY_ID = '1';
 
 interface MeshTokenKeys {
@@ -40,7 +45,8 @@ function invalidRequest(field: string, message: string): ApiError {
 
 /** Kuma-style dataplane tokens: RS256 JWTs signed with a per-mesh key kept as a mesh secret. */
 export class DataplaneTokenService implements DataplaneTokenVerifier {
-  private readonly keys = new Map<string, MeshTokenKeys | null>();
+  /** Keys of meshes that have a signing key; bounded by the meshes that exist (misses are not kept). */
+  private readonly keys = new Map<string, MeshTokenKeys>();
 
   constructor(
     private readonly store: ResourceStore,
@@ -76,6 +82,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   }
 
   async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
+    if (token.length > MAX_TOKEN_LENGTH) return undefined;
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
@@ -95,22 +102,20 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
 
   private keysOf(mesh: string): MeshTokenKeys | undefined {
     const cached = this.keys.get(mesh);
-    if (cached !== undefined) return cached ?? undefined;
+    if (cached) return cached;
     const secret = this.store.get<{ data?: string }>('Secret', mesh, signingKeySecretName(mesh));
-    let keys: MeshTokenKeys | null = null;
-    if (secret?.spec.data) {
-      const privateKey = createPrivateKey(Buffer.from(secret.spec.data, 'base64').toString());
-      const revocations = this.store.get<{ data?: string }>('Secret', mesh, revocationsSecretName(mesh));
-      const revoked = new Set(
-        Buffer.from(revocations?.spec.data ?? '', 'base64')
-          .toString()
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      );
-      keys = { privateKey, publicKey: createPublicKey(privateKey), revoked };
-    }
+    if (!secret?.spec.data) return undefined;
+    const privateKey = createPrivateKey(Buffer.from(secret.spec.data, 'base64').toString());
+    const revocations = this.store.get<{ data?: string }>('Secret', mesh, revocationsSecretName(mesh));
+    const revoked = new Set(
+      Buffer.from(revocations?.spec.data ?? '', 'base64')
+        .toString()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+    const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked };
     this.keys.set(mesh, keys);
-    return keys ?? undefined;
+    return keys;
   }
 }
