@@ -63,7 +63,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush()),
     secrets: new SecretService(store, events),
     dataplanes,
-    tokens: new DataplaneTokenService(store, events),
+    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }),
     certificates: new CertificateService(dataplanes, ca, signing, recorder),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
