@@ -1,6 +1,7 @@
 import type { Principal } from '../api/auth.js';
 import { accessDenied, badRequest, invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
 import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
+import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
@@ -41,7 +42,11 @@ export class DataplaneService {
     const shape = parseShape(DataplaneSchema, body);
     if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
     const dp = shape.value;
-    const violations = [...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp), ...validateDataplane(dp)];
+    const violations = [
+      ...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp),
+      ...validateDataplane(dp),
+      ...dataplaneSizeViolations(mesh, dp),
+    ];
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);
