@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
+import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
 import { installErrorHandlers } from './api/error-handler.js';
 import { documentPathParams } from './api/openapi-docs.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
@@ -50,6 +51,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     adminToken: services.adminToken,
     dataplaneTokens: services.tokens,
   });
+  installDataplaneTokenPolicy(app, { store: services.store, requireServiceTag: services.config.dpTokenRequireServiceTag });
   // One line per request, without headers or bodies (tokens, keys and secret data never reach the log).
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
@@ -39,6 +39,16 @@ function readOrCreatePrivateFile(file: string, create: () => string): { value: s
 
 export function prepareDataDir(config: Config): void {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The data directory's mode when other users may enter or list it (an existing volume or a hand-made ./data; meshcp
+ * creates it 0700), else undefined. Its files are 0600 either way, but their names and sizes show, and a directory
+ * others can write to lets them swap files. Only a warning: the operator may share the directory on purpose.
+ */
+export function looseDataDirMode(dataDir: string): string | undefined {
+  const mode = statSync(dataDir).mode & 0o777;
+  return (mode & 0o077) === 0 ? undefined : '0' + mode.toString(8);
 }
 
 export function loadAdminToken(config: Config, log: Logger): string {

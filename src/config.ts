@@ -16,6 +16,8 @@ export interface Config {
   dpCertRequestsPerMinute: number;
   /** Worker threads that verify CSRs and sign certificates; 0 signs on the main thread. */
   signingWorkers: number;
+  /** Refuse dataplane tokens that are not bound to a `kuma.io/service` value (issuing and using them). */
+  dpTokenRequireServiceTag: boolean;
   /** Trust-bundle long-polls that may wait at once, process-wide. */
   maxLongPolls: number;
   /** PEM files for the HTTPS listener; generated into the data dir when unset. */
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dpCertRequestsPerMinute: parsePositiveInt('MESHCP_DP_CERT_REQUESTS_PER_MINUTE', env.MESHCP_DP_CERT_REQUESTS_PER_MINUTE, 30),
     // One core stays with the main thread (HTTP, JSON, SQLite): measured, 2 workers on 2 cores sign 17% less than 1.
     signingWorkers: parseCount('MESHCP_SIGNING_WORKERS', env.MESHCP_SIGNING_WORKERS, Math.min(4, Math.max(1, availableParallelism() - 1))),
+    dpTokenRequireServiceTag: parseBool('MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG', env.MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG, false),
     maxLongPolls: parsePositiveInt('MESHCP_MAX_LONG_POLLS', env.MESHCP_MAX_LONG_POLLS, 10_000),
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, prepareDataDir } from './bootstrap.js';
+import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
 import { openDatabase } from './store/database.js';
@@ -17,6 +17,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   prepareDataDir(config);
+  const looseMode = looseDataDirMode(config.dataDir);
+  if (looseMode) {
+    log.warn(
+      { dataDir: config.dataDir, mode: looseMode },
+      `the data directory has mode ${looseMode}: other users can reach it (its database and key files are still 0600); chmod 700 it`,
+    );
+  }
   const db = openDatabase(join(config.dataDir, 'meshcp.db'));
   const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey));
   const services = createServices({

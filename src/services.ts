@@ -40,6 +40,8 @@ export interface Services {
 
 export function createServices(deps: { db: Db; cipher: SecretCipher; config: Config; log: Logger; adminToken: string; instanceId: string }): Services {
   const store = new ResourceStore(deps.db, deps.cipher);
+  const sealed = store.sealPlaintextCaKeys();
+  if (sealed.length > 0) deps.log.info({ meshes: sealed }, 'encrypted the inline CA keys that were stored in plaintext');
   const facts = new FactsStore(deps.db);
   const events = new MeshEvents();
   const ca = new CaManager(store, facts);
@@ -63,7 +65,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush()),
     secrets: new SecretService(store, events),
     dataplanes,
-    tokens: new DataplaneTokenService(store, events),
+    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }),
     certificates: new CertificateService(dataplanes, ca, signing, recorder),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events),

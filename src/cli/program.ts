@@ -10,6 +10,7 @@ import { ApiCallError, ApiClient, ConnectionError } from './http.js';
 import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manifests.js';
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
 import { renderRotationStatus } from './rotation-view.js';
+import { parseTagFlags, withDataplaneServiceTag } from './token-tags.js';
 import { CLEAR_SCREEN, StatusLine, type Out } from './terminal.js';
 import type { DataplaneOverview, MeshResource, RotationStatus } from './types.js';
 import { VERSION } from '../version.js';
@@ -203,16 +204,18 @@ export function buildProgram(io: CliIo): Command {
     .option('-m, --mesh <mesh>', 'mesh', DEFAULT_MESH)
     .option('--valid-for <duration>', 'lifetime, e.g. 24h or 30d (default: 10y, as Kuma)')
     .option('--tag <key=value>', 'restrict the token to a tag value (repeatable)', (v: string, all: string[] = []) => [...all, v])
-    .action(async (opts: { name: string; mesh: string; validFor?: string; tag?: string[] }, cmd: Command) => {
+    .option('--no-service-tag', "do not bind the token to the Dataplane's current kuma.io/service values (Kuma's default: any service)")
+    .action(async (opts: { name: string; mesh: string; validFor?: string; tag?: string[]; serviceTag: boolean }, cmd: Command) => {
       if (opts.validFor !== undefined) duration('--valid-for', opts.validFor);
-      const tags: Record<string, string[]> = {};
-      for (const tag of opts.tag ?? []) {
-        const eq = tag.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--tag must be key=value, got "${tag}"`);
-        (tags[tag.slice(0, eq)] ??= []).push(tag.slice(eq + 1));
+      const client = clientOf(cmd);
+      let tags = parseTagFlags(opts.tag ?? []);
+      if (opts.serviceTag) {
+        const bound = await withDataplaneServiceTag(client, opts.mesh, opts.name, tags);
+        tags = bound.tags;
+        if (bound.note) io.stderr.write(bound.note + '\n');
       }
-      const response = await clientOf(cmd).call('POST', '/tokens/dataplane', {
-        body: { name: opts.name, mesh: opts.mesh, ...(opts.tag ? { tags } : {}), ...(opts.validFor ? { validFor: opts.validFor } : {}) },
+      const response = await client.call('POST', '/tokens/dataplane', {
+        body: { name: opts.name, mesh: opts.mesh, ...(Object.keys(tags).length > 0 ? { tags } : {}), ...(opts.validFor ? { validFor: opts.validFor } : {}) },
       });
       io.stdout.write(response.text.trim() + '\n');
     });

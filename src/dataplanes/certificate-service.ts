@@ -5,6 +5,7 @@ import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
 import { ApiError, badRequest } from '../errors.js';
 import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
+import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { dpCertExpirationMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
@@ -77,6 +78,11 @@ export class CertificateService {
     if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
     const uris = dataplaneSpiffeUris(mesh, dp);
+    const oversized = uriSanViolations(uris);
+    if (oversized.length > 0) {
+      // Stored before the caps existed: refuse to sign rather than mint an oversized certificate.
+      throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the Dataplane is too large for a certificate: ${oversized.map((v) => v.message).join('; ')}` });
+    }
 
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);

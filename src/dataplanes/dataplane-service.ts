@@ -1,26 +1,13 @@
 import type { Principal } from '../api/auth.js';
 import { accessDenied, badRequest, invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
-import { DataplaneSchema, dataplaneTags, validateDataplane, type Dataplane } from '../resources/dataplane.js';
+import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
+import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
 import type { WriteOptions, WriteOutcome } from '../mesh/mesh-service.js';
-
-/** A token bound to tags may only register a dataplane whose tags it allows (as Kuma). */
-function tokenTagViolation(tokenTags: Record<string, string[]>, dp: Dataplane): string | undefined {
-  const tags = dataplaneTags(dp);
-  for (const [key, allowed] of Object.entries(tokenTags)) {
-    const values = tags.get(key);
-    if (!values) return `dataplane has no tag "${key}" required by the token`;
-    for (const value of values) {
-      if (!allowed.includes(value)) {
-        return `dataplane contains tag "${key}" with value "${value}" which is not allowed with this token. Allowed values in token are [${allowed.join(' ')}]`;
-      }
-    }
-  }
-  return undefined;
-}
+import { tokenTagViolation } from './token-tags.js';
 
 export class DataplaneService {
   constructor(
@@ -55,7 +42,11 @@ export class DataplaneService {
     const shape = parseShape(DataplaneSchema, body);
     if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
     const dp = shape.value;
-    const violations = [...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp), ...validateDataplane(dp)];
+    const violations = [
+      ...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp),
+      ...validateDataplane(dp),
+      ...dataplaneSizeViolations(mesh, dp),
+    ];
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);

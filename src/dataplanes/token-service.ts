@@ -5,9 +5,11 @@ import type { DataplaneTokenVerifier, Principal } from '../api/auth.js';
 import { ApiError } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../mesh/mesh-service.js';
+import { SERVICE_TAG } from '../resources/dataplane.js';
 import { parseDuration, MS_PER_YEAR } from '../resources/duration.js';
 import { isValidResourceName } from '../resources/names.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { hasServiceTag } from './token-tags.js';
 
 export const revocationsSecretName = (mesh: string) => `dataplane-token-revocations-${mesh}`;
 
@@ -51,6 +53,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   constructor(
     private readonly store: ResourceStore,
     events: MeshEvents,
+    private readonly options: { requireServiceTag?: boolean } = {},
   ) {
     events.onAnyChange((mesh) => this.keys.delete(mesh));
   }
@@ -61,6 +64,9 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     const { name = '', mesh = '', tags, validFor } = parsed.data;
     if (mesh === '') throw invalidRequest('mesh', 'cannot be empty');
     if (name === '') throw invalidRequest('name', 'cannot be empty');
+    if (this.options.requireServiceTag && !hasServiceTag(tags ?? {})) {
+      throw invalidRequest('tags', `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`);
+    }
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
     if (validForMs === null || validForMs <= 0) throw invalidRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
     const keys = this.keysOf(mesh);

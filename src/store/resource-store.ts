@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
+import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
 
 export type ResourceType = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
@@ -142,7 +143,36 @@ export class ResourceStore {
     return statement;
   }
 
+  /**
+   * Seals the inline CA material of Mesh rows written before it was sealed (see ca-key-sealing.ts), then makes sure
+   * the plaintext is gone from the files too: secure_delete zeroes what the rewrite frees, VACUUM rebuilds the pages
+   * (older updates may have left plaintext in free space) and a truncating checkpoint empties the WAL. Returns the
+   * names of the meshes it rewrote; a one-time cost on upgrade, a scan of the Mesh rows otherwise.
+   */
+  sealPlaintextCaKeys(): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT name, spec FROM resources WHERE type = 'Mesh' AND mesh = '' AND (instr(spec, '"inline"') > 0 OR instr(spec, '"inlineString"') > 0)`,
+      )
+      .all() as { name: string; spec: string }[];
+    const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>));
+    if (stale.length === 0) return [];
+    const rewrite = this.db.prepare("UPDATE resources SET spec = ? WHERE type = 'Mesh' AND mesh = '' AND name = ?");
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.transaction(() => {
+        for (const row of stale) rewrite.run(this.encodeSpec('Mesh', '', row.name, JSON.parse(row.spec) as object), row.name);
+      });
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    return stale.map((row) => row.name);
+  }
+
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
+    if (type === 'Mesh') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher));
     const json = JSON.stringify(spec);
     if (!ENCRYPTED_TYPES.has(type)) return json;
     return this.cipher.encrypt(Buffer.from(json), `${type}/${mesh}/${name}`);
@@ -152,11 +182,12 @@ export class ResourceStore {
     const json = ENCRYPTED_TYPES.has(row.type)
       ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
       : row.spec.toString();
+    const parsed = JSON.parse(json) as Record<string, unknown>;
     return {
       type: row.type,
       mesh: row.mesh,
       name: row.name,
-      spec: JSON.parse(json) as Spec,
+      spec: (row.type === 'Mesh' ? unsealMeshSpec(parsed, row.name, this.cipher) : parsed) as Spec,
       labels: JSON.parse(row.labels) as Record<string, string>,
       creationTime: row.creation_time,
       modificationTime: row.modification_time,

@@ -149,8 +149,8 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
 
     // two dataplane tokens, two agents dialing each other every second
     const [t1, t2] = await Promise.all([
-      meshctl('generate', 'dataplane-token', '--name', 'web-1', '--mesh', 'default', '--valid-for', '1h'),
-      meshctl('generate', 'dataplane-token', '--name', 'web-2', '--mesh', 'default', '--valid-for', '1h'),
+      meshctl('generate', 'dataplane-token', '--name', 'web-1', '--mesh', 'default', '--valid-for', '1h', '--tag', 'kuma.io/service=web'),
+      meshctl('generate', 'dataplane-token', '--name', 'web-2', '--mesh', 'default', '--valid-for', '1h', '--tag', 'kuma.io/service=backend'),
     ]);
     assert.equal(t1.code, 0, t1.stderr);
     writeFileSync(join(work, 'web-1.token'), t1.stdout);
