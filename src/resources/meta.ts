@@ -15,5 +15,8 @@ export const globalMetaShape = {
   kri: z.string().optional().meta({ description: 'ignored on PUT (computed by the CP)' }),
 };
 
+/** Kuma's meta of a global resource still has a `mesh` member (reported by the request checks when set). */
+export const globalResourceMetaShape = { ...globalMetaShape, mesh: z.string().optional() };
+
 /** Meta of a mesh-scoped resource: the global meta plus `mesh`. */
 export const meshScopedMetaShape = { ...globalMetaShape, mesh: z.string().default('') };

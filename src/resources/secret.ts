@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { globalMetaShape, meshScopedMetaShape } from './meta.js';
+import { globalResourceMetaShape, meshScopedMetaShape } from './meta.js';
 
 const STD_ALPHABET = /^[A-Za-z0-9+/]*$/;
 const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
@@ -43,7 +43,7 @@ export const SecretSchema = z.strictObject({
 
 /** A GlobalSecret (`/global-secrets/{name}`). */
 export const GlobalSecretSchema = z.strictObject({
-  ...globalMetaShape,
+  ...globalResourceMetaShape,
   data: SecretDataSchema.optional(),
 });
 
