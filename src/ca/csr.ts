@@ -175,5 +175,9 @@ export function parseAndVerifyCsr(pem: string): { spkiDer: Buffer; publicKey: Ke
     ok = false;
   }
   if (!ok) throw new CsrError('csr signature does not verify (proof of possession failed)');
-  return { spkiDer, publicKey: imported.publicKey, keyType: imported.keyType };
+  // The certificate gets the key in canonical form (uncompressed EC point, RSA with NULL parameters), never the CSR's
+  // bytes verbatim: a compressed point or missing NULL made certificates that Go's crypto/x509 refuses to parse.
+  // (A JWK round trip: OpenSSL keeps an imported key's point form on export, a JWK has none.)
+  const canonical = createPublicKey({ key: imported.publicKey.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  return { spkiDer: canonical, publicKey: imported.publicKey, keyType: imported.keyType };
 }

@@ -42,11 +42,10 @@ export class DataplaneService {
     const shape = parseShape(DataplaneSchema, body);
     if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
     const dp = shape.value;
-    const violations = [
-      ...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp),
-      ...validateDataplane(dp),
-      ...dataplaneSizeViolations(mesh, dp),
-    ];
+    // As Kuma: the body is validated first; a URL/body mismatch is reported only for an otherwise valid body.
+    const specViolations = [...validateDataplane(dp), ...dataplaneSizeViolations(mesh, dp)];
+    if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
+    const violations = checkResourceRequest({ type: 'Dataplane', name, mesh }, dp);
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);

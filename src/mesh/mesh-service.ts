@@ -111,15 +111,15 @@ export class MeshService {
     const shape = parseShape(MeshSchema, body);
     if (!shape.ok) throw badRequest(describeShapeError('Mesh', shape.violations), shape.violations);
     const mesh = shape.value;
-    const violations = [
-      ...checkResourceRequest({ type: 'Mesh', name }, mesh),
-      ...validateMeshStructure(mesh, knownBackendTypes),
-    ];
-    if (violations.length === 0) {
+    // As Kuma: the body is validated first; a URL/body mismatch is reported only for an otherwise valid body.
+    const specViolations = validateMeshStructure(mesh, knownBackendTypes);
+    if (specViolations.length === 0) {
       (mesh.mtls?.backends ?? []).forEach((backend, i) => {
-        violations.push(...reroot(pluginFor(backend.type).validateConf(backend), `mtls.backends[${i}].conf`));
+        specViolations.push(...reroot(pluginFor(backend.type).validateConf(backend), `mtls.backends[${i}].conf`));
       });
     }
+    if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
+    const violations = checkResourceRequest({ type: 'Mesh', name }, mesh);
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     return mesh;
   }

@@ -1,36 +1,62 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { LabelsSchema } from './labels.js';
+import { meshScopedMetaShape } from './meta.js';
 import { mapKey, type Violation } from './violations.js';
+import {
+  BACKEND_REF_KINDS,
+  checkPort,
+  isIpAddress,
+  validateAddressAt,
+  validateAdminPort,
+  validateListeners,
+  validateMetricsBackend,
+  validateProbes,
+  validateReachableBackends,
+  validateServiceProbe,
+} from './dataplane-sections.js';
+import { validateIdentityUris } from './identity-uris.js';
 
 export const SERVICE_TAG = 'kuma.io/service';
 export const PROTOCOL_TAG = 'kuma.io/protocol';
 
-/** Free-form sections meshcp stores but does not interpret. */
+/*
+ * The Universal Dataplane as Kuma 2.14 defines it. Every object is strict: a field Kuma's Dataplane does not have is
+ * refused with its path, never dropped. Only a metrics backend's `conf` (a Struct in Kuma) is free-form.
+ */
 const LooseObject = z.record(z.string(), z.unknown());
 const TagsSchema = z.record(z.string(), z.string());
+/** A protobuf Duration as JSON (`1s`, `0.5s`); checked by the validator, which reports Kuma's messages. */
+const ProtoDurationSchema = z.string();
+const UInt32Schema = z.number().int();
 
-export const InboundSchema = z.object({
+export const ServiceProbeSchema = z.strictObject({
+  interval: ProtoDurationSchema.optional(),
+  timeout: ProtoDurationSchema.optional(),
+  unhealthyThreshold: UInt32Schema.optional(),
+  healthyThreshold: UInt32Schema.optional(),
+  tcp: z.strictObject({}).optional(),
+});
+
+export const InboundSchema = z.strictObject({
   port: z.number().int().optional(),
   servicePort: z.number().int().optional(),
   serviceAddress: z.string().optional(),
   address: z.string().optional(),
   tags: TagsSchema.optional(),
-  health: z.object({ ready: z.boolean().optional() }).optional(),
-  serviceProbe: LooseObject.optional(),
+  health: z.strictObject({ ready: z.boolean().optional() }).optional(),
+  serviceProbe: ServiceProbeSchema.optional(),
   state: z.enum(['Ready', 'NotReady', 'Ignored']).optional(),
   name: z.string().optional(),
   protocol: z.string().optional(),
 });
 
-export const OutboundSchema = z.object({
+export const OutboundSchema = z.strictObject({
   address: z.string().optional(),
   port: z.number().int().optional(),
   tags: TagsSchema.optional(),
-  /** Deprecated in Kuma, still accepted: the service when `tags` is empty. */
+  /** Older Kuma's outbound service (before tags); meshcp still reads it as the service when `tags` is empty. */
   service: z.string().optional(),
   backendRef: z
-    .object({
+    .strictObject({
       kind: z.string().default(''),
       name: z.string().optional(),
       port: z.number().int().optional(),
@@ -39,31 +65,66 @@ export const OutboundSchema = z.object({
     .optional(),
 });
 
-export const GatewaySchema = z.object({
+export const GatewaySchema = z.strictObject({
   tags: TagsSchema.optional(),
   type: z.enum(['DELEGATED', 'BUILTIN']).optional(),
 });
 
-export const DataplaneNetworkingSchema = z.object({
+export const ReachableBackendRefSchema = z.strictObject({
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  port: UInt32Schema.optional(),
+  labels: TagsSchema.optional(),
+});
+
+export const TransparentProxyingSchema = z.strictObject({
+  redirectPortInbound: UInt32Schema.optional(),
+  redirectPortOutbound: UInt32Schema.optional(),
+  directAccessServices: z.array(z.string()).optional(),
+  reachableServices: z.array(z.string()).optional(),
+  ipFamilyMode: z.enum(['UnSpecified', 'DualStack', 'IPv4', 'IPv6']).optional(),
+  reachableBackends: z.strictObject({ refs: z.array(ReachableBackendRefSchema).optional() }).optional(),
+});
+
+export const ListenerSchema = z.strictObject({
+  type: z.enum(['Unspecified', 'ZoneIngress', 'ZoneEgress']).optional(),
+  address: z.string().optional(),
+  port: UInt32Schema.optional(),
+  name: z.string().optional(),
+  state: z.enum(['Ready', 'NotReady']).optional(),
+});
+
+export const DataplaneNetworkingSchema = z.strictObject({
   address: z.string().optional(),
   advertisedAddress: z.string().optional(),
   inbound: z.array(InboundSchema).optional(),
   outbound: z.array(OutboundSchema).optional(),
   gateway: GatewaySchema.optional(),
-  admin: z.object({ port: z.number().int().optional() }).optional(),
-  transparentProxying: LooseObject.optional(),
-  listeners: z.array(LooseObject).optional(),
+  admin: z.strictObject({ port: UInt32Schema.optional() }).optional(),
+  transparentProxying: TransparentProxyingSchema.optional(),
+  listeners: z.array(ListenerSchema).optional(),
+});
+
+export const ProbesSchema = z.strictObject({
+  port: UInt32Schema.optional(),
+  endpoints: z
+    .array(z.strictObject({ inboundPort: UInt32Schema.optional(), inboundPath: z.string().optional(), path: z.string().optional() }))
+    .optional(),
+});
+
+export const DataplaneMetricsSchema = z.strictObject({
+  name: z.string().optional(),
+  type: z.string().optional(),
+  conf: LooseObject.optional(),
 });
 
 /** A Universal Dataplane. `type`, `mesh` and `name` default to `""` so the HTTP layer reports a mismatch with the URL. */
-export const DataplaneSchema = z.object({
-  type: z.string().default(''),
-  mesh: z.string().default(''),
-  name: z.string().default(''),
-  labels: LabelsSchema.optional(),
+export const DataplaneSchema = z.strictObject({
+  ...meshScopedMetaShape,
   networking: DataplaneNetworkingSchema.optional(),
-  metrics: LooseObject.optional(),
-  probes: LooseObject.optional(),
+  metrics: DataplaneMetricsSchema.optional(),
+  probes: ProbesSchema.optional(),
 });
 
 export type Dataplane = z.output<typeof DataplaneSchema>;
@@ -71,31 +132,19 @@ export type DataplaneInbound = z.output<typeof InboundSchema>;
 export type DataplaneOutbound = z.output<typeof OutboundSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
-// validation (Kuma's dataplane validator, the v2.9 rules: every inbound needs a service tag, and a non-gateway
-// dataplane needs at least one inbound)
+// validation (Kuma 2.14's dataplane validator: tags are optional on inbounds and gateways, but when present they
+// need a service tag; a dataplane may have no inbound at all, e.g. outbound-only or transparent-proxy ones)
 
 const TAG_NAME = /^[a-zA-Z0-9.\-_:/]*$/;
 const TAG_VALUE = /^[a-zA-Z0-9.\-_:]*$/;
 const KNOWN_PROTOCOLS = new Set(['grpc', 'http', 'http2', 'kafka', 'tcp', 'tls']);
 const ADVERTISED_PROTOCOLS = ['grpc', 'http', 'http2', 'kafka', 'tcp'];
-const BACKEND_REF_KINDS = ['MeshExternalService', 'MeshMultiZoneService', 'MeshService'];
 const DNS_NAME = /^([a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?$/;
-const PORT_RANGE = 'port must be in the range [1, 65535]';
-
-/** Go's `net.ParseIP` accepts no zone suffix; Node's `isIP` does. */
-function isIpAddress(value: string): boolean {
-  return !value.includes('%') && isIP(value) !== 0;
-}
 
 /** govalidator's `IsDNSName`, which Kuma uses for `networking.address`. */
 function isDnsName(value: string): boolean {
   if (value === '' || value.replace(/\./g, '').length > 255) return false;
   return !isIpAddress(value) && DNS_NAME.test(value);
-}
-
-function checkPort(field: string, port: number | undefined, out: Violation[]): void {
-  const p = port ?? 0;
-  if (p < 1 || p > 65535) out.push({ field, message: PORT_RANGE });
 }
 
 function sortedKeys(record: Readonly<Record<string, string>>): string[] {
@@ -125,18 +174,6 @@ function validateTags(path: string, tags: Readonly<Record<string, string>>, opts
   }
   if (opts.requireService && !(SERVICE_TAG in tags)) {
     out.push({ field: path, message: `mandatory tag ${JSON.stringify(SERVICE_TAG)} is missing` });
-  }
-}
-
-function validateAddress(address: string | undefined, out: Violation[]): void {
-  const field = 'networking.address';
-  if (address === undefined || address === '') {
-    out.push({ field, message: "address can't be empty" });
-    return;
-  }
-  if (address === '0.0.0.0' || address === '::') out.push({ field, message: 'must not be 0.0.0.0 or ::' });
-  if (!isIpAddress(address) && !isDnsName(address)) {
-    out.push({ field, message: 'address has to be valid IP address or domain name' });
   }
 }
 
@@ -173,6 +210,13 @@ function validateInbound(path: string, inbound: DataplaneInbound, dpAddress: str
       }
     },
   }, out);
+  if (inbound.protocol !== undefined && inbound.protocol !== '' && !KNOWN_PROTOCOLS.has(inbound.protocol.toLowerCase())) {
+    out.push({
+      field: `${path}.protocol`,
+      message: `has an invalid value ${JSON.stringify(inbound.protocol)}. Allowed values: ${ADVERTISED_PROTOCOLS.join(', ')}`,
+    });
+  }
+  validateServiceProbe(path, inbound.serviceProbe, out);
 }
 
 function validateOutbound(path: string, outbound: DataplaneOutbound, out: Violation[]): void {
@@ -204,8 +248,9 @@ function validateOutbound(path: string, outbound: DataplaneOutbound, out: Violat
 }
 
 function validateGateway(gateway: z.output<typeof GatewaySchema>, out: Violation[]): void {
-  validateTags('networking.gateway.tags', gateway.tags ?? {}, {
-    requireService: true,
+  const tags = gateway.tags ?? {};
+  validateTags('networking.gateway.tags', tags, {
+    requireService: Object.keys(tags).length > 0,
     extra: (tagsPath, tags, o) => {
       const protocol = tags[PROTOCOL_TAG];
       if (protocol !== undefined && protocol !== 'tcp') {
@@ -216,44 +261,55 @@ function validateGateway(gateway: z.output<typeof GatewaySchema>, out: Violation
 }
 
 function validateNetworking(networking: NonNullable<Dataplane['networking']>, out: Violation[]): void {
-  validateAddress(networking.address, out);
+  validateAddressAt('networking.address', networking.address, isDnsName, out);
   const dpAddress = networking.address ?? '';
   (networking.inbound ?? []).forEach((inbound, i) => {
     const path = `networking.inbound[${i}]`;
     validateInbound(path, inbound, dpAddress, out);
-    if (!(SERVICE_TAG in (inbound.tags ?? {}))) {
+    const tags = inbound.tags ?? {};
+    if (Object.keys(tags).length > 0 && !(SERVICE_TAG in tags)) {
       out.push({ field: `${path}.tags${mapKey(SERVICE_TAG)}`, message: 'tag has to exist' });
     }
   });
   (networking.outbound ?? []).forEach((outbound, i) => validateOutbound(`networking.outbound[${i}]`, outbound, out));
+  validateReachableBackends(networking.transparentProxying, out);
 }
 
 /**
- * Semantic checks of a Dataplane, Kuma's fields and messages (pkg/core/resources/apis/mesh/dataplane_validator.go,
- * v2.9 rules). Name and mesh checks are separate (names.ts).
+ * Semantic checks of a Dataplane, Kuma 2.14's fields, messages and order (pkg/core/resources/apis/mesh/
+ * dataplane_validator.go), then meshcp's own: tags must make certificate URIs that X.509 parsers accept.
+ * Name and mesh checks are separate (names.ts).
  */
 export function validateDataplane(dp: Dataplane): Violation[] {
   const out: Violation[] = [];
   const networking = dp.networking;
   if (networking === undefined) return [{ field: 'networking', message: 'must be defined' }];
+  validateAdminPort(networking, out);
   const inbound = networking.inbound ?? [];
+  const listeners = networking.listeners ?? [];
   const gateway = networking.gateway;
   if (gateway !== undefined && (gateway.type ?? 'DELEGATED') === 'DELEGATED') {
     if (inbound.length > 0) out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for delegated gateways' });
+    if (listeners.length > 0) out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for delegated gateways' });
     validateGateway(gateway, out);
     validateNetworking(networking, out);
+    validateProbes(dp.probes, out);
   } else if (gateway !== undefined) {
     if (inbound.length > 0) out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for builtin gateways' });
     if ((networking.outbound ?? []).length > 0) {
       out.push({ field: 'networking.outbound', message: 'outbound cannot be defined for builtin gateways' });
     }
+    if (listeners.length > 0) out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for builtin gateways' });
     if (dp.probes !== undefined) out.push({ field: 'networking.probes', message: 'probes cannot be defined for builtin gateways' });
     validateGateway(gateway, out);
     validateNetworking(networking, out);
   } else {
-    if (inbound.length === 0) out.push({ field: 'networking', message: 'has to contain at least one inbound interface or gateway' });
     validateNetworking(networking, out);
+    validateProbes(dp.probes, out);
+    validateMetricsBackend(dp.metrics, out);
+    validateListeners(networking, isDnsName, out);
   }
+  if (out.length === 0) out.push(...validateIdentityUris(dp));
   return out;
 }
 

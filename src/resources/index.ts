@@ -27,8 +27,8 @@ export type ResourceSchemaName = keyof typeof resourceSchemas;
 
 export interface OpenApiSchemaOptions {
   /**
-   * `input` (default) describes what a client may send: fields with defaults are optional and unknown fields are
-   * allowed (as Kuma ignores them). `output` describes what the server returns.
+   * `input` (default) describes what a client may send: fields with defaults are optional; unknown fields
+   * are refused (no field is ever silently dropped). `output` describes what the server returns.
    */
   io?: 'input' | 'output';
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MS_PER_HOUR, parseDuration } from './duration.js';
-import { LabelsSchema } from './labels.js';
+import { globalMetaShape } from './meta.js';
 import { MAX_MESH_NAME_LENGTH, MAX_NAME_LENGTH, RFC1123_SUBDOMAIN, isValidResourceName } from './names.js';
 import type { Violation } from './violations.js';
 
@@ -10,17 +10,56 @@ export type MtlsMode = (typeof MTLS_MODES)[number];
 /** Default leaf lifetime when `dpCert.rotation.expiration` is unset (24h in every Kuma 2.x release). */
 export const DEFAULT_DP_CERT_EXPIRATION_MS = 24 * MS_PER_HOUR;
 
-/** Free-form JSON object (Kuma's `google.protobuf.Struct`, and the Mesh sections meshcp only stores). */
+/** Free-form JSON object: Kuma's `google.protobuf.Struct` (a backend's `conf`, whose shape depends on its type). */
 const LooseObject = z.record(z.string(), z.unknown());
 
-export const CaBackendSchema = z.object({
+/*
+ * Every object below is strict: a field Kuma's Mesh does not have is refused (400 naming its path), never dropped,
+ * so a typo such as `mtsl:` cannot silently turn mTLS off. Only `conf` (a Struct in Kuma) is free-form.
+ */
+
+/** `logging`/`tracing`/`metrics` backends: meshcp stores them; their `conf` is type-specific and free-form. */
+const NamedBackendSchema = <T extends z.ZodRawShape>(extra: T) =>
+  z.strictObject({ name: z.string().optional(), type: z.string().optional(), conf: LooseObject.optional(), ...extra });
+
+const LoggingSchema = z.strictObject({
+  defaultBackend: z.string().optional(),
+  backends: z.array(NamedBackendSchema({ format: z.string().optional() })).optional(),
+});
+const TracingSchema = z.strictObject({
+  defaultBackend: z.string().optional(),
+  backends: z.array(NamedBackendSchema({ sampling: z.number().optional() })).optional(),
+});
+const MetricsSchema = z.strictObject({
+  enabledBackend: z.string().optional(),
+  backends: z.array(NamedBackendSchema({})).optional(),
+});
+const MeshNetworkingSchema = z.strictObject({
+  outbound: z.strictObject({ passthrough: z.boolean().optional() }).optional(),
+});
+const RoutingSchema = z.strictObject({
+  localityAwareLoadBalancing: z.boolean().optional(),
+  zoneEgress: z.boolean().optional(),
+  defaultForbidMeshExternalServiceAccess: z.boolean().optional(),
+});
+const ConstraintRulesSchema = z.array(z.strictObject({ tags: z.record(z.string(), z.string()).optional() }));
+const ConstraintsSchema = z.strictObject({
+  dataplaneProxy: z
+    .strictObject({ requirements: ConstraintRulesSchema.optional(), restrictions: ConstraintRulesSchema.optional() })
+    .optional(),
+});
+const MeshServicesSchema = z.strictObject({
+  mode: z.enum(['Disabled', 'Everywhere', 'ReachableBackends', 'Exclusive']).optional(),
+});
+
+export const CaBackendSchema = z.strictObject({
   name: z.string().default(''),
   type: z.string().default('').meta({ description: 'builtin | provided' }),
   mode: z.enum(MTLS_MODES).optional().meta({ description: 'STRICT (default) or PERMISSIVE' }),
   dpCert: z
-    .object({
+    .strictObject({
       rotation: z
-        .object({
+        .strictObject({
           expiration: z.string().optional().meta({ description: 'leaf lifetime, e.g. 24h (default), 1h30m' }),
         })
         .optional(),
@@ -28,10 +67,10 @@ export const CaBackendSchema = z.object({
     })
     .optional(),
   conf: LooseObject.optional().meta({ description: 'type-specific: see BuiltinConf and ProvidedConf' }),
-  rootChain: z.object({ requestTimeout: z.string().optional() }).optional(),
+  rootChain: z.strictObject({ requestTimeout: z.string().optional() }).optional(),
 });
 
-export const MeshMtlsSchema = z.object({
+export const MeshMtlsSchema = z.strictObject({
   enabledBackend: z.string().optional().meta({ description: 'mTLS is on when this names a backend' }),
   skipValidation: z.boolean().optional(),
   backends: z.array(CaBackendSchema).optional(),
@@ -40,20 +79,18 @@ export const MeshMtlsSchema = z.object({
 /**
  * A Mesh as sent and stored. `type` and `name` default to `""` so that a body without them reaches the
  * URL-equality check (Kuma answers `type from the URL has to be the same as in body`, not a parse error).
- * Sections meshcp does not interpret are kept loosely so they round-trip.
+ * Sections meshcp does not interpret are stored as sent (they round-trip), but their fields are checked too.
  */
-export const MeshSchema = z.object({
-  type: z.string().default(''),
-  name: z.string().default(''),
-  labels: LabelsSchema.optional(),
+export const MeshSchema = z.strictObject({
+  ...globalMetaShape,
   mtls: MeshMtlsSchema.optional(),
-  logging: LooseObject.optional(),
-  metrics: LooseObject.optional(),
-  tracing: LooseObject.optional(),
-  networking: LooseObject.optional(),
-  routing: LooseObject.optional(),
-  constraints: LooseObject.optional(),
-  meshServices: LooseObject.optional(),
+  logging: LoggingSchema.optional(),
+  metrics: MetricsSchema.optional(),
+  tracing: TracingSchema.optional(),
+  networking: MeshNetworkingSchema.optional(),
+  routing: RoutingSchema.optional(),
+  constraints: ConstraintsSchema.optional(),
+  meshServices: MeshServicesSchema.optional(),
   skipCreatingInitialPolicies: z.array(z.string()).optional(),
 });
 

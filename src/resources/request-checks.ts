@@ -26,7 +26,7 @@ export function checkResourceRequest(
   return violations;
 }
 
-const META_KEYS = new Set(['type', 'mesh', 'name', 'labels', 'creationTime', 'modificationTime']);
+const META_KEYS = new Set(['type', 'mesh', 'name', 'labels', 'creationTime', 'modificationTime', 'kri']);
 
 /** The spec part of a flat resource object: everything but its identity, labels and times. */
 export function specOf<T extends object>(resource: T): Record<string, unknown> {

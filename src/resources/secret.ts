@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelsSchema } from './labels.js';
+import { globalResourceMetaShape, meshScopedMetaShape } from './meta.js';
 
 const STD_ALPHABET = /^[A-Za-z0-9+/]*$/;
 const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
@@ -36,19 +36,14 @@ export const SecretDataSchema = z
   .meta({ format: 'byte', description: 'base64 of the secret bytes' });
 
 /** A mesh-scoped Secret (`/meshes/{mesh}/secrets/{name}`). `type`/`mesh`/`name` default to `""` so the HTTP layer reports a mismatch with the URL. */
-export const SecretSchema = z.object({
-  type: z.string().default(''),
-  mesh: z.string().default(''),
-  name: z.string().default(''),
-  labels: LabelsSchema.optional(),
+export const SecretSchema = z.strictObject({
+  ...meshScopedMetaShape,
   data: SecretDataSchema.optional(),
 });
 
 /** A GlobalSecret (`/global-secrets/{name}`). */
-export const GlobalSecretSchema = z.object({
-  type: z.string().default(''),
-  name: z.string().default(''),
-  labels: LabelsSchema.optional(),
+export const GlobalSecretSchema = z.strictObject({
+  ...globalResourceMetaShape,
   data: SecretDataSchema.optional(),
 });
 

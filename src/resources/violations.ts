@@ -145,23 +145,27 @@ export function fromZodError(err: z.ZodError): Violation[] {
  * (Kuma writes `invalid Mesh object: "<json error>"`).
  */
 export function describeShapeError(kind: string, violations: readonly Violation[]): string {
-  const text = violations.map((v) => (v.field === '' ? v.message : `${v.field}: ${v.message}`)).join('; ');
+  // A decoder error stops Kuma at the first one, and its text is the whole detail.
+  const decoder = violations.find((v) => v.message.startsWith('json: '));
+  const text = decoder ? decoder.message : violations.map((v) => (v.field === '' ? v.message : `${v.field}: ${v.message}`)).join('; ');
   return `invalid ${kind} object: ${JSON.stringify(text)}`;
 }
 
 /**
- * Drops object members whose value is `null`, recursively (arrays keep their elements).
- * Kuma's JSON decoder treats `null` as "not set", and YAML writes an empty `conf:` as null,
- * so `{"enabledBackend": null}` must mean the same as leaving the field out.
+ * Reads `null` as Kuma's decoders do: an object member that is `null` is unset (dropped), so
+ * `{"enabledBackend": null}` and YAML's empty `conf:` mean the same as leaving the field out; but a `null` map
+ * value (`tags: {version: null}`) is the empty string, which the validators then refuse (`tag value must be
+ * non-empty`) instead of the tag silently vanishing. A `null` array element is kept, and the schema refuses it.
  */
-export function stripNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripNulls);
+export function stripNulls(value: unknown, inMap = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === null ? null : stripNulls(v)));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      // `__proto__` would set the prototype of `out` and smuggle fields in; it is an unknown field like any other.
-      if (v === null || k === '__proto__') continue;
-      out[k] = stripNulls(v);
+      if (v === null && !inMap) continue;
+      // defineProperty: a `__proto__` key stays an own (unknown) field that the schema refuses, not a prototype.
+      const next = v === null ? '' : stripNulls(v, !inMap && RECORD_FIELDS.has(k));
+      Object.defineProperty(out, k, { value: next, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
@@ -175,7 +179,43 @@ export type ShapeResult<T> = { ok: true; value: T } | { ok: false; violations: V
  * On failure the caller answers 400 `Bad Request` (see `describeShapeError` for the detail).
  */
 export function parseShape<S extends z.ZodType>(schema: S, input: unknown): ShapeResult<z.output<S>> {
-  const result = schema.safeParse(stripNulls(input));
+  const cleaned = stripNulls(input);
+  const result = schema.safeParse(cleaned);
   if (result.success) return { ok: true, value: result.data as z.output<S> };
-  return { ok: false, violations: fromZodError(result.error) };
+  return { ok: false, violations: withDecoderWording(fromZodError(result.error), result.error, cleaned) };
+}
+
+const META_FIELDS = new Set(['type', 'mesh', 'name', 'labels', 'creationTime', 'modificationTime']);
+const GO_TYPES: Readonly<Record<string, string>> = { string: 'string', number: 'uint32', int: 'uint32', boolean: 'bool', array: 'slice', object: 'object', record: 'map[string]string' };
+
+function jsonKind(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value === 'object' ? 'object' : typeof value;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let at = root;
+  for (const key of path) at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  return at;
+}
+
+/**
+ * A wrongly typed field gets the answer Kuma's JSON decoder gives (`json: cannot unmarshal number into Go struct
+ * field ResourceMeta.name of type string`), not the schema library's wording; the field path stays Kuma-style.
+ */
+function withDecoderWording(violations: Violation[], err: z.ZodError, input: unknown): Violation[] {
+  const issues = err.issues.filter((i) => i.code !== 'unrecognized_keys');
+  let next = 0;
+  return violations.map((v) => {
+    if (v.message.startsWith('unknown field ')) return v;
+    const issue = issues[next++];
+    if (issue === undefined || issue.code !== 'invalid_type') return v;
+    const value = valueAt(input, issue.path);
+    if (value === undefined) return v;
+    const goType = GO_TYPES[String(issue.expected)] ?? String(issue.expected);
+    const top = String(issue.path[0] ?? '');
+    const target = issue.path.length === 1 && META_FIELDS.has(top) ? `Go struct field ResourceMeta.${top}` : 'Go value';
+    return { field: v.field, message: `json: cannot unmarshal ${jsonKind(value)} into ${target} of type ${goType}` };
+  });
 }

@@ -114,6 +114,17 @@ function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
     if (next.backends.some((b) => b.name === backend.name)) continue;
     const holders = fleet.issuedBy(backend.name);
     if (holders.count === 0) continue;
+    if (backend.name === stored.enabledBackend) {
+      // Its holders can only move to the new backend once that one is enabled, so waiting never helps here:
+      // the step that enables the new backend on its own was skipped.
+      violations.push({
+        rule: 'remove',
+        field: 'mtls.backends',
+        retryable: false,
+        message: `cannot remove backend "${backend.name}" in the same update that enables "${next.enabledBackend}": ${dataplanes(holders.count)} ${holders.count === 1 ? 'holds' : 'hold'} a certificate issued by "${backend.name}" and cannot get one from "${next.enabledBackend}" before it is enabled (${listNames(holders)}). Enable "${next.enabledBackend}" in its own update first, then remove "${backend.name}" once they have re-issued`,
+      });
+      continue;
+    }
     violations.push({
       rule: 'remove',
       field: 'mtls.backends',

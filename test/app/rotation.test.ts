@@ -334,6 +334,14 @@ describe('refusals that waiting does not fix carry no Retry-After', () => {
   });
   after(() => cp.close());
 
+  it('step 3 right after step 1 (enable ca-2 and remove ca-1 at once) is 409 naming the skipped step, no Retry-After', async () => {
+    const answer = await cp.dryRunThenPut(STEP[3]);
+    assert.equal(answer.status, 409);
+    const removal = answer.body.invalid_parameters.find((p: { field: string }) => p.field === 'mtls.backends');
+    assert.match(removal.reason, /cannot remove backend "ca-1" in the same update that enables "ca-2".*Enable "ca-2" in its own update first/);
+    assert.equal(answer.retryAfter, undefined, 'waiting never helps: ca-2 is not enabled');
+  });
+
   it('replacing ca-2 in place (new secrets under the same name) is 409 at mtls.backends[1]', async () => {
     const replaced = STEP[1].replace(/ca-2-cert/, 'ca-3-cert').replace(/ca-2-key/, 'ca-3-key');
     const answer = await cp.dryRunThenPut(replaced);

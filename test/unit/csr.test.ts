@@ -185,3 +185,24 @@ describe('rejected CSRs', () => {
     assertCsrError(csr('rsa-pss').csrPem, /unsupported csr signature algorithm 1\.2\.840\.113549\.1\.1\.10/);
   });
 });
+
+describe('canonical subject keys', () => {
+  test('a CSR with a compressed P-256 point yields the uncompressed SPKI (Go cannot parse a compressed one)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csr-compressed-'));
+    try {
+      const run = promisify(execFile);
+      await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'k.pem')]);
+      await run('openssl', ['ec', '-in', join(dir, 'k.pem'), '-conv_form', 'compressed', '-out', join(dir, 'kc.pem')]);
+      await run('openssl', ['req', '-new', '-key', join(dir, 'kc.pem'), '-subj', '/CN=web-1', '-out', join(dir, 'c.pem')]);
+      const csr = readFileSync(join(dir, 'c.pem'), 'utf8');
+      const { stdout } = await run('openssl', ['req', '-in', join(dir, 'c.pem'), '-noout', '-text']);
+      assert.match(stdout, /pub:\s*\n\s*0[23]:/, 'the CSR itself carries a compressed point');
+      const { spkiDer, keyType } = parseAndVerifyCsr(csr);
+      assert.equal(keyType, 'ec');
+      assert.equal(spkiDer.length, 91, 'uncompressed P-256 SubjectPublicKeyInfo');
+      assert.equal(spkiDer[spkiDer.length - 65], 0x04);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -217,6 +217,16 @@ describe('rule 2: remove a backend only when no active dataplane holds its certi
   });
 });
 
+describe('step 3 sent right after step 1 (enable ca-2 and remove ca-1 in one update)', () => {
+  it('is not retryable: no dataplane can hold a ca-2 certificate before ca-2 is enabled, and it names the skipped step', () => {
+    const fleet = new Fleet().add('web-1', 'ca-1', trustsBoth).add('web-2', 'ca-1', trustsBoth);
+    const violations = evaluateRotation(step1(), step3(), fleet);
+    assert.deepEqual(violations.map((v) => [v.rule, v.retryable]), [['remove', false]]);
+    assert.match(violations[0]!.message, /cannot remove backend "ca-1" in the same update that enables "ca-2": 2 active dataplanes hold/);
+    assert.match(violations[0]!.message, /Enable "ca-2" in its own update first/);
+  });
+});
+
 describe('rule 3: no replacing CA material in place', () => {
   it('refuses a conf change of a backend while mTLS is on, at the index of the new mesh', () => {
     const next = mtls('ca-1', provided('ca-2', { cert: { secret: 'other-cert' }, key: { secret: 'other-key' } }), builtin('ca-1'));
