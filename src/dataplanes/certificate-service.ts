@@ -97,7 +97,7 @@ export class CertificateService {
       // Signing ran off the main thread: record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now };
+      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };
       try {
         await this.recorder.record(mesh, name, issue, state.bundleVersion, fromDataplane ? request.bundleVersion : undefined);
       } catch (err) {

@@ -35,7 +35,7 @@ export class TrustBundleService {
     name: string,
     heldVersion: string | undefined,
     waitMs: number,
-    options: { fromDataplane: boolean; signal?: AbortSignal },
+    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
     const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
@@ -48,6 +48,7 @@ export class TrustBundleService {
       if (options.fromDataplane && arrived) {
         if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
         else this.facts.touch(mesh, name, now);
+        if (options.servedSerial !== undefined) this.facts.reportServed(mesh, name, options.servedSerial);
       }
       // One read of the facts per pass: they decide the reissue hint and when to wake for renewal.
       const known = this.facts.get(mesh, name);
