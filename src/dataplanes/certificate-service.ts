@@ -4,7 +4,8 @@ import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
 import { ApiError, badRequest } from '../errors.js';
-import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
+import type { Dataplane } from '../resources/dataplane.js';
+import { certificateUris, type CertProfile } from './cert-profile.js';
 import { dpCertExpirationMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
@@ -68,6 +69,7 @@ export class CertificateService {
     private readonly ca: CaManager,
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
+    private readonly certProfile: CertProfile = 'kuma',
   ) {}
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
@@ -76,7 +78,7 @@ export class CertificateService {
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
-    const uris = dataplaneSpiffeUris(mesh, dp);
+    const uris = certificateUris(this.certProfile, mesh, dp);
 
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);

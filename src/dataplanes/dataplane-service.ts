@@ -4,6 +4,7 @@ import { DataplaneSchema, dataplaneTags, validateDataplane, type Dataplane } fro
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
+import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
 import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
 import type { WriteOptions, WriteOutcome } from '../mesh/mesh-service.js';
 
@@ -26,6 +27,7 @@ export class DataplaneService {
   constructor(
     private readonly store: ResourceStore,
     private readonly facts: FactsStore,
+    private readonly certProfile: CertProfile = 'kuma',
   ) {}
 
   requireMesh(mesh: string): void {
@@ -56,6 +58,7 @@ export class DataplaneService {
     if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
     const dp = shape.value;
     const violations = [...checkResourceRequest({ type: 'Dataplane', name, mesh }, dp), ...validateDataplane(dp)];
+    if (violations.length === 0 && this.certProfile === 'spiffe') violations.push(...spiffeProfileViolations(mesh, dp));
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);
