@@ -13,7 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml, parse as parseYaml } from 'yaml';
+import Database from 'better-sqlite3';
 import { spiffeIdentityCheck } from '../../src/agent/tls.js';
+import { normalizeSerial } from '../../src/store/facts-store.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { freePort, Proc } from '../helpers/processes.js';
 import { startProxy, type RealProxy } from '../helpers/proxies.js';
@@ -113,7 +115,7 @@ class Client {
     await Promise.all(this.loops);
   }
 
-  callOnce(target: { service: string; port: number; body: string }): Promise<{ issuerCn: string }> {
+  callOnce(target: { service: string; port: number; body: string }): Promise<{ issuerCn: string; serial: string }> {
     const version = realpathSync(join(this.certDir, '..data'));
     const read = (f: string) => readFileSync(join(version, f), 'utf8');
     return new Promise((resolve, reject) => {
@@ -127,15 +129,18 @@ class Client {
       });
       let response = '';
       let issuerCn = '';
+      let serial = '';
       socket.setTimeout(5_000, () => socket.destroy(new Error('timeout')));
       socket.once('secureConnect', () => {
-        issuerCn = String((socket.getPeerCertificate().issuer as unknown as Record<string, string>)?.CN ?? '');
+        const peer = socket.getPeerCertificate();
+        issuerCn = String((peer.issuer as unknown as Record<string, string>)?.CN ?? '');
+        serial = peer.serialNumber;
         socket.write('GET / HTTP/1.0\r\nHost: mesh\r\n\r\n');
       });
       socket.on('data', (chunk) => (response += chunk));
       socket.once('error', reject);
       socket.once('end', () => {
-        if (/^HTTP\/1\.[01] 200 /.test(response) && response.includes(target.body)) resolve({ issuerCn });
+        if (/^HTTP\/1\.[01] 200 /.test(response) && response.includes(target.body)) resolve({ issuerCn, serial });
         else reject(new Error(`unexpected answer: ${JSON.stringify(response.slice(0, 200))}`));
       });
     });
@@ -207,8 +212,19 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     assert.match(rotate.stdout, /✓ enabled ca-2[^]*✓ removed ca-1\n✓ rotation to ca-2 complete/);
     await sleep(500); // traffic on the final bundle (ca-2 only) too
 
-    // Both proxies now serve ca-2 certificates, loaded by their reloads.
-    for (const target of targets) assert.equal((await client.callOnce(target)).issuerCn, 'ca-2', target.name);
+    // Both proxies now serve ca-2 certificates, loaded by their reloads, and the control plane's record of what each
+    // serves (reported by its agent after the reload) is exactly the certificate a peer sees.
+    const db = new Database(join(cp.dataDir, 'meshcp.db'), { readonly: true });
+    try {
+      for (const target of targets) {
+        const seen = await client.callOnce(target);
+        assert.equal(seen.issuerCn, 'ca-2', target.name);
+        const facts = db.prepare('SELECT served_serial AS serial, served_backend AS backend FROM dataplane_facts WHERE name = ?').get(`${target.name}-1`);
+        assert.deepEqual(facts, { serial: normalizeSerial(seen.serial), backend: 'ca-2' }, target.name);
+      }
+    } finally {
+      db.close();
+    }
     const seconds = (Date.now() - before) / 1000;
     const counts = Object.fromEntries(client.ok);
     console.log(`proxies, rotation to ca-2 in ${seconds.toFixed(1)} s: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length}`);
