@@ -264,6 +264,9 @@ export class DataplaneAgent extends EventEmitter {
         if (isAbort(err)) continue; // the renewal timer woke the poll
         const wait = retryDelay(err, backoff);
         this.log({ event: 'error', during: err instanceof ReloadFailed ? 'reload' : 'sync', message: describe(err), retryInMs: wait });
+        // While the proxy cannot reload, keep telling the control plane what it holds (the older bundle): the
+        // dataplane stays online and named as not trusting the new root, and a newer bundle is still picked up.
+        if (err instanceof ReloadFailed) await this.pollBundle(0).catch(() => false);
         await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
@@ -271,10 +274,10 @@ export class DataplaneAgent extends EventEmitter {
   }
 
   /** One long-poll; returns whether the control plane asks for a new certificate. */
-  private async pollBundle(): Promise<boolean> {
+  private async pollBundle(waitOverrideMs?: number): Promise<boolean> {
     const held = this.held?.bundleVersion;
     this.pollAbort = new AbortController();
-    const waitMs = this.options.pollWaitMs ?? 30_000;
+    const waitMs = waitOverrideMs ?? this.options.pollWaitMs ?? 30_000;
     const response = await (
       await this.client()
     ).call('GET', `${this.base}/trust-bundle`, {
