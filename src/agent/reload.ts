@@ -27,7 +27,9 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-MAX_OUTPUT);
     };
-    const child = spawn('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // The proxy's reload has no business with the agent's dataplane token.
+    const { MESHCP_DP_TOKEN: _token, ...inherited } = process.env;
+    const child = spawn('/bin/sh', ['-c', command], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;

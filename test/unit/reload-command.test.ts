@@ -11,6 +11,16 @@ describe('runReloadCommand', () => {
     assert.deepEqual([outcome.ok, outcome.code, outcome.timedOut, outcome.output], [true, 0, false, 'reloading /certs/web-1']);
   });
 
+  test('the dataplane token is not passed to the command', async () => {
+    process.env.MESHCP_DP_TOKEN = 'secret-token';
+    try {
+      const outcome = await runReloadCommand('echo "token=${MESHCP_DP_TOKEN:-none}"', 5_000, {});
+      assert.equal(outcome.output, 'token=none');
+    } finally {
+      delete process.env.MESHCP_DP_TOKEN;
+    }
+  });
+
   test('a non-zero exit fails with stdout and stderr kept for the log', async () => {
     const outcome = await runReloadCommand('echo checking; echo "nginx: [emerg] key values mismatch" >&2; exit 1', 5_000, {});
     assert.deepEqual([outcome.ok, outcome.code, outcome.output], [false, 1, 'checking\nnginx: [emerg] key values mismatch']);

@@ -29,7 +29,7 @@ const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Matc
     'Acknowledgement protocol for dataplane agents (only calls made with the dataplane\'s own token count).',
     '`If-None-Match: "<bundleVersion>"` says which bundle the proxy holds, i.e. has loaded and uses to verify peers.',
     'Send it only once the proxy really uses that bundle (after its reload succeeded), never merely because the files were written:',
-    'rule 1 (enable a backend) counts these acknowledgements.',
+    'rule 1 (enable a backend) counts these acknowledgements; `bundleVersion` in a certificate request body is the same acknowledgement.',
     '`servedSerial=<hex>` says which certificate the proxy serves. Send it after every successful reload.',
     'When it names the newest certificate issued to the dataplane, the control plane counts that certificate\'s backend as served;',
     'until then the dataplane also counts as holding a certificate from the backend it served before, so rule 2 (remove a backend)',
