@@ -18,7 +18,7 @@ const MAX_OUTPUT = 4096;
 
 /**
  * Runs `command` with `sh -c` in its own process group (so a timeout kills everything it started), with the file
- * set's directory and version in the environment: MESHCP_DP_OUTPUT_DIR, MESHCP_DP_VERSION_DIR.
+ * set's directory and bundle version in the environment: MESHCP_DP_OUTPUT_DIR, MESHCP_DP_BUNDLE_VERSION.
  */
 export function runReloadCommand(command: string, timeoutMs: number, env: Record<string, string>): Promise<ReloadOutcome> {
   const started = Date.now();
