@@ -223,8 +223,8 @@ export class DataplaneAgent extends EventEmitter {
       this.log({ event: 'reload', ok: false, durationMs: outcome.durationMs, exitCode: outcome.code, timedOut: outcome.timedOut, output: outcome.output });
       throw new ReloadFailed(`reload command ${why}; the proxy keeps bundle ${this.held?.bundleVersion ?? '(none yet)'}${outcome.output ? `: ${outcome.output}` : ''}`);
     }
-    // A newer switch may have happened while the command ran: then another reload is still due.
-    if (this.material === material) this.reloadPending = false;
+    // The loop is sequential: no switch happens while the command runs, so the proxy now holds exactly `material`.
+    this.reloadPending = false;
     this.reloads++;
     this.held = heldOf(material);
     this.log({ event: 'reload', ok: true, durationMs: outcome.durationMs, bundleVersion: material.bundleVersion, servedSerial: this.held.serial });
