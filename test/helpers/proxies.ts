@@ -71,7 +71,10 @@ export async function startProxy(kind: 'nginx' | 'haproxy', dir: string, port: n
   const logs = () => output + (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '');
   const deadline = Date.now() + 10_000;
   while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() !== String(child.pid)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} did not start: ${logs()}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL'); // never leave a half-started proxy behind
+      throw new Error(`${kind} did not start: ${logs()}`);
+    }
     await sleep(20);
   }
   return {
