@@ -65,12 +65,16 @@ export async function startProxy(kind: 'nginx' | 'haproxy', dir: string, port: n
   const args = kind === 'nginx' ? ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;'] : ['-W', '-db', '-f', conf];
   const child: ChildProcess = spawn(kind, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let spawnError: Error | undefined;
+  // A missing package shows up here: .ci/run installs nginx and haproxy (Debian 12).
+  child.once('error', (err) => (spawnError = err));
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const logs = () => output + (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '');
   const deadline = Date.now() + 10_000;
   while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() !== String(child.pid)) {
+    if (spawnError) throw new Error(`cannot run ${kind} (install the Debian package "${kind}"): ${spawnError.message}`);
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL'); // never leave a half-started proxy behind
       throw new Error(`${kind} did not start: ${logs()}`);
