@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
 import { parseDuration } from './resources/duration.js';
 
 export interface Config {
@@ -23,6 +24,8 @@ export interface Config {
   /** PEM files for the HTTPS listener; generated into the data dir when unset. */
   httpsCertFile?: string;
   httpsKeyFile?: string;
+  /** URI SANs of dataplane certificates: Kuma's (default) or exactly one SPIFFE ID (strict X.509-SVID verifiers). */
+  certProfile: CertProfile;
 }
 
 export class ConfigError extends Error {}
@@ -58,6 +61,12 @@ function parseBool(name: string, raw: string | undefined, fallback: boolean): bo
   throw new ConfigError(`${name} must be "true" or "false", got "${raw}"`);
 }
 
+function parseCertProfile(raw: string | undefined): CertProfile {
+  if (raw === undefined || raw === '') return 'kuma';
+  if ((CERT_PROFILES as readonly string[]).includes(raw)) return raw as CertProfile;
+  throw new ConfigError(`MESHCP_CERT_PROFILE must be one of ${CERT_PROFILES.join(', ')}, got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const window = env.MESHCP_DP_ONLINE_WINDOW ?? '90s';
   const dpOnlineWindowMs = parseDuration(window);
@@ -81,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxLongPolls: parsePositiveInt('MESHCP_MAX_LONG_POLLS', env.MESHCP_MAX_LONG_POLLS, 10_000),
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,
+    certProfile: parseCertProfile(env.MESHCP_CERT_PROFILE),
   };
   if (Boolean(config.httpsCertFile) !== Boolean(config.httpsKeyFile)) {
     throw new ConfigError('MESHCP_API_HTTPS_CERT_FILE and MESHCP_API_HTTPS_KEY_FILE must be set together');

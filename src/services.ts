@@ -46,7 +46,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
   const events = new MeshEvents();
   const ca = new CaManager(store, facts);
   events.onAnyChange((mesh) => ca.invalidate(mesh));
-  const dataplanes = new DataplaneService(store, facts);
+  const dataplanes = new DataplaneService(store, facts, deps.config.certProfile);
   const signing = new SigningPool(deps.config.signingWorkers);
   const recorder = new IssueRecorder(facts, store, (mesh, version) => {
     try {
@@ -66,9 +66,9 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     secrets: new SecretService(store, events),
     dataplanes,
     tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }),
-    certificates: new CertificateService(dataplanes, ca, signing, recorder),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile),
     signing,
-    trustBundles: new TrustBundleService(dataplanes, ca, facts, events),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
     longPolls: new LongPollGate(deps.config.maxLongPolls),
     adminToken: deps.adminToken,

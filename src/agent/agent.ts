@@ -3,14 +3,18 @@
  * trust bundle with acknowledgement, renew at renewAfter or on `reissue`, write cert.pem/key.pem/ca.pem atomically.
  * It runs in-process (tests) or behind the meshcp-dp command.
  *
- * Ordering matters for zero-downtime rotation: a new bundle is installed (listeners notified, ca.pem written) before
- * the next poll acknowledges it, so the control plane never counts a dataplane as trusting a root it does not use.
+ * Ordering matters for zero-downtime rotation: a new bundle is installed (listeners notified, the file set switched,
+ * the proxy reloaded by --reload-command) before the next poll acknowledges it, so the control plane never counts a
+ * dataplane as trusting a root it does not use. With the same poll the agent reports the serial of the certificate
+ * the proxy serves (`servedSerial`), so the control plane counts what proxies serve, not only what it issued.
  */
+import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiCallError, ApiClient, ConnectionError } from '../cli/http.js';
 import { newKeyAndCsr } from './csr.js';
-import { writePemFiles } from './files.js';
+import { publishFileSet } from './files.js';
+import { runReloadCommand } from './reload.js';
 
 export interface AgentMaterial {
   certPem: string;
@@ -41,6 +45,17 @@ export interface AgentOptions {
   /** Upper bound of the random delay before a re-issue the control plane asked for. */
   reissueDelayMs?: number;
   log?: (event: AgentEvent) => void;
+  /** Shell command that makes the proxy load the switched file set; the agent acknowledges only after it exits 0. */
+  reloadCommand?: string;
+  /** Time limit of one run of the reload command (default 30s). */
+  reloadTimeoutMs?: number;
+}
+
+/** What the proxy really holds: acknowledged to the control plane on every poll. */
+export interface HeldMaterial {
+  bundleVersion: string;
+  /** Serial of the served certificate, upper-case hex. */
+  serial: string;
 }
 
 interface CertificateAnswer {
@@ -67,8 +82,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_BACKOFF_MS = 30_000;
 
 export class DataplaneAgent extends EventEmitter {
+  /** The newest material (what the files hold). */
   material?: AgentMaterial;
+  /** What the proxy holds: equal to `material` once the reload command (if any) succeeded after the last switch. */
+  held?: HeldMaterial;
   certificates = 0;
+  reloads = 0;
+  reloadFailures = 0;
+  private reloadPending = false;
   private stopped = false;
   private needCertificate: 'initial' | 'renewal' | 'reissue' | undefined = 'initial';
   private renewTimer?: NodeJS.Timeout;
@@ -139,7 +160,7 @@ export class DataplaneAgent extends EventEmitter {
     const generated = useCsr ? newKeyAndCsr(this.name) : undefined;
     const body = {
       ...(generated ? { csr: generated.csrPem } : {}),
-      ...(this.material ? { bundleVersion: this.material.bundleVersion } : {}),
+      ...(this.held ? { bundleVersion: this.held.bundleVersion } : {}),
     };
     const response = await (await this.client()).call('POST', `${this.base}/certificate`, { body, timeoutMs: 30_000 });
     const answer = JSON.parse(response.text) as CertificateAnswer;
@@ -166,7 +187,7 @@ export class DataplaneAgent extends EventEmitter {
       bundleVersion: answer.bundleVersion,
       keyGeneratedBy: useCsr ? 'agent' : 'control-plane',
     });
-    await this.writeFiles({ certPem: answer.certificate, keyPem, caPem: answer.caBundle });
+    await this.publish();
     this.scheduleRenewal(Date.parse(answer.renewAfter));
   }
 
@@ -175,10 +196,38 @@ export class DataplaneAgent extends EventEmitter {
     this.emit('material', material);
   }
 
-  private async writeFiles(files: { certPem?: string; keyPem?: string; caPem?: string }): Promise<void> {
-    if (!this.options.outputDir) return;
-    await writePemFiles(this.options.outputDir, files);
-    this.log({ event: 'files-written', dir: this.options.outputDir, files: Object.keys(files).map((k) => k.replace('Pem', '.pem')) });
+  /**
+   * Switches the file set to the current material. Without a reload command the proxy is taken to hold it at once
+   * (meshcp-dp --serve swaps its TLS contexts on the 'material' event); with one, only after the command succeeds.
+   */
+  private async publish(): Promise<void> {
+    const material = this.material!;
+    if (this.options.outputDir) {
+      const version = await publishFileSet(this.options.outputDir, { certPem: material.certPem, keyPem: material.keyPem, caPem: material.caPem });
+      this.log({ event: 'files-written', dir: this.options.outputDir, version, bundleVersion: material.bundleVersion });
+    }
+    if (this.options.reloadCommand) this.reloadPending = true;
+    else this.held = heldOf(material);
+  }
+
+  /** Runs the reload command for the current file set; throws when it fails, so the caller retries with backoff. */
+  private async reloadProxy(): Promise<void> {
+    const material = this.material!;
+    const outcome = await runReloadCommand(this.options.reloadCommand!, this.options.reloadTimeoutMs ?? 30_000, {
+      MESHCP_DP_OUTPUT_DIR: this.options.outputDir ?? '',
+      MESHCP_DP_BUNDLE_VERSION: material.bundleVersion,
+    });
+    if (!outcome.ok) {
+      this.reloadFailures++;
+      const why = outcome.timedOut ? `timed out after ${outcome.durationMs} ms` : `exited with ${outcome.code ?? 'a signal'}`;
+      this.log({ event: 'reload', ok: false, durationMs: outcome.durationMs, exitCode: outcome.code, timedOut: outcome.timedOut, output: outcome.output });
+      throw new ReloadFailed(`reload command ${why}; the proxy keeps bundle ${this.held?.bundleVersion ?? '(none yet)'}${outcome.output ? `: ${outcome.output}` : ''}`);
+    }
+    // The loop is sequential: no switch happens while the command runs, so the proxy now holds exactly `material`.
+    this.reloadPending = false;
+    this.reloads++;
+    this.held = heldOf(material);
+    this.log({ event: 'reload', ok: true, durationMs: outcome.durationMs, bundleVersion: material.bundleVersion, servedSerial: this.held.serial });
   }
 
   private scheduleRenewal(renewAt: number): void {
@@ -200,6 +249,7 @@ export class DataplaneAgent extends EventEmitter {
     while (!this.stopped) {
       try {
         if (this.needCertificate) await this.fetchCertificate();
+        if (this.reloadPending) await this.reloadProxy();
         const reissue = await this.pollBundle();
         backoff = 500;
         if (reissue && !this.needCertificate) {
@@ -213,7 +263,10 @@ export class DataplaneAgent extends EventEmitter {
         if (this.stopped) break;
         if (isAbort(err)) continue; // the renewal timer woke the poll
         const wait = retryDelay(err, backoff);
-        this.log({ event: 'error', during: 'sync', message: describe(err), retryInMs: wait });
+        this.log({ event: 'error', during: err instanceof ReloadFailed ? 'reload' : 'sync', message: describe(err), retryInMs: wait });
+        // While the proxy cannot reload, keep telling the control plane what it holds (the older bundle): the
+        // dataplane stays online and named as not trusting the new root, and a newer bundle is still picked up.
+        if (err instanceof ReloadFailed) await this.pollBundle(0).catch(() => false);
         await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
@@ -221,14 +274,14 @@ export class DataplaneAgent extends EventEmitter {
   }
 
   /** One long-poll; returns whether the control plane asks for a new certificate. */
-  private async pollBundle(): Promise<boolean> {
-    const held = this.material?.bundleVersion;
+  private async pollBundle(waitOverrideMs?: number): Promise<boolean> {
+    const held = this.held?.bundleVersion;
     this.pollAbort = new AbortController();
-    const waitMs = this.options.pollWaitMs ?? 30_000;
+    const waitMs = waitOverrideMs ?? this.options.pollWaitMs ?? 30_000;
     const response = await (
       await this.client()
     ).call('GET', `${this.base}/trust-bundle`, {
-      query: { wait: `${Math.max(0, Math.round(waitMs / 1000))}s` },
+      query: { wait: `${Math.max(0, Math.round(waitMs / 1000))}s`, ...(this.held ? { servedSerial: this.held.serial } : {}) },
       headers: held ? { 'if-none-match': `"${held}"` } : {},
       signal: this.pollAbort.signal,
       timeoutMs: waitMs + 30_000,
@@ -245,10 +298,16 @@ export class DataplaneAgent extends EventEmitter {
         enabledBackend: bundle.enabledBackend,
         reissue: bundle.reissue,
       });
-      await this.writeFiles({ caPem: bundle.caBundle });
+      await this.publish();
     }
     return bundle.reissue;
   }
+}
+
+class ReloadFailed extends Error {}
+
+function heldOf(material: AgentMaterial): HeldMaterial {
+  return { bundleVersion: material.bundleVersion, serial: new X509Certificate(material.certPem).serialNumber.toUpperCase() };
 }
 
 /** The backoff, or the server's Retry-After (429 rate limit, 409 while the CA changes) when it says more. */

@@ -39,6 +39,8 @@ interface Flags {
   serveAddress?: string;
   call?: string[];
   callInterval: string;
+  reloadCommand?: string;
+  reloadTimeout: string;
 }
 
 const program = new Command('meshcp-dp')
@@ -52,7 +54,9 @@ const program = new Command('meshcp-dp')
   .option('--mesh <mesh>', 'mesh (default: default)')
   .option('--address <address>', 'networking.address of the dataplane')
   .option('--inbound <port:servicePort:service>', 'an inbound (repeatable)', collect)
-  .option('--output-dir <dir>', 'where cert.pem, key.pem and ca.pem are written (default: ./meshcp-dp/<name>)')
+  .option('--output-dir <dir>', 'where cert.pem, key.pem, ca.pem and cert-key.pem are published, switched atomically through ..data (default: ./meshcp-dp/<name>)')
+  .option('--reload-command <cmd>', 'shell command run after every switch of the output files (e.g. "nginx -s reload"); a new bundle is acknowledged only after it exits 0')
+  .option('--reload-timeout <duration>', 'time limit of one run of --reload-command', '30s')
   .option('--no-csr', 'let the control plane generate the private key (default: generate it here and send a CSR)')
   .option('--poll-wait <duration>', 'trust bundle long-poll duration', '30s')
   .option('--reissue-delay <duration>', 'upper bound of the random delay before a requested re-issue', '2s')
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
     pollWaitMs: durationFlag('--poll-wait', flags.pollWait),
     reissueDelayMs: durationFlag('--reissue-delay', flags.reissueDelay),
     log,
+    reloadCommand: flags.reloadCommand,
+    reloadTimeoutMs: durationFlag('--reload-timeout', flags.reloadTimeout),
   });
 
   let server: EchoServer | undefined;
@@ -107,6 +113,7 @@ async function main(): Promise<void> {
       signal,
       dataplane: `${dataplane.mesh}/${dataplane.name}`,
       certificates: agent.certificates,
+      reloads: flags.reloadCommand ? { ok: agent.reloads, failed: agent.reloadFailures } : null,
       issuedBackend: agent.material?.issuedBackend ?? null,
       calls: caller ? { ...caller.totals(), perPeer: Object.fromEntries(caller.stats) } : null,
       serveHandshakeFailures: server?.handshakeFailures ?? null,

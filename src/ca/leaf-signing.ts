@@ -12,7 +12,7 @@ export interface LeafRequest {
 }
 
 export type LeafResult =
-  | { ok: true; certificatePem: string; privateKeyPem?: string }
+  | { ok: true; certificatePem: string; serialHex: string; privateKeyPem?: string }
   | { ok: false; csrError: string };
 
 /** Verifies the CSR (proof of possession, every time) or makes a key, then signs. Pure CPU: runs on any thread. */
@@ -42,5 +42,5 @@ export function signLeaf(signer: CaSigner, request: LeafRequest): LeafResult {
     notBefore: new Date(request.notBefore),
     notAfter: new Date(request.notAfter),
   });
-  return { ok: true, certificatePem: leaf.pem, ...(privateKeyPem ? { privateKeyPem } : {}) };
+  return { ok: true, certificatePem: leaf.pem, serialHex: leaf.serialHex, ...(privateKeyPem ? { privateKeyPem } : {}) };
 }

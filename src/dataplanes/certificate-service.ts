@@ -4,8 +4,9 @@ import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
 import { ApiError, badRequest } from '../errors.js';
-import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
+import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
+import { certificateUris, type CertProfile } from './cert-profile.js';
 import { dpCertExpirationMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
@@ -69,6 +70,7 @@ export class CertificateService {
     private readonly ca: CaManager,
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
+    private readonly certProfile: CertProfile = 'kuma',
   ) {}
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
@@ -77,7 +79,7 @@ export class CertificateService {
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
-    const uris = dataplaneSpiffeUris(mesh, dp);
+    const uris = certificateUris(this.certProfile, mesh, dp);
     const oversized = uriSanViolations(uris);
     if (oversized.length > 0) {
       // Stored before the caps existed: refuse to sign rather than mint an oversized certificate.
@@ -103,7 +105,7 @@ export class CertificateService {
       // Signing ran off the main thread: record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now };
+      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };
       try {
         await this.recorder.record(mesh, name, issue, state.bundleVersion, fromDataplane ? request.bundleVersion : undefined);
       } catch (err) {

@@ -5,6 +5,7 @@ import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
+import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
 import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
 import type { WriteOptions, WriteOutcome } from '../mesh/mesh-service.js';
 import { tokenTagViolation } from './token-tags.js';
@@ -13,6 +14,7 @@ export class DataplaneService {
   constructor(
     private readonly store: ResourceStore,
     private readonly facts: FactsStore,
+    private readonly certProfile: CertProfile = 'kuma',
   ) {}
 
   requireMesh(mesh: string): void {
@@ -46,6 +48,7 @@ export class DataplaneService {
     const specViolations = [...validateDataplane(dp), ...dataplaneSizeViolations(mesh, dp)];
     if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
     const violations = checkResourceRequest({ type: 'Dataplane', name, mesh }, dp);
+    if (violations.length === 0 && this.certProfile === 'spiffe') violations.push(...spiffeProfileViolations(mesh, dp));
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);

@@ -1,7 +1,8 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { MeshEvents } from '../mesh-events.js';
-import { dataplaneSpiffeUris, type Dataplane } from '../resources/dataplane.js';
+import type { Dataplane } from '../resources/dataplane.js';
 import type { DataplaneFacts, FactsStore } from '../store/facts-store.js';
+import { expectedUris, type CertProfile } from './cert-profile.js';
 import { identityOf, requireMeshCa } from './certificate-service.js';
 import type { DataplaneService } from './dataplane-service.js';
 
@@ -24,6 +25,7 @@ export class TrustBundleService {
     private readonly ca: CaManager,
     private readonly facts: FactsStore,
     private readonly events: MeshEvents,
+    private readonly certProfile: CertProfile = 'kuma',
   ) {}
 
   /**
@@ -35,7 +37,7 @@ export class TrustBundleService {
     name: string,
     heldVersion: string | undefined,
     waitMs: number,
-    options: { fromDataplane: boolean; signal?: AbortSignal },
+    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
     const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
@@ -48,10 +50,11 @@ export class TrustBundleService {
       if (options.fromDataplane && arrived) {
         if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
         else this.facts.touch(mesh, name, now);
+        if (options.servedSerial !== undefined) this.facts.reportServed(mesh, name, options.servedSerial);
       }
       // One read of the facts per pass: they decide the reissue hint and when to wake for renewal.
       const known = this.facts.get(mesh, name);
-      const reissue = needsReissue(known, mesh, dp, state, now);
+      const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || reissue) {
         return {
@@ -75,9 +78,10 @@ export class TrustBundleService {
 }
 
 /** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */
-function needsReissue(facts: DataplaneFacts | undefined, mesh: string, dp: Dataplane, state: MeshCaState, now: number): boolean {
+function needsReissue(facts: DataplaneFacts | undefined, uris: string[] | undefined, state: MeshCaState, now: number): boolean {
   if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
   if (facts.issuedBackend !== state.enabled.name) return true;
   if (facts.renewAfter !== null && now >= facts.renewAfter) return true;
-  return facts.identity !== identityOf(dataplaneSpiffeUris(mesh, dp));
+  // No certificate is possible under the profile (uris undefined): asking for one would only loop on 409s.
+  return uris !== undefined && facts.identity !== identityOf(uris);
 }

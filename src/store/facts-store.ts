@@ -12,6 +12,11 @@ export interface DataplaneFacts {
   lastIssueTime: number | null;
   ackedBundleVersion: string | null;
   lastContact: number | null;
+  /** Serial of the newest issued certificate (upper-case hex, no leading zeros). */
+  issuedSerial: string | null;
+  /** The serial the dataplane last reported serving, and the backend of that certificate when it was known. */
+  servedSerial: string | null;
+  servedBackend: string | null;
   /** Backends of the acknowledged bundle, with the root fingerprint each had then. */
   trusted: { backend: string; fingerprint: string }[];
 }
@@ -28,6 +33,8 @@ export interface IssueFacts {
   notAfter: number;
   renewAfter: number;
   issuedAt: number;
+  /** Serial of the certificate (upper-case hex): lets a later served-serial report name it. */
+  serial?: string;
 }
 
 /** A count plus the first few names: what a 409 or the rotation status shows the operator. */
@@ -48,9 +55,17 @@ interface FactsRow {
   last_issue_time: number | null;
   acked_bundle_version: string | null;
   last_contact: number | null;
+  issued_serial: string | null;
+  served_serial: string | null;
+  served_backend: string | null;
 }
 
 export const SAMPLE_NAMES = 10;
+
+/** Serials compare as numbers: upper-case hex without leading zeros, however a client printed them. */
+export function normalizeSerial(hex: string): string {
+  return hex.toUpperCase().replace(/^0+(?=.)/, '');
+}
 
 export interface FleetSummary {
   active: number;
@@ -71,12 +86,18 @@ export class FactsStore {
       bundleBackends: db.prepare('SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend'),
       bundleExists: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?'),
       recordIssue: db.prepare(`INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
-          regenerations, last_issue_time, last_contact)
-        VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt)
+          regenerations, last_issue_time, last_contact, issued_serial)
+        VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
         ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
           cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
           renew_after = excluded.renew_after, regenerations = regenerations + 1,
-          last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact`),
+          last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact,
+          issued_serial = excluded.issued_serial`),
+      // The served backend changes only when the report names the newest issued certificate: a serial this CP
+      // cannot place keeps the backend it served before (the conservative answer for rule 2).
+      reportServed: db.prepare(`UPDATE dataplane_facts SET served_serial = @serial,
+          served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
+        WHERE mesh = @mesh AND name = @name`),
       touch: db.prepare(`INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
         ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`),
       setAcked: db.prepare(`INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
@@ -94,10 +115,12 @@ export class FactsStore {
         AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
           WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))
         ORDER BY name LIMIT @limit`),
+      // "Holds a certificate from backend X": issued by X, or X's certificate is still what its proxy serves.
       countIssuedBy: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts
-        WHERE mesh = @mesh AND issued_backend = @backend AND cert_not_after > @now`),
+        WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now`),
       namesIssuedBy: db.prepare(`SELECT name FROM dataplane_facts
-        WHERE mesh = @mesh AND issued_backend = @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`),
+        WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now
+        ORDER BY name LIMIT @limit`),
       countActive: db.prepare('SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?'),
       issuedStats: db.prepare(`SELECT issued_backend AS backend, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
         FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`),
@@ -108,8 +131,8 @@ export class FactsStore {
         GROUP BY b.backend`),
       onlineCount: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?`),
       everEnabled: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1'),
-      fleetGroups: db.prepare(`SELECT acked_bundle_version AS version, issued_backend AS issued, COUNT(*) AS n
-        FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend`),
+      fleetGroups: db.prepare(`SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n
+        FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend, served_backend`),
       meshBundleBackends: db.prepare('SELECT version, backend, fingerprint FROM bundle_version_backends WHERE mesh = ?'),
       insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, created_at)
         VALUES (?, ?, ?, ?)`),
@@ -136,12 +159,20 @@ export class FactsStore {
       lastIssueTime: row.last_issue_time,
       ackedBundleVersion: row.acked_bundle_version,
       lastContact: row.last_contact,
+      issuedSerial: row.issued_serial,
+      servedSerial: row.served_serial,
+      servedBackend: row.served_backend,
       trusted,
     };
   }
 
   recordIssue(mesh: string, name: string, issue: IssueFacts): void {
-    this.stmts.recordIssue.run({ mesh, name, ...issue });
+    this.stmts.recordIssue.run({ mesh, name, ...issue, serial: issue.serial === undefined ? null : normalizeSerial(issue.serial) });
+  }
+
+  /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
+  reportServed(mesh: string, name: string, serial: string): void {
+    this.stmts.reportServed.run({ mesh, name, serial: normalizeSerial(serial) });
   }
 
   touch(mesh: string, name: string, now: number): void {
@@ -179,7 +210,7 @@ export class FactsStore {
     return { count, names };
   }
 
-  /** Active dataplanes whose current certificate was issued by `backend`. */
+  /** Active dataplanes holding a certificate from `backend`: the newest one it issued, or the one their proxy serves. */
   activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
     const params = { mesh, backend, now, limit };
     const count = (this.stmts.countIssuedBy.get(params) as { n: number }).n;
@@ -192,7 +223,7 @@ export class FactsStore {
    * acknowledged and the backend that issued their certificate.
    */
   fleetSummary(mesh: string, now: number): FleetSummary {
-    const groups = this.stmts.fleetGroups.all(mesh, now) as { version: string | null; issued: string | null; n: number }[];
+    const groups = this.stmts.fleetGroups.all(mesh, now) as { version: string | null; issued: string | null; served: string | null; n: number }[];
     const versionsWith = new Map<string, Set<string>>();
     for (const row of this.stmts.meshBundleBackends.all(mesh) as { version: string; backend: string; fingerprint: string }[]) {
       const key = `${row.backend}\n${row.fingerprint}`;
@@ -202,7 +233,7 @@ export class FactsStore {
     const sum = (keep: (g: (typeof groups)[number]) => boolean) => groups.filter(keep).reduce((n, g) => n + g.n, 0);
     return {
       active: sum(() => true),
-      issuedBy: (backend) => sum((g) => g.issued === backend),
+      issuedBy: (backend) => sum((g) => g.issued === backend || g.served === backend),
       trusting: (backend, fingerprint) => {
         const versions = versionsWith.get(`${backend}\n${fingerprint}`);
         return versions ? sum((g) => g.version !== null && versions.has(g.version)) : 0;

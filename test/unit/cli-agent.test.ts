@@ -14,7 +14,6 @@ import { parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { DataplaneAgent, type AgentEvent } from '../../src/agent/agent.js';
 import { newKeyAndCsr } from '../../src/agent/csr.js';
 import { dataplaneFromFile, dataplaneFromFlags, DataplaneSpecError, parseInbound, servePort } from '../../src/agent/dataplane-spec.js';
-import { writeFileAtomic, writePemFiles } from '../../src/agent/files.js';
 import { EchoServer, parsePeers, PeerCaller, spiffeIdentityCheck } from '../../src/agent/tls.js';
 import { runMeshctl } from '../../src/cli/program.js';
 
@@ -86,17 +85,6 @@ describe('agent inputs', () => {
     assert.equal(check('127.0.0.1', cert('URI:spiffe://default/web, URI:kuma://kuma.io/service/web')), undefined);
     assert.match(String(check('x', cert('URI:spiffe://other/web'))), /no spiffe:\/\/default\/\* URI SAN/);
     assert.match(String(spiffeIdentityCheck('default', 'api')('x', cert('URI:spiffe://default/web'))), /no spiffe:\/\/default\/api URI SAN/);
-  });
-});
-
-describe('atomic files', () => {
-  test('written through a temp file and a rename; the key is 0600; nothing left over', async () => {
-    const out = join(dir, 'pem');
-    await writePemFiles(out, { certPem: 'C', keyPem: 'K', caPem: 'A' });
-    await writeFileAtomic(out, 'ca.pem', 'A2');
-    assert.deepEqual(readdirSync(out).sort(), ['ca.pem', 'cert.pem', 'key.pem']);
-    assert.equal(readFileSync(join(out, 'ca.pem'), 'utf8'), 'A2');
-    assert.equal(statSync(join(out, 'key.pem')).mode & 0o777, 0o600);
   });
 });
 

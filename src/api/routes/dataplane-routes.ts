@@ -17,6 +17,37 @@ function parseWait(raw: unknown): number {
   return ms;
 }
 
+/** `servedSerial`: hex serial of the certificate the dataplane's proxy serves (see the route's description). */
+function parseServedSerial(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'string' && /^[0-9A-Fa-f]{1,64}$/.test(raw)) return raw;
+  throw badRequest('servedSerial must be the hexadecimal serial number of a certificate', [{ field: 'servedSerial', message: 'has to be a valid format' }]);
+}
+
+const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls', {
+  description: [
+    'Acknowledgement protocol for dataplane agents (only calls made with the dataplane\'s own token count).',
+    '`If-None-Match: "<bundleVersion>"` says which bundle the proxy holds, i.e. has loaded and uses to verify peers.',
+    'Send it only once the proxy really uses that bundle (after its reload succeeded), never merely because the files were written:',
+    'rule 1 (enable a backend) counts these acknowledgements; `bundleVersion` in a certificate request body is the same acknowledgement.',
+    '`servedSerial=<hex>` says which certificate the proxy serves. Send it after every successful reload.',
+    'When it names the newest certificate issued to the dataplane, the control plane counts that certificate\'s backend as served;',
+    'until then the dataplane also counts as holding a certificate from the backend it served before, so rule 2 (remove a backend)',
+    'waits for what proxies serve, not only for what was issued. A dataplane that never sends it is counted by issued certificates alone.',
+  ].join(' '),
+  querystring: {
+    type: 'object',
+    properties: {
+      wait: { type: 'string', description: 'long-poll up to this duration (e.g. 30s, at most 60s) while the held bundle is current' },
+      servedSerial: { type: 'string', pattern: '^[0-9A-Fa-f]{1,64}$', description: 'serial number (hex) of the certificate the proxy serves now' },
+    },
+  },
+  headers: {
+    type: 'object',
+    properties: { 'if-none-match': { type: 'string', description: '"<bundleVersion>" the proxy holds: the acknowledgement' } },
+  },
+});
+
 /** `If-None-Match: "<version>"` (or a bare or weak tag) names the bundle the dataplane holds. */
 function heldVersion(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -74,19 +105,21 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     },
   );
 
-  app.get<{ Params: Params; Querystring: { wait?: string } }>(
+  app.get<{ Params: Params; Querystring: { wait?: string; servedSerial?: string } }>(
     '/meshes/:mesh/dataplanes/:name/trust-bundle',
-    { config: own, schema: docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls') },
+    { config: own, schema: trustBundleDocs },
     async (request, reply) => {
       const abort = new AbortController();
       reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
       const { mesh, name } = request.params;
       const waitMs = parseWait(request.query.wait);
+      const servedSerial = parseServedSerial(request.query.servedSerial);
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
       let answer;
       try {
         answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, {
           fromDataplane: request.principal.kind === 'dataplane',
+          servedSerial,
           signal: gate?.signal,
         });
       } finally {
