@@ -1,3 +1,4 @@
+import { ZONE_NAME } from './computed-labels.js';
 import { validateLabels } from './labels.js';
 import { validateMeshReference, validateResourceName } from './names.js';
 import type { Violation } from './violations.js';
@@ -22,7 +23,7 @@ export function checkResourceRequest(
   }
   violations.push(...validateResourceName(url.name));
   if (url.mesh !== undefined) violations.push(...validateMeshReference(url.mesh));
-  violations.push(...validateLabels(body.labels, { mesh: url.mesh }));
+  violations.push(...validateLabels(body.labels, { mesh: url.mesh, zone: ZONE_NAME }));
   return violations;
 }
 
