@@ -191,7 +191,7 @@ describe('bad input', () => {
     it('a mesh name over 63 characters', () =>
       refuse(json('PUT', `/meshes/${'a'.repeat(64)}`, { type: 'Mesh', name: 'a'.repeat(64) }), {
         status: 400,
-        title: PROCESS,
+        title: 'Failed to create a resource',
         params: [{ field: 'name', reason: 'cannot be longer than 63 characters' }],
       }).then(() => undefined));
 
