@@ -129,6 +129,7 @@ describe('secrets', () => {
       params: [
         { field: 'type', reason: 'type from the URL has to be the same as in body' },
         { field: 'mesh', reason: 'mesh from the URL has to be the same as in body' },
+        { field: 'mesh', reason: 'cannot be empty' },
       ],
     });
 
