@@ -54,7 +54,8 @@ export function computeLabels(type: LabelledType, mesh: string, spec: unknown, g
     if (listenerTypes.has('ZoneEgress')) labels[LISTENER_ZONE_EGRESS_LABEL] = 'enabled';
     else delete labels[LISTENER_ZONE_EGRESS_LABEL];
   }
-  return labels;
+  // Sorted by key, as Kuma's JSON (a Go map) shows them.
+  return Object.fromEntries(Object.keys(labels).sort().map((key) => [key, labels[key]!]));
 }
 
 const IMMUTABLE_LABELS = [ORIGIN_LABEL, ZONE_LABEL, DISPLAY_NAME_LABEL];
