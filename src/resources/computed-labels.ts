@@ -7,6 +7,7 @@ import {
   ZONE_LABEL,
   type Labels,
 } from './labels.js';
+import { dataplaneProxyType, type Dataplane } from './dataplane.js';
 import { mapKey, type Violation } from './violations.js';
 
 /**
@@ -47,7 +48,7 @@ export function computeLabels(type: LabelledType, mesh: string, spec: unknown, g
   }
   if (type === 'Dataplane') {
     const networking = (spec as DataplaneShape).networking ?? {};
-    labels[PROXY_TYPE_LABEL] = networking.gateway?.type === 'BUILTIN' ? 'gateway' : 'sidecar';
+    labels[PROXY_TYPE_LABEL] = dataplaneProxyType({ networking } as Pick<Dataplane, 'networking'>);
     const listenerTypes = new Set((networking.listeners ?? []).map((l) => l.type));
     if (listenerTypes.has('ZoneIngress')) labels[LISTENER_ZONE_INGRESS_LABEL] = 'enabled';
     else delete labels[LISTENER_ZONE_INGRESS_LABEL];
