@@ -4,6 +4,7 @@ import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources
 import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
+import { workloadLabelProblem } from '../resources/labels.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
 import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
@@ -51,6 +52,8 @@ export class DataplaneService {
     const violations = checkResourceRequest({ type: 'Dataplane', name, mesh }, dp);
     if (violations.length === 0 && this.certProfile === 'spiffe') violations.push(...spiffeProfileViolations(mesh, dp));
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
+    const workloadProblem = workloadLabelProblem(dp.labels);
+    if (workloadProblem) throw badRequest(workloadProblem);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);
       if (problem) throw accessDenied(problem);

@@ -72,6 +72,26 @@ export function labelValueErrors(value: string): string[] {
   return errs;
 }
 
+export const WORKLOAD_LABEL = 'kuma.io/workload';
+const DNS1035_LABEL_FMT = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const DNS1035_LABEL = new RegExp(`^${DNS1035_LABEL_FMT}$`);
+const DNS1035_LABEL_ERR =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+
+/**
+ * Kuma's extra check on a Universal Dataplane's `kuma.io/workload` label (a Kubernetes DNS-1035 label), answered,
+ * as Kuma, as a plain Bad Request whose detail is this text; undefined when the label is absent, empty or valid.
+ */
+export function workloadLabelProblem(labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  const value = labels?.[WORKLOAD_LABEL];
+  if (!value) return undefined;
+  const errs: string[] = [];
+  if (value.length > 63) errs.push('must be no more than 63 characters');
+  if (!DNS1035_LABEL.test(value)) errs.push(regexError(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, 'my-name', 'abc-123'));
+  if (errs.length === 0) return undefined;
+  return `bad request: labels["${WORKLOAD_LABEL}"]: must be a valid DNS-1035 label (at most 63 characters, matching regex ${DNS1035_LABEL_FMT}): ${errs.join('; ')}`;
+}
+
 export interface LabelContext {
   /** The resource's mesh ('' or undefined for global resources): a `kuma.io/mesh` label must equal it. */
   mesh?: string;
