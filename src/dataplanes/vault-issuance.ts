@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { MeshCaState } from '../ca/ca-manager.js';
 import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
@@ -35,7 +35,7 @@ export function renderCommonName(template: string, dp: Dataplane): string {
   });
 }
 
-const spki = (key: Parameters<typeof createPublicKey>[0]) => createPublicKey(key).export({ type: 'spki', format: 'der' });
+const spki = (key: KeyObject) => (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
 
 /** The URI SANs of a certificate, from Node's `subjectAltName` text (URIs with a comma are refused before issuing). */
 function uriSansOf(cert: X509Certificate): string[] {
