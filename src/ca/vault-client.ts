@@ -123,12 +123,18 @@ function parseJson(text: string, what: string): Record<string, unknown> {
   throw new VaultBadAnswer(`Vault's answer to ${what} is not a JSON object`);
 }
 
+/** Tokens from a TLS certificate login, per connection (a new one exists after every mesh or secret change). */
+const loginTokens = new WeakMap<VaultConnection, string>();
+
 /** The token to send: the configured one, or one obtained by TLS certificate login (`auth/cert`). */
 export async function vaultToken(conn: VaultConnection): Promise<string> {
   if ('token' in conn.auth) return conn.auth.token;
+  const cached = loginTokens.get(conn);
+  if (cached !== undefined) return cached;
   const body = parseJson(await callVault(conn, { method: 'POST', path: 'auth/cert/login', body: {} }), 'the cert login');
   const token = (body.auth as { client_token?: unknown } | undefined)?.client_token;
   if (typeof token !== 'string' || token === '') throw new VaultBadAnswer('Vault\'s cert login answer has no auth.client_token');
+  loginTokens.set(conn, token);
   return token;
 }
 
@@ -160,7 +166,6 @@ export async function issueFromVault(
   conn: VaultConnection,
   request: { csr?: string; commonName?: string; uris: string[]; ttlSeconds: number },
 ): Promise<VaultLeaf> {
-  const token = await vaultToken(conn);
   const endpoint = request.csr === undefined ? 'issue' : 'sign';
   const body = {
     ...(request.csr !== undefined ? { csr: request.csr } : {}),
@@ -171,7 +176,16 @@ export async function issueFromVault(
     ...(request.csr === undefined ? { private_key_format: 'pkcs8' } : {}),
   };
   const what = `POST /v1/${conn.pki}/${endpoint}/${conn.role}`;
-  const answer = parseJson(await callVault(conn, { method: 'POST', path: `${conn.pki}/${endpoint}/${conn.role}`, body, token }), what);
+  const post = async () => callVault(conn, { method: 'POST', path: `${conn.pki}/${endpoint}/${conn.role}`, body, token: await vaultToken(conn) });
+  let text: string;
+  try {
+    text = await post();
+  } catch (err) {
+    // A login token that expired or was revoked: log in again, once.
+    if (!(err instanceof VaultRefused && err.status === 403 && loginTokens.delete(conn))) throw err;
+    text = await post();
+  }
+  const answer = parseJson(text, what);
   const data = answer.data as Record<string, unknown> | undefined;
   const certificate = data?.certificate;
   if (typeof certificate !== 'string' || !certificate.includes('-----BEGIN CERTIFICATE-----')) {
