@@ -40,12 +40,14 @@ export interface VaultCall {
   path: string;
   body?: object;
   token?: string;
+  /** Milliseconds before giving up (default 10 s); issuance passes the backend's `dpCert.requestTimeout`. */
+  timeoutMs?: number;
 }
 
-function describeNetworkError(err: NodeJS.ErrnoException): string {
+function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): string {
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ENOTFOUND') return 'host not found';
-  if (err.code === 'ETIMEDOUT' || err.message === 'timeout') return `no answer within ${TIMEOUT_MS / 1000}s`;
+  if (err.code === 'ETIMEDOUT' || err.message === 'timeout') return `no answer within ${timeoutMs / 1000}s`;
   if (err.code?.startsWith('ERR_TLS') || /certificate|self[- ]signed|altnames/i.test(err.message)) return `TLS: ${err.message}`;
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
@@ -72,7 +74,8 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
   if (conn.namespace) headers['x-vault-namespace'] = conn.namespace;
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
-  const options: RequestOptions = { method: call.method, headers, timeout: TIMEOUT_MS };
+  const timeoutMs = call.timeoutMs ?? TIMEOUT_MS;
+  const options: RequestOptions = { method: call.method, headers };
   if (url.protocol === 'https:') {
     options.rejectUnauthorized = !conn.tls.skipVerify;
     if (conn.tls.caPem) options.ca = conn.tls.caPem;
@@ -105,9 +108,11 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
         else reject(new VaultRefused(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`, status));
       });
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    // A deadline for the whole call, not an idle timeout: a Vault that dribbles bytes cannot hold a request open.
+    const deadline = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new VaultUnavailable(`Vault at ${conn.address} cannot be reached (${what}): ${describeNetworkError(err)}`));
+      reject(new VaultUnavailable(`Vault at ${conn.address} cannot be reached (${what}): ${describeNetworkError(err, timeoutMs)}`));
     });
     req.end(payload);
   });
@@ -164,7 +169,7 @@ export interface VaultLeaf {
 /** `sign/<role>` with the dataplane's CSR, or `issue/<role>` (Vault makes the key) without one. */
 export async function issueFromVault(
   conn: VaultConnection,
-  request: { csr?: string; commonName?: string; uris: string[]; ttlSeconds: number },
+  request: { csr?: string; commonName?: string; uris: string[]; ttlSeconds: number; timeoutMs?: number },
 ): Promise<VaultLeaf> {
   const endpoint = request.csr === undefined ? 'issue' : 'sign';
   const body = {
@@ -176,7 +181,7 @@ export async function issueFromVault(
     ...(request.csr === undefined ? { private_key_format: 'pkcs8' } : {}),
   };
   const what = `POST /v1/${conn.pki}/${endpoint}/${conn.role}`;
-  const post = async () => callVault(conn, { method: 'POST', path: `${conn.pki}/${endpoint}/${conn.role}`, body, token: await vaultToken(conn) });
+  const post = async () => callVault(conn, { method: 'POST', path: `${conn.pki}/${endpoint}/${conn.role}`, body, token: await vaultToken(conn), timeoutMs: request.timeoutMs });
   let text: string;
   try {
     text = await post();

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
-import type { SigningPool } from '../ca/signing-pool.js';
+import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { certificateUris, type CertProfile } from './cert-profile.js';
-import { dpCertExpirationMs } from '../resources/mesh.js';
+import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
@@ -86,12 +86,18 @@ export class CertificateService {
       throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
     }
     const material = state.enabledMaterial;
-    const signed = await this.signing.sign(
-      material.fingerprint,
-      { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
-      signer,
-      { csr, uris, notBefore, notAfter },
-    );
+    const signed = await this.signing
+      .sign(
+        material.fingerprint,
+        { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
+        signer,
+        { csr, uris, notBefore, notAfter },
+        dpCertRequestTimeoutMs(state.enabled),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof SigningUnavailableError)) throw err;
+        throw new ApiError({ status: 503, title: CERT_TITLE, detail: `${err.message}; retry`, headers: { 'retry-after': '1' } });
+      });
     if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
     return { ...signed, notBefore, notAfter };
   }

@@ -5,7 +5,7 @@ import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type Va
 import type { VaultHealth } from '../ca/vault-health.js';
 import { ApiError, badRequest } from '../errors.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
-import { dpCertExpirationMs } from '../resources/mesh.js';
+import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { TAG_ACTION } from '../resources/vault-conf.js';
 
 /** Seconds a dataplane should wait before asking again while Vault is unreachable. */
@@ -71,7 +71,7 @@ export class VaultIssuer {
 
     let leaf;
     try {
-      leaf = await issueFromVault(connection, { csr, commonName, uris, ttlSeconds });
+      leaf = await issueFromVault(connection, { csr, commonName, uris, ttlSeconds, timeoutMs: dpCertRequestTimeoutMs(state.enabled) });
       this.health.record(mesh, state.enabled.name, true);
     } catch (err) {
       if (err instanceof VaultUnavailable) {

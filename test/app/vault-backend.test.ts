@@ -288,6 +288,20 @@ describe('vault CA backend', () => {
     assert.match(sealed.body.detail, /Vault answered 503 to POST \/v1\/pki\/issue\/dataplanes: Vault is sealed$/);
   });
 
+  it('a Vault that never answers: 503 after the backend\'s dpCert.requestTimeout', async () => {
+    const withTimeout = { ...vaultBackend(vault), dpCert: { rotation: { expiration: '24h' }, requestTimeout: '300ms' } };
+    const put = await cp.putMesh({ enabledBackend: 'vault-1', backends: [withTimeout] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    vault.hanging = true;
+    const started = Date.now();
+    const res = await cp.certificate('web-1');
+    vault.hanging = false;
+    assert.deepEqual([res.status, res.headers['retry-after']], [503, '10']);
+    assert.match(res.body.detail, /cannot be reached \(POST \/v1\/pki\/issue\/dataplanes\): no answer within 0\.3s$/);
+    assert.ok(Date.now() - started < 3_000);
+    assert.equal((await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault)] })).status, 200);
+  });
+
   it('a certificate from a CA other than the cached one is never handed out', async () => {
     vault.replaceCa();
     const res = await cp.certificate('web-1');

@@ -83,6 +83,8 @@ export class VaultPkiDouble {
   /** PEM of the double's self-signed HTTPS certificate: what `fromCp.tls.caCert` must name. */
   readonly tlsCaPem: string;
   sealed = false;
+  /** Accept requests and never answer them (a stuck Vault). */
+  hanging = false;
   private server?: Server;
   private port = 0;
   private ca: PkiCa;
@@ -182,6 +184,7 @@ export class VaultPkiDouble {
     const namespace = header(req, 'x-vault-namespace');
     this.requests.push({ method: req.method ?? '', path: url.pathname, ...(token ? { token } : {}), ...(namespace ? { namespace } : {}), ...(body ? { body } : {}) });
 
+    if (this.hanging) return;
     if (this.sealed) return reply(res, 503, { errors: ['Vault is sealed'] });
     const wantNamespace = (this.options.namespace ?? '').replace(/\/$/, '');
     if ((namespace ?? '').replace(/\/$/, '') !== wantNamespace && !path.startsWith('sys/')) {
