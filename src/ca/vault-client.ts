@@ -87,7 +87,15 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
   }
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<string>((resolve, reject) => {
-    const req = send(url, options, (res: IncomingMessage) => {
+    let req: ReturnType<typeof send>;
+    try {
+      req = send(url, options, onResponse);
+    } catch (err) {
+      // TLS options Node cannot use (a CA or client key it cannot parse) fail before any connection.
+      reject(new VaultUnavailable(`cannot connect to Vault at ${conn.address}: ${(err as Error).message}`));
+      return;
+    }
+    function onResponse(res: IncomingMessage) {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -107,7 +115,7 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
         else if (status >= 500) reject(new VaultUnavailable(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`));
         else reject(new VaultRefused(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`, status));
       });
-    });
+    }
     // A deadline for the whole call, not an idle timeout: a Vault that dribbles bytes cannot hold a request open.
     const deadline = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
     req.on('close', () => clearTimeout(deadline));

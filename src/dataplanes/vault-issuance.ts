@@ -108,7 +108,14 @@ export class VaultIssuer {
     if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
       bad(`it is not signed by the CA cached when the backend was added (root SHA-256 ${state.enabledMaterial.rootSha256}); if Vault's CA changed, add a new backend for it and rotate`);
     }
-    const expectedKey = csrKey ?? (privateKeyPem ? spki(createPrivateKey(privateKeyPem)) : undefined);
+    let expectedKey = csrKey;
+    if (!expectedKey && privateKeyPem) {
+      try {
+        expectedKey = spki(createPrivateKey(privateKeyPem));
+      } catch {
+        bad('its private key does not parse');
+      }
+    }
     if (!expectedKey || !spki(cert.publicKey).equals(expectedKey)) bad('its public key is not the requested one');
     const got = uriSansOf(cert);
     if (got.length !== uris.length || !uris.every((u) => got.includes(u))) {

@@ -302,6 +302,16 @@ describe('vault CA backend', () => {
     assert.equal((await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault)] })).status, 200);
   });
 
+  it('an unusable answer from Vault is a 502, never a 500', async () => {
+    vault.corrupt = 'certificate';
+    const cert = await cp.certificate('web-1');
+    vault.corrupt = 'private_key';
+    const key = await cp.certificate('web-1');
+    vault.corrupt = undefined;
+    assert.deepEqual([cert.status, cert.body.detail], [502, 'backend "vault-1": Vault\'s answer to POST /v1/pki/issue/dataplanes has no data.certificate in PEM']);
+    assert.deepEqual([key.status, key.body.detail], [502, 'backend "vault-1": Vault returned a certificate meshcp will not hand out: its private key does not parse']);
+  });
+
   it('a certificate from a CA other than the cached one is never handed out', async () => {
     vault.replaceCa();
     const res = await cp.certificate('web-1');

@@ -85,6 +85,8 @@ export class VaultPkiDouble {
   sealed = false;
   /** Accept requests and never answer them (a stuck Vault). */
   hanging = false;
+  /** Answer issuance with a broken field, as a misbehaving proxy or Vault might. */
+  corrupt: 'certificate' | 'private_key' | undefined;
   private server?: Server;
   private port = 0;
   private ca: PkiCa;
@@ -286,6 +288,8 @@ export class VaultPkiDouble {
         serial_number: leaf.serialHex.toLowerCase().match(/../g)!.join(':'),
         expiration: Math.floor(notAfter.getTime() / 1000),
         ...(privateKeyPem ? { private_key: privateKeyPem.trim(), private_key_type: isRsa ? 'rsa' : 'ec' } : {}),
+        ...(this.corrupt === 'certificate' ? { certificate: 'not a certificate' } : {}),
+        ...(this.corrupt === 'private_key' ? { private_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' } : {}),
       },
       warnings: warnings.length > 0 ? warnings : null,
     });
