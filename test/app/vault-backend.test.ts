@@ -30,26 +30,25 @@ interface Answer {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 class Cp {
-  readonly logs: string[] = [];
   private readonly tokens = new Map<string, string>();
-  constructor(readonly t: TestApp) {}
+  constructor(
+    readonly t: TestApp,
+    private readonly logLines: string[],
+  ) {}
 
   static async start(): Promise<Cp> {
-    const logs: string[] = [];
+    const lines: string[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
-        logs.push(chunk.toString());
+        lines.push(chunk.toString());
         done();
       },
     });
-    const cp = new Cp(await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink }));
-    (cp as { logs: string[] }).logs.push(...logs);
-    (cp as any).sinkLogs = logs;
-    return cp;
+    return new Cp(await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink }), lines);
   }
 
   allLogs(): string {
-    return ((this as any).sinkLogs as string[]).join('');
+    return this.logLines.join('');
   }
 
   async call(method: string, url: string, payload?: object, headers: Record<string, string> = {}): Promise<Answer> {

@@ -4,7 +4,7 @@
 // (allowed_uri_sans globs, max_ttl, allow_any_name / allowed_domains, require_cn). Served over HTTPS with its own
 // self-signed server certificate. It signs with the control plane's X.509 code (empty subject, URI SANs), which is
 // fine for a test double; a real Vault also puts the common name in the subject.
-import { createHash, generateKeyPairSync, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -313,4 +313,3 @@ function replyText(res: ServerResponse, text: string): void {
 
 /** The SHA-256 fingerprint (Node's colon hex) of a PEM certificate, for `trustedClientCerts`. */
 export const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
