@@ -189,10 +189,13 @@ describe('agents on a live control plane', () => {
 
     // The files a proxy would use: a key that matches the certificate, and a bundle with only ca-2 that verifies it.
     const files = (name: string, f: string) => readFileSync(join(dir, name, f), 'utf8');
+    const rootsOf = (name: string) => files(name, 'ca.pem').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    // Step 3's bundle (ca-2 only) reaches each agent by its long-poll, which may answer after the calls above.
+    await until('bundles without ca-1', () => ['web-1', 'api-1'].every((name) => rootsOf(name).length === 1));
     for (const name of ['web-1', 'api-1']) {
       const leaf = new X509Certificate(files(name, 'cert.pem'));
       assert.ok(leaf.checkPrivateKey(createPrivateKey(files(name, 'key.pem'))));
-      const roots = files(name, 'ca.pem').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+      const roots = rootsOf(name);
       assert.equal(roots.length, 1);
       assert.ok(leaf.verify(new X509Certificate(roots[0]).publicKey));
     }
