@@ -3,6 +3,7 @@ import { LongPollGate, PerMinuteLimiter } from './api/limits.js';
 import { CaManager } from './ca/ca-manager.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
 import { DataplaneService } from './dataplanes/dataplane-service.js';
 import { DataplaneTokenService } from './dataplanes/token-service.js';
@@ -36,15 +37,26 @@ export interface Services {
   signing: SigningPool;
   adminToken: string;
   instanceId: string;
+  /** The one source of time of the process (a fake one in tests). */
+  clock: Clock;
 }
 
-export function createServices(deps: { db: Db; cipher: SecretCipher; config: Config; log: Logger; adminToken: string; instanceId: string }): Services {
-  const store = new ResourceStore(deps.db, deps.cipher);
+export function createServices(deps: {
+  db: Db;
+  cipher: SecretCipher;
+  config: Config;
+  log: Logger;
+  adminToken: string;
+  instanceId: string;
+  clock?: Clock;
+}): Services {
+  const clock = deps.clock ?? systemClock;
+  const store = new ResourceStore(deps.db, deps.cipher, clock);
   const sealed = store.sealPlaintextCaKeys();
   if (sealed.length > 0) deps.log.info({ meshes: sealed }, 'encrypted the inline CA keys that were stored in plaintext');
   const facts = new FactsStore(deps.db);
-  const events = new MeshEvents();
-  const ca = new CaManager(store, facts);
+  const events = new MeshEvents(clock);
+  const ca = new CaManager(store, facts, clock);
   events.onAnyChange((mesh) => ca.invalidate(mesh));
   const dataplanes = new DataplaneService(store, facts, deps.config.certProfile);
   const signing = new SigningPool(deps.config.signingWorkers);
@@ -62,16 +74,17 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     facts,
     events,
     ca,
-    meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush()),
+    meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush(), clock),
     secrets: new SecretService(store, events),
     dataplanes,
-    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }),
-    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile),
+    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),
     signing,
-    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile),
-    certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
+    certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
     longPolls: new LongPollGate(deps.config.maxLongPolls),
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
+    clock,
   };
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../domain/clock.js';
 import { ApiError } from '../errors.js';
 
 function tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
@@ -26,7 +27,7 @@ export class PerMinuteLimiter {
 
   constructor(
     private readonly perMinute: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get size(): number {
@@ -34,7 +35,7 @@ export class PerMinuteLimiter {
   }
 
   take(key: string, what: string): void {
-    const now = this.now();
+    const now = this.clock.now();
     this.sweep(now);
     const perMs = this.perMinute / 60_000;
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };

@@ -34,14 +34,14 @@ export const builtinBackend: CaBackendPlugin = {
     );
   },
 
-  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource): Promise<SecretToWrite[]> {
+  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, at: Date): Promise<SecretToWrite[]> {
     if (this.materialExists(mesh, backend, secrets)) return [];
     const { conf } = validateBuiltinConf(backend.conf ?? {});
     // Async keygen runs on libuv's thread pool: a 4096-bit key does not stall other requests.
     const { privateKey, publicKey } = (await generateKeyPairAsync('rsa', {
       modulusLength: effectiveRsaBits(conf),
     })) as { privateKey: KeyObject; publicKey: KeyObject };
-    const now = Date.now();
+    const now = at.getTime();
     const certPem = createRootCaCertificate({
       privateKey,
       publicKey,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend, FactsStore } from '../store/facts-store.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { loadCaSigner, type CaSigner } from './x509.js';
@@ -73,6 +74,7 @@ export class CaManager {
   constructor(
     private readonly store: ResourceStore,
     private readonly facts: FactsStore,
+    private readonly clock: Clock = systemClock,
   ) {
     this.secrets = storeSecretSource(store);
   }
@@ -86,7 +88,7 @@ export class CaManager {
     const state = loaded ? { ...loaded, signer: loadSigner(loaded.enabledMaterial) } : undefined;
     // Mesh writes record their bundle too; this covers material that changed underneath (a `file` source edited
     // before a restart), so an acknowledgement of any bundle this CP served can be resolved.
-    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, Date.now());
+    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
     if (mesh) this.cache.set(meshName, state ?? null); // only meshes that exist: the map cannot grow from requests
     return state;
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
@@ -71,6 +72,7 @@ export class CertificateService {
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
     private readonly certProfile: CertProfile = 'kuma',
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
@@ -88,7 +90,7 @@ export class CertificateService {
 
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);
-      const now = Date.now();
+      const now = this.clock.now();
       const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
       const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime()));
       if (notAfter <= now) {

@@ -1,6 +1,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
@@ -55,6 +56,7 @@ export class MeshService {
     private readonly log: Logger,
     /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
     private readonly flushPendingIssues: () => void = () => {},
+    private readonly clock: Clock = systemClock,
   ) {
     this.secrets = storeSecretSource(store);
   }
@@ -78,7 +80,7 @@ export class MeshService {
     // Key generation is slow, so it happens before the transaction; the transaction re-reads everything and
     // uses the prepared material only if it is still missing. A concurrent writer can only make it redundant.
     for (let attempt = 0; ; attempt++) {
-      const prepared = await this.prepare(name, mesh);
+      const prepared = await this.prepare(name, mesh, new Date(this.clock.now()));
       try {
         this.flushPendingIssues(); // no await between this and the write transaction
         const outcome = this.write(name, mesh, prepared, options);
@@ -124,9 +126,9 @@ export class MeshService {
     return mesh;
   }
 
-  private async prepare(name: string, mesh: Mesh): Promise<SecretToWrite[]> {
+  private async prepare(name: string, mesh: Mesh, now: Date): Promise<SecretToWrite[]> {
     const pending = await Promise.all(
-      (mesh.mtls?.backends ?? []).map((backend) => pluginFor(backend.type).prepare(name, backend, this.secrets)),
+      (mesh.mtls?.backends ?? []).map((backend) => pluginFor(backend.type).prepare(name, backend, this.secrets, now)),
     );
     if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
       const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
@@ -139,7 +141,7 @@ export class MeshService {
 
   private write(name: string, mesh: Mesh, pending: SecretToWrite[], options: WriteOptions): WriteOutcome {
     return this.store.transaction(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       const stored = this.store.get<Mesh>('Mesh', '', name);
       if (!stored) {
         const violations = validateMeshNameOnCreate(name);

@@ -35,12 +35,12 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
   };
   app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh') }, async (request) => {
     const query = parseListQuery(request);
-    const now = Date.now();
+    const now = services.clock.now();
     const page = services.meshes.list(query);
     return listBody(request, query, page, (mesh) => insightOf(mesh.name, now)!);
   });
   app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh') }, async (request) => {
-    const insight = insightOf(request.params.mesh, Date.now());
+    const insight = insightOf(request.params.mesh, services.clock.now());
     if (!insight) throw notFound(Titles.retrieve);
     return insight;
   });
@@ -51,7 +51,7 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     async (request) => {
       const mesh = services.store.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
       if (!mesh) throw meshNotFound();
-      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, Date.now());
+      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, services.clock.now());
     },
   );
 }
