@@ -17,6 +17,16 @@ import { FactsStore } from './store/facts-store.js';
 import { ResourceStore } from './store/resource-store.js';
 import type { SecretCipher } from './store/secret-cipher.js';
 
+/** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
+const LONG_POLL_DRAIN_MS = 2_000;
+
+/** Resolves with `work`, or after `ms` of real time, whichever comes first (a bound on shutdown, not a decision). */
+function boundedWait(work: Promise<void>, ms: number): Promise<void> {
+  let cancel = () => {};
+  const bound = new Promise<void>((resolve) => (cancel = systemClock.schedule(resolve, ms, { keepAlive: false })));
+  return Promise.race([work, bound]).finally(cancel);
+}
+
 /** The domain layer, wired once per process and shared by the HTTP and HTTPS listeners. */
 export interface Services {
   config: Config;
@@ -39,6 +49,16 @@ export interface Services {
   instanceId: string;
   /** The one source of time of the process (a fake one in tests). */
   clock: Clock;
+  /** Each listener (app) that serves these services holds them; the last one to let go closes them. */
+  hold(): void;
+  letGo(): Promise<void>;
+  /**
+   * Ends waiting long-polls (they answer 304) and resolves once they have answered: listeners call it before they
+   * close their connections, so no client waits out its poll or loses its answer.
+   */
+  endLongPolls(): Promise<void>;
+  /** Commits answered certificates still pending, stops the signing workers, closes the database. Idempotent. */
+  close(): Promise<void>;
 }
 
 export function createServices(deps: {
@@ -57,9 +77,11 @@ export function createServices(deps: {
   const facts = new FactsStore(deps.db);
   const events = new MeshEvents(clock);
   const ca = new CaManager(store, facts, clock);
-  events.onAnyChange((mesh) => ca.invalidate(mesh));
+  events.onAnyChange((mesh) => ca.reload(mesh));
+  ca.recordCurrentBundles();
   const dataplanes = new DataplaneService(store, facts, deps.config.certProfile);
   const signing = new SigningPool(deps.config.signingWorkers);
+  const longPolls = new LongPollGate(deps.config.maxLongPolls);
   const recorder = new IssueRecorder(facts, store, (mesh, version) => {
     try {
       return ca.stateOf(mesh)?.bundleVersion === version;
@@ -67,6 +89,15 @@ export function createServices(deps: {
       return false;
     }
   });
+  let holders = 0;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS);
+      recorder.flush();
+      await signing.close();
+      deps.db.close();
+    })());
   return {
     config: deps.config,
     log: deps.log,
@@ -82,9 +113,15 @@ export function createServices(deps: {
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
-    longPolls: new LongPollGate(deps.config.maxLongPolls),
+    longPolls,
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
     clock,
+    hold: () => void holders++,
+    letGo: async () => {
+      if (--holders <= 0) await close();
+    },
+    endLongPolls: () => boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS),
+    close,
   };
 }

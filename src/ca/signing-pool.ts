@@ -43,11 +43,13 @@ export class SigningPool {
   private readonly workers: PoolWorker[] = [];
   private readonly pending = new Map<number, { resolve: (r: LeafResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  private closed = false;
 
   constructor(private readonly size: number) {}
 
   /** `inlineSigner` is used only when the pool has no workers. */
   async sign(signerId: string, material: SignerMaterial, inlineSigner: CaSigner, request: LeafRequest): Promise<LeafResult> {
+    if (this.closed) throw new Error('signing pool closed');
     if (this.size === 0) return signLeaf(inlineSigner, request);
     this.start();
     const target = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
@@ -67,7 +69,9 @@ export class SigningPool {
     }
   }
 
+  /** Stops the workers; jobs still in flight fail, and later jobs are refused (no worker is started again). */
   async close(): Promise<void> {
+    this.closed = true;
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
     for (const { reject } of this.pending.values()) reject(new Error('signing pool closed'));

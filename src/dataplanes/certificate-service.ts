@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
-import { systemClock, type Clock } from '../domain/clock.js';
+import { CLOCK_SKEW_MS, systemClock, type Clock } from '../domain/clock.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
@@ -13,7 +13,6 @@ import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
 
-export const CLOCK_SKEW_MS = 10_000;
 /** Renew at about 80% of the lifetime, up to 5% earlier at random so a fleet does not renew at once. */
 const RENEW_AT = 0.8;
 const RENEW_JITTER = 0.05;

@@ -10,6 +10,12 @@ export interface Clock {
   schedule(fire: () => void, ms: number, options?: { keepAlive?: boolean }): () => void;
 }
 
+/**
+ * How far back a certificate's notBefore is set, so a peer whose clock runs a little behind already accepts it
+ * (dataplane leaves and builtin roots alike).
+ */
+export const CLOCK_SKEW_MS = 10_000;
+
 /** Node's timers hold at most 2^31-1 ms; longer delays are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

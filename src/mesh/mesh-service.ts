@@ -1,9 +1,8 @@
-import { generateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
+import { generateKeyPairAsync } from '../ca/keys.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
 import { conflict, invalidResource, badRequest, notFound, Titles } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
@@ -15,7 +14,6 @@ import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } fr
 import type { FactsStore } from '../store/facts-store.js';
 import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
 
-const generateKeyPairAsync = promisify(generateKeyPair);
 
 export interface WriteOptions {
   /** Run every check and answer as the real call would, but write nothing. */

@@ -48,9 +48,7 @@ export async function createTestApp(
     services,
     dataDir,
     async close() {
-      await app.close();
-      await services.signing.close();
-      db.close();
+      await app.close(); // the app owns the services: this also stops the signing pool and closes the database
     },
   };
 }

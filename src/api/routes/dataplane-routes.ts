@@ -115,6 +115,11 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
       const waitMs = parseWait(request.query.wait);
       const servedSerial = parseServedSerial(request.query.servedSerial);
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
+      // The poll counts until its answer is written (or its client is gone), so shutdown can wait for the answer.
+      if (gate) {
+        reply.raw.once('finish', gate.release);
+        reply.raw.once('close', gate.release);
+      }
       let answer;
       try {
         answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, {
@@ -122,8 +127,9 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
           servedSerial,
           signal: gate?.signal,
         });
-      } finally {
+      } catch (err) {
         gate?.release();
+        throw err;
       }
       if (answer.status === 304) return reply.status(304).header('etag', `"${answer.bundleVersion}"`).send();
       return reply.header('etag', `"${answer.bundle.bundleVersion}"`).send(answer.bundle);
