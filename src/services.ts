@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LongPollGate, PerMinuteLimiter } from './api/limits.js';
+import { LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';

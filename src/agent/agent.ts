@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ApiCallError, ApiClient, ConnectionError } from '../cli/http.js';
+import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
 import { sleep, systemClock, type Clock } from '../domain/clock.js';
 import { newKeyAndCsr } from './csr.js';
 import { publishFileSet } from './files.js';

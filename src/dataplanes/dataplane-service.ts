@@ -1,4 +1,4 @@
-import type { Principal } from '../api/auth.js';
+import type { Principal } from '../domain/principal.js';
 import { accessDenied, badRequest, invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
 import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
 import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';

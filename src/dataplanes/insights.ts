@@ -1,7 +1,7 @@
 import type { StoredResource } from '../store/resource-store.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { Dataplane } from '../resources/dataplane.js';
-import { renderResource } from '../api/render.js';
+import { renderResource } from '../store/render.js';
 
 type Stat = { total: number; online: number };
 

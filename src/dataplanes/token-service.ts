@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'n
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../domain/clock.js';
-import type { DataplaneTokenVerifier, Principal } from '../api/auth.js';
+import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { ApiError } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../mesh/mesh-service.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PerMinuteLimiter } from '../../src/api/limits.js';
+import { PerMinuteLimiter } from '../../src/dataplanes/limits.js';
 import { ApiError } from '../../src/errors.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
