@@ -5,14 +5,15 @@
  *   resources  src/resources                                 -> domain
  *   store      src/store                                     -> resources, domain
  *   ca         src/ca (codec, backends, signing pool)        -> store, resources, domain
- *   services   src/dataplanes, src/mesh, src/secrets, src/rotation, src/mesh-events.ts, src/config.ts,
+ *   services   src/services (resource manager), src/dataplanes, src/mesh, src/secrets, src/rotation,
+ *              src/mesh-events.ts, src/config.ts,
  *              src/services.ts                               -> ca, store, resources, domain
  *   api        src/api, src/app.ts                           -> services and below
  *   client     src/client (HTTP client of meshctl and meshcp-dp)  -> domain
  *   cli, agent src/cli, src/agent                            -> client, resources, domain (the agent: also the DER codec)
  */
 const DOMAIN = '^src/(domain/|errors\\.ts$|version\\.ts$)';
-const SERVICES = '^src/(dataplanes|mesh|secrets|rotation)/|^src/(mesh-events|config|services)\\.ts$';
+const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|services)/|^src/(mesh-events|config|services)\\.ts$';
 const API = '^src/api/|^src/app\\.ts$';
 const TOP = '^src/(main|bootstrap)\\.ts$';
 const CLIENT_SIDE = '^src/(client|cli|agent)/';

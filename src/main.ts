@@ -35,8 +35,8 @@ async function main(): Promise<void> {
     instanceId: loadInstanceId(config),
   });
 
-  if (!config.skipDefaultMeshCreation && !services.meshes.exists('default')) {
-    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+  if (!config.skipDefaultMeshCreation && !services.meshes.exists('', 'default')) {
+    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
     log.info('created the default mesh');
   }
 

@@ -5,13 +5,15 @@ import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
-import { DataplaneService } from './dataplanes/dataplane-service.js';
+import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-service.js';
 import { DataplaneTokenService } from './dataplanes/token-service.js';
 import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
-import { MeshService } from './mesh/mesh-service.js';
-import { SecretService } from './secrets/secret-service.js';
+import { MeshDescriptor } from './mesh/mesh-service.js';
+import type { Mesh } from './resources/mesh.js';
+import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
+import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
 import type { Db } from './store/database.js';
 import { FactsStore } from './store/facts-store.js';
 import { ResourceStore } from './store/resource-store.js';
@@ -35,8 +37,10 @@ export interface Services {
   facts: FactsStore;
   events: MeshEvents;
   ca: CaManager;
-  meshes: MeshService;
-  secrets: SecretService;
+  /** Every resource type through the one pipeline (src/services/resource-manager.ts), one handle per type. */
+  meshes: ResourceHandle<Mesh>;
+  secrets: ResourceHandle<SecretSpec>;
+  globalSecrets: ResourceHandle<SecretSpec>;
   dataplanes: DataplaneService;
   tokens: DataplaneTokenService;
   certificates: CertificateService;
@@ -79,7 +83,6 @@ export function createServices(deps: {
   const ca = new CaManager(store, facts, clock);
   events.onAnyChange((mesh) => ca.reload(mesh));
   ca.recordCurrentBundles();
-  const dataplanes = new DataplaneService(store, facts, deps.config.certProfile);
   const signing = new SigningPool(deps.config.signingWorkers);
   const longPolls = new LongPollGate(deps.config.maxLongPolls);
   const recorder = new IssueRecorder(facts, store, (mesh, version) => {
@@ -89,6 +92,8 @@ export function createServices(deps: {
       return false;
     }
   });
+  const resources = new ResourceManager(store, events);
+  const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(facts, deps.config.certProfile));
   let holders = 0;
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -105,8 +110,9 @@ export function createServices(deps: {
     facts,
     events,
     ca,
-    meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush(), clock),
-    secrets: new SecretService(store, events),
+    meshes: resources.handle(new MeshDescriptor(store, facts, deps.log, () => recorder.flush(), clock)),
+    secrets: resources.handle(secretDescriptor(store)),
+    globalSecrets: resources.handle(globalSecretDescriptor),
     dataplanes,
     tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
     certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),

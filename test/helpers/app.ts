@@ -39,7 +39,7 @@ export async function createTestApp(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.defaultMesh !== false) {
-    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
   }
   const app = await buildApp(services);
   await app.ready();

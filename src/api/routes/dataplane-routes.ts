@@ -4,9 +4,8 @@ import { badRequest } from '../../errors.js';
 import { parseDuration } from '../../resources/duration.js';
 import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
-import { renderResource } from '../render.js';
-import { statusOf, writeOptions } from '../write-options.js';
 import { docs } from '../openapi-docs.js';
+import { registerResourceRoutes } from '../resource-routes.js';
 
 type Params = { mesh: string; name: string };
 
@@ -57,9 +56,12 @@ function heldVersion(header: string | undefined): string | undefined {
 export function registerDataplaneRoutes(app: FastifyInstance, services: Services): void {
   const { dataplanes, facts } = services;
 
-  app.get<{ Params: { mesh: string } }>('/meshes/:mesh/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of a mesh', true) }, async (request) => {
-    const query = parseListQuery(request, request.params.mesh);
-    return listBody(request, query, dataplanes.list(query));
+  const own = { access: 'own-dataplane' as const };
+  registerResourceRoutes(app, dataplanes, {
+    kind: 'Dataplane',
+    collection: '/meshes/:mesh/dataplanes',
+    summaries: { list: 'List the dataplanes of a mesh', get: 'Get a dataplane', put: 'Create or replace a dataplane', del: 'Delete a dataplane' },
+    itemAccess: own.access,
   });
   app.get('/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of every mesh') }, async (request) => {
     const query = parseListQuery(request);
@@ -80,20 +82,6 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
       dataplaneOverview(dataplanes.get(request.params.mesh, request.params.name), facts),
     );
   }
-
-  const own = { access: 'own-dataplane' as const };
-  app.get<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.get('Dataplane', 'Get a dataplane', true) }, async (request) =>
-    renderResource(dataplanes.get(request.params.mesh, request.params.name)),
-  );
-  app.put<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.put('Dataplane', 'Create or replace a dataplane', true) }, async (request, reply) => {
-    const { mesh, name } = request.params;
-    const outcome = dataplanes.put(mesh, name, request.body, request.principal, writeOptions(request));
-    return reply.status(statusOf(outcome)).send({});
-  });
-  app.delete<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { schema: docs.del('Dataplane', 'Delete a dataplane', true) }, async (request) => {
-    dataplanes.delete(request.params.mesh, request.params.name, writeOptions(request));
-    return {};
-  });
 
   app.post<{ Params: Params }>(
     '/meshes/:mesh/dataplanes/:name/certificate',
