@@ -9,7 +9,8 @@
  *              src/mesh-events.ts, src/config.ts,
  *              src/services.ts                               -> ca, store, resources, domain
  *   api        src/api, src/app.ts                           -> services and below
- *   client     src/client (HTTP client of meshctl and meshcp-dp)  -> domain
+ *   contract   src/contract (zod schemas of the API's answers)  -> domain
+ *   client     src/client (HTTP client of meshctl and meshcp-dp)  -> contract, domain
  *   cli, agent src/cli, src/agent                            -> client, resources, domain (the agent: also the DER codec)
  */
 const DOMAIN = '^src/(domain/|errors\\.ts$|version\\.ts$)';
@@ -59,11 +60,18 @@ module.exports = {
       to: { path: `${TOP}|${CLIENT_SIDE}` },
     },
     {
-      name: 'client-only-on-domain',
+      name: 'contract-only-on-domain',
+      comment: 'The API contract is shared by server, CLI and agent: it can depend on none of them.',
+      severity: 'error',
+      from: { path: '^src/contract/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/contract/` },
+    },
+    {
+      name: 'client-on-contract',
       comment: 'The shared HTTP client of meshctl and meshcp-dp.',
       severity: 'error',
       from: { path: '^src/client/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/client/` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|contract)/` },
     },
     {
       name: 'cli-on-client',

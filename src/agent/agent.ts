@@ -11,6 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
+import type { IssuedCertificate, TrustBundle } from '../client/types.js';
 import { sleep, systemClock, type Clock } from '../domain/clock.js';
 import { newKeyAndCsr } from './csr.js';
 import { publishFileSet } from './files.js';
@@ -58,26 +59,6 @@ export interface HeldMaterial {
   bundleVersion: string;
   /** Serial of the served certificate, upper-case hex. */
   serial: string;
-}
-
-interface CertificateAnswer {
-  certificate: string;
-  privateKey?: string;
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  issuedBackend: string;
-  notBefore: string;
-  notAfter: string;
-  renewAfter: string;
-}
-
-interface BundleAnswer {
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  enabledBackend: string;
-  reissue: boolean;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -166,7 +147,7 @@ export class DataplaneAgent extends EventEmitter {
       ...(this.held ? { bundleVersion: this.held.bundleVersion } : {}),
     };
     const response = await (await this.client()).call('POST', `${this.base}/certificate`, { body, timeoutMs: 30_000 });
-    const answer = JSON.parse(response.text) as CertificateAnswer;
+    const answer = JSON.parse(response.text) as IssuedCertificate;
     const keyPem = generated?.keyPem ?? answer.privateKey;
     if (!keyPem) throw new Error('the control plane returned no private key and no CSR was sent');
     this.install({
@@ -289,7 +270,7 @@ export class DataplaneAgent extends EventEmitter {
       accept: [304],
     });
     if (response.status === 304) return false;
-    const bundle = JSON.parse(response.text) as BundleAnswer;
+    const bundle = JSON.parse(response.text) as TrustBundle;
     if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
       this.install({ ...this.material, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends });
       this.log({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { CertificateRequestSchema, type IssuedCertificate } from '../contract/dataplanes.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { SigningPool } from '../ca/signing-pool.js';
@@ -17,24 +17,7 @@ import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
 const RENEW_AT = 0.8;
 const RENEW_JITTER = 0.05;
 
-const CertificateRequestSchema = z.object({
-  csr: z.string().optional(),
-  bundleVersion: z.string().optional(),
-});
-
-export interface IssuedCertificate {
-  mesh: string;
-  dataplane: string;
-  issuedBackend: string;
-  certificate: string;
-  privateKey?: string;
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  notBefore: string;
-  notAfter: string;
-  renewAfter: string;
-}
+export type { IssuedCertificate } from '../contract/dataplanes.js';
 
 const CERT_TITLE = 'Could not issue a certificate';
 

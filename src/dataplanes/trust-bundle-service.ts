@@ -1,4 +1,5 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
+import type { TrustBundle } from '../contract/dataplanes.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { MeshEvents } from '../mesh-events.js';
 import type { Dataplane } from '../resources/dataplane.js';
@@ -9,13 +10,7 @@ import type { DataplaneService } from './dataplane-service.js';
 
 export const MAX_WAIT_MS = 60_000;
 
-export interface TrustBundle {
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  enabledBackend: string;
-  reissue: boolean;
-}
+export type { TrustBundle } from '../contract/dataplanes.js';
 
 export type TrustBundleAnswer = { status: 200; bundle: TrustBundle } | { status: 304; bundleVersion: string };
 

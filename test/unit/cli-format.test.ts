@@ -87,6 +87,8 @@ describe('tables and durations', () => {
       type: 'DataplaneOverview',
       mesh: 'default',
       name: 'web-1',
+      creationTime: '2026-11-28T11:00:00Z',
+      modificationTime: '2026-11-28T11:00:00Z',
       dataplane: { networking: { inbound: [{ tags: { 'kuma.io/service': 'web' } }] } },
       dataplaneInsight: {
         mTLS: {

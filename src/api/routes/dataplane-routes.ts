@@ -4,6 +4,7 @@ import { badRequest } from '../../errors.js';
 import { parseDuration } from '../../resources/duration.js';
 import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
+import { DataplaneOverviewSchema, IssuedCertificateSchema, TrustBundleSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 import { registerResourceRoutes } from '../resource-routes.js';
 
@@ -24,6 +25,7 @@ function parseServedSerial(raw: unknown): string | undefined {
 }
 
 const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls', {
+  ...docs.answers(TrustBundleSchema, 'the current trust bundle (304 without a body: the held one is current)'),
   description: [
     'Acknowledgement protocol for dataplane agents (only calls made with the dataplane\'s own token count).',
     '`If-None-Match: "<bundleVersion>"` says which bundle the proxy holds, i.e. has loaded and uses to verify peers.',
@@ -78,14 +80,17 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
   });
   for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
-    app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight') }, async (request) =>
+    app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight', docs.answers(DataplaneOverviewSchema, 'the dataplane and its certificate insight')) }, async (request) =>
       dataplaneOverview(dataplanes.get(request.params.mesh, request.params.name), facts),
     );
   }
 
   app.post<{ Params: Params }>(
     '/meshes/:mesh/dataplanes/:name/certificate',
-    { config: own, schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)') },
+    {
+      config: own,
+      schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)', docs.answers(IssuedCertificateSchema, 'the certificate and the trust bundle')),
+    },
     async (request) => {
       const { mesh, name } = request.params;
       if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
