@@ -4,6 +4,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
 import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
+import type { ConnectionGate } from './api/connection-gate.js';
 import { installErrorHandlers } from './api/error-handler.js';
 import { documentPathParams } from './api/openapi-docs.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
@@ -16,6 +17,8 @@ import { VERSION } from './version.js';
 
 export interface AppOptions {
   https?: HttpsServerOptions;
+  /** Shared by the listeners of one process; tests through inject() have no sockets to limit. */
+  connectionGate?: ConnectionGate;
 }
 
 /** Fastify's own two lines per request are replaced by the one `onResponse` line below. */
@@ -30,6 +33,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     logController: new OneLinePerRequest({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: services.config.keepAliveTimeoutMs,
+    connectionTimeout: services.config.idleTimeoutMs,
     forceCloseConnections: true,
     // Resource names may be 253 characters (Kuma); longer ones get Kuma's 400 from the name check, not a 414.
     routerOptions: { maxParamLength: 1024 },
@@ -39,6 +44,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     },
     ...(options.https ? { https: options.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // A request's headers must arrive within this (slowloris); Node checks it every 30 s.
+  app.server.headersTimeout = services.config.headersTimeoutMs;
+  options.connectionGate?.guard(app.server, options.https !== undefined);
 
   // Requests are validated by the zod schemas in the domain layer; route schemas only document the API.
   app.setValidatorCompiler(() => () => true);

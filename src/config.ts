@@ -24,6 +24,13 @@ export interface Config {
   /** PEM files for the HTTPS listener; generated into the data dir when unset. */
   httpsCertFile?: string;
   httpsKeyFile?: string;
+  /** Connection limits of the API listeners (src/api/connection-gate.ts) and Node's HTTP timeouts. */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  firstByteTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
   /** URI SANs of dataplane certificates: Kuma's (default) or exactly one SPIFFE ID (strict X.509-SVID verifiers). */
   certProfile: CertProfile;
 }
@@ -45,6 +52,20 @@ function parsePositiveInt(name: string, raw: string | undefined, fallback: numbe
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
   return value;
+}
+
+function parseNonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function parseTimeout(name: string, raw: string | undefined, fallback: string): number {
+  const text = raw === undefined || raw === '' ? fallback : raw;
+  const ms = parseDuration(text);
+  if (ms === null || ms <= 0) throw new ConfigError(`${name} must be a positive duration like ${fallback}, got "${text}"`);
+  return ms;
 }
 
 function parseCount(name: string, raw: string | undefined, fallback: number): number {
@@ -91,7 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,
     certProfile: parseCertProfile(env.MESHCP_CERT_PROFILE),
+    maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
+    maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
+    firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),
+    headersTimeoutMs: parseTimeout('MESHCP_API_HEADERS_TIMEOUT', env.MESHCP_API_HEADERS_TIMEOUT, '10s'),
+    keepAliveTimeoutMs: parseTimeout('MESHCP_API_KEEP_ALIVE_TIMEOUT', env.MESHCP_API_KEEP_ALIVE_TIMEOUT, '5s'),
+    // Above the 60 s long-poll bound: a waiting poll's socket is silent until it is answered.
+    idleTimeoutMs: parseTimeout('MESHCP_API_IDLE_TIMEOUT', env.MESHCP_API_IDLE_TIMEOUT, '90s'),
   };
+  if (config.idleTimeoutMs <= 60_000) throw new ConfigError('MESHCP_API_IDLE_TIMEOUT must be above the 60s trust-bundle long-poll bound');
   if (Boolean(config.httpsCertFile) !== Boolean(config.httpsKeyFile)) {
     throw new ConfigError('MESHCP_API_HTTPS_CERT_FILE and MESHCP_API_HTTPS_KEY_FILE must be set together');
   }

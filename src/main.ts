@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { ConnectionGate } from './api/connection-gate.js';
 import { buildApp } from './app.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -41,12 +42,13 @@ async function main(): Promise<void> {
   }
 
   const servers: FastifyInstance[] = [];
-  const http = await buildApp(services);
+  const connectionGate = new ConnectionGate(config);
+  const http = await buildApp(services, { connectionGate });
   await http.listen({ host: config.apiAddress, port: config.httpPort });
   servers.push(http);
   log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (config.httpsPort !== -1) {
-    const https = await buildApp(services, { https: loadServerTls(config) });
+    const https = await buildApp(services, { https: { ...loadServerTls(config), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
     await https.listen({ host: config.apiAddress, port: config.httpsPort });
     servers.push(https);
     log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');

@@ -23,7 +23,8 @@ declare module 'fastify' {
   }
 }
 
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
+/** Any of these says a proxy stands between the caller and us: the loopback peer is then the proxy, not the caller. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'via'];
 
 function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;

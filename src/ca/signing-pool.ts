@@ -10,7 +10,7 @@ export interface SignerMaterial {
 export interface SigningJob {
   id: number;
   signerId: string;
-  /** Sent the first time a worker sees this signer. */
+  /** Sent when the pool has not given this signer to the worker yet, or the worker answered `signerMissing`. */
   material?: SignerMaterial;
   request: LeafRequest;
 }
@@ -18,17 +18,36 @@ export interface SigningJob {
 export interface SigningReply {
   id: number;
   result?: LeafResult;
+  /** The worker does not hold the signer (never sent, or evicted from its bounded cache): send the material. */
+  signerMissing?: true;
   failure?: string;
+}
+
+/** Signing could not happen now (a worker crashed, hung or the pool is closing): the caller answers 503. */
+export class SigningUnavailableError extends Error {}
+
+/** Without `dpCert.requestTimeout`, a job that has not come back in this long fails (a signature takes ~1 ms). */
+export const DEFAULT_SIGNING_TIMEOUT_MS = 10_000;
+
+interface PendingJob {
+  job: SigningJob;
+  material: SignerMaterial;
+  resolve: (r: LeafResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 interface PoolWorker {
   worker: Worker;
-  inFlight: number;
-  loaded: Set<string>;
+  pending: Map<number, PendingJob>;
+  /** Signers this worker was sent; the worker may have evicted some since, and then says `signerMissing`. */
+  sent: Set<string>;
 }
 
+export type WorkerFactory = () => Worker;
+
 /** Compiled (dist/*.js) the worker is plain JS; from source under tsx it needs tsx registered in the thread. */
-function startWorker(): Worker {
+function startSigningWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./signing-worker.js', import.meta.url));
   return new Worker(new URL('./signing-worker-entry.mjs', import.meta.url), {
     workerData: { module: new URL('./signing-worker.ts', import.meta.url).href },
@@ -38,63 +57,104 @@ function startWorker(): Worker {
 /**
  * Signs dataplane certificates on worker threads so every core works (CSR verification and signing are the CPU
  * of an issuance); the main thread keeps HTTP and the one SQLite connection. With 0 workers it signs inline.
+ * A worker that dies or hangs is replaced; only the jobs it held fail, each with a SigningUnavailableError.
  */
 export class SigningPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly pending = new Map<number, { resolve: (r: LeafResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly startWorker: WorkerFactory = startSigningWorker,
+  ) {}
 
   /** `inlineSigner` is used only when the pool has no workers. */
-  async sign(signerId: string, material: SignerMaterial, inlineSigner: CaSigner, request: LeafRequest): Promise<LeafResult> {
-    if (this.closed) throw new Error('signing pool closed');
+  async sign(
+    signerId: string,
+    material: SignerMaterial,
+    inlineSigner: CaSigner,
+    request: LeafRequest,
+    timeoutMs = DEFAULT_SIGNING_TIMEOUT_MS,
+  ): Promise<LeafResult> {
     if (this.size === 0) return signLeaf(inlineSigner, request);
-    this.start();
-    const target = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+    if (this.closed) throw new SigningUnavailableError('the signing pool is closed');
+    this.fill();
+    const target = this.workers.reduce((best, w) => (w.pending.size < best.pending.size ? w : best));
     const job: SigningJob = { id: this.nextId++, signerId, request };
-    if (!target.loaded.has(signerId)) {
-      job.material = material;
-      target.loaded.add(signerId);
-    }
-    target.inFlight++;
-    try {
-      return await new Promise<LeafResult>((resolve, reject) => {
-        this.pending.set(job.id, { resolve, reject });
-        target.worker.postMessage(job);
-      });
-    } finally {
-      target.inFlight--;
-    }
+    return new Promise<LeafResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.timedOut(target, job.id, timeoutMs), timeoutMs);
+      timer.unref();
+      target.pending.set(job.id, { job, material, resolve, reject, timer });
+      this.post(target, job, material);
+    });
   }
 
-  /** Stops the workers; jobs still in flight fail, and later jobs are refused (no worker is started again). */
+  /** Fails every waiting job and stops the workers. */
   async close(): Promise<void> {
     this.closed = true;
     const workers = this.workers.splice(0);
+    for (const w of workers) this.failAll(w, 'the signing pool is closing');
     await Promise.all(workers.map((w) => w.worker.terminate()));
-    for (const { reject } of this.pending.values()) reject(new Error('signing pool closed'));
-    this.pending.clear();
   }
 
-  private start(): void {
-    if (this.workers.length > 0) return;
-    for (let i = 0; i < this.size; i++) {
-      const worker = startWorker();
-      worker.unref();
-      worker.on('message', (reply: SigningReply) => {
-        const waiter = this.pending.get(reply.id);
-        if (!waiter) return;
-        this.pending.delete(reply.id);
-        if (reply.result) waiter.resolve(reply.result);
-        else waiter.reject(new Error(`signing failed: ${reply.failure}`));
-      });
-      worker.on('error', (err) => {
-        for (const { reject } of this.pending.values()) reject(err);
-        this.pending.clear();
-      });
-      this.workers.push({ worker, inFlight: 0, loaded: new Set() });
+  private post(target: PoolWorker, job: SigningJob, material: SignerMaterial): void {
+    if (!target.sent.has(job.signerId)) {
+      target.sent.add(job.signerId);
+      job.material = material;
     }
+    target.worker.postMessage(job);
+  }
+
+  private fill(): void {
+    while (this.workers.length < this.size) this.workers.push(this.spawn());
+  }
+
+  private spawn(): PoolWorker {
+    const entry: PoolWorker = { worker: this.startWorker(), pending: new Map(), sent: new Set() };
+    entry.worker.unref();
+    entry.worker.on('message', (reply: SigningReply) => this.onReply(entry, reply));
+    entry.worker.on('error', (err) => this.retire(entry, `a signing worker failed: ${err.message}`));
+    entry.worker.on('exit', (code) => this.retire(entry, `a signing worker exited (code ${code})`));
+    return entry;
+  }
+
+  private onReply(entry: PoolWorker, reply: SigningReply): void {
+    const pending = entry.pending.get(reply.id);
+    if (!pending) return; // timed out meanwhile
+    if (reply.signerMissing) {
+      entry.sent.delete(pending.job.signerId);
+      if (pending.job.material) return this.settle(entry, reply.id, new Error('the signing worker refused the CA material'));
+      return this.post(entry, pending.job, pending.material);
+    }
+    if (reply.result) this.settle(entry, reply.id, reply.result);
+    else this.settle(entry, reply.id, new Error(`signing failed: ${reply.failure}`));
+  }
+
+  private settle(entry: PoolWorker, id: number, outcome: LeafResult | Error): void {
+    const pending = entry.pending.get(id);
+    if (!pending) return;
+    entry.pending.delete(id);
+    clearTimeout(pending.timer);
+    if (outcome instanceof Error) pending.reject(outcome);
+    else pending.resolve(outcome);
+  }
+
+  /** A job that did not come back in time: the worker is presumed stuck and replaced (its other jobs fail too). */
+  private timedOut(entry: PoolWorker, id: number, timeoutMs: number): void {
+    if (!entry.pending.has(id)) return;
+    this.retire(entry, `signing did not finish within ${timeoutMs} ms`);
+    void entry.worker.terminate();
+  }
+
+  /** Takes a dead or stuck worker out of the pool; a replacement starts with the next job. */
+  private retire(entry: PoolWorker, reason: string): void {
+    const index = this.workers.indexOf(entry);
+    if (index >= 0) this.workers.splice(index, 1);
+    this.failAll(entry, reason);
+  }
+
+  private failAll(entry: PoolWorker, reason: string): void {
+    for (const id of [...entry.pending.keys()]) this.settle(entry, id, new SigningUnavailableError(reason));
   }
 }

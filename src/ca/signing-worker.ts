@@ -3,21 +3,31 @@ import { signLeaf } from './leaf-signing.js';
 import type { SigningJob, SigningReply } from './signing-pool.js';
 import { loadCaSigner, type CaSigner } from './x509.js';
 
-/** A signing thread: keeps the CA signers it was sent (parsed once) and signs leaves on request. */
+/**
+ * A signing thread: keeps the CA signers it was sent (parsed once) in a bounded least-recently-used cache, and asks
+ * for the material again (`signerMissing`) when a job names a signer it no longer holds.
+ */
 const signers = new Map<string, CaSigner>();
 const MAX_SIGNERS = 32;
+
+function signerFor(job: SigningJob): CaSigner | undefined {
+  let signer = signers.get(job.signerId);
+  if (signer) {
+    signers.delete(job.signerId); // re-inserted below: most recently used last
+  } else {
+    if (!job.material) return undefined;
+    signer = loadCaSigner(job.material.chainPem, job.material.keyPem);
+    if (signers.size >= MAX_SIGNERS) signers.delete(signers.keys().next().value!);
+  }
+  signers.set(job.signerId, signer);
+  return signer;
+}
 
 parentPort!.on('message', (job: SigningJob) => {
   let reply: SigningReply;
   try {
-    let signer = signers.get(job.signerId);
-    if (!signer) {
-      if (!job.material) throw new Error(`signer ${job.signerId} is not loaded`);
-      signer = loadCaSigner(job.material.chainPem, job.material.keyPem);
-      if (signers.size >= MAX_SIGNERS) signers.delete(signers.keys().next().value!);
-      signers.set(job.signerId, signer);
-    }
-    reply = { id: job.id, result: signLeaf(signer, job.request) };
+    const signer = signerFor(job);
+    reply = signer ? { id: job.id, result: signLeaf(signer, job.request) } : { id: job.id, signerMissing: true };
   } catch (err) {
     reply = { id: job.id, failure: (err as Error).message };
   }

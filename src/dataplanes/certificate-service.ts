@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { CertificateRequestSchema, type IssuedCertificate } from '../contract/dataplanes.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
-import type { SigningPool } from '../ca/signing-pool.js';
+import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
 import { CLOCK_SKEW_MS, systemClock, type Clock } from '../domain/clock.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { certificateUris, type CertProfile } from './cert-profile.js';
-import { dpCertExpirationMs } from '../resources/mesh.js';
+import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
@@ -79,12 +79,18 @@ export class CertificateService {
         throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
       }
       const material = state.enabledMaterial;
-      const signed = await this.signing.sign(
-        material.fingerprint,
-        { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
-        state.signer,
-        { csr: request.csr, uris, notBefore, notAfter },
-      );
+      const signed = await this.signing
+        .sign(
+          material.fingerprint,
+          { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
+          state.signer,
+          { csr: request.csr, uris, notBefore, notAfter },
+          dpCertRequestTimeoutMs(state.enabled),
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof SigningUnavailableError)) throw err;
+          throw new ApiError({ status: 503, title: CERT_TITLE, detail: `${err.message}; retry`, headers: { 'retry-after': '1' } });
+        });
       if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
       // Signing ran off the main thread: record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.

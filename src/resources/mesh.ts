@@ -117,6 +117,12 @@ export function dpCertExpirationMs(backend: CaBackend): number {
   return parseDuration(expiration) ?? DEFAULT_DP_CERT_EXPIRATION_MS;
 }
 
+/** `dpCert.requestTimeout` in milliseconds, or undefined when unset (the signing pool's default then applies). */
+export function dpCertRequestTimeoutMs(backend: CaBackend): number | undefined {
+  const t = backend.dpCert?.requestTimeout;
+  return t === undefined ? undefined : (parseRequestTimeout(t) ?? undefined);
+}
+
 /** Secret names of a builtin backend's root (as Kuma's `BuiltinCertSecretName` / `BuiltinKeySecretName`). */
 export function builtinCertSecretName(mesh: string, backend: string): string {
   return `${mesh}.ca-builtin-cert-${backend}`;

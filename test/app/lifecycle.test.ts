@@ -37,7 +37,7 @@ test('closing the app answers waiting long-polls with 304, then stops the signin
     assert.equal(t.services.store.db.open, false, 'the database is closed');
     await assert.rejects(
       t.services.signing.sign('x', { chainPem: '', keyPem: '' }, undefined as never, {} as never),
-      /signing pool closed/,
+      /signing pool is closed/,
       'the signing pool is stopped and starts no new worker',
     );
   } finally {

@@ -122,6 +122,10 @@ describe('localhost is admin only with Kuma 2.14 strict checks', () => {
       { 'x-forwarded-for': '203.0.113.9' },
       { 'x-real-ip': '203.0.113.9' },
       { forwarded: 'for=203.0.113.9' },
+      // A same-host proxy that rewrites Host to 127.0.0.1 but still says it forwarded (issue 10, item 8).
+      { 'x-forwarded-host': 'meshcp.example.com' },
+      { 'x-forwarded-proto': 'https' },
+      { via: '1.1 nginx' },
       { host: 'meshcp.example.com' },
       { origin: 'https://evil.example.com' },
       { 'sec-fetch-site': 'cross-site' },

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { describe, test } from 'node:test';
+import { SigningPool, SigningUnavailableError } from '../../src/ca/signing-pool.js';
+import { createRootCaCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+
+const misbehaving = () => new Worker(new URL('../fixtures/workers/misbehaving-signer.mjs', import.meta.url));
+const material = { chainPem: '', keyPem: '' };
+const request = (uri: string) => ({ uris: [uri], notBefore: 0, notAfter: 1 });
+const sign = (pool: SigningPool, uri: string, timeoutMs?: number) => pool.sign('ca', material, undefined as unknown as CaSigner, request(uri), timeoutMs);
+
+describe('the signing pool survives its workers', () => {
+  test('a crashed worker fails only its own jobs, with SigningUnavailableError, and is replaced', async () => {
+    const pool = new SigningPool(2, misbehaving);
+    try {
+      // Two workers; jobs go to the least busy one, so the crash job and the good job land on different workers.
+      const crash = sign(pool, 'test:crash');
+      const good = sign(pool, 'spiffe://default/web');
+      await assert.rejects(crash, (err) => err instanceof SigningUnavailableError && /exited \(code 7\)/.test(err.message));
+      assert.equal((await good).ok, true);
+      const after = await sign(pool, 'spiffe://default/after');
+      assert.deepEqual(after, { ok: true, certificatePem: 'signed spiffe://default/after', serialHex: '01' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a hung job times out with SigningUnavailableError; the stuck worker is replaced', async () => {
+    const pool = new SigningPool(1, misbehaving);
+    try {
+      const started = performance.now();
+      await assert.rejects(sign(pool, 'test:hang', 200), (err) => err instanceof SigningUnavailableError && /within 200 ms/.test(err.message));
+      assert.ok(performance.now() - started < 5_000);
+      assert.equal((await sign(pool, 'spiffe://default/next')).ok, true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('closing the pool fails waiting jobs instead of leaving them hanging', async () => {
+    const pool = new SigningPool(1, misbehaving);
+    const hung = assert.rejects(sign(pool, 'test:hang', 60_000), SigningUnavailableError);
+    await pool.close();
+    await hung;
+    await assert.rejects(sign(pool, 'spiffe://default/late'), SigningUnavailableError);
+  });
+});
+
+describe('the signing pool with more CAs than a worker keeps', () => {
+  test('1,000 distinct CAs signed round-robin twice on one worker: no error, each leaf by its own CA', async () => {
+    const now = Date.now();
+    const cas = Array.from({ length: 1_000 }, (_, i) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const chainPem = createRootCaCertificate({
+        privateKey,
+        publicKey,
+        subject: { O: 'meshcp test', OU: 'pool', CN: `ca-${i}` },
+        uriSan: `spiffe://mesh-${i}`,
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 86_400_000),
+      });
+      return { id: `ca-${i}`, chainPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicKey };
+    });
+    const pool = new SigningPool(1);
+    const leafRequest = { uris: ['spiffe://mesh/web'], notBefore: now - 1_000, notAfter: now + 3_600_000 };
+    try {
+      const failures: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        for (const ca of cas) {
+          const signed = await pool.sign(ca.id, { chainPem: ca.chainPem, keyPem: ca.keyPem }, loadCaSigner(cas[0].chainPem, cas[0].keyPem), leafRequest).catch((err: Error) => err);
+          if (signed instanceof Error || !signed.ok) failures.push(`${ca.id}: ${signed instanceof Error ? signed.message : signed.csrError}`);
+          else if (!new X509Certificate(signed.certificatePem).verify(ca.publicKey)) failures.push(`${ca.id}: signed by another CA`);
+        }
+      }
+      assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failures`);
+    } finally {
+      await pool.close();
+    }
+  });
+});
