@@ -82,10 +82,10 @@ module.exports = {
     },
     {
       name: 'agent-on-client',
-      comment: 'meshcp-dp talks to the control plane only through src/client; it builds CSRs with the DER codec.',
+      comment: 'meshcp-dp talks to the control plane only through src/client; it builds CSRs with the DER/PEM codec.',
       severity: 'error',
       from: { path: '^src/agent/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|agent|resources)/|^src/ca/der\\.ts$` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|agent|resources)/|^src/ca/(der|pem)\\.ts$` },
     },
     {
       name: 'no-cycles-across-folders',
