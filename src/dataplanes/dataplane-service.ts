@@ -2,6 +2,7 @@ import { accessDenied, badRequest, invalidResource, Titles } from '../errors.js'
 import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
 import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
+import { workloadLabelProblem } from '../resources/labels.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { ResourceDescriptor, ResourceHandle } from '../services/resource-manager.js';
 import type { FactsStore } from '../store/facts-store.js';
@@ -19,6 +20,7 @@ export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile 
   return {
     type: 'Dataplane',
     scope: 'mesh',
+    computedLabels: true,
     parse(at, body, request) {
       const shape = parseShape(DataplaneSchema, body);
       if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
@@ -29,6 +31,8 @@ export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile 
       const violations = checkResourceRequest({ type: 'Dataplane', name: at.name, mesh: at.mesh }, dp);
       if (violations.length === 0 && certProfile === 'spiffe') violations.push(...spiffeProfileViolations(at.mesh, dp));
       if (violations.length > 0) throw invalidResource(Titles.process, violations);
+      const workloadProblem = workloadLabelProblem(dp.labels);
+      if (workloadProblem) throw badRequest(workloadProblem);
       if (request.principal.kind === 'dataplane') {
         const problem = tokenTagViolation(request.principal.tags, dp);
         if (problem) throw accessDenied(problem);

@@ -36,6 +36,7 @@ export function secretDescriptor(store: ResourceStore): ResourceDescriptor<Parse
   return {
     type: 'Secret',
     scope: 'mesh',
+    computedLabels: true,
     parse: (at, body) => parseSecret('Secret', at, body),
     checkWrite({ at, parsed, stored }: WriteCheck<ParsedResource & { spec: SecretSpec }, undefined>) {
       if (!stored || ((stored.spec as SecretSpec).data ?? '') === (parsed.spec.data ?? '')) return;
@@ -65,5 +66,6 @@ export function secretDescriptor(store: ResourceStore): ResourceDescriptor<Parse
 export const globalSecretDescriptor: ResourceDescriptor<ParsedResource & { spec: SecretSpec }> = {
   type: 'GlobalSecret',
   scope: 'global',
+  computedLabels: true,
   parse: (at, body) => parseSecret('GlobalSecret', at, body),
 };

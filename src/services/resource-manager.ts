@@ -1,6 +1,7 @@
 import type { Principal } from '../domain/principal.js';
-import { meshNotFound, notFound, Titles } from '../errors.js';
+import { invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
+import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
 import type { ListQuery, ResourceStore, ResourceType, StoredResource } from '../store/resource-store.js';
 
 export interface WriteOptions {
@@ -45,6 +46,11 @@ export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, P
   readonly type: ResourceType;
   /** 'mesh': the resource lives in a mesh, which must exist (404 "mesh not found" before anything else). */
   readonly scope: 'global' | 'mesh';
+  /**
+   * Whether the stored labels are Kuma's computed ones (origin, zone, env, proxy-type...), whose immutable members
+   * an update may neither change nor remove.
+   */
+  readonly computedLabels?: boolean;
   /** Shape, validation and URL checks: pure, before any slow work (400s). */
   parse(at: ResourceAt, body: unknown, request: WriteRequest): P;
   /** Slow work before the transaction (key generation); its result reaches `checkWrite`. */
@@ -128,8 +134,14 @@ export class ResourceManager {
         const outcome = this.store.transaction((): WriteOutcome => {
           const stored = this.store.get(d.type, at.mesh, at.name);
           const alongside = d.checkWrite?.({ at, parsed, stored, prepared, request });
+          let labels = parsed.labels;
+          if (d.computedLabels) {
+            const write = labelsForWrite(d.type, at.mesh, parsed.spec, parsed.labels, stored);
+            if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
+            labels = write.labels;
+          }
           if (request.dryRun) return stored ? 'updated' : 'created';
-          const written = this.store.upsert(d.type, at.mesh, at.name, parsed.spec, parsed.labels);
+          const written = this.store.upsert(d.type, at.mesh, at.name, parsed.spec, labels);
           alongside?.();
           return written;
         });
