@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
-import { CaMaterialError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
+import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateKeyPairAsync } from '../ca/keys.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
@@ -30,7 +30,9 @@ class PreparedSecrets implements SecretSource {
   ) {}
 
   read(mesh: string, name: string): Buffer | undefined {
-    return this.stored.read(mesh, name) ?? (mesh === this.mesh ? this.pending.find((s) => s.name === name)?.data : undefined);
+    const pending = mesh === this.mesh ? this.pending.find((s) => s.name === name) : undefined;
+    if (pending?.replace) return pending.data;
+    return this.stored.read(mesh, name) ?? pending?.data;
   }
 }
 
@@ -84,9 +86,19 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
   async prepare(at: ResourceAt, parsed: ParsedMesh): Promise<SecretToWrite[]> {
     const name = at.name;
     const now = new Date(this.clock.now());
+    const violations: Violation[] = [];
     const pending = await Promise.all(
-      (parsed.mesh.mtls?.backends ?? []).map((backend) => pluginFor(backend.type).prepare(name, backend, this.secrets, now)),
+      (parsed.mesh.mtls?.backends ?? []).map((backend, i) =>
+        pluginFor(backend.type)
+          .prepare(name, backend, this.secrets, now)
+          .catch((err: unknown) => {
+            if (!(err instanceof CaPrepareError)) throw err;
+            violations.push(...reroot(err.violations, `mtls.backends[${i}].conf`));
+            return [];
+          }),
+      ),
     );
+    if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
       const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
       pending.push([
@@ -142,7 +154,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     return () => {
       for (const secret of pending) {
-        if (!this.store.exists('Secret', name, secret.name)) {
+        if (secret.replace || !this.store.exists('Secret', name, secret.name)) {
           this.store.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
         }
       }
