@@ -34,7 +34,7 @@ export async function benchValidatorLatency() {
   };
 
   try {
-    await services.meshes.put('default', step1, { dryRun: false, force: false });
+    await services.meshes.put('', 'default', step1, { principal: { kind: 'admin' }, dryRun: false, force: false });
     const versionStep1 = services.ca.stateOf('default')!.bundleVersion;
     const now = Date.now();
     const names = Array.from({ length: FLEET }, (_, i) => `dp-${String(i).padStart(5, '0')}`);
@@ -70,7 +70,7 @@ export async function benchValidatorLatency() {
     results.push(await measure('status, step 2 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
     setFleet(() => 'ca-1', () => true);
     results.push(await measure('step 2 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step2)));
-    await services.meshes.put('default', step2, { dryRun: false, force: false });
+    await services.meshes.put('', 'default', step2, { principal: { kind: 'admin' }, dryRun: false, force: false });
     setFleet((i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'), () => true); // half re-issued by ca-2
     results.push(await measure('step 3 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step3)));
     results.push(await measure('status, step 3 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs src/agent/meshcp-dp.ts through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// meshcp-dp: the compiled src/agent/meshcp-dp.ts (see bin/entry.js).
+import { runProgram } from './entry.js';
 
-register();
-await import('../src/agent/meshcp-dp.ts');
+await runProgram('agent/meshcp-dp');

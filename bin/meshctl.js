@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs src/cli/meshctl.ts through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// meshctl: the compiled src/cli/meshctl.ts (see bin/entry.js).
+import { runProgram } from './entry.js';
 
-register();
-await import('../src/cli/meshctl.ts');
+await runProgram('cli/meshctl');

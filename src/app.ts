@@ -53,6 +53,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // The app owns its share of the services: closing it ends waiting long-polls (answered before connections are
+  // cut), and the last listener to close commits pending issue records, stops the signing pool, closes the store.
+  services.hold();
+  app.addHook('preClose', () => services.endLongPolls());
+  app.addHook('onClose', () => services.letGo());
+
   installBodyParsers(app);
   installErrorHandlers(app);
   installAuth(app, {

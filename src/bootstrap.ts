@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { createSelfSignedServerCertificate } from './ca/x509.js';
 
 /** Paths pino must never print, wherever they appear in a logged object. */
@@ -63,7 +64,7 @@ export function loadInstanceId(config: Config): string {
 }
 
 /** The HTTPS listener's certificate: from the configured files, or generated once into the data dir (ECDSA P-256, 1 year). */
-export function loadServerTls(config: Config): { key: string; cert: string } {
+export function loadServerTls(config: Config, clock: Clock = systemClock): { key: string; cert: string } {
   if (config.httpsCertFile && config.httpsKeyFile) {
     return { key: readFileSync(config.httpsKeyFile, 'utf8'), cert: readFileSync(config.httpsCertFile, 'utf8') };
   }
@@ -71,7 +72,7 @@ export function loadServerTls(config: Config): { key: string; cert: string } {
   const certFile = join(config.dataDir, 'server-cert.pem');
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const now = Date.now();
+    const now = clock.now();
     const cert = createSelfSignedServerCertificate({
       privateKey,
       publicKey,

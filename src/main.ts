@@ -36,8 +36,8 @@ async function main(): Promise<void> {
     instanceId: loadInstanceId(config),
   });
 
-  if (!config.skipDefaultMeshCreation && !services.meshes.exists('default')) {
-    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+  if (!config.skipDefaultMeshCreation && !services.meshes.exists('', 'default')) {
+    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
     log.info('created the default mesh');
   }
 
@@ -59,12 +59,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    // Answer the waiting long-polls first, then close every connection (keep-alive ones would hold close() open).
-    services.longPolls.endAll();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Each listener answers its waiting long-polls, then closes its connections; the last one closes the services.
     await Promise.allSettled(servers.map((s) => s.close()));
-    await services.signing.close();
-    db.close();
+    await services.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

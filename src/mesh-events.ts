@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './domain/clock.js';
 
 /**
  * Tells in-memory caches and waiting long-polls that a mesh's CA view may have changed (a write to the mesh or one
@@ -7,7 +8,7 @@ import { EventEmitter } from 'node:events';
 export class MeshEvents {
   private readonly emitter = new EventEmitter();
 
-  constructor() {
+  constructor(private readonly clock: Clock = systemClock) {
     this.emitter.setMaxListeners(0);
   }
 
@@ -25,14 +26,14 @@ export class MeshEvents {
     return new Promise((resolve) => {
       const event = `changed:${mesh}`;
       const finish = (result: 'changed' | 'timeout') => {
-        clearTimeout(timer);
+        cancelTimer();
         this.emitter.off(event, onChange);
         signal?.removeEventListener('abort', onAbort);
         resolve(result);
       };
       const onChange = () => finish('changed');
       const onAbort = () => finish('timeout');
-      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      const cancelTimer = this.clock.schedule(() => finish('timeout'), timeoutMs);
       this.emitter.on(event, onChange);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

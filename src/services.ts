@@ -1,20 +1,33 @@
 import type { Logger } from 'pino';
-import { LongPollGate, PerMinuteLimiter } from './api/limits.js';
+import { LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
-import { DataplaneService } from './dataplanes/dataplane-service.js';
+import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-service.js';
 import { DataplaneTokenService } from './dataplanes/token-service.js';
 import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
-import { MeshService } from './mesh/mesh-service.js';
-import { SecretService } from './secrets/secret-service.js';
+import { MeshDescriptor } from './mesh/mesh-service.js';
+import type { Mesh } from './resources/mesh.js';
+import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
+import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
 import type { Db } from './store/database.js';
 import { FactsStore } from './store/facts-store.js';
 import { ResourceStore } from './store/resource-store.js';
 import type { SecretCipher } from './store/secret-cipher.js';
+
+/** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
+const LONG_POLL_DRAIN_MS = 2_000;
+
+/** Resolves with `work`, or after `ms` of real time, whichever comes first (a bound on shutdown, not a decision). */
+function boundedWait(work: Promise<void>, ms: number): Promise<void> {
+  let cancel = () => {};
+  const bound = new Promise<void>((resolve) => (cancel = systemClock.schedule(resolve, ms, { keepAlive: false })));
+  return Promise.race([work, bound]).finally(cancel);
+}
 
 /** The domain layer, wired once per process and shared by the HTTP and HTTPS listeners. */
 export interface Services {
@@ -24,8 +37,10 @@ export interface Services {
   facts: FactsStore;
   events: MeshEvents;
   ca: CaManager;
-  meshes: MeshService;
-  secrets: SecretService;
+  /** Every resource type through the one pipeline (src/services/resource-manager.ts), one handle per type. */
+  meshes: ResourceHandle<Mesh>;
+  secrets: ResourceHandle<SecretSpec>;
+  globalSecrets: ResourceHandle<SecretSpec>;
   dataplanes: DataplaneService;
   tokens: DataplaneTokenService;
   certificates: CertificateService;
@@ -36,18 +51,40 @@ export interface Services {
   signing: SigningPool;
   adminToken: string;
   instanceId: string;
+  /** The one source of time of the process (a fake one in tests). */
+  clock: Clock;
+  /** Each listener (app) that serves these services holds them; the last one to let go closes them. */
+  hold(): void;
+  letGo(): Promise<void>;
+  /**
+   * Ends waiting long-polls (they answer 304) and resolves once they have answered: listeners call it before they
+   * close their connections, so no client waits out its poll or loses its answer.
+   */
+  endLongPolls(): Promise<void>;
+  /** Commits answered certificates still pending, stops the signing workers, closes the database. Idempotent. */
+  close(): Promise<void>;
 }
 
-export function createServices(deps: { db: Db; cipher: SecretCipher; config: Config; log: Logger; adminToken: string; instanceId: string }): Services {
-  const store = new ResourceStore(deps.db, deps.cipher);
+export function createServices(deps: {
+  db: Db;
+  cipher: SecretCipher;
+  config: Config;
+  log: Logger;
+  adminToken: string;
+  instanceId: string;
+  clock?: Clock;
+}): Services {
+  const clock = deps.clock ?? systemClock;
+  const store = new ResourceStore(deps.db, deps.cipher, clock);
   const sealed = store.sealPlaintextCaKeys();
   if (sealed.length > 0) deps.log.info({ meshes: sealed }, 'encrypted the inline CA keys that were stored in plaintext');
   const facts = new FactsStore(deps.db);
-  const events = new MeshEvents();
-  const ca = new CaManager(store, facts);
-  events.onAnyChange((mesh) => ca.invalidate(mesh));
-  const dataplanes = new DataplaneService(store, facts, deps.config.certProfile);
+  const events = new MeshEvents(clock);
+  const ca = new CaManager(store, facts, clock);
+  events.onAnyChange((mesh) => ca.reload(mesh));
+  ca.recordCurrentBundles();
   const signing = new SigningPool(deps.config.signingWorkers);
+  const longPolls = new LongPollGate(deps.config.maxLongPolls);
   const recorder = new IssueRecorder(facts, store, (mesh, version) => {
     try {
       return ca.stateOf(mesh)?.bundleVersion === version;
@@ -55,6 +92,17 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
       return false;
     }
   });
+  const resources = new ResourceManager(store, events);
+  const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(facts, deps.config.certProfile));
+  let holders = 0;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS);
+      recorder.flush();
+      await signing.close();
+      deps.db.close();
+    })());
   return {
     config: deps.config,
     log: deps.log,
@@ -62,16 +110,24 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     facts,
     events,
     ca,
-    meshes: new MeshService(store, facts, events, deps.log, () => recorder.flush()),
-    secrets: new SecretService(store, events),
+    meshes: resources.handle(new MeshDescriptor(store, facts, deps.log, () => recorder.flush(), clock)),
+    secrets: resources.handle(secretDescriptor(store)),
+    globalSecrets: resources.handle(globalSecretDescriptor),
     dataplanes,
-    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }),
-    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile),
+    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),
     signing,
-    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile),
-    certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
-    longPolls: new LongPollGate(deps.config.maxLongPolls),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
+    certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
+    longPolls,
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
+    clock,
+    hold: () => void holders++,
+    letGo: async () => {
+      if (--holders <= 0) await close();
+    },
+    endLongPolls: () => boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS),
+    close,
   };
 }

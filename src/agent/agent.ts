@@ -10,8 +10,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiCallError, ApiClient, ConnectionError } from '../cli/http.js';
+import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
+import type { IssuedCertificate, TrustBundle } from '../client/types.js';
+import { sleep, systemClock, type Clock } from '../domain/clock.js';
 import { newKeyAndCsr } from './csr.js';
 import { publishFileSet } from './files.js';
 import { runReloadCommand } from './reload.js';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   reloadCommand?: string;
   /** Time limit of one run of the reload command (default 30s). */
   reloadTimeoutMs?: number;
+  /** Decides renewal times and backoffs (a fake clock in tests). */
+  clock?: Clock;
 }
 
 /** What the proxy really holds: acknowledged to the control plane on every poll. */
@@ -58,27 +61,6 @@ export interface HeldMaterial {
   serial: string;
 }
 
-interface CertificateAnswer {
-  certificate: string;
-  privateKey?: string;
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  issuedBackend: string;
-  notBefore: string;
-  notAfter: string;
-  renewAfter: string;
-}
-
-interface BundleAnswer {
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  enabledBackend: string;
-  reissue: boolean;
-}
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_BACKOFF_MS = 30_000;
 
 export class DataplaneAgent extends EventEmitter {
@@ -92,21 +74,23 @@ export class DataplaneAgent extends EventEmitter {
   private reloadPending = false;
   private stopped = false;
   private needCertificate: 'initial' | 'renewal' | 'reissue' | undefined = 'initial';
-  private renewTimer?: NodeJS.Timeout;
+  private cancelRenewal = () => {};
   private pollAbort?: AbortController;
   private stopAbort = new AbortController();
   private loop?: Promise<void>;
   private readonly mesh: string;
   private readonly name: string;
+  private readonly clock: Clock;
 
   constructor(private readonly options: AgentOptions) {
     super();
+    this.clock = options.clock ?? systemClock;
     this.mesh = options.dataplane.mesh;
     this.name = options.dataplane.name;
   }
 
   private log(event: AgentEvent): void {
-    this.options.log?.({ time: new Date().toISOString(), dataplane: `${this.mesh}/${this.name}`, ...event });
+    this.options.log?.({ time: new Date(this.clock.now()).toISOString(), dataplane: `${this.mesh}/${this.name}`, ...event });
   }
 
   private async client(): Promise<ApiClient> {
@@ -128,7 +112,7 @@ export class DataplaneAgent extends EventEmitter {
     this.stopped = true;
     this.stopAbort.abort();
     this.pollAbort?.abort();
-    clearTimeout(this.renewTimer);
+    this.cancelRenewal();
     await this.loop;
   }
 
@@ -143,7 +127,7 @@ export class DataplaneAgent extends EventEmitter {
         if (this.stopped) throw new Error('agent stopped');
         const wait = retryDelay(err, backoff);
         this.log({ event: 'error', during, message: describe(err), retryInMs: wait });
-        await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+        await sleep(this.clock, wait, this.stopAbort.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
@@ -163,7 +147,7 @@ export class DataplaneAgent extends EventEmitter {
       ...(this.held ? { bundleVersion: this.held.bundleVersion } : {}),
     };
     const response = await (await this.client()).call('POST', `${this.base}/certificate`, { body, timeoutMs: 30_000 });
-    const answer = JSON.parse(response.text) as CertificateAnswer;
+    const answer = JSON.parse(response.text) as IssuedCertificate;
     const keyPem = generated?.keyPem ?? answer.privateKey;
     if (!keyPem) throw new Error('the control plane returned no private key and no CSR was sent');
     this.install({
@@ -203,7 +187,7 @@ export class DataplaneAgent extends EventEmitter {
   private async publish(): Promise<void> {
     const material = this.material!;
     if (this.options.outputDir) {
-      const version = await publishFileSet(this.options.outputDir, { certPem: material.certPem, keyPem: material.keyPem, caPem: material.caPem });
+      const version = await publishFileSet(this.options.outputDir, { certPem: material.certPem, keyPem: material.keyPem, caPem: material.caPem }, this.clock.now());
       this.log({ event: 'files-written', dir: this.options.outputDir, version, bundleVersion: material.bundleVersion });
     }
     if (this.options.reloadCommand) this.reloadPending = true;
@@ -231,17 +215,15 @@ export class DataplaneAgent extends EventEmitter {
   }
 
   private scheduleRenewal(renewAt: number): void {
-    clearTimeout(this.renewTimer);
-    const delay = renewAt - Date.now();
-    this.renewTimer = setTimeout(
+    this.cancelRenewal();
+    this.cancelRenewal = this.clock.schedule(
       () => {
-        if (Date.now() < renewAt) return this.scheduleRenewal(renewAt);
         this.needCertificate ??= 'renewal';
         this.pollAbort?.abort(); // wake the long-poll
       },
-      Math.min(Math.max(delay, 0), MAX_TIMER_MS),
+      Math.max(renewAt - this.clock.now(), 0),
+      { keepAlive: false },
     );
-    this.renewTimer.unref?.();
   }
 
   private async run(): Promise<void> {
@@ -256,7 +238,7 @@ export class DataplaneAgent extends EventEmitter {
           // Spread a fleet's re-issues: wait a little at random first.
           const delay = Math.floor(Math.random() * (this.options.reissueDelayMs ?? 2000));
           this.log({ event: 'reissue-scheduled', inMs: delay });
-          await sleep(delay, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+          await sleep(this.clock, delay, this.stopAbort.signal);
           this.needCertificate = 'reissue';
         }
       } catch (err) {
@@ -267,7 +249,7 @@ export class DataplaneAgent extends EventEmitter {
         // While the proxy cannot reload, keep telling the control plane what it holds (the older bundle): the
         // dataplane stays online and named as not trusting the new root, and a newer bundle is still picked up.
         if (err instanceof ReloadFailed) await this.pollBundle(0).catch(() => false);
-        await sleep(wait, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
+        await sleep(this.clock, wait, this.stopAbort.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
@@ -288,7 +270,7 @@ export class DataplaneAgent extends EventEmitter {
       accept: [304],
     });
     if (response.status === 304) return false;
-    const bundle = JSON.parse(response.text) as BundleAnswer;
+    const bundle = JSON.parse(response.text) as TrustBundle;
     if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
       this.install({ ...this.material, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends });
       this.log({

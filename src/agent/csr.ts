@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { encodeBitString, encodeDer, encodeInteger, encodeOid, encodeSequence, encodeSet, encodeUtf8String } from '../ca/der.js';
+import { pemEncode } from '../ca/pem.js';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const COMMON_NAME = '2.5.4.3';
@@ -16,11 +17,6 @@ export interface KeyAndCsr {
   csrPem: string;
 }
 
-export function pemBlock(label: string, der: Buffer): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
 /** A CSR for `privateKey` (EC P-256). The subject is informative only: the control plane derives the identity. */
 export function buildCsr(privateKey: KeyObject, publicKey: KeyObject, commonName: string): string {
   const subject = encodeSequence(encodeSet(encodeSequence(encodeOid(COMMON_NAME), encodeUtf8String(commonName))));
@@ -30,7 +26,7 @@ export function buildCsr(privateKey: KeyObject, publicKey: KeyObject, commonName
   // node:crypto signs ECDSA as a DER Ecdsa-Sig-Value, which is what X.509 and PKCS#10 carry.
   const signature = sign('sha256', info, privateKey);
   const der = encodeSequence(info, encodeSequence(encodeOid(ECDSA_WITH_SHA256)), encodeBitString(signature));
-  return pemBlock('CERTIFICATE REQUEST', der);
+  return pemEncode('CERTIFICATE REQUEST', der);
 }
 
 /** A fresh P-256 key and its CSR. */

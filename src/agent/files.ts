@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { systemClock } from '../domain/clock.js';
 
 export const DATA_LINK = '..data';
 
@@ -36,9 +37,9 @@ export const STABLE_NAMES = setFiles({ certPem: '', keyPem: '', caPem: '' }).map
 let sequence = 0;
 
 /** Sortable, unique version directory names: `..<ms since epoch>.<sequence>.<random>`. */
-function versionName(): string {
+function versionName(now: number): string {
   sequence = (sequence + 1) % 1_000_000;
-  return `..${Date.now()}.${String(sequence).padStart(6, '0')}.${randomBytes(3).toString('hex')}`;
+  return `..${now}.${String(sequence).padStart(6, '0')}.${randomBytes(3).toString('hex')}`;
 }
 
 /** Replaces `path` by a symlink to `target` in one rename, whatever was there (a file from an older agent, a link). */
@@ -65,10 +66,10 @@ async function currentVersion(dir: string): Promise<string | undefined> {
  * Publishes a complete set and switches to it atomically; returns the version directory name. The directory is
  * traversable by others (0755) so proxy workers that drop privileges can follow the links; the key stays 0600.
  */
-export async function publishFileSet(dir: string, files: PemFiles): Promise<string> {
+export async function publishFileSet(dir: string, files: PemFiles, now = systemClock.now()): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const previous = await currentVersion(dir);
-  const version = versionName();
+  const version = versionName(now);
   const versionDir = join(dir, version);
   await mkdir(versionDir, { mode: 0o755 });
   try {

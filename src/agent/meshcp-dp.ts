@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError } from 'commander';
+import { systemClock } from '../domain/clock.js';
 import { parseDuration } from '../resources/duration.js';
 import { DataplaneAgent, type AgentEvent } from './agent.js';
 import { dataplaneFromFile, dataplaneFromFlags, servePort } from './dataplane-spec.js';
@@ -11,7 +12,7 @@ import { EchoServer, parsePeers, PeerCaller } from './tls.js';
 
 let dataplaneId: string | undefined;
 const log = (event: AgentEvent) =>
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...(dataplaneId ? { dataplane: dataplaneId } : {}), ...event }) + '\n');
+  process.stdout.write(JSON.stringify({ time: new Date(systemClock.now()).toISOString(), ...(dataplaneId ? { dataplane: dataplaneId } : {}), ...event }) + '\n');
 
 function durationFlag(flag: string, value: string): number {
   const ms = parseDuration(value);

@@ -21,7 +21,7 @@ const MAX_OUTPUT = 4096;
  * set's directory and bundle version in the environment: MESHCP_DP_OUTPUT_DIR, MESHCP_DP_BUNDLE_VERSION.
  */
 export function runReloadCommand(command: string, timeoutMs: number, env: Record<string, string>): Promise<ReloadOutcome> {
-  const started = Date.now();
+  const started = performance.now(); // a real process's real duration: monotonic, not the (injectable) clock
   return new Promise((resolve) => {
     let output = '';
     const keep = (chunk: Buffer) => {
@@ -44,7 +44,7 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
     const finish = (code: number | null, error?: Error) => {
       clearTimeout(timer);
       if (error) keep(Buffer.from(error.message));
-      resolve({ ok: code === 0 && !timedOut, code, timedOut, durationMs: Date.now() - started, output: output.trim() });
+      resolve({ ok: code === 0 && !timedOut, code, timedOut, durationMs: Math.round(performance.now() - started), output: output.trim() });
     };
     child.once('error', (err) => finish(null, err));
     child.once('close', (code) => finish(code));

@@ -3,6 +3,7 @@
  * live, and a caller that dials peers every second and counts handshake successes and failures.
  * Leaves carry URI SANs only: peers are checked against the bundle and their `spiffe://<mesh>/` URI, not a hostname.
  */
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { AgentEvent, AgentMaterial, DataplaneAgent } from './agent.js';
@@ -129,7 +130,7 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
     );
     socket.on('secureConnect', () => {
       const cert = socket.getPeerCertificate();
-      const payload = `ping ${Date.now()}\n`;
+      const payload = `ping ${randomBytes(8).toString('hex')}\n`;
       let echoed = '';
       socket.on('data', (chunk: Buffer) => {
         echoed += chunk.toString();

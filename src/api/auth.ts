@@ -1,20 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { accessDenied, unauthenticated } from '../errors.js';
 
-export type Principal =
-  | { kind: 'admin' }
-  | { kind: 'dataplane'; mesh: string; name: string; tags: Record<string, string[]>; jti: string }
-  | { kind: 'anonymous' };
 
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
 export type Access = 'public' | 'admin' | 'own-dataplane';
-
-export interface DataplaneTokenVerifier {
-  /** Returns the dataplane identity, or undefined when the token is not a valid dataplane token. */
-  verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined>;
-}
 
 export interface AuthOptions {
   localhostIsAdmin: boolean;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { openApiComponents, type ResourceSchemaName } from '../resources/index.js';
 
 /**
@@ -23,6 +24,12 @@ const errorBody = {
     causes: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
   },
 };
+
+/** The OpenAPI 3.0 form of a contract schema (the document is generated from the same zod schemas the code uses). */
+function jsonSchemaOf(contract: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...schema } = z.toJSONSchema(contract, { target: 'openapi-3.0', io: 'output' }) as Record<string, unknown>;
+  return schema;
+}
 
 const writeQuery = {
   type: 'object',
@@ -105,5 +112,7 @@ export const docs = {
     response: { 200: empty, ...errors },
   }),
   custom: (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ summary, tags: [tag], ...extra }),
+  /** A 200 answer described by its contract schema (src/contract), with the error answers. */
+  answers: (contract: z.ZodType, description: string) => ({ response: { 200: { description, ...jsonSchemaOf(contract) }, ...errors } }),
   errors,
 };

@@ -55,8 +55,11 @@ export interface CaBackendPlugin {
   validateMaterial(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date): Violation[];
   /** Names of the mesh secrets this backend reads. */
   usedSecrets(mesh: string, backend: CaBackend): string[];
-  /** Slow work done before the write transaction (key generation): secrets to create if they are still absent. */
-  prepare(mesh: string, backend: CaBackend, secrets: SecretSource): Promise<SecretToWrite[]>;
+  /**
+   * Slow work done before the write transaction (key generation): secrets to create if they are still absent.
+   * `now` starts the validity of anything generated (the control plane's clock, not the wall clock).
+   */
+  prepare(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date): Promise<SecretToWrite[]>;
   /** Whether the backend's CA material already exists in the store (builtin); provided material always "exists". */
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean;
   load(mesh: string, backend: CaBackend, secrets: SecretSource): CaMaterial;

@@ -1,14 +1,12 @@
-import { generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import type { KeyObject } from 'node:crypto';
+import { CLOCK_SKEW_MS } from '../domain/clock.js';
+import { generateKeyPairAsync } from './keys.js';
 import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from '../resources/mesh.js';
 import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
 import { describeChain } from './pem-chain.js';
 import { createRootCaCertificate } from './x509.js';
-
-const generateKeyPairAsync = promisify(generateKeyPair);
-export const CLOCK_SKEW_MS = 10_000;
 
 
 /** A root CA the control plane generates once per backend and keeps in two mesh secrets. */
@@ -34,14 +32,14 @@ export const builtinBackend: CaBackendPlugin = {
     );
   },
 
-  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource): Promise<SecretToWrite[]> {
+  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, at: Date): Promise<SecretToWrite[]> {
     if (this.materialExists(mesh, backend, secrets)) return [];
     const { conf } = validateBuiltinConf(backend.conf ?? {});
     // Async keygen runs on libuv's thread pool: a 4096-bit key does not stall other requests.
     const { privateKey, publicKey } = (await generateKeyPairAsync('rsa', {
       modulusLength: effectiveRsaBits(conf),
     })) as { privateKey: KeyObject; publicKey: KeyObject };
-    const now = Date.now();
+    const now = at.getTime();
     const certPem = createRootCaCertificate({
       privateKey,
       publicKey,

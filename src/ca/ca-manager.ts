@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend, FactsStore } from '../store/facts-store.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { VaultHealth } from './vault-health.js';
@@ -66,7 +67,12 @@ export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource):
   };
 }
 
-/** Caches each mesh's CA state; every write to a mesh or its secrets calls `invalidate`. */
+/**
+ * Caches each mesh's CA state; every write to a mesh or its secrets calls `reload`. Reads (`stateOf`) never write:
+ * the bundle versions dataplanes may acknowledge are recorded by writes (the mesh PUT, `reload` after any write)
+ * and at startup (`recordCurrentBundles`), which covers material that changed underneath (a `file` source edited
+ * before a restart).
+ */
 export class CaManager {
   private readonly cache = new Map<string, MeshCaState | null>();
   private readonly secrets: SecretSource;
@@ -76,6 +82,7 @@ export class CaManager {
   constructor(
     private readonly store: ResourceStore,
     private readonly facts: FactsStore,
+    private readonly clock: Clock = systemClock,
   ) {
     this.secrets = storeSecretSource(store);
   }
@@ -89,15 +96,34 @@ export class CaManager {
     const state = loaded
       ? { ...loaded, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
       : undefined;
-    // Mesh writes record their bundle too; this covers material that changed underneath (a `file` source edited
-    // before a restart), so an acknowledgement of any bundle this CP served can be resolved.
-    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, Date.now());
     if (mesh) this.cache.set(meshName, state ?? null); // only meshes that exist: the map cannot grow from requests
     return state;
   }
 
   invalidate(meshName: string): void {
     this.cache.delete(meshName);
+  }
+
+  /**
+   * After a write to the mesh or its secrets: drops the cached state and records the bundle the mesh serves now,
+   * so an acknowledgement of any bundle this CP serves can be resolved. Material that cannot be loaded is left to
+   * the requests, which answer 409 with the reason.
+   */
+  reload(meshName: string): void {
+    this.invalidate(meshName);
+    let state: MeshCaState | undefined;
+    try {
+      state = this.stateOf(meshName);
+    } catch (err) {
+      if (err instanceof CaMaterialError) return;
+      throw err;
+    }
+    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
+  }
+
+  /** At startup: records the bundle every mesh serves (its material may have changed while the CP was down). */
+  recordCurrentBundles(): void {
+    for (const mesh of this.store.names('Mesh', '')) this.reload(mesh);
   }
 }
 

@@ -1,5 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
-import forge from 'node-forge';
+import { parseDer } from './der.js';
 
 /** Key usage bits of RFC 5280 4.2.1.3, by name. */
 const KEY_USAGE_BITS = [
@@ -28,7 +28,8 @@ export interface CertificateFacts {
 
 /**
  * Reads what the CA checks need from a certificate. Node's X509Certificate gives the CA flag and validity but not
- * the keyUsage bits, so those come from node-forge's ASN.1 reader (validation path only, never per request).
+ * the keyUsage bits, so those come from our DER reader (the one ASN.1 reader of the code base; validation path
+ * only, never per request).
  */
 export function readCertificateFacts(der: Buffer): CertificateFacts {
   const x509 = new X509Certificate(der);
@@ -42,23 +43,18 @@ export function readCertificateFacts(der: Buffer): CertificateFacts {
 }
 
 function readKeyUsage(der: Buffer): Set<KeyUsage> | undefined {
-  const cert = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-  const tbs = (cert.value as forge.asn1.Asn1[])[0];
-  const extensionsWrapper = (tbs.value as forge.asn1.Asn1[]).find(
-    (node) => node.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && node.type === 3,
-  );
-  if (!extensionsWrapper) return undefined;
-  const extensions = (extensionsWrapper.value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[];
-  for (const extension of extensions) {
-    const parts = extension.value as forge.asn1.Asn1[];
-    if (forge.asn1.derToOid(parts[0].value as string) !== KEY_USAGE_OID) continue;
-    const octets = parts[parts.length - 1].value as string;
-    const bitString = forge.asn1.fromDer(forge.util.createBuffer(octets));
-    const bytes = Buffer.from(bitString.value as string, 'binary');
-    // bytes[0] is the count of unused bits; the flags follow, most significant bit first.
+  const tbs = parseDer(der).children()[0];
+  // extensions [3] EXPLICIT (a constructed, context-specific tag) wrap the SEQUENCE of extensions
+  const wrapper = tbs.children().find((node) => node.tag === 0xa3);
+  if (!wrapper) return undefined;
+  for (const extension of wrapper.children()[0].children()) {
+    const parts = extension.children();
+    if (parts[0].oid() !== KEY_USAGE_OID) continue;
+    // extnValue: an OCTET STRING holding the DER of the keyUsage BIT STRING, flags most significant bit first
+    const { bytes } = parseDer(parts[parts.length - 1].octetString()).bitString();
     const usages = new Set<KeyUsage>();
     KEY_USAGE_BITS.forEach((usage, bit) => {
-      const byte = bytes[1 + (bit >> 3)];
+      const byte = bytes[bit >> 3];
       if (byte !== undefined && (byte & (0x80 >> (bit & 7))) !== 0) usages.add(usage);
     });
     return usages;

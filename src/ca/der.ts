@@ -152,17 +152,6 @@ export function encodeUtf8String(value: string): Buffer {
   return encodeDer(Tag.UTF8_STRING, Buffer.from(value, 'utf8'));
 }
 
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-
-export function encodePrintableString(value: string): Buffer {
-  if (!PRINTABLE.test(value)) throw new DerError(`"${value}" is not a PrintableString`);
-  return encodeDer(Tag.PRINTABLE_STRING, Buffer.from(value, 'latin1'));
-}
-
-export function encodeIa5String(value: string): Buffer {
-  return encodeDer(Tag.IA5_STRING, ia5Bytes(value));
-}
-
 /** The bytes of an IA5 (7-bit ASCII) string; throws for anything else. */
 export function ia5Bytes(value: string): Buffer {
   for (let i = 0; i < value.length; i++) {
@@ -182,13 +171,7 @@ export function encodeOctetString(bytes: Buffer): Buffer {
   return encodeDer(Tag.OCTET_STRING, bytes);
 }
 
-const DER_TRUE = Buffer.from([Tag.BOOLEAN, 1, 0xff]);
-const DER_FALSE = Buffer.from([Tag.BOOLEAN, 1, 0x00]);
 const DER_NULL = Buffer.from([Tag.NULL, 0]);
-
-export function encodeBoolean(value: boolean): Buffer {
-  return Buffer.from(value ? DER_TRUE : DER_FALSE);
-}
 
 export function encodeNull(): Buffer {
   return Buffer.from(DER_NULL);
@@ -484,7 +467,3 @@ function decodeOidContent(c: Buffer): string {
   return [...head, ...subs.slice(1)].join('.');
 }
 
-/** Dotted form of an OBJECT IDENTIFIER's content octets. */
-export function decodeOid(content: Buffer): string {
-  return decodeOidContent(content);
-}

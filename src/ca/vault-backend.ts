@@ -3,7 +3,7 @@ import type { CaBackend } from '../resources/mesh.js';
 import type { DataSource } from '../resources/ca-conf.js';
 import { validateVaultConf, vaultConfSecretNames, type VaultConf } from '../resources/vault-conf.js';
 import type { Violation } from '../resources/violations.js';
-import { canonicalConfKey } from '../rotation/rules.js';
+import { canonicalConfKey } from '../resources/ca-conf.js';
 import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
 import { describeChain } from './pem-chain.js';
 import { loadDataSource } from './provided-backend.js';
@@ -140,7 +140,7 @@ export const vaultBackend: CaBackendPlugin = {
   },
 
   /** Contacts Vault only when the chain is not cached for this conf: a new backend or a changed conf. */
-  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource): Promise<SecretToWrite[]> {
+  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date): Promise<SecretToWrite[]> {
     if (this.materialExists(mesh, backend, secrets)) return [];
     const resolved = resolveConnection(mesh, parsedConf(backend), secrets);
     if (!resolved.connection) throw new CaPrepareError(resolved.violations);
@@ -157,7 +157,7 @@ export const vaultBackend: CaBackendPlugin = {
     } catch (err) {
       throw new CaPrepareError([vaultViolation(err, 'ca')]);
     }
-    const problems = checkChain(chainPem, new Date());
+    const problems = checkChain(chainPem, now);
     if (problems.length > 0) throw new CaPrepareError(problems);
     return [{ name: vaultChainSecretName(mesh, backend.name), data: Buffer.from(`${STAMP} ${confStamp(backend)}\n${chainPem}`), replace: true }];
   },

@@ -1,5 +1,6 @@
 /** The meshctl executable: real process I/O around runMeshctl. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '../domain/clock.js';
 import { runMeshctl } from './program.js';
 
 async function readStdin(): Promise<string> {
@@ -18,7 +19,7 @@ const code = await runMeshctl(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   readStdin,
-  now: () => Date.now(),
+  now: () => systemClock.now(),
   sleep: (ms) => sleep(ms),
 });
 process.exitCode = code;

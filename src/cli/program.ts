@@ -6,7 +6,7 @@ import { checkMesh, renderFindings } from './check.js';
 import { runRotate } from './commands/rotate.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
 import { dataplaneInsightTable, parseOutputFormat, renderTable, resourceTable, toJson, toYaml, type OutputFormat } from './format.js';
-import { ApiCallError, ApiClient, ConnectionError } from './http.js';
+import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
 import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manifests.js';
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
 import { renderRotationStatus } from './rotation-view.js';

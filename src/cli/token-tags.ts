@@ -1,5 +1,5 @@
 import { dataplaneServices, SERVICE_TAG, type Dataplane } from '../resources/dataplane.js';
-import type { ApiClient } from './http.js';
+import type { ApiClient } from '../client/http.js';
 import { UsageError } from './resources.js';
 
 export type TokenTags = Record<string, string[]>;

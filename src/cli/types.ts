@@ -1,34 +1,6 @@
-/** The documents meshctl reads from the control plane (see api.md and src/rotation/rotation-status.ts). */
+/** The documents meshctl reads from the control plane: the contract's (src/contract) and the resources it edits. */
 
-export interface BackendStatus {
-  name: string;
-  type: string;
-  enabled: boolean;
-  rootFingerprint: string | null;
-  notAfter: string | null;
-  dataplanesIssued: number;
-  dataplanesTrusting: number;
-}
-
-export interface NextStep {
-  action: 'enable' | 'remove' | 'none';
-  backend?: string;
-  ready: boolean;
-  description: string;
-  waitingFor?: { count: number; names: string[] };
-}
-
-/** `GET /meshes/{mesh}/ca-rotation`. */
-export interface RotationStatus {
-  mesh: string;
-  mtlsEnabled: boolean;
-  enabledBackend: string | null;
-  bundleVersion: string | null;
-  activeDataplanes: number;
-  backends: BackendStatus[];
-  nextStep: NextStep;
-  error?: string;
-}
+export type { BackendStatus, DataplaneOverview, NextStep, RotationStatus } from '../client/types.js';
 
 export interface MeshBackend {
   name: string;
@@ -51,29 +23,4 @@ export interface ListBody<T> {
   total: number;
   items: T[];
   next: string | null;
-}
-
-/** One item of `/meshes/{mesh}/dataplanes/_overview`. */
-export interface DataplaneOverview {
-  type: 'DataplaneOverview';
-  mesh: string;
-  name: string;
-  creationTime?: string;
-  modificationTime?: string;
-  dataplane: {
-    networking?: {
-      address?: string;
-      inbound?: { port?: number; servicePort?: number; tags?: Record<string, string> }[];
-      gateway?: { tags?: Record<string, string> };
-    };
-  };
-  dataplaneInsight?: {
-    mTLS?: {
-      certificateExpirationTime?: string;
-      lastCertificateRegeneration?: string;
-      certificateRegenerations?: number;
-      issuedBackend?: string;
-      supportedBackends?: string[];
-    };
-  };
 }

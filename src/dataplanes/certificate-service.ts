@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { CertificateRequestSchema, type IssuedCertificate } from '../contract/dataplanes.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
+import { CLOCK_SKEW_MS, systemClock, type Clock } from '../domain/clock.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
@@ -13,29 +14,11 @@ import type { DataplaneService } from './dataplane-service.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
 import { VaultIssuer, type IssuedLeaf } from './vault-issuance.js';
 
-export const CLOCK_SKEW_MS = 10_000;
 /** Renew at about 80% of the lifetime, up to 5% earlier at random so a fleet does not renew at once. */
 const RENEW_AT = 0.8;
 const RENEW_JITTER = 0.05;
 
-const CertificateRequestSchema = z.object({
-  csr: z.string().optional(),
-  bundleVersion: z.string().optional(),
-});
-
-export interface IssuedCertificate {
-  mesh: string;
-  dataplane: string;
-  issuedBackend: string;
-  certificate: string;
-  privateKey?: string;
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  notBefore: string;
-  notAfter: string;
-  renewAfter: string;
-}
+export type { IssuedCertificate } from '../contract/dataplanes.js';
 
 const CERT_TITLE = 'Could not issue a certificate';
 
@@ -72,6 +55,7 @@ export class CertificateService {
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
     private readonly certProfile: CertProfile = 'kuma',
+    private readonly clock: Clock = systemClock,
   ) {
     this.vault = new VaultIssuer(ca.vaultHealth);
   }
@@ -117,7 +101,7 @@ export class CertificateService {
 
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);
-      const now = Date.now();
+      const now = this.clock.now();
       const material = state.enabledMaterial;
       const signed = material.vault
         ? await this.vault.issue(mesh, dp, state, request.csr, uris, now)

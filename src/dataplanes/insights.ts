@@ -1,7 +1,8 @@
 import type { StoredResource } from '../store/resource-store.js';
 import type { FactsStore } from '../store/facts-store.js';
+import type { MeshInsight } from '../contract/insights.js';
 import type { Dataplane } from '../resources/dataplane.js';
-import { renderResource } from '../api/render.js';
+import { renderResource } from '../store/render.js';
 
 type Stat = { total: number; online: number };
 
@@ -38,7 +39,7 @@ export function dataplaneOverview(dp: StoredResource<Dataplane>, facts: FactsSto
 }
 
 /** Kuma's MeshInsight, counted from the facts tables (active dataplanes for the mTLS part). */
-export function meshInsight(mesh: StoredResource, dataplaneCount: number, facts: FactsStore, now: number, onlineWindowMs: number) {
+export function meshInsight(mesh: StoredResource, dataplaneCount: number, facts: FactsStore, now: number, onlineWindowMs: number): MeshInsight {
   const onlineSince = now - onlineWindowMs;
   const online = facts.countOnline(mesh.name, onlineSince);
   const { issued, trusted } = facts.backendStats(mesh.name, now, onlineSince);

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
-import type { DataplaneTokenVerifier, Principal } from '../api/auth.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { ApiError } from '../errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../mesh/mesh-service.js';
@@ -54,6 +55,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     private readonly store: ResourceStore,
     events: MeshEvents,
     private readonly options: { requireServiceTag?: boolean } = {},
+    private readonly clock: Clock = systemClock,
   ) {
     events.onAnyChange((mesh) => this.keys.delete(mesh));
   }
@@ -77,7 +79,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         detail: `there is no signing key with KID 1. Secret of name "${signingKeySecretName(mesh)}" in mesh "${mesh}" is not found. If signing key was rotated, regenerate the token`,
       });
     }
-    const nowS = Math.floor(Date.now() / 1000) - CLOCK_SKEW_S;
+    const nowS = Math.floor(this.clock.now() / 1000) - CLOCK_SKEW_S;
     return new SignJWT({ Name: name, Mesh: mesh, Tags: tags ?? {} })
       .setProtectedHeader({ alg: 'RS256', kid: KEY_ID })
       .setJti(randomUUID())
@@ -97,7 +99,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       const keys = this.keysOf(unverified.data.Mesh);
       if (!keys) return undefined;
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
-      const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'] });
+      const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
       return { kind: 'dataplane', mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };

@@ -1,4 +1,6 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
+import type { TrustBundle } from '../contract/dataplanes.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { MeshEvents } from '../mesh-events.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import type { DataplaneFacts, FactsStore } from '../store/facts-store.js';
@@ -8,13 +10,7 @@ import type { DataplaneService } from './dataplane-service.js';
 
 export const MAX_WAIT_MS = 60_000;
 
-export interface TrustBundle {
-  caBundle: string;
-  bundleVersion: string;
-  supportedBackends: string[];
-  enabledBackend: string;
-  reissue: boolean;
-}
+export type { TrustBundle } from '../contract/dataplanes.js';
 
 export type TrustBundleAnswer = { status: 200; bundle: TrustBundle } | { status: 304; bundleVersion: string };
 
@@ -26,6 +22,7 @@ export class TrustBundleService {
     private readonly facts: FactsStore,
     private readonly events: MeshEvents,
     private readonly certProfile: CertProfile = 'kuma',
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -40,11 +37,11 @@ export class TrustBundleService {
     options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
-    const deadline = Date.now() + Math.min(waitMs, MAX_WAIT_MS);
+    const deadline = this.clock.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let arrived = true; ; arrived = false) {
       const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
       const state = requireMeshCa(this.ca, mesh);
-      const now = Date.now();
+      const now = this.clock.now();
       // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
       // one) may have said it holds another bundle, and this older word must not overwrite it.
       if (options.fromDataplane && arrived) {

@@ -1,29 +1,20 @@
-import { generateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
+import { generateKeyPairAsync } from '../ca/keys.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
-import { conflict, invalidResource, badRequest, notFound, Titles } from '../errors.js';
-import type { MeshEvents } from '../mesh-events.js';
+import { conflict, invalidResource, badRequest, Titles } from '../errors.js';
 import { MeshSchema, validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
 import { validateMeshNameOnCreate } from '../resources/names.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { describeShapeError, parseShape, reroot, type Violation } from '../resources/violations.js';
 import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } from '../rotation/rules.js';
 import type { FactsStore } from '../store/facts-store.js';
-import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
+import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../services/resource-manager.js';
+import type { ResourceStore } from '../store/resource-store.js';
 
-const generateKeyPairAsync = promisify(generateKeyPair);
-
-export interface WriteOptions {
-  /** Run every check and answer as the real call would, but write nothing. */
-  dryRun: boolean;
-  /** Skip rotation rules 1-3 (admins only; logged). */
-  force: boolean;
-}
-
-export type WriteOutcome = 'created' | 'updated';
+export type { WriteOptions, WriteOutcome } from '../services/resource-manager.js';
 
 /** Seconds a refused rotation step should wait: dataplanes acknowledge and re-issue within a few polls. */
 export const ROTATION_RETRY_AFTER_SECONDS = 5;
@@ -47,69 +38,34 @@ class PreparedSecrets implements SecretSource {
 
 class PreparedMaterialMissing extends Error {}
 
-export class MeshService {
+interface ParsedMesh {
+  mesh: Mesh;
+  spec: Record<string, unknown>;
+  labels: Record<string, string>;
+}
+
+/**
+ * The Mesh resource: CA material is prepared before the transaction (key generation is slow), then the material
+ * checks and the rotation rules run inside it against what is stored, and the bundle version is recorded with it.
+ */
+export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWrite[]> {
+  readonly type = 'Mesh' as const;
+  readonly scope = 'global' as const;
   private readonly secrets: SecretSource;
 
   constructor(
     private readonly store: ResourceStore,
     private readonly facts: FactsStore,
-    private readonly events: MeshEvents,
     private readonly log: Logger,
     /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
     private readonly flushPendingIssues: () => void = () => {},
+    private readonly clock: Clock = systemClock,
   ) {
     this.secrets = storeSecretSource(store);
   }
 
-  get(name: string): StoredResource<Mesh> {
-    const mesh = this.store.get<Mesh>('Mesh', '', name);
-    if (!mesh) throw notFound(Titles.retrieve);
-    return mesh;
-  }
-
-  exists(name: string): boolean {
-    return this.store.exists('Mesh', '', name);
-  }
-
-  list(query: ListQuery) {
-    return this.store.list<Mesh>('Mesh', query);
-  }
-
-  async put(name: string, body: unknown, options: WriteOptions): Promise<WriteOutcome> {
-    const mesh = this.parse(name, body);
-    // Key generation is slow, so it happens before the transaction; the transaction re-reads everything and
-    // uses the prepared material only if it is still missing. A concurrent writer can only make it redundant.
-    for (let attempt = 0; ; attempt++) {
-      const prepared = await this.prepare(name, mesh);
-      try {
-        this.flushPendingIssues(); // no await between this and the write transaction
-        const outcome = this.write(name, mesh, prepared, options);
-        if (!options.dryRun) this.events.meshChanged(name);
-        return outcome;
-      } catch (err) {
-        if (!(err instanceof PreparedMaterialMissing) || attempt >= 2) throw err;
-      }
-    }
-  }
-
-  delete(name: string, options: Pick<WriteOptions, 'dryRun'>): void {
-    this.store.transaction(() => {
-      if (!this.store.exists('Mesh', '', name)) throw notFound(Titles.delete);
-      if (this.store.count('Dataplane', name) > 0) {
-        throw invalidResource(Titles.delete, [
-          { field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' },
-        ]);
-      }
-      if (options.dryRun) return;
-      this.store.delete('Mesh', '', name);
-      this.store.deleteMeshContents(name);
-      this.facts.deleteMesh(name);
-    });
-    if (!options.dryRun) this.events.meshChanged(name);
-  }
-
-  /** Shape, request and structural checks: pure, before any slow work. */
-  private parse(name: string, body: unknown): Mesh {
+  parse(at: ResourceAt, body: unknown): ParsedMesh {
+    const name = at.name;
     const shape = parseShape(MeshSchema, body);
     if (!shape.ok) throw badRequest(describeShapeError('Mesh', shape.violations), shape.violations);
     const mesh = shape.value;
@@ -123,15 +79,18 @@ export class MeshService {
     if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
     const violations = checkResourceRequest({ type: 'Mesh', name }, mesh);
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
-    return mesh;
+    return { mesh, spec: specOf(mesh), labels: mesh.labels ?? {} };
   }
 
-  private async prepare(name: string, mesh: Mesh): Promise<SecretToWrite[]> {
+  /** Builtin CA keys and the token signing key, generated only if still missing; the transaction re-checks. */
+  async prepare(at: ResourceAt, parsed: ParsedMesh): Promise<SecretToWrite[]> {
+    const name = at.name;
+    const now = new Date(this.clock.now());
     const violations: Violation[] = [];
     const pending = await Promise.all(
-      (mesh.mtls?.backends ?? []).map((backend, i) =>
+      (parsed.mesh.mtls?.backends ?? []).map((backend, i) =>
         pluginFor(backend.type)
-          .prepare(name, backend, this.secrets)
+          .prepare(name, backend, this.secrets, now)
           .catch((err: unknown) => {
             if (!(err instanceof CaPrepareError)) throw err;
             violations.push(...reroot(err.violations, `mtls.backends[${i}].conf`));
@@ -149,54 +108,73 @@ export class MeshService {
     return pending.flat();
   }
 
-  private write(name: string, mesh: Mesh, pending: SecretToWrite[], options: WriteOptions): WriteOutcome {
-    return this.store.transaction(() => {
-      const now = Date.now();
-      const stored = this.store.get<Mesh>('Mesh', '', name);
-      if (!stored) {
-        // Kuma checks this in its mesh manager's create, so it answers with the create title.
-        const violations = validateMeshNameOnCreate(name);
-        if (violations.length > 0) throw invalidResource(Titles.create, violations);
-      }
-      const secrets = new PreparedSecrets(this.secrets, name, pending);
-      const backends = mesh.mtls?.backends ?? [];
-      for (const backend of backends) {
-        if (!pluginFor(backend.type).materialExists(name, backend, secrets)) throw new PreparedMaterialMissing();
-      }
-      if (!mesh.mtls?.skipValidation) {
-        const violations: Violation[] = backends.flatMap((backend, i) =>
-          reroot(pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)), `mtls.backends[${i}].conf`),
-        );
-        if (violations.length > 0) throw invalidResource(Titles.process, violations);
-      }
-      const ca = this.loadCa(name, mesh, secrets);
+  beforeTransaction(): void {
+    this.flushPendingIssues();
+  }
 
-      const rotation = evaluateRotation(
-        stored ? this.mtlsView(name, stored.spec, this.secrets) : undefined,
-        this.mtlsView(name, mesh, secrets, ca),
-        this.fleetAt(name, now),
+  retryWhen(err: unknown): boolean {
+    return err instanceof PreparedMaterialMissing;
+  }
+
+  checkWrite({ at, parsed, stored, prepared: pending, request }: WriteCheck<ParsedMesh, SecretToWrite[]>): () => void {
+    const name = at.name;
+    const mesh = parsed.mesh;
+    const now = this.clock.now();
+    if (!stored) {
+      // Kuma checks this in its mesh manager's create, so it answers with the create title.
+      const violations = validateMeshNameOnCreate(name);
+      if (violations.length > 0) throw invalidResource(Titles.create, violations);
+    }
+    const secrets = new PreparedSecrets(this.secrets, name, pending);
+    const backends = mesh.mtls?.backends ?? [];
+    for (const backend of backends) {
+      if (!pluginFor(backend.type).materialExists(name, backend, secrets)) throw new PreparedMaterialMissing();
+    }
+    if (!mesh.mtls?.skipValidation) {
+      const violations: Violation[] = backends.flatMap((backend, i) =>
+        reroot(pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)), `mtls.backends[${i}].conf`),
       );
-      if (rotation.length > 0) {
-        if (!options.force) {
-          const retryable = rotation.every((v) => v.retryable);
-          throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
-        }
-        if (!options.dryRun) {
-          this.log.warn({ mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
-        }
-      }
-      const outcome: WriteOutcome = stored ? 'updated' : 'created';
-      if (options.dryRun) return outcome;
+      if (violations.length > 0) throw invalidResource(Titles.process, violations);
+    }
+    const ca = this.loadCa(name, mesh, secrets);
 
+    const rotation = evaluateRotation(
+      stored ? this.mtlsView(name, stored.spec as Mesh, this.secrets) : undefined,
+      this.mtlsView(name, mesh, secrets, ca),
+      this.fleetAt(name, now),
+    );
+    if (rotation.length > 0) {
+      if (!request.force) {
+        const retryable = rotation.every((v) => v.retryable);
+        throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
+      }
+      if (!request.dryRun) {
+        this.log.warn({ mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
+      }
+    }
+    return () => {
       for (const secret of pending) {
         if (secret.replace || !this.store.exists('Secret', name, secret.name)) {
           this.store.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
         }
       }
-      this.store.upsert('Mesh', '', name, specOf(mesh), mesh.labels ?? {});
       if (ca) this.facts.recordBundleVersion(name, ca.bundleVersion, ca.enabled.name, ca.bundleBackends, now);
-      return outcome;
-    });
+    };
+  }
+
+  checkDelete(at: ResourceAt): void {
+    if (this.store.count('Dataplane', at.name) > 0) {
+      throw invalidResource(Titles.delete, [{ field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' }]);
+    }
+  }
+
+  afterDelete(at: ResourceAt): void {
+    this.store.deleteMeshContents(at.name);
+    this.facts.deleteMesh(at.name);
+  }
+
+  meshChangedBy(at: ResourceAt): string {
+    return at.name;
   }
 
   private loadCa(name: string, mesh: Mesh, secrets: SecretSource) {

@@ -173,3 +173,19 @@ export function providedConfSecretNames(conf: unknown): string[] {
   }
   return names;
 }
+
+/** A backend's type and conf with keys sorted: equal exactly when two confs describe the same CA material. */
+export function canonicalConfKey(type: string, conf: unknown): string {
+  const sortKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sortKeys);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.keys(value as object)
+          .sort()
+          .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+      );
+    }
+    return value;
+  };
+  return JSON.stringify([type, sortKeys(conf ?? {})]);
+}

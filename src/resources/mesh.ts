@@ -117,7 +117,7 @@ export function dpCertExpirationMs(backend: CaBackend): number {
   return parseDuration(expiration) ?? DEFAULT_DP_CERT_EXPIRATION_MS;
 }
 
-/** `dpCert.requestTimeout` in milliseconds, or undefined when unset (no timeout, as Kuma). */
+/** `dpCert.requestTimeout` in milliseconds, or undefined when unset (the signing pool's default then applies). */
 export function dpCertRequestTimeoutMs(backend: CaBackend): number | undefined {
   const t = backend.dpCert?.requestTimeout;
   return t === undefined ? undefined : (parseRequestTimeout(t) ?? undefined);

@@ -1,5 +1,6 @@
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager } from '../ca/ca-manager.js';
+import type { RotationStatus } from '../contract/rotation.js';
 import type { Mesh } from '../resources/mesh.js';
 import type { DataplaneSample, FactsStore, FleetSummary } from '../store/facts-store.js';
 
@@ -15,7 +16,7 @@ export interface RotationStep {
  * Where a CA rotation stands and what the next step waits for. It uses the same fleet queries as the rules the PUT
  * runs, so `ready: true` means the PUT of that step passes now.
  */
-export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number) {
+export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number): RotationStatus {
   const enabledBackend = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
   const fleet = facts.fleetSummary(meshName, now);

@@ -45,20 +45,7 @@ function dataplanes(count: number): string {
   return count === 1 ? '1 active dataplane' : `${count} active dataplanes`;
 }
 
-export function canonicalConfKey(type: string, conf: unknown): string {
-  const sortKeys = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(sortKeys);
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.keys(value as object)
-          .sort()
-          .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-      );
-    }
-    return value;
-  };
-  return JSON.stringify([type, sortKeys(conf ?? {})]);
-}
+export { canonicalConfKey } from '../resources/ca-conf.js';
 
 /** Rule 3: CA material is never replaced under a running name. */
 function replacedInPlace(stored: MtlsView, next: MtlsView, mtlsOn: boolean): RotationViolation[] {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { Db } from './database.js';
 import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
@@ -61,6 +62,8 @@ export class ResourceStore {
   constructor(
     readonly db: Db,
     private readonly cipher: SecretCipher,
+    /** Stamps creationTime and modificationTime. */
+    private readonly clock: Clock = systemClock,
   ) {
     this.stmts = {
       get: db.prepare('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
@@ -91,7 +94,7 @@ export class ResourceStore {
   }
 
   /** Creates or replaces; returns whether the resource was created. */
-  upsert(type: ResourceType, mesh: string, name: string, spec: object, labels: Record<string, string>, now = new Date()): 'created' | 'updated' {
+  upsert(type: ResourceType, mesh: string, name: string, spec: object, labels: Record<string, string>, now = new Date(this.clock.now())): 'created' | 'updated' {
     const encoded = this.encodeSpec(type, mesh, name, spec);
     const labelsJson = JSON.stringify(labels);
     const time = now.toISOString();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTestApp } from '../helpers/app.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 test('a waiting long-poll answers reissue: true when the certificate reaches renewAfter', async () => {
-  const t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
+  const clock = new FakeClock();
+  const t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { clock });
   try {
     const mesh = {
       type: 'Mesh',
@@ -18,17 +20,21 @@ test('a waiting long-poll answers reissue: true when the certificate reaches ren
     const cert = (await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: auth, payload: {} })).json();
     const renewAfter = Date.parse(cert.renewAfter);
 
-    const started = Date.now();
-    const poll = await t.app.inject({
-      method: 'GET',
-      url: '/meshes/default/dataplanes/web-1/trust-bundle?wait=30s',
-      headers: { ...auth, 'if-none-match': `"${cert.bundleVersion}"` },
-    });
-    const answeredAt = Date.now();
-    assert.equal(poll.statusCode, 200, 'the poll answers instead of waiting out its 30 s');
-    assert.equal(poll.json().reissue, true);
-    assert.ok(answeredAt >= renewAfter, 'not before renewAfter');
-    assert.ok(answeredAt - started < 10_000, `answered at renewal (${answeredAt - started} ms), not at the end of the wait`);
+    let answeredAt: number | undefined;
+    const poll = t.app
+      .inject({
+        method: 'GET',
+        url: '/meshes/default/dataplanes/web-1/trust-bundle?wait=30s',
+        headers: { ...auth, 'if-none-match': `"${cert.bundleVersion}"` },
+      })
+      .finally(() => (answeredAt = clock.now()));
+    await clock.waitForTimers();
+    await clock.advance(renewAfter - clock.now() - 1);
+    assert.equal(answeredAt, undefined, 'not before renewAfter');
+    await clock.advance(1_000); // the poll wakes 1 ms past renewAfter
+    assert.equal((await poll).statusCode, 200, 'the poll answers instead of waiting out its 30 s');
+    assert.equal((await poll).json().reissue, true);
+    assert.ok(answeredAt! >= renewAfter && answeredAt! <= renewAfter + 1_000, 'answered at renewal, not at the end of the wait');
   } finally {
     await t.close();
   }

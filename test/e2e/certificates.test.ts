@@ -9,11 +9,13 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type PeerCertificate } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { OpensslWorkspace, pemBlocks, type PemPair } from '../helpers/openssl.js';
 
 let t: TestApp;
+/** The control plane's time: tests move it instead of waiting (it starts at the real time, for openssl and TLS). */
+const clock = new FakeClock();
 let base: string;
 let pki: OpensslWorkspace;
 let providedCa: PemPair; // ECDSA P-256, made by openssl: the `prov` mesh's CA
@@ -27,7 +29,7 @@ before(async () => {
     pki.ca({ key: 'ec-p384', cn: 'second-ca' }),
     pki.ca({ key: 'ec-p256', cn: 'stranger-ca' }),
   ]);
-  t = await createTestApp();
+  t = await createTestApp({}, { clock });
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
 });
@@ -94,11 +96,11 @@ async function dataplaneToken(mesh: string, name: string, validFor?: string): Pr
 
 type Issued = IssuedCertificate;
 
-/** POST .../certificate; `window` is the wall-clock interval the CP issued in. */
+/** POST .../certificate; `window` is the interval of the CP's clock it issued in. */
 async function requestCertificate(mesh: string, name: string, token: string, body: Record<string, unknown> = {}) {
-  const start = Date.now();
+  const start = clock.now();
   const res = await http('POST', `/meshes/${mesh}/dataplanes/${name}/certificate`, { token, body });
-  const end = Date.now();
+  const end = clock.now();
   expectStatus(res, 200, `certificate for ${mesh}/${name}`);
   return { issued: res.json as Issued, window: { start, end } };
 }
@@ -501,17 +503,22 @@ describe('trust bundle', () => {
   });
 
   test('a poll that sees no change ends with 304 after the wait', async () => {
-    const start = Date.now();
-    const res = await trustBundle('default', 'web-1', fleets.default.tokens['web-1'], version, '?wait=1s');
-    expectStatus(res, 304);
-    assert.ok(Date.now() - start >= 900, `answered after ${Date.now() - start} ms`);
+    const armed = clock.pending;
+    let answered = false;
+    const poll = trustBundle('default', 'web-1', fleets.default.tokens['web-1'], version, '?wait=1s').finally(() => (answered = true));
+    await clock.waitForTimers(armed + 1);
+    await clock.advance(999);
+    assert.equal(answered, false, 'answered before its second was over');
+    await clock.advance(1);
+    expectStatus(await poll, 304);
   });
 
   test('?wait=5s returns as soon as a second backend is added', async () => {
     const fleet = fleets.default;
-    const start = Date.now();
+    const start = clock.now();
+    const armed = clock.pending;
     const poll = trustBundle('default', 'web-1', fleet.tokens['web-1'], version, '?wait=5s');
-    await sleep(300);
+    await clock.waitForTimers(armed + 1); // the poll is waiting
     await putMesh('default', {
       enabledBackend: 'ca-1',
       backends: [
@@ -520,9 +527,8 @@ describe('trust bundle', () => {
       ],
     });
     const res = await poll;
-    const elapsed = Date.now() - start;
     expectStatus(res, 200);
-    assert.ok(elapsed >= 250 && elapsed < 4000, `the poll answered after ${elapsed} ms`);
+    assert.equal(clock.now(), start, 'the poll answered on the change, before any of its 5 s passed');
     assert.notEqual(res.json.bundleVersion, version);
     assert.equal(res.headers.get('etag'), `"${res.json.bundleVersion}"`);
     assert.deepEqual(res.json.supportedBackends, ['ca-1', 'ca-2']);
@@ -674,12 +680,12 @@ describe('dataplane authentication', () => {
   });
 });
 
-// Both tests wait on the clock; they run side by side to keep the file short.
-describe('waiting on the clock', { concurrency: true }, () => {
+// Both tests move the control plane's clock instead of waiting for it.
+describe('waiting on the clock', () => {
   test('an expired token is refused with 401', async () => {
     const shortLived = await dataplaneToken('default', 'web-1', '1s');
     const longLived = await dataplaneToken('default', 'web-1', '1h');
-    await sleep(2100);
+    await clock.advance(2100);
     const expired = await trustBundle('default', 'web-1', shortLived);
     expectStatus(expired, 401);
     assert.equal(expired.json.title, 'Invalid authentication data');
@@ -704,10 +710,8 @@ describe('waiting on the clock', { concurrency: true }, () => {
     const { issued } = await requestCertificate('brief', 'web-1', token, {});
     const renewAfter = Date.parse(issued.renewAfter);
     assert.ok(renewAfter - Date.parse(issued.notBefore) - 10_000 <= 5_000, `renewAfter ${issued.renewAfter} is within the 5 s life`);
-    if (Date.now() < renewAfter - 500) {
-      expectStatus(await trustBundle('brief', 'web-1', token, issued.bundleVersion), 304, 'not due yet');
-    }
-    await sleep(renewAfter - Date.now() + 300);
+    expectStatus(await trustBundle('brief', 'web-1', token, issued.bundleVersion), 304, 'not due yet');
+    await clock.advance(renewAfter - clock.now() + 300);
     const due = await trustBundle('brief', 'web-1', token, issued.bundleVersion);
     expectStatus(due, 200, 'due');
     assert.equal(due.json.bundleVersion, issued.bundleVersion, 'the bundle did not change');

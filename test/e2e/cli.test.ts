@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, Proc, type LogLine } from '../helpers/processes.js';
+import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MESHCTL = join(ROOT, 'bin/meshctl.js');
@@ -17,7 +18,7 @@ const MESHCP_DP = join(ROOT, 'bin/meshcp-dp.js');
 
 let work: string;
 let dataDir: string;
-let cp: Proc;
+let cp: CpProcess | undefined;
 let address: string;
 let env: NodeJS.ProcessEnv;
 const agents: Proc[] = [];
@@ -63,15 +64,8 @@ function startAgent(name: string, service: string, port: number, peerPort: numbe
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshcp-cli-e2e-'));
   dataDir = join(work, 'data');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cp = new Proc('control-plane', child);
-  const listening = await cp.waitFor('HTTP API listening', (l) => l.msg === 'HTTP API listening', 30_000);
-  const port = (listening.address as { port: number }).port;
-  address = `http://127.0.0.1:${port}`;
+  cp = await startCpProcess({}, 30_000, { dataDir });
+  address = cp.baseUrl;
   // meshctl finds the CP and the admin token the documented ways: env and the token file in the data dir.
   env = { ...process.env, MESHCP_ADDRESS: address, MESHCP_TOKEN: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), MESHCTL_CONFIG: '' };
   delete env.NODE_OPTIONS;

@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/bootstrap.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openDatabase } from '../../src/store/database.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
@@ -23,7 +24,7 @@ export interface TestApp {
 /** A real app on a real SQLite file in a fresh temp dir, for `app.inject()` tests. */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { defaultMesh?: boolean; logTo?: DestinationStream } = {},
+  options: { defaultMesh?: boolean; logTo?: DestinationStream; clock?: Clock } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
@@ -35,9 +36,10 @@ export async function createTestApp(
     log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
     instanceId: 'test-instance',
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.defaultMesh !== false) {
-    await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
+    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
   }
   const app = await buildApp(services);
   await app.ready();
@@ -46,9 +48,7 @@ export async function createTestApp(
     services,
     dataDir,
     async close() {
-      await app.close();
-      await services.signing.close();
-      db.close();
+      await app.close(); // the app owns the services: this also stops the signing pool and closes the database
     },
   };
 }

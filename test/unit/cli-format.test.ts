@@ -1,7 +1,7 @@
 // meshctl's pure formatting: tables, durations, progress bars, API error lines and the rotation status view.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiErrorLines } from '../../src/cli/errors.js';
+import { apiErrorLines } from '../../src/client/errors.js';
 import { age, relativeTime, renderTable, resourceTable, shortDuration, timestamp, dataplaneInsightTable } from '../../src/cli/format.js';
 import { ASCII_BAR, bar, fraction, progressLine } from '../../src/cli/progress.js';
 import { resourceTypeByName } from '../../src/cli/resources.js';
@@ -87,6 +87,8 @@ describe('tables and durations', () => {
       type: 'DataplaneOverview',
       mesh: 'default',
       name: 'web-1',
+      creationTime: '2026-11-28T11:00:00Z',
+      modificationTime: '2026-11-28T11:00:00Z',
       dataplane: { networking: { inbound: [{ tags: { 'kuma.io/service': 'web' } }] } },
       dataplaneInsight: {
         mTLS: {

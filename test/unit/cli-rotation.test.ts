@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkMesh, renderFindings } from '../../src/cli/check.js';
 import { runRotate, type RotateDeps } from '../../src/cli/commands/rotate.js';
-import { ApiCallError } from '../../src/cli/http.js';
+import { ApiCallError } from '../../src/client/http.js';
 import { planRotation } from '../../src/cli/rotation-plan.js';
 import type { MeshResource, RotationStatus } from '../../src/cli/types.js';
 

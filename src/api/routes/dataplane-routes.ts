@@ -4,9 +4,9 @@ import { badRequest } from '../../errors.js';
 import { parseDuration } from '../../resources/duration.js';
 import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
-import { renderResource } from '../render.js';
-import { statusOf, writeOptions } from '../write-options.js';
+import { DataplaneOverviewSchema, IssuedCertificateSchema, TrustBundleSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
+import { registerResourceRoutes } from '../resource-routes.js';
 
 type Params = { mesh: string; name: string };
 
@@ -27,6 +27,7 @@ function parseServedSerial(raw: unknown): string | undefined {
 }
 
 const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls', {
+  ...docs.answers(TrustBundleSchema, 'the current trust bundle (304 without a body: the held one is current)'),
   description: [
     'Acknowledgement protocol for dataplane agents (only calls made with the dataplane\'s own token count).',
     '`If-None-Match: "<bundleVersion>"` says which bundle the proxy holds, i.e. has loaded and uses to verify peers.',
@@ -59,9 +60,13 @@ function heldVersion(header: string | undefined): string | undefined {
 export function registerDataplaneRoutes(app: FastifyInstance, services: Services): void {
   const { dataplanes, facts } = services;
 
-  app.get<{ Params: { mesh: string } }>('/meshes/:mesh/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of a mesh', true) }, async (request) => {
-    const query = parseListQuery(request, request.params.mesh, DATAPLANES);
-    return listBody(request, query, dataplanes.list(query));
+  const own = { access: 'own-dataplane' as const };
+  registerResourceRoutes(app, dataplanes, {
+    kind: 'Dataplane',
+    collection: '/meshes/:mesh/dataplanes',
+    summaries: { list: 'List the dataplanes of a mesh', get: 'Get a dataplane', put: 'Create or replace a dataplane', del: 'Delete a dataplane' },
+    itemAccess: own.access,
+    listQuery: (request, mesh) => parseListQuery(request, mesh, DATAPLANES),
   });
   app.get('/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of every mesh') }, async (request) => {
     const query = parseListQuery(request, undefined, DATAPLANES);
@@ -78,28 +83,17 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
   });
   for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
-    app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight') }, async (request) =>
+    app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight', docs.answers(DataplaneOverviewSchema, 'the dataplane and its certificate insight')) }, async (request) =>
       dataplaneOverview(dataplanes.get(request.params.mesh, request.params.name), facts),
     );
   }
 
-  const own = { access: 'own-dataplane' as const };
-  app.get<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.get('Dataplane', 'Get a dataplane', true) }, async (request) =>
-    renderResource(dataplanes.get(request.params.mesh, request.params.name)),
-  );
-  app.put<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { config: own, schema: docs.put('Dataplane', 'Create or replace a dataplane', true) }, async (request, reply) => {
-    const { mesh, name } = request.params;
-    const outcome = dataplanes.put(mesh, name, request.body, request.principal, writeOptions(request));
-    return reply.status(statusOf(outcome)).send({});
-  });
-  app.delete<{ Params: Params }>('/meshes/:mesh/dataplanes/:name', { schema: docs.del('Dataplane', 'Delete a dataplane', true) }, async (request) => {
-    dataplanes.delete(request.params.mesh, request.params.name, writeOptions(request));
-    return {};
-  });
-
   app.post<{ Params: Params }>(
     '/meshes/:mesh/dataplanes/:name/certificate',
-    { config: own, schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)') },
+    {
+      config: own,
+      schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)', docs.answers(IssuedCertificateSchema, 'the certificate and the trust bundle')),
+    },
     async (request) => {
       const { mesh, name } = request.params;
       if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
@@ -117,6 +111,11 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
       const waitMs = parseWait(request.query.wait);
       const servedSerial = parseServedSerial(request.query.servedSerial);
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
+      // The poll counts until its answer is written (or its client is gone), so shutdown can wait for the answer.
+      if (gate) {
+        reply.raw.once('finish', gate.release);
+        reply.raw.once('close', gate.release);
+      }
       let answer;
       try {
         answer = await services.trustBundles.get(mesh, name, heldVersion(request.headers['if-none-match']), waitMs, {
@@ -124,8 +123,9 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
           servedSerial,
           signal: gate?.signal,
         });
-      } finally {
+      } catch (err) {
         gate?.release();
+        throw err;
       }
       if (answer.status === 304) return reply.status(304).header('etag', `"${answer.bundleVersion}"`).send();
       return reply.header('etag', `"${answer.bundle.bundleVersion}"`).send(answer.bundle);

@@ -5,6 +5,7 @@ import { meshNotFound, notFound, Titles } from '../../errors.js';
 import { meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
+import { MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 import { VERSION } from '../../version.js';
 
@@ -35,23 +36,23 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
   };
   app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh') }, async (request) => {
     const query = parseListQuery(request);
-    const now = Date.now();
+    const now = services.clock.now();
     const page = services.meshes.list(query);
     return listBody(request, query, page, (mesh) => insightOf(mesh.name, now)!);
   });
-  app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh') }, async (request) => {
-    const insight = insightOf(request.params.mesh, Date.now());
+  app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh', docs.answers(MeshInsightSchema, "Kuma's MeshInsight")) }, async (request) => {
+    const insight = insightOf(request.params.mesh, services.clock.now());
     if (!insight) throw notFound(Titles.retrieve);
     return insight;
   });
 
   app.get<{ Params: { mesh: string } }>(
     '/meshes/:mesh/ca-rotation',
-    { schema: docs.custom('Rotation', 'Where a CA rotation stands and what its next step waits for') },
+    { schema: docs.custom('Rotation', 'Where a CA rotation stands and what its next step waits for', docs.answers(RotationStatusSchema, 'the rotation status')) },
     async (request) => {
       const mesh = services.store.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
       if (!mesh) throw meshNotFound();
-      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, Date.now());
+      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, services.clock.now());
     },
   );
 }

@@ -1,5 +1,5 @@
 /** `meshctl rotate`: the loop around the rotation plan, with injectable I/O so tests can drive it. */
-import { ApiCallError } from '../http.js';
+import { ApiCallError } from '../../client/http.js';
 import { progressLine } from '../progress.js';
 import { PHASE_TITLES, planRotation, type RotationPhase } from '../rotation-plan.js';
 import { shortDuration } from '../format.js';

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../domain/clock.js';
 import { ApiError } from '../errors.js';
 
 function tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
@@ -26,7 +27,7 @@ export class PerMinuteLimiter {
 
   constructor(
     private readonly perMinute: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get size(): number {
@@ -34,7 +35,7 @@ export class PerMinuteLimiter {
   }
 
   take(key: string, what: string): void {
-    const now = this.now();
+    const now = this.clock.now();
     this.sweep(now);
     const perMs = this.perMinute / 60_000;
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
@@ -63,6 +64,8 @@ export class PerMinuteLimiter {
  */
 export class LongPollGate {
   private readonly waiting = new Map<string, AbortController>();
+  /** Polls that entered and have not finished answering (resolved by their release). */
+  private readonly answering = new Set<Promise<void>>();
 
   constructor(private readonly max: number) {}
 
@@ -70,10 +73,14 @@ export class LongPollGate {
     return this.waiting.size;
   }
 
-  /** Ends every waiting poll (they answer 304 at once): used on shutdown, so no client waits out its poll. */
-  endAll(): void {
+  /**
+   * Ends every waiting poll (they answer 304 at once) and resolves when each has been released (answered, or its
+   * client gone): used on shutdown, so no client waits out its poll and no answer is cut off by closing sockets.
+   */
+  async endAll(): Promise<void> {
     for (const controller of this.waiting.values()) controller.abort();
     this.waiting.clear();
+    await Promise.all(this.answering);
   }
 
   /** Returns a signal for the wait and a release function; throws 429 when the process-wide bound is reached. */
@@ -86,10 +93,15 @@ export class LongPollGate {
     const controller = new AbortController();
     clientGone.addEventListener('abort', () => controller.abort(), { once: true });
     this.waiting.set(key, controller);
+    let answered!: () => void;
+    const answering = new Promise<void>((resolve) => (answered = resolve));
+    this.answering.add(answering);
     return {
       signal: controller.signal,
       release: () => {
         if (this.waiting.get(key) === controller) this.waiting.delete(key);
+        this.answering.delete(answering);
+        answered();
       },
     };
   }

@@ -1,0 +1,105 @@
+/**
+ * The layers of meshcp, lowest first; imports point down only (see README, "Architecture"). `npm test` runs this.
+ *
+ *   domain     src/domain, src/errors.ts, src/version.ts     imports nothing of ours
+ *   resources  src/resources                                 -> domain
+ *   store      src/store                                     -> resources, domain
+ *   ca         src/ca (codec, backends, signing pool)        -> store, resources, domain
+ *   services   src/services (resource manager), src/dataplanes, src/mesh, src/secrets, src/rotation,
+ *              src/mesh-events.ts, src/config.ts,
+ *              src/services.ts                               -> ca, store, resources, domain
+ *   api        src/api, src/app.ts                           -> services and below
+ *   contract   src/contract (zod schemas of the API's answers)  -> domain
+ *   client     src/client (HTTP client of meshctl and meshcp-dp)  -> contract, domain
+ *   cli, agent src/cli, src/agent                            -> client, resources, domain (the agent: also the DER codec)
+ */
+const DOMAIN = '^src/(domain/|errors\\.ts$|version\\.ts$)';
+const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|services)/|^src/(mesh-events|config|services)\\.ts$';
+const API = '^src/api/|^src/app\\.ts$';
+const TOP = '^src/(main|bootstrap)\\.ts$';
+const CLIENT_SIDE = '^src/(client|cli|agent)/';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-imports-nothing-of-ours',
+      comment: 'The domain (clock, principal, errors) is the bottom layer.',
+      severity: 'error',
+      from: { path: DOMAIN },
+      to: { path: '^src/', pathNot: DOMAIN },
+    },
+    {
+      name: 'resources-only-on-domain',
+      severity: 'error',
+      from: { path: '^src/resources/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/resources/` },
+    },
+    {
+      name: 'store-below-services',
+      severity: 'error',
+      from: { path: '^src/store/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store)/` },
+    },
+    {
+      name: 'ca-below-services',
+      severity: 'error',
+      from: { path: '^src/ca/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store|ca)/` },
+    },
+    {
+      name: 'services-below-api',
+      comment: 'Services know nothing of HTTP routes, the CLI, the agent or the client.',
+      severity: 'error',
+      from: { path: SERVICES },
+      to: { path: `${API}|${TOP}|${CLIENT_SIDE}` },
+    },
+    {
+      name: 'api-not-client-side',
+      severity: 'error',
+      from: { path: API },
+      to: { path: `${TOP}|${CLIENT_SIDE}` },
+    },
+    {
+      name: 'contract-only-on-domain',
+      comment: 'The API contract is shared by server, CLI and agent: it can depend on none of them.',
+      severity: 'error',
+      from: { path: '^src/contract/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/contract/` },
+    },
+    {
+      name: 'client-on-contract',
+      comment: 'The shared HTTP client of meshctl and meshcp-dp.',
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|contract)/` },
+    },
+    {
+      name: 'cli-on-client',
+      comment: 'meshctl talks to the control plane only over HTTP, through src/client.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|cli|resources)/` },
+    },
+    {
+      name: 'agent-on-client',
+      comment: 'meshcp-dp talks to the control plane only through src/client; it builds CSRs with the DER/PEM codec.',
+      severity: 'error',
+      from: { path: '^src/agent/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|agent|resources)/|^src/ca/(der|pem)\\.ts$` },
+    },
+    {
+      name: 'no-cycles-across-folders',
+      comment: 'A cycle inside one folder is a local matter; one through another folder ties two layers together.',
+      severity: 'error',
+      from: { path: '^src/([^/]+)/' },
+      to: { circular: true, pathNot: '^src/$1/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.mjs$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,11 @@
+/** The server's answers as meshctl and meshcp-dp read them: the contract's types, shared with the server. */
+export type {
+  BackendStatus,
+  DataplaneOverview,
+  ErrorBody,
+  IssuedCertificate,
+  MeshInsight,
+  NextStep,
+  RotationStatus,
+  TrustBundle,
+} from '../contract/index.js';

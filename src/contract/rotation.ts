@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+export const BackendStatusSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  enabled: z.boolean(),
+  rootFingerprint: z.string().nullable(),
+  notAfter: z.string().nullable(),
+  dataplanesIssued: z.number().int(),
+  dataplanesTrusting: z.number().int(),
+});
+export type BackendStatus = z.infer<typeof BackendStatusSchema>;
+
+export const DataplaneSampleSchema = z.object({ count: z.number().int(), names: z.array(z.string()) });
+
+export const NextStepSchema = z.object({
+  action: z.enum(['enable', 'remove', 'none']),
+  backend: z.string().optional(),
+  ready: z.boolean(),
+  description: z.string(),
+  waitingFor: DataplaneSampleSchema.optional(),
+});
+export type NextStep = z.infer<typeof NextStepSchema>;
+
+/** `GET /meshes/{mesh}/ca-rotation`: where a CA rotation stands and what its next step waits for. */
+export const RotationStatusSchema = z.object({
+  mesh: z.string(),
+  mtlsEnabled: z.boolean(),
+  enabledBackend: z.string().nullable(),
+  bundleVersion: z.string().nullable(),
+  activeDataplanes: z.number().int(),
+  backends: z.array(BackendStatusSchema),
+  nextStep: NextStepSchema,
+  error: z.string().optional(),
+});
+export type RotationStatus = z.infer<typeof RotationStatusSchema>;

@@ -1,0 +1,12 @@
+/** Who is calling: decided by the API's authentication, used by the services' access rules. */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'dataplane'; mesh: string; name: string; tags: Record<string, string[]>; jti: string }
+  | { kind: 'anonymous' };
+
+export type DataplanePrincipal = Extract<Principal, { kind: 'dataplane' }>;
+
+export interface DataplaneTokenVerifier {
+  /** Returns the dataplane identity, or undefined when the token is not a valid dataplane token. */
+  verify(token: string): Promise<DataplanePrincipal | undefined>;
+}

@@ -1,0 +1,174 @@
+import type { Principal } from '../domain/principal.js';
+import { invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
+import type { MeshEvents } from '../mesh-events.js';
+import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
+import type { ListQuery, ResourceStore, ResourceType, StoredResource } from '../store/resource-store.js';
+
+export interface WriteOptions {
+  /** Run every check and answer as the real call would, but write nothing. */
+  dryRun: boolean;
+  /** Skip rotation rules 1-3 (admins only; logged). */
+  force: boolean;
+}
+
+export type WriteOutcome = 'created' | 'updated';
+
+/** Who writes, and how: the principal matters to types with per-caller rules (a dataplane's token tags). */
+export interface WriteRequest extends WriteOptions {
+  principal: Principal;
+}
+
+/** A request body that passed a type's pure checks: what gets stored. */
+export interface ParsedResource {
+  spec: object;
+  labels: Record<string, string>;
+}
+
+/** Where a resource lives: `mesh` is '' for global types (Mesh, GlobalSecret). */
+export interface ResourceAt {
+  mesh: string;
+  name: string;
+}
+
+export interface WriteCheck<P extends ParsedResource, Prepared> {
+  at: ResourceAt;
+  parsed: P;
+  stored: StoredResource | undefined;
+  prepared: Prepared;
+  request: WriteRequest;
+}
+
+/**
+ * Everything that makes one resource type different; the manager does the rest (mesh existence, the transaction,
+ * dry runs, the write, change events). Adding a resource type is one descriptor.
+ */
+export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, Prepared = undefined> {
+  readonly type: ResourceType;
+  /** 'mesh': the resource lives in a mesh, which must exist (404 "mesh not found" before anything else). */
+  readonly scope: 'global' | 'mesh';
+  /**
+   * Whether the stored labels are Kuma's computed ones (origin, zone, env, proxy-type...), whose immutable members
+   * an update may neither change nor remove.
+   */
+  readonly computedLabels?: boolean;
+  /** Shape, validation and URL checks: pure, before any slow work (400s). */
+  parse(at: ResourceAt, body: unknown, request: WriteRequest): P;
+  /** Slow work before the transaction (key generation); its result reaches `checkWrite`. */
+  prepare?(at: ResourceAt, parsed: P): Promise<Prepared>;
+  /** Called right before the write transaction, with no await in between (commit facts the rules read). */
+  beforeTransaction?(): void;
+  /**
+   * Inside the write transaction, before the resource is written: rules that read the store (throw to refuse).
+   * May return what to write along with the resource; it runs after it, and not on dry runs.
+   */
+  checkWrite?(check: WriteCheck<P, Prepared>): (() => void) | void;
+  /** The put starts over (prepare included) when its transaction throws this; at most three attempts. */
+  retryWhen?(err: unknown): boolean;
+  /** Inside the delete transaction, once the resource is known to exist: refusals (in use, not empty). */
+  checkDelete?(at: ResourceAt): void;
+  /** Inside the delete transaction, not on dry runs: what goes with the resource (facts, contained resources). */
+  afterDelete?(at: ResourceAt): void;
+  /** The mesh whose CA view a committed write or delete of this resource may change, if any. */
+  meshChangedBy?(at: ResourceAt): string | undefined;
+}
+
+/** One resource type's operations, as routes and services use them. */
+export interface ResourceHandle<Spec = Record<string, unknown>> {
+  readonly type: ResourceType;
+  readonly scope: 'global' | 'mesh';
+  /** 404 (the mesh first, as Kuma) unless it exists. */
+  get(mesh: string, name: string): StoredResource<Spec>;
+  exists(mesh: string, name: string): boolean;
+  list(query: ListQuery): { total: number; items: StoredResource<Spec>[] };
+  put(mesh: string, name: string, body: unknown, request: WriteRequest): Promise<WriteOutcome>;
+  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): void;
+}
+
+/** The one write pipeline of every resource type: mesh existence, checks, transaction, dry run, write, events. */
+export class ResourceManager {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly events: MeshEvents,
+  ) {}
+
+  requireMesh(mesh: string): void {
+    if (!this.store.exists('Mesh', '', mesh)) throw meshNotFound();
+  }
+
+  handle<Spec, P extends ParsedResource, Prepared>(descriptor: ResourceDescriptor<P, Prepared>): ResourceHandle<Spec> {
+    const { type, scope } = descriptor;
+    const inMesh = (mesh: string) => (scope === 'mesh' ? mesh : '');
+    return {
+      type,
+      scope,
+      get: (mesh, name) => {
+        if (scope === 'mesh') this.requireMesh(mesh);
+        const found = this.store.get<Spec>(type, inMesh(mesh), name);
+        if (!found) throw notFound(Titles.retrieve);
+        return found;
+      },
+      exists: (mesh, name) => this.store.exists(type, inMesh(mesh), name),
+      list: (query) => {
+        if (scope === 'mesh' && query.mesh !== undefined) this.requireMesh(query.mesh);
+        return this.store.list<Spec>(type, query);
+      },
+      put: (mesh, name, body, request) => this.put(descriptor, { mesh: inMesh(mesh), name }, body, request),
+      delete: (mesh, name, options) => this.delete(descriptor, { mesh: inMesh(mesh), name }, options),
+    };
+  }
+
+  private async put<P extends ParsedResource, Prepared>(
+    d: ResourceDescriptor<P, Prepared>,
+    at: ResourceAt,
+    body: unknown,
+    request: WriteRequest,
+  ): Promise<WriteOutcome> {
+    if (d.scope === 'mesh') this.requireMesh(at.mesh);
+    const parsed = d.parse(at, body, request);
+    // Slow work happens before the transaction, which re-reads everything: a concurrent writer can only make the
+    // prepared work redundant (the descriptor then asks for a retry).
+    for (let attempt = 1; ; attempt++) {
+      const prepared = (d.prepare ? await d.prepare(at, parsed) : undefined) as Prepared;
+      try {
+        d.beforeTransaction?.();
+        const outcome = this.store.transaction((): WriteOutcome => {
+          const stored = this.store.get(d.type, at.mesh, at.name);
+          const alongside = d.checkWrite?.({ at, parsed, stored, prepared, request });
+          let labels = parsed.labels;
+          if (d.computedLabels) {
+            const write = labelsForWrite(d.type, at.mesh, parsed.spec, parsed.labels, stored);
+            if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
+            labels = write.labels;
+          }
+          if (request.dryRun) return stored ? 'updated' : 'created';
+          const written = this.store.upsert(d.type, at.mesh, at.name, parsed.spec, labels);
+          alongside?.();
+          return written;
+        });
+        this.announce(d, at, request.dryRun);
+        return outcome;
+      } catch (err) {
+        if (!d.retryWhen?.(err) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private delete<P extends ParsedResource, Prepared>(d: ResourceDescriptor<P, Prepared>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): void {
+    if (d.scope === 'mesh') this.requireMesh(at.mesh);
+    this.store.transaction(() => {
+      if (!this.store.exists(d.type, at.mesh, at.name)) throw notFound(Titles.delete);
+      d.checkDelete?.(at);
+      if (options.dryRun) return;
+      this.store.delete(d.type, at.mesh, at.name);
+      d.afterDelete?.(at);
+    });
+    this.announce(d, at, options.dryRun);
+  }
+
+  /** Emitted only after the transaction committed, so caches and long-polls never see an uncommitted state. */
+  private announce(d: Pick<ResourceDescriptor, 'meshChangedBy'>, at: ResourceAt, dryRun: boolean): void {
+    if (dryRun) return;
+    const mesh = d.meshChangedBy?.(at);
+    if (mesh !== undefined) this.events.meshChanged(mesh);
+  }
+}
