@@ -10,6 +10,7 @@ import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
 import { MeshService } from './mesh/mesh-service.js';
+import { MeshcpMetrics } from './ops/metrics.js';
 import { SecretService } from './secrets/secret-service.js';
 import type { Db } from './store/database.js';
 import { FactsStore } from './store/facts-store.js';
@@ -36,6 +37,8 @@ export interface Services {
   signing: SigningPool;
   adminToken: string;
   instanceId: string;
+  /** Prometheus metrics, shared by both API listeners and served by the diagnostics listener. */
+  metrics: MeshcpMetrics;
 }
 
 export function createServices(deps: { db: Db; cipher: SecretCipher; config: Config; log: Logger; adminToken: string; instanceId: string }): Services {
@@ -55,7 +58,9 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
       return false;
     }
   });
+  const longPolls = new LongPollGate(deps.config.maxLongPolls);
   return {
+    metrics: new MeshcpMetrics({ store, facts, ca, longPolls, now: () => Date.now() }),
     config: deps.config,
     log: deps.log,
     store,
@@ -70,7 +75,7 @@ export function createServices(deps: { db: Db; cipher: SecretCipher; config: Con
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute),
-    longPolls: new LongPollGate(deps.config.maxLongPolls),
+    longPolls,
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
   };

@@ -65,7 +65,7 @@ before(async () => {
   dataDir = join(work, 'data');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'info' },
+    env: { ...process.env, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', MESHCP_DIAGNOSTICS_PORT: '-1', MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   cp = new Proc('control-plane', child);
