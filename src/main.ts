@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   if (!config.skipDefaultMeshCreation && !services.meshes.exists('default')) {
     await services.meshes.put('default', { type: 'Mesh', name: 'default' }, { dryRun: false, force: false });
-    log.info('created the default mesh');
+    log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
   }
 
   const servers: FastifyInstance[] = [];

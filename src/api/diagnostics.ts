@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { requestIdGenerator } from './request-ids.js';
 
@@ -9,7 +9,7 @@ import { requestIdGenerator } from './request-ids.js';
 export async function buildDiagnosticsApp(services: Services): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: services.log.child({ listener: 'diagnostics' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestIdGenerator('diagnostics'),
   }) as unknown as FastifyInstance;
   services.metrics.collectProcessMetrics();

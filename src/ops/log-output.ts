@@ -8,7 +8,7 @@ import pretty from 'pino-pretty';
 export function logDestination(format: 'json' | 'pretty' | undefined): pino.DestinationStream | undefined {
   const wantPretty = format === 'pretty' || (format === undefined && process.stdout.isTTY === true);
   if (!wantPretty) return undefined;
-  return pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
 }
 
 /** A listen error as one line naming the variable to change, instead of a stack trace. */
