@@ -11,6 +11,7 @@ import { installOpsHooks } from './api/ops-hooks.js';
 import { requestIdGenerator } from './api/request-ids.js';
 import { documentPathParams } from './api/openapi-docs.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
+import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.js';
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
@@ -79,6 +80,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   registerMeshRoutes(app, services);
   registerSecretRoutes(app, services);
   registerDataplaneRoutes(app, services);
+  registerDataplaneFactsRoute(app, services);
   registerGui(app, services);
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
