@@ -5,6 +5,7 @@ import { parseDuration } from '../resources/duration.js';
 import { checkMesh, renderFindings } from './check.js';
 import { inspectDataplane, registerOpsCommands } from './commands/ops-commands.js';
 import { runRotate } from './commands/rotate.js';
+import { handleLeftBehindSecrets } from './commands/prune-secrets.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
 import { dataplaneInsightTable, parseOutputFormat, renderTable, resourceTable, toJson, toYaml, type OutputFormat } from './format.js';
 import { ApiCallError, ApiClient, ConnectionError } from './http.js';
@@ -273,11 +274,13 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--to <backend>', 'the backend to rotate to (added to the mesh already: step 1)')
     .option('--timeout <duration>', 'give up after this long (safe: re-run to continue)', '5m')
     .option('--interval <duration>', 'how often to read the rotation status', '2s')
-    .action(async (opts: { mesh: string; to: string; timeout: string; interval: string }, cmd: Command) => {
+    .option('--prune-secrets', 'then delete the secrets only the removed backends used (each is named)')
+    .action(async (opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean }, cmd: Command) => {
       const timeoutMs = duration('--timeout', opts.timeout);
       const intervalMs = duration('--interval', opts.interval);
       const client = clientOf(cmd);
       const meshPath = `/meshes/${encodeURIComponent(opts.mesh)}`;
+      const before = await client.getJson<MeshResource>(meshPath);
       const line = new StatusLine(io.stdout);
       const result = await runRotate(
         {
@@ -293,6 +296,7 @@ export function buildProgram(io: CliIo): Command {
       line.clear();
       if (!result.ok) throw new CliError([result.message, ...(result.lines ?? [])]);
       io.stdout.write(`✓ ${result.message}\n`);
+      for (const l of await handleLeftBehindSecrets(client, opts.mesh, before, opts.pruneSecrets === true)) io.stdout.write(l + '\n');
     });
 
   // ---- check ----------------------------------------------------------------------------------------------------

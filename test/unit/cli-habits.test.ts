@@ -115,4 +115,22 @@ describe('meshctl habits', () => {
     assert.equal(remote.statusCode, 403);
     assert.match(JSON.parse(remote.body).detail, /an admin token is required \(the control plane wrote it to <data dir>\/admin-token; send it as "Authorization: Bearer <token>"/);
   });
+
+  test('rotate names the secrets only the removed backends used; --prune-secrets deletes them', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    for (const mesh of ['keep', 'prune']) {
+      const body = { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }] } };
+      assert.equal((await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}`, headers: admin, payload: body })).statusCode, 201);
+    }
+    const kept = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--interval', '10ms']);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets only the removed backends used remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n  delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 200);
+
+    const pruned = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'prune', '--to', 'ca-2', '--interval', '10ms', '--prune-secrets']);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /\n✓ deleted secret prune\/prune\.ca-builtin-cert-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-key-ca-1\n$/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-1', headers: admin })).statusCode, 404);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-2', headers: admin })).statusCode, 200, 'ca-2 keeps its key');
+  });
 });
