@@ -141,7 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
     firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),
     headersTimeoutMs: parseTimeout('MESHCP_API_HEADERS_TIMEOUT', env.MESHCP_API_HEADERS_TIMEOUT, '10s'),
-    keepAliveTimeoutMs: parseTimeout('MESHCP_API_KEEP_ALIVE_TIMEOUT', env.MESHCP_API_KEEP_ALIVE_TIMEOUT, '5s'),
+    // Longer than clients keep idle sockets (Node's agent: 5 s; load balancers: 60 s), so the server is never the one
+    // closing a socket a client is about to reuse (the client would see "socket hang up").
+    keepAliveTimeoutMs: parseTimeout('MESHCP_API_KEEP_ALIVE_TIMEOUT', env.MESHCP_API_KEEP_ALIVE_TIMEOUT, '65s'),
     // Above the 60 s long-poll bound: a waiting poll's socket is silent until it is answered.
     idleTimeoutMs: parseTimeout('MESHCP_API_IDLE_TIMEOUT', env.MESHCP_API_IDLE_TIMEOUT, '90s'),
   };
