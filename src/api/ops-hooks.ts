@@ -81,7 +81,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
   });
 
   function onMeshWrite(request: FastifyRequest, status: number, mesh: string, note: Noted): void {
-    const query = request.query as { dryRun?: string; force?: string };
+    const query = request.query as { dryRun?: string };
     if (query.dryRun === 'true') return;
     if (status === 409 && note.payload) {
       const body = JSON.parse(note.payload) as { detail?: string; invalid_parameters?: { field: string; reason: string }[] };
@@ -93,7 +93,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
       return;
     }
     if (status >= 300) return;
-    if (query.force === 'true') log.warn({ event: 'force-used', mesh, method: request.method }, `?force=true used on mesh ${mesh}`);
+    // ?force=true that skipped rules is logged by the mesh service (event "force-used"), naming the rules it skipped.
     const after = request.method === 'DELETE' ? undefined : services.store.get<Mesh>('Mesh', '', mesh)?.spec;
     for (const event of meshChangeEvents(mesh, note.meshBefore, after)) log.info(event.fields, event.msg);
   }

@@ -169,7 +169,7 @@ export class MeshService {
           throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
         }
         if (!options.dryRun) {
-          this.log.warn({ mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
+          this.log.warn({ event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
         }
       }
       const outcome: WriteOutcome = stored ? 'updated' : 'created';

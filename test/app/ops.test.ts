@@ -71,7 +71,8 @@ describe('event log', () => {
     assert.equal((await call('PUT', '/meshes/default?force=true', mesh('ca-2', ['ca-1', 'ca-2']))).status, 200);
     const [force] = events('force-used');
     assert.equal(force.level, 40);
-    assert.equal(force.msg, '?force=true used on mesh default');
+    assert.equal(force.msg, 'force=true: CA rotation rules skipped');
+    assert.match(force.skippedRules[0], /^enable: cannot enable backend "ca-2" yet: 2 active dataplanes .*: web-1, web-2$/);
     assert.equal(events('backend-enabled')[0].msg, 'rotation step 2: backend ca-2 enabled on mesh default (dataplanes re-issue from it)');
     assert.equal((await call('PUT', '/meshes/default?force=true', mesh('ca-2', ['ca-2']))).status, 200);
     assert.equal(events('backend-removed')[0].msg, 'rotation step 3: backend ca-1 removed from mesh default');
