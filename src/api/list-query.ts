@@ -3,6 +3,7 @@ import { ApiError, invalidResource, Titles } from '../errors.js';
 import { parseLabelFilters } from '../resources/labels.js';
 import type { ListQuery, StoredResource } from '../store/resource-store.js';
 import { renderResource } from './render.js';
+import { parseDataplaneListFilter } from './dataplane-list-filters.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -20,8 +21,17 @@ function listError(detail: string, field?: string, reason?: string): ApiError {
 
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value[value.length - 1] : value);
 
-/** Kuma's list parameters: size, offset, name, filter[labels.<key>], with Kuma's 400s. */
-export function parseListQuery(request: FastifyRequest, mesh?: string): ListQuery {
+/** The route as Kuma names it in violations: its template, `/meshes/{mesh}/dataplanes`, not the URL. */
+export function routeTemplate(request: FastifyRequest): string {
+  const template = request.routeOptions.url ?? request.url.split('?')[0]!;
+  return template.replace(/:([A-Za-z_]\w*)/g, '{$1}');
+}
+
+/**
+ * Kuma's list parameters: size, offset, name, filter[labels.<key>], with Kuma's 400s; on Dataplane lists also
+ * `tag=` and `gateway=` (see dataplane-list-filters.ts).
+ */
+export function parseListQuery(request: FastifyRequest, mesh?: string, options: { dataplanes?: boolean } = {}): ListQuery {
   const query = request.query as Query;
   const rawSize = single(query.size);
   let size = DEFAULT_PAGE_SIZE;
@@ -42,10 +52,11 @@ export function parseListQuery(request: FastifyRequest, mesh?: string): ListQuer
     offset = Number(rawOffset);
     if (offset < 0) throw listError('invalid: invalid offset: must be non-negative');
   }
-  const routePath = request.url.split('?')[0].replace(/^\//, '');
-  const { filters, violations } = parseLabelFilters(query, routePath);
+  const template = routeTemplate(request);
+  const { filters, violations } = parseLabelFilters(query, template);
   if (violations.length > 0) throw invalidResource(Titles.list, violations);
-  return { mesh, nameContains: single(query.name) || undefined, labels: Object.fromEntries(filters), offset, size };
+  const dataplane = options.dataplanes ? parseDataplaneListFilter(request, template) : undefined;
+  return { mesh, nameContains: single(query.name) || undefined, labels: Object.fromEntries(filters), dataplane, offset, size };
 }
 
 /** `{total, items, next}` with `next` an absolute URL that keeps the other parameters, as Kuma. */

@@ -41,6 +41,20 @@ const listQuery = {
   },
 };
 
+/** Kuma's Dataplane list filters (see src/api/dataplane-list-filters.ts). */
+const dataplaneListQuery = {
+  type: 'object',
+  properties: {
+    ...listQuery.properties,
+    tag: {
+      type: 'array',
+      items: { type: 'string' },
+      description: '<key>:<value>, repeatable (ANDed): one inbound, or the gateway, has the key with a value containing <value> (`*`: any)',
+    },
+    gateway: { type: 'string', enum: ['true', 'false', 'builtin', 'delegated'], description: 'only gateways, only non-gateways, or one gateway type' },
+  },
+};
+
 /** Path parameters are documented from the route URL itself, so no route has to repeat them. */
 export function documentPathParams(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
@@ -62,7 +76,7 @@ export const docs = {
     summary,
     hide,
     tags: [kind],
-    querystring: listQuery,
+    querystring: kind === 'Dataplane' ? dataplaneListQuery : listQuery,
     response: {
       200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: components[kind] }, next: { type: 'string', nullable: true } } },
       ...errors,

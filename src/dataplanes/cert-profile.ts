@@ -54,6 +54,15 @@ export function expectedUris(profile: CertProfile, mesh: string, dp: Dataplane):
 
 /** The URI SANs of the dataplane's certificate under `profile`; 409 when the stored dataplane cannot have one. */
 export function certificateUris(profile: CertProfile, mesh: string, dp: Dataplane): string[] {
+  if (dataplaneServices(dp).length === 0) {
+    // Kuma 2.14 accepts such a Dataplane (outbound-only, transparent proxy) and would sign a certificate with no
+    // SPIFFE ID, which no peer can authorize. meshcp refuses instead; the trust bundle is still served.
+    throw new ApiError({
+      status: 409,
+      title: 'Could not issue a certificate',
+      detail: `the Dataplane has no "${SERVICE_TAG}" tag, so its certificate would carry no identity: give an inbound (or the gateway) a "${SERVICE_TAG}" tag to get one; the trust bundle needs none`,
+    });
+  }
   if (profile === 'kuma') return dataplaneSpiffeUris(mesh, dp);
   const violations = spiffeProfileViolations(mesh, dp);
   if (violations.length > 0) {

@@ -3,6 +3,8 @@ import { accessDenied, badRequest, invalidResource, meshNotFound, notFound, Titl
 import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
 import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
+import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
+import { workloadLabelProblem } from '../resources/labels.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { FactsStore } from '../store/facts-store.js';
 import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
@@ -50,14 +52,19 @@ export class DataplaneService {
     const violations = checkResourceRequest({ type: 'Dataplane', name, mesh }, dp);
     if (violations.length === 0 && this.certProfile === 'spiffe') violations.push(...spiffeProfileViolations(mesh, dp));
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
+    const workloadProblem = workloadLabelProblem(dp.labels);
+    if (workloadProblem) throw badRequest(workloadProblem);
     if (principal.kind === 'dataplane') {
       const problem = tokenTagViolation(principal.tags, dp);
       if (problem) throw accessDenied(problem);
     }
     return this.store.transaction(() => {
-      const exists = this.store.exists('Dataplane', mesh, name);
-      if (options.dryRun) return exists ? 'updated' : 'created';
-      return this.store.upsert('Dataplane', mesh, name, specOf(dp), dp.labels ?? {});
+      const stored = this.store.get<Dataplane>('Dataplane', mesh, name);
+      const spec = specOf(dp);
+      const write = labelsForWrite('Dataplane', mesh, spec, dp.labels, stored);
+      if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
+      if (options.dryRun) return stored ? 'updated' : 'created';
+      return this.store.upsert('Dataplane', mesh, name, spec, write.labels);
     });
   }
 

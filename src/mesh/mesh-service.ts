@@ -142,8 +142,9 @@ export class MeshService {
       const now = Date.now();
       const stored = this.store.get<Mesh>('Mesh', '', name);
       if (!stored) {
+        // Kuma checks this in its mesh manager's create, so it answers with the create title.
         const violations = validateMeshNameOnCreate(name);
-        if (violations.length > 0) throw invalidResource(Titles.process, violations);
+        if (violations.length > 0) throw invalidResource(Titles.create, violations);
       }
       const secrets = new PreparedSecrets(this.secrets, name, pending);
       const backends = mesh.mtls?.backends ?? [];

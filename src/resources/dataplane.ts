@@ -340,9 +340,12 @@ export function dataplaneServices(dp: Dataplane): string[] {
   return [...(dataplaneTags(dp).get(SERVICE_TAG) ?? [])].sort(byCodePoint);
 }
 
-/** `gateway` when the dataplane is a gateway, else `sidecar` (Kuma's `kuma.io/proxy-type` label). */
-export function dataplaneProxyType(dp: Dataplane): 'gateway' | 'sidecar' {
-  return dp.networking?.gateway !== undefined ? 'gateway' : 'sidecar';
+/**
+ * Kuma's `kuma.io/proxy-type` label: `gateway` for a builtin gateway only; a delegated gateway runs its own proxy
+ * beside a sidecar Envoy, so it is a `sidecar` as any other dataplane.
+ */
+export function dataplaneProxyType(dp: Pick<Dataplane, 'networking'>): 'gateway' | 'sidecar' {
+  return dp.networking?.gateway?.type === 'BUILTIN' ? 'gateway' : 'sidecar';
 }
 
 /**

@@ -72,36 +72,59 @@ export function labelValueErrors(value: string): string[] {
   return errs;
 }
 
+export const WORKLOAD_LABEL = 'kuma.io/workload';
+const DNS1035_LABEL_FMT = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const DNS1035_LABEL = new RegExp(`^${DNS1035_LABEL_FMT}$`);
+const DNS1035_LABEL_ERR =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+
+/**
+ * Kuma's extra check on a Universal Dataplane's `kuma.io/workload` label (a Kubernetes DNS-1035 label), answered,
+ * as Kuma, as a plain Bad Request whose detail is this text; undefined when the label is absent, empty or valid.
+ */
+export function workloadLabelProblem(labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  const value = labels?.[WORKLOAD_LABEL];
+  if (!value) return undefined;
+  const errs: string[] = [];
+  if (value.length > 63) errs.push('must be no more than 63 characters');
+  if (!DNS1035_LABEL.test(value)) errs.push(regexError(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, 'my-name', 'abc-123'));
+  if (errs.length === 0) return undefined;
+  return `bad request: labels["${WORKLOAD_LABEL}"]: must be a valid DNS-1035 label (at most 63 characters, matching regex ${DNS1035_LABEL_FMT}): ${errs.join('; ')}`;
+}
+
 export interface LabelContext {
-  /** The resource's mesh: a `kuma.io/mesh` label must equal it. Undefined for global resources. */
+  /** The resource's mesh ('' or undefined for global resources): a `kuma.io/mesh` label must equal it. */
   mesh?: string;
   /** The CP zone: a `kuma.io/zone` label must equal it when given. */
   zone?: string;
 }
 
 /**
- * Label checks on PUT (fields `labels["k"]`): Kubernetes key and value syntax, then the Kuma labels that the CP
- * also computes: `kuma.io/mesh` must name the resource's mesh (and is not allowed on global resources),
- * `kuma.io/origin` must be `zone` or `global`, `kuma.io/zone` must name this zone.
+ * Label checks on PUT, in Kuma 2.14's order and wording (fields `labels["k"]`): the origin label's value, then
+ * (unless the origin is `global`) `kuma.io/zone` naming this zone and `kuma.io/mesh` naming the resource's mesh,
+ * then Kubernetes key and value syntax for every label, keys sorted.
  */
 export function validateLabels(labels: Readonly<Record<string, string>> | undefined, ctx: LabelContext = {}): Violation[] {
   const out: Violation[] = [];
   if (!labels) return out;
+  const origin = labels[ORIGIN_LABEL];
+  if (origin !== undefined && !ORIGIN_VALUES.includes(origin)) {
+    out.push({ field: `labels${mapKey(ORIGIN_LABEL)}`, message: `unknown resource origin ${JSON.stringify(origin)}` });
+  }
+  if (origin !== 'global') {
+    const zone = labels[ZONE_LABEL];
+    if (zone !== undefined && ctx.zone !== undefined && zone !== ctx.zone) {
+      out.push({ field: `labels${mapKey(ZONE_LABEL)}`, message: `${ZONE_LABEL} label should have ${ctx.zone} value` });
+    }
+    const mesh = labels[MESH_LABEL];
+    if (mesh !== undefined && mesh !== (ctx.mesh ?? '')) {
+      out.push({ field: `labels${mapKey(MESH_LABEL)}`, message: `${MESH_LABEL} label must not differ from mesh set on resource` });
+    }
+  }
   for (const key of Object.keys(labels).sort()) {
-    const value = labels[key]!;
     const field = `labels${mapKey(key)}`;
     for (const message of qualifiedNameErrors(key)) out.push({ field, message });
-    for (const message of labelValueErrors(value)) out.push({ field, message });
-    if (key === MESH_LABEL) {
-      if (ctx.mesh === undefined) out.push({ field, message: 'cannot be set on a resource that is not in a mesh' });
-      else if (value !== ctx.mesh) out.push({ field, message: `must be equal to the resource mesh "${ctx.mesh}"` });
-    }
-    if (key === ORIGIN_LABEL && !ORIGIN_VALUES.includes(value)) {
-      out.push({ field, message: `must be one of: ${ORIGIN_VALUES.join(', ')}` });
-    }
-    if (key === ZONE_LABEL && ctx.zone !== undefined && value !== ctx.zone) {
-      out.push({ field, message: `must be equal to the zone of this control plane "${ctx.zone}"` });
-    }
+    for (const message of labelValueErrors(labels[key]!)) out.push({ field, message });
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { ZONE_NAME } from './computed-labels.js';
 import { validateLabels } from './labels.js';
 import { validateMeshReference, validateResourceName } from './names.js';
 import type { Violation } from './violations.js';
@@ -20,9 +21,11 @@ export function checkResourceRequest(
   if (url.mesh !== undefined && body.mesh !== url.mesh) {
     violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
   }
-  violations.push(...validateResourceName(url.name));
-  if (url.mesh !== undefined) violations.push(...validateMeshReference(url.mesh));
-  violations.push(...validateLabels(body.labels, { mesh: url.mesh }));
+  // As Kuma: label checks, then the name (and mesh) rules on the body's meta, not the URL's, so a body whose name
+  // differs from the URL gets both the mismatch and the body name's own violations.
+  violations.push(...validateLabels(body.labels, { mesh: url.mesh, zone: ZONE_NAME }));
+  violations.push(...validateResourceName(body.name ?? ''));
+  if (url.mesh !== undefined) violations.push(...validateMeshReference(body.mesh ?? ''));
   return violations;
 }
 

@@ -75,7 +75,9 @@ function nextStep(
   // A backend that was enabled before is on its way out; a never-enabled one is on its way in.
   const old = others.find((n) => facts.wasEverEnabled(mesh, n));
   if (old) {
-    const waitingFor = fleet.issuedBy(old) === 0 ? none : facts.activeIssuedBy(mesh, old, now);
+    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : facts.activeIssuedBy(mesh, old, now);
+    // Dataplanes already issued a newer certificate wait for their proxy's reload, not for a re-issue.
+    const reloads = notReloaded ? `, ${notReloaded.count} of them only to reload their proxy (a newer certificate is issued)` : '';
     return {
       action: 'remove',
       backend: old,
@@ -83,7 +85,7 @@ function nextStep(
       description:
         waitingFor.count === 0
           ? `no active dataplane holds a certificate from "${old}": it can be removed`
-          : `waiting for ${plural(waitingFor.count)} to re-issue their "${old}" certificates`,
+          : `waiting for ${plural(waitingFor.count)} to re-issue their "${old}" certificates${reloads}`,
       waitingFor,
     };
   }

@@ -107,6 +107,31 @@ function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
   ];
 }
 
+/**
+ * Why `backend` cannot go yet, telling apart the dataplanes whose newest certificate it issued (they must re-issue)
+ * from those already issued one by another backend whose proxy still serves the old one (they must reload).
+ */
+function stillHeldMessage(backend: string, holders: DataplaneSample): string {
+  const stale = holders.notReloaded ?? { count: 0, dataplanes: [] };
+  const parts: string[] = [];
+  const issued = holders.count - stale.count;
+  if (issued > 0) {
+    const staleNames = new Set(stale.dataplanes.map((d) => d.name));
+    const names = holders.names.filter((n) => !staleNames.has(n));
+    const more = issued - names.length;
+    const list = names.join(', ') + (more > 0 ? `${names.length > 0 ? ' and ' : ''}${more} more` : '');
+    parts.push(`${dataplanes(issued)} still ${issued === 1 ? 'holds' : 'hold'} a certificate issued by it: ${list}`);
+  }
+  if (stale.count > 0) {
+    const more = stale.count - stale.dataplanes.length;
+    const list = stale.dataplanes.map((d) => `${d.name} (issued by "${d.issuedBackend}")`).join(', ') + (more > 0 ? ` and ${more} more` : '');
+    parts.push(
+      `${dataplanes(stale.count)} ${stale.count === 1 ? 'was' : 'were'} issued a certificate by another backend but ${stale.count === 1 ? 'its proxy still serves' : 'their proxies still serve'} the one from "${backend}" (not reloaded yet): ${list}`,
+    );
+  }
+  return `cannot remove backend "${backend}" yet: ${parts.join('; ')}`;
+}
+
 /** Rule 2: a backend can go once no active dataplane holds a certificate it issued. */
 function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
   const violations: RotationViolation[] = [];
@@ -125,12 +150,7 @@ function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
       });
       continue;
     }
-    violations.push({
-      rule: 'remove',
-      field: 'mtls.backends',
-      retryable: true,
-      message: `cannot remove backend "${backend.name}" yet: ${dataplanes(holders.count)} still ${holders.count === 1 ? 'holds' : 'hold'} a certificate issued by it: ${listNames(holders)}`,
-    });
+    violations.push({ rule: 'remove', field: 'mtls.backends', retryable: true, message: stillHeldMessage(backend.name, holders) });
   }
   return violations;
 }

@@ -3,6 +3,7 @@ import { badRequest, conflict, invalidResource, meshNotFound, notFound, Titles }
 import type { MeshEvents } from '../mesh-events.js';
 import type { Mesh } from '../resources/mesh.js';
 import { checkResourceRequest } from '../resources/request-checks.js';
+import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
 import { GlobalSecretSchema, SecretSchema, decodeBase64Strict } from '../resources/secret.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { ListQuery, ResourceStore, StoredResource } from '../store/resource-store.js';
@@ -58,8 +59,11 @@ export class SecretService {
           ]);
         }
       }
+      const spec = data === undefined ? {} : { data };
+      const write = labelsForWrite(kind, mesh, spec, secret.labels, stored);
+      if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
       if (options.dryRun) return stored ? 'updated' : 'created';
-      return this.store.upsert(kind, mesh, name, data === undefined ? {} : { data }, secret.labels ?? {});
+      return this.store.upsert(kind, mesh, name, spec, write.labels);
     });
     if (!options.dryRun && kind === 'Secret') this.events.meshChanged(mesh);
     return outcome;

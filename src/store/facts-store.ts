@@ -41,6 +41,11 @@ export interface IssueFacts {
 export interface DataplaneSample {
   count: number;
   names: string[];
+  /**
+   * Of `count` (for "holds a certificate from X" only): the dataplanes that were issued a newer certificate by
+   * another backend while their proxy still serves X's, i.e. have not reloaded yet; with that other backend.
+   */
+  notReloaded?: { count: number; dataplanes: { name: string; issuedBackend: string }[] };
 }
 
 interface FactsRow {
@@ -121,6 +126,10 @@ export class FactsStore {
       namesIssuedBy: db.prepare(`SELECT name FROM dataplane_facts
         WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now
         ORDER BY name LIMIT @limit`),
+      countNotReloaded: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND served_backend = @backend
+        AND issued_backend IS NOT @backend AND cert_not_after > @now`),
+      namesNotReloaded: db.prepare(`SELECT name, issued_backend AS issuedBackend FROM dataplane_facts WHERE mesh = @mesh
+        AND served_backend = @backend AND issued_backend IS NOT @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`),
       countActive: db.prepare('SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?'),
       issuedStats: db.prepare(`SELECT issued_backend AS backend, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
         FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`),
@@ -214,8 +223,12 @@ export class FactsStore {
   activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
     const params = { mesh, backend, now, limit };
     const count = (this.stmts.countIssuedBy.get(params) as { n: number }).n;
-    const names = count === 0 ? [] : (this.stmts.namesIssuedBy.all(params) as { name: string }[]).map((r) => r.name);
-    return { count, names };
+    if (count === 0) return { count, names: [] };
+    const names = (this.stmts.namesIssuedBy.all(params) as { name: string }[]).map((r) => r.name);
+    const stale = (this.stmts.countNotReloaded.get(params) as { n: number }).n;
+    if (stale === 0) return { count, names };
+    const dataplanes = this.stmts.namesNotReloaded.all(params) as { name: string; issuedBackend: string }[];
+    return { count, names, notReloaded: { count: stale, dataplanes } };
   }
 
   /**

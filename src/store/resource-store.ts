@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
+import { dataplaneFilterSql } from './dataplane-filter-sql.js';
 
 export type ResourceType = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
 
@@ -22,8 +23,18 @@ export interface ListQuery {
   mesh?: string;
   nameContains?: string;
   labels?: Record<string, string>;
+  /** Dataplane lists only: Kuma's `tag=` and `gateway=` filters. */
+  dataplane?: DataplaneListFilter;
   offset: number;
   size: number;
+}
+
+export type GatewayMode = 'true' | 'false' | 'builtin' | 'delegated';
+
+export interface DataplaneListFilter {
+  /** key -> text the value must contain (`*`: any value); all on one inbound, or all on the gateway. */
+  tags: Record<string, string>;
+  gateway?: GatewayMode;
 }
 
 interface Row {
@@ -123,6 +134,7 @@ export class ResourceStore {
       where.push('EXISTS (SELECT 1 FROM json_each(resources.labels) WHERE json_each.key = ? AND json_each.value = ?)');
       params.push(key, value);
     }
+    if (query.dataplane) where.push(...dataplaneFilterSql(query.dataplane, params));
     const clause = where.join(' AND ');
     const total = (this.statement(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`).get(...params) as { n: number }).n;
     const rows = this.statement(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`).all(

@@ -191,7 +191,7 @@ describe('bad input', () => {
     it('a mesh name over 63 characters', () =>
       refuse(json('PUT', `/meshes/${'a'.repeat(64)}`, { type: 'Mesh', name: 'a'.repeat(64) }), {
         status: 400,
-        title: PROCESS,
+        title: 'Failed to create a resource',
         params: [{ field: 'name', reason: 'cannot be longer than 63 characters' }],
       }).then(() => undefined));
 
@@ -242,6 +242,9 @@ describe('bad input', () => {
             { field: 'name', reason: 'name from the URL has to be the same as in body' },
             { field: 'type', reason: 'type from the URL has to be the same as in body' },
             { field: 'mesh', reason: 'mesh from the URL has to be the same as in body' },
+            // Kuma then checks the body's own (empty) name and mesh.
+            { field: 'name', reason: 'cannot be empty' },
+            { field: 'mesh', reason: 'cannot be empty' },
           ],
         },
       },
@@ -270,8 +273,18 @@ describe('bad input', () => {
         },
       },
       {
-        name: 'a bad name in the URL and a different one in the body',
+        // Kuma checks the name rules on the body's name, not the URL's (api-server put_dataplanes cases 01 and 06).
+        name: 'a bad name in the URL and a different, valid one in the body: only the mismatch',
         request: json('PUT', '/meshes/default/secrets/Bad_Name', { type: 'Secret', mesh: 'default', name: 'good' }),
+        expected: {
+          status: 400,
+          title: PROCESS,
+          params: [{ field: 'name', reason: 'name from the URL has to be the same as in body' }],
+        },
+      },
+      {
+        name: 'a bad name in the body that differs from the URL: the mismatch and the body name',
+        request: json('PUT', '/meshes/default/secrets/good', { type: 'Secret', mesh: 'default', name: 'Bad_Name' }),
         expected: {
           status: 400,
           title: PROCESS,

@@ -160,7 +160,9 @@ describe('lists', () => {
   });
 
   describe("bad parameters get Kuma's 400s on every list route", () => {
-    const routes = ['/meshes', '/meshes/m-a/secrets', '/secrets', '/global-secrets', '/globalsecrets', '/dataplanes'];
+    const routes = ['/meshes', '/meshes/m-a/secrets', '/secrets', '/global-secrets', '/globalsecrets', '/dataplanes', '/meshes/m-a/dataplanes'];
+    /** Kuma names the field after the route's template, not the URL. */
+    const templateOf = (route: string) => route.replace('/meshes/m-a/', '/meshes/{mesh}/');
     const sizeCases: [string, string, string][] = [
       ['size=abc', 'size', 'invalid format'],
       ['size=1.5', 'size', 'invalid format'],
@@ -191,7 +193,7 @@ describe('lists', () => {
           detail: 'invalid: invalid offset: must be non-negative',
           params: [],
         });
-        const path = route.slice(1);
+        const path = templateOf(route);
         expectError(await t.app.inject({ method: 'GET', url: `${route}?filter[name]=x` }), {
           status: 400,
           title: LIST,

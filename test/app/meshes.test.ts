@@ -358,7 +358,7 @@ describe('meshes', () => {
       await expectUnchanged(t, async () => {
         expectError(await inject(json('PUT', `/meshes/${long}`, { type: 'Mesh', name: long })), {
           status: 400,
-          title: PROCESS,
+          title: 'Failed to create a resource',
           detail: 'Resource is not valid',
           params: [{ field: 'name', reason: 'cannot be longer than 63 characters' }],
         });

@@ -42,7 +42,14 @@ describe('secrets', () => {
     assert.equal(got.type, 'Secret');
     assert.equal(got.mesh, 'default');
     assert.equal(got.name, 's1');
-    assert.deepEqual(got.labels, { app: 'web' });
+    // As Kuma 2.14 on a Universal zone: the caller's labels plus the ones the CP computes.
+    assert.deepEqual(got.labels, {
+      app: 'web',
+      'kuma.io/mesh': 'default',
+      'kuma.io/origin': 'zone',
+      'kuma.io/zone': 'default',
+      'kuma.io/env': 'universal',
+    });
     assert.equal(got.data, b64('one'));
     assert.match(got.creationTime, RFC3339);
 
@@ -50,13 +57,15 @@ describe('secrets', () => {
     assert.equal(replaced.statusCode, 200);
     assert.deepEqual(replaced.json(), {});
     const after = await getJson('/meshes/default/secrets/s1');
-    assert.deepEqual(Object.keys(after), ['type', 'mesh', 'name', 'creationTime', 'modificationTime', 'data']);
+    assert.deepEqual(Object.keys(after), ['type', 'mesh', 'name', 'creationTime', 'modificationTime', 'labels', 'data']);
+    // A replace without labels drops the caller's labels but keeps the computed ones.
+    assert.deepEqual(Object.keys(after.labels).sort(), ['kuma.io/env', 'kuma.io/mesh', 'kuma.io/origin', 'kuma.io/zone']);
     assert.equal(after.data, b64('two'));
     assert.equal(after.creationTime, got.creationTime);
 
     // Data is optional (as Kuma): the object then has no `data`.
     assert.equal((await inject(json('PUT', '/meshes/default/secrets/s1', secret('default', 's1')))).statusCode, 200);
-    assert.deepEqual(Object.keys(await getJson('/meshes/default/secrets/s1')), ['type', 'mesh', 'name', 'creationTime', 'modificationTime']);
+    assert.deepEqual(Object.keys(await getJson('/meshes/default/secrets/s1')), ['type', 'mesh', 'name', 'creationTime', 'modificationTime', 'labels']);
 
     const deleted = await inject(json('DELETE', '/meshes/default/secrets/s1'));
     assert.equal(deleted.statusCode, 200);
@@ -96,7 +105,8 @@ describe('secrets', () => {
     assert.equal(created.statusCode, 201);
     assert.deepEqual(created.json(), {});
     const viaAlias = await getJson('/globalsecrets/g1');
-    assert.deepEqual(Object.keys(viaAlias), ['type', 'name', 'creationTime', 'modificationTime', 'data']);
+    assert.deepEqual(Object.keys(viaAlias), ['type', 'name', 'creationTime', 'modificationTime', 'labels', 'data']);
+    assert.deepEqual(viaAlias.labels, { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'default', 'kuma.io/env': 'universal' });
     assert.equal(viaAlias.type, 'GlobalSecret');
     assert.deepEqual(await getJson('/global-secrets/g1'), viaAlias);
 
@@ -119,6 +129,7 @@ describe('secrets', () => {
       params: [
         { field: 'type', reason: 'type from the URL has to be the same as in body' },
         { field: 'mesh', reason: 'mesh from the URL has to be the same as in body' },
+        { field: 'mesh', reason: 'cannot be empty' },
       ],
     });
 

@@ -82,8 +82,13 @@ describe('step 3 waits for what proxies serve, not for what was issued', () => {
     await report('web-1', webCa1);
     const refused = await call('PUT', '/meshes/default?dryRun=true', STEP3, YAML_TYPE);
     assert.equal(refused.status, 409, JSON.stringify(refused.body));
-    assert.match(refused.body.causes[0].message, /cannot remove backend "ca-1" yet: 1 active dataplane still holds a certificate issued by it: web-1$/);
+    // The message says why: web-1 already has its ca-2 certificate, only its proxy has not reloaded it.
+    assert.equal(
+      refused.body.causes[0].message,
+      'cannot remove backend "ca-1" yet: 1 active dataplane was issued a certificate by another backend but its proxy still serves the one from "ca-1" (not reloaded yet): web-1 (issued by "ca-2")',
+    );
     const status = (await call('GET', '/meshes/default/ca-rotation')).body;
+    assert.match(status.nextStep.description, /1 of them only to reload its proxy|1 of them only to reload their proxy/);
     assert.deepEqual([status.nextStep.ready, status.nextStep.waitingFor], [false, { count: 1, names: ['web-1'] }]);
     assert.equal(status.backends.find((b: any) => b.name === 'ca-1').dataplanesIssued, 1);
 

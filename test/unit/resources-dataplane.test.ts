@@ -250,7 +250,9 @@ describe('dataplane identity', () => {
   it('includes gateway tags', () => {
     const g = networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge', region: 'eu' } } });
     assert.deepEqual(dataplaneSpiffeUris('prod', g), ['spiffe://prod/edge', 'kuma://kuma.io/service/edge', 'kuma://region/eu']);
-    assert.equal(dataplaneProxyType(g), 'gateway');
+    // As Kuma's kuma.io/proxy-type: only a builtin gateway is a `gateway` proxy; a delegated one is a sidecar.
+    assert.equal(dataplaneProxyType(g), 'sidecar');
+    assert.equal(dataplaneProxyType(networking({ address: '10.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } })), 'gateway');
     assert.equal(dataplaneProxyType(d), 'sidecar');
   });
 

@@ -211,15 +211,19 @@ describe('labels', () => {
     assert.ok(v.some((x) => x.message === 'name part must be no more than 63 characters'));
   });
 
-  it('checks the Kuma labels', () => {
+  it("checks the Kuma labels in Kuma's wording", () => {
     assert.deepEqual(validateLabels({ 'kuma.io/mesh': 'other' }, { mesh: 'default' }), [
-      { field: 'labels["kuma.io/mesh"]', message: 'must be equal to the resource mesh "default"' },
+      { field: 'labels["kuma.io/mesh"]', message: 'kuma.io/mesh label must not differ from mesh set on resource' },
     ]);
     assert.deepEqual(validateLabels({ 'kuma.io/origin': 'elsewhere' }), [
-      { field: 'labels["kuma.io/origin"]', message: 'must be one of: zone, global' },
+      { field: 'labels["kuma.io/origin"]', message: 'unknown resource origin "elsewhere"' },
     ]);
-    assert.equal(validateLabels({ 'kuma.io/zone': 'east' }, { zone: 'default' }).length, 1);
+    assert.deepEqual(validateLabels({ 'kuma.io/zone': 'east' }, { zone: 'default' }), [
+      { field: 'labels["kuma.io/zone"]', message: 'kuma.io/zone label should have default value' },
+    ]);
     assert.equal(validateLabels({ 'kuma.io/mesh': 'default' }).length, 1, 'kuma.io/mesh on a global resource');
+    // A resource that came from the global CP is not held to this zone's mesh and zone.
+    assert.deepEqual(validateLabels({ 'kuma.io/origin': 'global', 'kuma.io/zone': 'east', 'kuma.io/mesh': 'x' }, { mesh: 'default', zone: 'default' }), []);
   });
 
   it('parses filter[labels.x] and refuses other filters as Kuma', () => {

@@ -292,3 +292,24 @@ describe('canonicalConfKey', () => {
     assert.notEqual(canonicalConfKey('builtin', {}), canonicalConfKey('provided', {}));
   });
 });
+
+describe('rule 2 says which dataplanes must re-issue and which only have to reload', () => {
+  it('names the backend that issued the newer certificate of a proxy still serving the old one', () => {
+    const fleet = {
+      notTrusting: () => ({ count: 0, names: [] }),
+      issuedBy: () => ({
+        count: 3,
+        names: ['api-1', 'db-1', 'web-1'],
+        notReloaded: { count: 2, dataplanes: [{ name: 'api-1', issuedBackend: 'ca-2' }, { name: 'web-1', issuedBackend: 'ca-2' }] },
+      }),
+    };
+    const v = only(evaluateRotation(step2(), step3(), fleet), 'remove');
+    assert.equal(v.retryable, true);
+    assert.equal(
+      v.message,
+      'cannot remove backend "ca-1" yet: 1 active dataplane still holds a certificate issued by it: db-1; ' +
+        '2 active dataplanes were issued a certificate by another backend but their proxies still serve the one from "ca-1" (not reloaded yet): ' +
+        'api-1 (issued by "ca-2"), web-1 (issued by "ca-2")',
+    );
+  });
+});

@@ -10,6 +10,8 @@ import { docs } from '../openapi-docs.js';
 
 type Params = { mesh: string; name: string };
 
+const DATAPLANES = { dataplanes: true };
+
 function parseWait(raw: unknown): number {
   if (raw === undefined) return 0;
   const ms = typeof raw === 'string' ? parseDuration(raw) : null;
@@ -58,21 +60,21 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
   const { dataplanes, facts } = services;
 
   app.get<{ Params: { mesh: string } }>('/meshes/:mesh/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of a mesh', true) }, async (request) => {
-    const query = parseListQuery(request, request.params.mesh);
+    const query = parseListQuery(request, request.params.mesh, DATAPLANES);
     return listBody(request, query, dataplanes.list(query));
   });
   app.get('/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of every mesh') }, async (request) => {
-    const query = parseListQuery(request);
+    const query = parseListQuery(request, undefined, DATAPLANES);
     return listBody(request, query, dataplanes.list(query));
   });
   for (const path of ['/meshes/:mesh/dataplanes/_overview', '/meshes/:mesh/dataplanes+insights']) {
     app.get<{ Params: { mesh: string } }>(path, { schema: docs.custom('Dataplane', 'Dataplanes with their certificate insights') }, async (request) => {
-      const query = parseListQuery(request, request.params.mesh);
+      const query = parseListQuery(request, request.params.mesh, DATAPLANES);
       return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
     });
   }
   app.get('/dataplanes+insights', { schema: docs.custom('Dataplane', 'Dataplanes of every mesh with insights') }, async (request) => {
-    const query = parseListQuery(request);
+    const query = parseListQuery(request, undefined, DATAPLANES);
     return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
   });
   for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
