@@ -32,6 +32,8 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
   const { metrics } = services;
   const log = services.log;
   const noted = new WeakMap<FastifyRequest, Noted>();
+  // On the hot path of every agent poll: one primary-key probe, not the full facts read.
+  const known = services.facts.db.prepare('SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?');
   // A mesh label only for meshes that exist: strangers' URLs must not create series.
   const meshLabel = (mesh: string | undefined) => (mesh && services.meshes.exists(mesh) ? mesh : 'unknown');
 
@@ -41,7 +43,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     if (route === MESH_ROUTE && (request.method === 'PUT' || request.method === 'DELETE')) {
       noted.set(request, { meshBefore: services.store.get<Mesh>('Mesh', '', params.name ?? '')?.spec });
     } else if (route && DATAPLANE_CONTACT_ROUTES.has(route) && request.principal.kind === 'dataplane') {
-      noted.set(request, { firstContact: services.facts.get(params.mesh ?? '', params.name ?? '') === undefined });
+      noted.set(request, { firstContact: known.get(params.mesh ?? '', params.name ?? '') === undefined });
     }
   });
 
