@@ -1,9 +1,10 @@
 import type { CaBackendPlugin } from './backend.js';
 import { builtinBackend } from './builtin-backend.js';
 import { providedBackend } from './provided-backend.js';
+import { vaultBackend } from './vault-backend.js';
 
 export const caBackendPlugins: ReadonlyMap<string, CaBackendPlugin> = new Map(
-  [builtinBackend, providedBackend].map((plugin) => [plugin.type, plugin]),
+  [builtinBackend, providedBackend, vaultBackend].map((plugin) => [plugin.type, plugin]),
 );
 
 export const knownBackendTypes: ReadonlySet<string> = new Set(caBackendPlugins.keys());

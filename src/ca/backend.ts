@@ -1,5 +1,6 @@
 import type { CaBackend } from '../resources/mesh.js';
 import type { Violation } from '../resources/violations.js';
+import type { VaultConnection } from './vault-client.js';
 
 /** Reads the decoded `data` of a secret in a mesh, synchronously (inside the write transaction). */
 export interface SecretSource {
@@ -9,6 +10,8 @@ export interface SecretSource {
 export interface SecretToWrite {
   name: string;
   data: Buffer;
+  /** Overwrite a stored secret of that name (a vault backend's cached chain after its conf changed). */
+  replace?: boolean;
 }
 
 /** Everything the CA manager needs from one backend, loaded once and cached until the mesh or its secrets change. */
@@ -27,9 +30,18 @@ export interface CaMaterial {
   notAfter: Date;
   /** The root certificate's SHA-256 fingerprint (colon-separated hex), for operators to compare. */
   rootSha256: string;
+  /** Set when the CA key stays remote (vault): leaves are issued by that Vault, not signed here. */
+  vault?: VaultConnection;
 }
 
 export class CaMaterialError extends Error {}
+
+/** `prepare` found the conf unusable (credentials unreadable, Vault unreachable or refusing); fields relative to conf. */
+export class CaPrepareError extends Error {
+  constructor(readonly violations: Violation[]) {
+    super(violations.map((v) => `${v.field}: ${v.message}`).join('; '));
+  }
+}
 
 /**
  * One CA backend type. Adding `vault` means adding a plugin; rotation rules and routes do not change.

@@ -4,6 +4,7 @@ import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend, FactsStore } from '../store/facts-store.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
+import { VaultHealth } from './vault-health.js';
 import { loadCaSigner, type CaSigner } from './x509.js';
 
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
@@ -17,8 +18,8 @@ export interface MeshCaState {
   bundleVersion: string;
   bundleBackends: BundleBackend[];
   supportedBackends: string[];
-  /** The enabled backend's signer, parsed once (loading a private key costs ~750 µs). */
-  signer: CaSigner;
+  /** The enabled backend's signer, parsed once (loading a private key costs ~750 µs); none when Vault signs. */
+  signer?: CaSigner;
 }
 
 export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
@@ -69,6 +70,8 @@ export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource):
 export class CaManager {
   private readonly cache = new Map<string, MeshCaState | null>();
   private readonly secrets: SecretSource;
+  /** Last contact with each vault backend, shown by `/ca-rotation`. */
+  readonly vaultHealth = new VaultHealth();
 
   constructor(
     private readonly store: ResourceStore,
@@ -83,7 +86,9 @@ export class CaManager {
     if (cached !== undefined) return cached ?? undefined;
     const mesh = this.store.get<Mesh>('Mesh', '', meshName);
     const loaded = mesh ? loadMeshCa(meshName, mesh.spec, this.secrets) : undefined;
-    const state = loaded ? { ...loaded, signer: loadSigner(loaded.enabledMaterial) } : undefined;
+    const state = loaded
+      ? { ...loaded, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
+      : undefined;
     // Mesh writes record their bundle too; this covers material that changed underneath (a `file` source edited
     // before a restart), so an acknowledgement of any bundle this CP served can be resolved.
     if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, Date.now());

@@ -11,6 +11,7 @@ import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-service.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
+import { VaultIssuer, type IssuedLeaf } from './vault-issuance.js';
 
 export const CLOCK_SKEW_MS = 10_000;
 /** Renew at about 80% of the lifetime, up to 5% earlier at random so a fleet does not renew at once. */
@@ -71,7 +72,35 @@ export class CertificateService {
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
     private readonly certProfile: CertProfile = 'kuma',
-  ) {}
+  ) {
+    this.vault = new VaultIssuer(ca.vaultHealth);
+  }
+
+  private readonly vault: VaultIssuer;
+
+  private async signLocally(state: MeshCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+    const signer = state.signer!;
+    const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
+    const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), signer.notAfter.getTime()));
+    if (notAfter <= now) {
+      throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
+    }
+    const material = state.enabledMaterial;
+    const signed = await this.signing
+      .sign(
+        material.fingerprint,
+        { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
+        signer,
+        { csr, uris, notBefore, notAfter },
+        dpCertRequestTimeoutMs(state.enabled),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof SigningUnavailableError)) throw err;
+        throw new ApiError({ status: 503, title: CERT_TITLE, detail: `${err.message}; retry`, headers: { 'retry-after': '1' } });
+      });
+    if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
+    return { ...signed, notBefore, notAfter };
+  }
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
   async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean): Promise<IssuedCertificate> {
@@ -89,26 +118,12 @@ export class CertificateService {
     for (let attempt = 1; ; attempt++) {
       const state = requireMeshCa(this.ca, mesh);
       const now = Date.now();
-      const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
-      const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), state.signer.notAfter.getTime()));
-      if (notAfter <= now) {
-        throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
-      }
       const material = state.enabledMaterial;
-      const signed = await this.signing
-        .sign(
-          material.fingerprint,
-          { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
-          state.signer,
-          { csr: request.csr, uris, notBefore, notAfter },
-          dpCertRequestTimeoutMs(state.enabled),
-        )
-        .catch((err: unknown) => {
-          if (!(err instanceof SigningUnavailableError)) throw err;
-          throw new ApiError({ status: 503, title: CERT_TITLE, detail: `${err.message}; retry`, headers: { 'retry-after': '1' } });
-        });
-      if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
-      // Signing ran off the main thread: record only a certificate from the CA that is still current (checked
+      const signed = material.vault
+        ? await this.vault.issue(mesh, dp, state, request.csr, uris, now)
+        : await this.signLocally(state, request.csr, uris, now);
+      const { notBefore, notAfter } = signed;
+      // Signing ran off the main thread (or in Vault): record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
       const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };

@@ -1,7 +1,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { CaMaterialError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
+import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
 import { conflict, invalidResource, badRequest, notFound, Titles } from '../errors.js';
@@ -39,7 +39,9 @@ class PreparedSecrets implements SecretSource {
   ) {}
 
   read(mesh: string, name: string): Buffer | undefined {
-    return this.stored.read(mesh, name) ?? (mesh === this.mesh ? this.pending.find((s) => s.name === name)?.data : undefined);
+    const pending = mesh === this.mesh ? this.pending.find((s) => s.name === name) : undefined;
+    if (pending?.replace) return pending.data;
+    return this.stored.read(mesh, name) ?? pending?.data;
   }
 }
 
@@ -125,9 +127,19 @@ export class MeshService {
   }
 
   private async prepare(name: string, mesh: Mesh): Promise<SecretToWrite[]> {
+    const violations: Violation[] = [];
     const pending = await Promise.all(
-      (mesh.mtls?.backends ?? []).map((backend) => pluginFor(backend.type).prepare(name, backend, this.secrets)),
+      (mesh.mtls?.backends ?? []).map((backend, i) =>
+        pluginFor(backend.type)
+          .prepare(name, backend, this.secrets)
+          .catch((err: unknown) => {
+            if (!(err instanceof CaPrepareError)) throw err;
+            violations.push(...reroot(err.violations, `mtls.backends[${i}].conf`));
+            return [];
+          }),
+      ),
     );
+    if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
       const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
       pending.push([
@@ -177,7 +189,7 @@ export class MeshService {
       if (options.dryRun) return outcome;
 
       for (const secret of pending) {
-        if (!this.store.exists('Secret', name, secret.name)) {
+        if (secret.replace || !this.store.exists('Secret', name, secret.name)) {
           this.store.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
         }
       }

@@ -38,11 +38,11 @@ export interface ConfResult<T> {
   violations: Violation[];
 }
 
-function notAnObject(value: unknown): boolean {
+export function notAnObject(value: unknown): boolean {
   return value === null || typeof value !== 'object' || Array.isArray(value);
 }
 
-const CONVERT_ERROR = 'could not convert backend config: has to be an object';
+export const CONVERT_ERROR = 'could not convert backend config: has to be an object';
 
 /** Shape and value checks of a builtin backend's conf. `undefined`/`null` is the empty conf. */
 export function validateBuiltinConf(conf: unknown): ConfResult<BuiltinConf> {
@@ -106,7 +106,7 @@ const DATA_SOURCE_KEYS = ['secret', 'inline', 'inlineString', 'file'] as const;
 type DataSourceKey = (typeof DATA_SOURCE_KEYS)[number];
 const NO_SOURCE = 'data source has to be chosen. Available sources: secret, file, inline';
 
-function validateDataSource(field: string, value: unknown, out: Violation[]): DataSource | undefined {
+export function validateDataSource(field: string, value: unknown, out: Violation[]): DataSource | undefined {
   if (value === undefined) {
     out.push({ field, message: 'has to be defined' });
     return undefined;

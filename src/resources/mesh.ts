@@ -54,7 +54,7 @@ const MeshServicesSchema = z.strictObject({
 
 export const CaBackendSchema = z.strictObject({
   name: z.string().default(''),
-  type: z.string().default('').meta({ description: 'builtin | provided' }),
+  type: z.string().default('').meta({ description: 'builtin | provided | vault' }),
   mode: z.enum(MTLS_MODES).optional().meta({ description: 'STRICT (default) or PERMISSIVE' }),
   dpCert: z
     .strictObject({
@@ -190,7 +190,7 @@ export function validateMeshStructure(mesh: Mesh, knownBackendTypes: ReadonlySet
     if (backend.mode !== undefined && !(MTLS_MODES as readonly string[]).includes(backend.mode)) {
       out.push({ field: `${at}.mode`, message: `has to be one of: ${MTLS_MODES.join(', ')}` });
     }
-    if (backend.type === 'builtin' && backend.name !== '') {
+    if ((backend.type === 'builtin' || backend.type === 'vault') && backend.name !== '') {
       out.push(...validateBuiltinBackendName(mesh.name, backend.name, `${at}.name`));
     }
   });

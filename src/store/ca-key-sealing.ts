@@ -10,12 +10,26 @@ import type { SecretCipher } from './secret-cipher.js';
 
 const SEALED = '$sealed';
 const INLINE_KINDS = ['inline', 'inlineString'];
-const SEALED_FIELDS = ['cert', 'key'];
+/** Data sources that may hold secrets: a provided backend's cert and key, a vault backend's credentials. */
+const SEALED_FIELDS = ['cert', 'key', 'fromCp.tls.caCert', 'fromCp.auth.token', 'fromCp.auth.tls.clientCert', 'fromCp.auth.tls.clientKey'];
 
 type Json = Record<string, unknown>;
 
 const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
 const identityOf = (mesh: string, backend: string, field: string) => `Mesh/${mesh}/mtls.backends[${backend}].conf.${field}`;
+
+function getPath(record: Json, path: string): unknown {
+  let value: unknown = record;
+  for (const key of path.split('.')) value = isObject(value) ? value[key] : undefined;
+  return value;
+}
+
+/** A copy of `record` with `path` set; the objects along the path are copied, nothing else. */
+function setPath(record: Json, path: string, value: Json): Json {
+  const [head, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...record, [head]: value };
+  return { ...record, [head]: setPath(record[head] as Json, rest.join('.'), value) };
+}
 
 /** Applies `transform` to every `cert`/`key` data source of every backend's conf; copies only what it changes. */
 function mapDataSources(spec: Json, transform: (source: Json, identity: string) => Json | undefined, mesh: string): Json {
@@ -26,11 +40,11 @@ function mapDataSources(spec: Json, transform: (source: Json, identity: string) 
     if (!isObject(backend) || !isObject(backend.conf)) return backend;
     let conf = backend.conf;
     for (const field of SEALED_FIELDS) {
-      const source = conf[field];
+      const source = getPath(conf, field);
       if (!isObject(source)) continue;
       const replaced = transform(source, identityOf(mesh, String(backend.name ?? ''), field));
       if (replaced === undefined) continue;
-      conf = { ...conf, [field]: replaced };
+      conf = setPath(conf, field, replaced);
       changed = true;
     }
     return conf === backend.conf ? backend : { ...backend, conf };

@@ -39,6 +39,19 @@ const dataSource = fc.oneof(
   fc.record({ file: fc.constantFrom('/etc/hostname', '/nonexistent', '') }),
   fc.jsonValue({ maxDepth: 2 }),
 );
+// A vault conf, pointed at a closed port (connection refused at once) or at nothing valid.
+const vaultFromCp = fc.record(
+  {
+    address: fc.oneof(fc.constantFrom('https://127.0.0.1:1', 'http://127.0.0.1:1/v1', 'ftp://vault', '', 'not a url'), scalar),
+    namespace: fc.oneof(fc.constantFrom('team-a', '../x', ''), scalar),
+    pki: fc.oneof(fc.constantFrom('pki', 'a//b', '/pki', ''), scalar),
+    role: fc.oneof(fc.constantFrom('dp', 'a/b', ''), scalar),
+    commonName: fc.oneof(fc.constantFrom('{{ tag "kuma.io/service" }}.mesh', '{{ .Mesh }}', '{{', ''), scalar),
+    tls: fc.oneof(fc.record({ caCert: dataSource, skipVerify: fc.oneof(fc.boolean(), scalar), serverName: scalar }, { requiredKeys: [] }), scalar),
+    auth: fc.oneof(fc.record({ token: dataSource }), fc.record({ tls: fc.record({ clientCert: dataSource, clientKey: dataSource }, { requiredKeys: [] }) }), fc.jsonValue({ maxDepth: 2 })),
+  },
+  { requiredKeys: [] },
+);
 const backend = fc.record(
   {
     name: fc.oneof(fc.constantFrom('ca-1', 'ca-2', '', 'CA_3'), scalar),
@@ -48,6 +61,7 @@ const backend = fc.record(
     conf: fc.oneof(
       fc.record({ cert: dataSource, key: dataSource }, { requiredKeys: [] }),
       fc.record({ caCert: fc.record({ RSAbits: fc.oneof(fc.constantFrom(1024, 1), scalar), expiration: scalar }, { requiredKeys: [] }) }),
+      fc.record({ fromCp: fc.oneof(vaultFromCp, scalar) }, { requiredKeys: [] }),
       fc.jsonValue({ maxDepth: 2 }),
     ),
   },

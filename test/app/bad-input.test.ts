@@ -312,7 +312,7 @@ describe('bad input', () => {
       },
       {
         name: 'unknown backend type',
-        request: mtls({ enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'v', type: 'vault' }] }),
+        request: mtls({ enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'v', type: 'acmpca' }] }),
         expected: { status: 400, title: PROCESS, params: [{ field: 'mtls.backends[1].type', reason: 'could not find installed plugin for this type' }] },
       },
       {

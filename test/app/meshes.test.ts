@@ -302,7 +302,7 @@ describe('meshes', () => {
       },
       {
         name: 'unknown backend type (first one only, as Kuma)',
-        body: { mtls: { backends: [{ name: 'a', type: 'vault' }, { name: 'b', type: 'acme' }] } },
+        body: { mtls: { backends: [{ name: 'a', type: 'acmpca' }, { name: 'b', type: 'acme' }] } },
         params: [{ field: 'mtls.backends[0].type', reason: 'could not find installed plugin for this type' }],
       },
       {
