@@ -43,7 +43,7 @@ export async function startMeshcp(dataDir: string, env: Record<string, string> =
   const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
-    env: { ...process.env, MESHCP_DATA_DIR: dataDir, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', ...env },
+    env: { ...process.env, MESHCP_DATA_DIR: dataDir, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', MESHCP_DIAGNOSTICS_PORT: '-1', ...env },
     stdio: ['ignore', out, 'inherit'],
   });
   closeSync(out);

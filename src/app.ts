@@ -6,8 +6,12 @@ import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
 import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
 import type { ConnectionGate } from './api/connection-gate.js';
 import { installErrorHandlers } from './api/error-handler.js';
+import { registerGui } from './api/gui/gui-routes.js';
+import { installOpsHooks } from './api/ops-hooks.js';
+import { requestIdGenerator } from './api/request-ids.js';
 import { documentPathParams } from './api/openapi-docs.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
+import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.js';
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
@@ -36,6 +40,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     keepAliveTimeout: services.config.keepAliveTimeoutMs,
     connectionTimeout: services.config.idleTimeoutMs,
     forceCloseConnections: true,
+    genReqId: requestIdGenerator(options.https ? 'https' : 'http'),
     // Resource names may be 253 characters (Kuma); longer ones get Kuma's 400 from the name check, not a 414.
     routerOptions: { maxParamLength: 1024 },
     // Errors raised before routing (a URL with bad percent-encoding) use the same error body as everything else.
@@ -67,13 +72,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     dataplaneTokens: services.tokens,
   });
   installDataplaneTokenPolicy(app, { store: services.store, requireServiceTag: services.config.dpTokenRequireServiceTag });
-  // One line per request, without headers or bodies (tokens, keys and secret data never reach the log).
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request',
-    );
-  });
+  // One line per request (debug unless MESHCP_LOG_REQUESTS), without headers or bodies; metrics; the event log.
+  installOpsHooks(app, services);
 
   await app.register(swagger, {
     openapi: {
@@ -86,6 +86,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   registerMeshRoutes(app, services);
   registerSecretRoutes(app, services);
   registerDataplaneRoutes(app, services);
+  registerDataplaneFactsRoute(app, services);
+  registerGui(app, services);
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { createSelfSignedServerCertificate } from './ca/x509.js';
+import { namesKey, serverCertNames } from './ops/server-cert-names.js';
 
 /** Paths pino must never print, wherever they appear in a logged object. */
 export const REDACTED_PATHS = [
@@ -70,20 +71,25 @@ export function loadServerTls(config: Config, clock: Clock = systemClock): { key
   }
   const keyFile = join(config.dataDir, 'server-key.pem');
   const certFile = join(config.dataDir, 'server-cert.pem');
-  if (!existsSync(keyFile) || !existsSync(certFile)) {
+  // Regenerated when the names it must carry change (MESHCP_API_HTTPS_HOSTNAMES, the bind address, the interfaces).
+  const names = serverCertNames(config.apiAddress, config.httpsHostnames);
+  const namesFile = join(config.dataDir, 'server-cert-names');
+  const namesChanged = !existsSync(namesFile) || readFileSync(namesFile, 'utf8') !== namesKey(names);
+  if (!existsSync(keyFile) || !existsSync(certFile) || namesChanged) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const now = clock.now();
     const cert = createSelfSignedServerCertificate({
       privateKey,
       publicKey,
       commonName: 'meshcp',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1', '::1'],
+      dnsNames: names.dnsNames,
+      ipAddresses: names.ipAddresses,
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + 365 * 24 * 3600_000),
     });
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
     writeFileSync(certFile, cert, { mode: 0o644 });
+    writeFileSync(namesFile, namesKey(names), { mode: 0o644 });
   }
   return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
 }

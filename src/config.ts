@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
 import { parseDuration } from './resources/duration.js';
+import { parseHostnameList } from './ops/server-cert-names.js';
 
 export interface Config {
   apiAddress: string;
@@ -33,6 +34,14 @@ export interface Config {
   idleTimeoutMs: number;
   /** URI SANs of dataplane certificates: Kuma's (default) or exactly one SPIFFE ID (strict X.509-SVID verifiers). */
   certProfile: CertProfile;
+  /** Prometheus `/metrics` listener (src/api/diagnostics.ts); -1 disables it, 0 picks a free port. */
+  diagnosticsPort: number;
+  /** One log line per API request at `info` (default: at `debug`). */
+  logRequests: boolean;
+  /** `pretty` for people, `json` for collectors; unset: pretty when stdout is a terminal. */
+  logFormat?: 'json' | 'pretty';
+  /** Extra DNS names and IPs of the generated HTTPS certificate (MESHCP_API_HTTPS_HOSTNAMES). */
+  httpsHostnames: string[];
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +97,18 @@ function parseCertProfile(raw: string | undefined): CertProfile {
   throw new ConfigError(`MESHCP_CERT_PROFILE must be one of ${CERT_PROFILES.join(', ')}, got "${raw}"`);
 }
 
+function parseLogFormat(raw: string | undefined): 'json' | 'pretty' | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'json' || raw === 'pretty') return raw;
+  throw new ConfigError(`MESHCP_LOG_FORMAT must be "json" or "pretty", got "${raw}"`);
+}
+
+function parseHostnames(raw: string | undefined): string[] {
+  const parsed = parseHostnameList(raw);
+  if ('error' in parsed) throw new ConfigError(parsed.error);
+  return parsed.names;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const window = env.MESHCP_DP_ONLINE_WINDOW ?? '90s';
   const dpOnlineWindowMs = parseDuration(window);
@@ -112,6 +133,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,
     certProfile: parseCertProfile(env.MESHCP_CERT_PROFILE),
+    diagnosticsPort: parsePort('MESHCP_DIAGNOSTICS_PORT', env.MESHCP_DIAGNOSTICS_PORT, 5680, true),
+    logRequests: parseBool('MESHCP_LOG_REQUESTS', env.MESHCP_LOG_REQUESTS, false),
+    logFormat: parseLogFormat(env.MESHCP_LOG_FORMAT),
+    httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
     maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
     firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConnectionGate } from './api/connection-gate.js';
 import { buildApp } from './app.js';
+import { buildDiagnosticsApp } from './api/diagnostics.js';
+import { FleetWatch } from './ops/fleet-watch.js';
+import { describeListenError, logDestination } from './ops/log-output.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
@@ -16,7 +19,7 @@ function urlOf(scheme: string, app: FastifyInstance): string {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, logDestination(config.logFormat));
   prepareDataDir(config);
   const looseMode = looseDataDirMode(config.dataDir);
   if (looseMode) {
@@ -38,27 +41,37 @@ async function main(): Promise<void> {
 
   if (!config.skipDefaultMeshCreation && !services.meshes.exists('', 'default')) {
     await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
-    log.info('created the default mesh');
+    log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
   }
 
   const servers: FastifyInstance[] = [];
   const connectionGate = new ConnectionGate(config);
   const http = await buildApp(services, { connectionGate });
-  await http.listen({ host: config.apiAddress, port: config.httpPort });
+  await listenOn(http, config.apiAddress, config.httpPort, 'MESHCP_API_HTTP_PORT');
   servers.push(http);
   log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (config.httpsPort !== -1) {
     const https = await buildApp(services, { https: { ...loadServerTls(config), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
-    await https.listen({ host: config.apiAddress, port: config.httpsPort });
+    await listenOn(https, config.apiAddress, config.httpsPort, 'MESHCP_API_HTTPS_PORT');
     servers.push(https);
     log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
   }
+
+  if (config.diagnosticsPort !== -1) {
+    const diagnostics = await buildDiagnosticsApp(services);
+    await listenOn(diagnostics, config.apiAddress, config.diagnosticsPort, 'MESHCP_DIAGNOSTICS_PORT');
+    servers.push(diagnostics);
+    log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
+  }
+  const watch = new FleetWatch({ ...services, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
+  watch.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    watch.stop();
     // Each listener answers its waiting long-polls, then closes its connections; the last one closes the services.
     await Promise.allSettled(servers.map((s) => s.close()));
     await services.close();
@@ -68,8 +81,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+class ListenError extends Error {}
+
+async function listenOn(app: FastifyInstance, host: string, port: number, variable: string): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const message = describeListenError(err, variable, port);
+    throw message ? new ListenError(message) : err;
+  }
+}
+
 main().catch((err) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof ListenError) {
     console.error(`meshcp: ${err.message}`);
   } else {
     console.error('meshcp failed to start:', err);

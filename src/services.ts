@@ -14,6 +14,7 @@ import { MeshDescriptor } from './mesh/mesh-service.js';
 import type { Mesh } from './resources/mesh.js';
 import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
 import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
+import { MeshcpMetrics } from './ops/metrics.js';
 import type { Db } from './store/database.js';
 import { FactsStore } from './store/facts-store.js';
 import { ResourceStore } from './store/resource-store.js';
@@ -63,6 +64,8 @@ export interface Services {
   endLongPolls(): Promise<void>;
   /** Commits answered certificates still pending, stops the signing workers, closes the database. Idempotent. */
   close(): Promise<void>;
+  /** Prometheus metrics, shared by both API listeners and served by the diagnostics listener. */
+  metrics: MeshcpMetrics;
 }
 
 export function createServices(deps: {
@@ -104,6 +107,7 @@ export function createServices(deps: {
       deps.db.close();
     })());
   return {
+    metrics: new MeshcpMetrics({ store, facts, ca, longPolls, now: () => clock.now() }),
     config: deps.config,
     log: deps.log,
     store,

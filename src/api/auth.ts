@@ -69,6 +69,10 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Where a caller away from loopback finds the admin token, and how to send it. */
+const ADMIN_TOKEN_HINT =
+  ' (the control plane wrote it to <data dir>/admin-token; send it as "Authorization: Bearer <token>", e.g. meshctl --token-file <copy of admin-token>)';
+
 function describe(principal: Principal): string {
   if (principal.kind === 'dataplane') return `dataplane "${principal.name}" of mesh "${principal.mesh}"`;
   return 'user "mesh-system:anonymous/mesh-system:unauthenticated"';
@@ -109,5 +113,5 @@ function authorize(request: FastifyRequest, access: Access): void {
     if (params.mesh === principal.mesh && params.name === principal.name) return;
     throw accessDenied(`${describe(principal)} can act only on its own Dataplane`);
   }
-  throw accessDenied(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required`);
+  throw accessDenied(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
 }

@@ -1,3 +1,4 @@
+import { backendSecretNames } from '../resources/backend-secrets.js';
 import type { KeyObject } from 'node:crypto';
 import { CLOCK_SKEW_MS } from '../domain/clock.js';
 import { generateKeyPairAsync } from './keys.js';
@@ -21,9 +22,7 @@ export const builtinBackend: CaBackendPlugin = {
     return [];
   },
 
-  usedSecrets(mesh: string, backend: CaBackend): string[] {
-    return [builtinCertSecretName(mesh, backend.name), builtinKeySecretName(mesh, backend.name)];
-  },
+  usedSecrets: backendSecretNames,
 
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean {
     return (

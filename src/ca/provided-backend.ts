@@ -1,3 +1,4 @@
+import { backendSecretNames } from '../resources/backend-secrets.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { CaBackend } from '../resources/mesh.js';
@@ -127,10 +128,7 @@ export const providedBackend: CaBackendPlugin = {
     return checkMaterial(cert.toString(), key.toString(), now);
   },
 
-  usedSecrets(_mesh: string, backend: CaBackend): string[] {
-    const { conf } = validateProvidedConfShape(backend.conf ?? {});
-    return [conf?.cert, conf?.key].flatMap((source) => (source && 'secret' in source ? [source.secret] : []));
-  },
+  usedSecrets: backendSecretNames,
 
   materialExists(): boolean {
     return true;

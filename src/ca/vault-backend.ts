@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { backendSecretNames, vaultChainSecretName } from '../resources/backend-secrets.js';
 import type { CaBackend } from '../resources/mesh.js';
 import type { DataSource } from '../resources/ca-conf.js';
-import { validateVaultConf, vaultConfSecretNames, type VaultConf } from '../resources/vault-conf.js';
+import { validateVaultConf, type VaultConf } from '../resources/vault-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { canonicalConfKey } from '../resources/ca-conf.js';
 import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
@@ -16,7 +17,6 @@ import { checkVaultCredentials, fetchVaultCaChain, VaultBadAnswer, VaultRefused,
  */
 
 /** The mesh Secret caching Vault's CA chain, stamped with the conf it was fetched for. */
-export const vaultChainSecretName = (mesh: string, backend: string) => `${mesh}.ca-vault-chain-${backend}`;
 
 const STAMP = 'meshcp-vault-conf-sha256:';
 
@@ -130,10 +130,7 @@ export const vaultBackend: CaBackendPlugin = {
     return resolveConnection(mesh, parsedConf(backend), secrets).violations;
   },
 
-  usedSecrets(mesh: string, backend: CaBackend): string[] {
-    const { conf } = validateVaultConf(backend.conf);
-    return [...(conf ? vaultConfSecretNames(conf) : []), vaultChainSecretName(mesh, backend.name)];
-  },
+  usedSecrets: backendSecretNames,
 
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean {
     return readCache(mesh, backend, secrets)?.stamp === confStamp(backend);

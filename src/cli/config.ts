@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { currentControlPlane, normalizeAddress, type ControlPlanesFile } from './control-planes.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:5681';
 
@@ -52,6 +53,9 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigFileError(`${file}: expected a map with address and token`);
+  const contexts = doc as ControlPlanesFile;
+  const current = currentControlPlane(contexts, file);
+  if (current) doc = current;
   const out: ConfigFile = {};
   for (const key of ['address', 'token', 'tokenFile', 'caCert'] as const) {
     const value = (doc as Record<string, unknown>)[key];
@@ -89,7 +93,10 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   else if (deps.env.MESHCP_ADDRESS) [address, source] = [deps.env.MESHCP_ADDRESS, 'env'];
   else if (config.address) [address, source] = [config.address, 'config'];
 
-  const readToken = (path: string) => read(path).trim();
+  const readToken = (path: string) => {
+    if (!exists(path)) throw new ConfigFileError(`the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`);
+    return read(path).trim();
+  };
   let token: string | undefined;
   if (flags.token) token = flags.token;
   else if (flags.tokenFile) token = readToken(flags.tokenFile);
@@ -100,7 +107,7 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
 
   const caFile = flags.caCert ?? deps.env.MESHCP_CA_CERT ?? config.caCert;
   return {
-    address: address.replace(/\/+$/, ''),
+    address: normalizeAddress(address),
     ...(token ? { token } : {}),
     ...(caFile ? { caPem: read(caFile) } : {}),
     insecure: flags.insecureSkipVerify === true,

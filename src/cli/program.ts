@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { parseDuration } from '../resources/duration.js';
 import { checkMesh, renderFindings } from './check.js';
+import { inspectDataplane, registerOpsCommands } from './commands/ops-commands.js';
 import { runRotate } from './commands/rotate.js';
+import { handleLeftBehindSecrets } from './commands/prune-secrets.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
 import { dataplaneInsightTable, parseOutputFormat, renderTable, resourceTable, toJson, toYaml, type OutputFormat } from './format.js';
 import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
@@ -59,7 +61,8 @@ export function buildProgram(io: CliIo): Command {
     .option('--token-file <file>', 'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)')
     .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane (env MESHCP_CA_CERT)')
     .option('--insecure-skip-verify', 'do not verify the HTTPS certificate of the control plane')
-    .showHelpAfterError()
+    // A mistyped command gets commander's "(Did you mean ...?)" and one pointer to --help, not the whole help.
+    .showHelpAfterError("(run 'meshctl --help' for usage)")
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
@@ -160,12 +163,21 @@ export function buildProgram(io: CliIo): Command {
     .command('inspect')
     .description('dataplanes with their certificate insights, or meshes with their mTLS insights')
     .argument('<type>', 'dataplanes | meshes')
-    .option('-m, --mesh <mesh>', 'only this mesh (default: every mesh)')
+    .argument('[name]', 'one dataplane: its certificate, acknowledged bundle, trusted backends and last contact')
+    .option('-m, --mesh <mesh>', 'only this mesh (default: every mesh; one dataplane: default)')
     .addOption(outputOption())
-    .action(async (typeName: string, opts: { mesh?: string; output: OutputFormat }, cmd: Command) => {
+    .action(async (typeName: string, name: string | undefined, opts: { mesh?: string; output: OutputFormat }, cmd: Command) => {
       const type = resourceTypeByName(typeName);
       const client = clientOf(cmd);
       const now = io.now();
+      if (type.kind === 'Dataplane' && name !== undefined) {
+        const mesh = opts.mesh ?? DEFAULT_MESH;
+        try {
+          return await inspectDataplane(io, client, mesh, name, opts.output);
+        } catch (err) {
+          throw notFoundAsLine(err, `Dataplane ${mesh}/${name}`);
+        }
+      }
       if (type.kind === 'Dataplane') {
         const path = opts.mesh ? `/meshes/${encodeURIComponent(opts.mesh)}/dataplanes/_overview` : '/dataplanes+insights';
         const items = await client.listAll<DataplaneOverview>(path);
@@ -262,11 +274,13 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--to <backend>', 'the backend to rotate to (added to the mesh already: step 1)')
     .option('--timeout <duration>', 'give up after this long (safe: re-run to continue)', '5m')
     .option('--interval <duration>', 'how often to read the rotation status', '2s')
-    .action(async (opts: { mesh: string; to: string; timeout: string; interval: string }, cmd: Command) => {
+    .option('--prune-secrets', 'then delete the secrets only the removed backends used (each is named)')
+    .action(async (opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean }, cmd: Command) => {
       const timeoutMs = duration('--timeout', opts.timeout);
       const intervalMs = duration('--interval', opts.interval);
       const client = clientOf(cmd);
       const meshPath = `/meshes/${encodeURIComponent(opts.mesh)}`;
+      const before = await client.getJson<MeshResource>(meshPath);
       const line = new StatusLine(io.stdout);
       const result = await runRotate(
         {
@@ -282,6 +296,7 @@ export function buildProgram(io: CliIo): Command {
       line.clear();
       if (!result.ok) throw new CliError([result.message, ...(result.lines ?? [])]);
       io.stdout.write(`✓ ${result.message}\n`);
+      for (const l of await handleLeftBehindSecrets(client, opts.mesh, before, opts.pruneSecrets === true)) io.stdout.write(l + '\n');
     });
 
   // ---- check ----------------------------------------------------------------------------------------------------
@@ -290,9 +305,13 @@ export function buildProgram(io: CliIo): Command {
     .description('exit 1 when a CA of any mesh expires within the window or a CA rotation is half-done (exit 2: could not check)')
     .option('--warn-before <duration>', 'warn when a CA expires within this window', '30d')
     .option('-m, --mesh <mesh>', 'check only this mesh')
+    // Its own usage errors exit 2 (could not check), never 1 (which means: a problem was found).
+    .exitOverride((err) => {
+      throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
+    })
     .action(async (opts: { warnBefore: string; mesh?: string }, cmd: Command) => {
-      const windowMs = duration('--warn-before', opts.warnBefore);
       try {
+        const windowMs = duration('--warn-before', opts.warnBefore);
         const client = clientOf(cmd);
         const names = opts.mesh ? [opts.mesh] : (await client.listAll<{ name: string }>('/meshes')).map((m) => m.name);
         const now = io.now();
@@ -310,6 +329,7 @@ export function buildProgram(io: CliIo): Command {
       }
     });
 
+  registerOpsCommands(program, io, clientOf);
   return program;
 }
 

@@ -72,6 +72,9 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
     if (validForMs === null || validForMs <= 0) throw invalidRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
     const keys = this.keysOf(mesh);
+    if (!keys && !this.store.exists('Mesh', '', mesh)) {
+      throw new ApiError({ status: 404, title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
+    }
     if (!keys) {
       throw new ApiError({
         status: 404,

@@ -149,7 +149,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
         throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
       }
       if (!request.dryRun) {
-        this.log.warn({ mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
+        this.log.warn({ event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
       }
     }
     return () => {

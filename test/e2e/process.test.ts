@@ -28,6 +28,8 @@ function start(dataDir: string): Promise<Running> {
       ...process.env,
       MESHCP_API_HTTP_PORT: '0',
       MESHCP_API_HTTPS_PORT: '-1',
+      MESHCP_DIAGNOSTICS_PORT: '0',
+      MESHCP_LOG_REQUESTS: 'true',
       MESHCP_API_ADDRESS: '127.0.0.1',
       MESHCP_DATA_DIR: dataDir,
       MESHCP_LOG_LEVEL: 'info',

@@ -216,7 +216,8 @@ describe('logs never carry secrets', () => {
         done();
       },
     });
-    const t = await createTestApp({}, { logTo: sink });
+    // Request lines are at debug by default: turn them on, they must be free of secrets too.
+    const t = await createTestApp({ MESHCP_LOG_REQUESTS: 'true' }, { logTo: sink });
     const base = await listenOnLoopback(t.app);
     try {
       await httpCall(base, 'PUT', '/meshes/default', { body: builtinMesh });

@@ -32,6 +32,7 @@ export async function startCpProcess(
       MESHCP_API_ADDRESS: '127.0.0.1',
       MESHCP_API_HTTP_PORT: '0',
       MESHCP_API_HTTPS_PORT: '-1',
+      MESHCP_DIAGNOSTICS_PORT: '-1',
       MESHCP_LOG_LEVEL: 'info',
       ...env,
     },
