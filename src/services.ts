@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
+import { generateRsaKeyPair, type RsaKeySource } from './ca/keys.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -76,6 +77,8 @@ export function createServices(deps: {
   adminToken: string;
   instanceId: string;
   clock?: Clock;
+  /** Makes the RSA keys of builtin CAs and token signing keys; tests hand out keys generated ahead of time. */
+  rsaKeys?: RsaKeySource;
 }): Services {
   const clock = deps.clock ?? systemClock;
   const store = new ResourceStore(deps.db, deps.cipher, clock);
@@ -114,7 +117,7 @@ export function createServices(deps: {
     facts,
     events,
     ca,
-    meshes: resources.handle(new MeshDescriptor(store, facts, deps.log, () => recorder.flush(), clock)),
+    meshes: resources.handle(new MeshDescriptor(store, facts, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
     secrets: resources.handle(secretDescriptor(store)),
     globalSecrets: resources.handle(globalSecretDescriptor),
     dataplanes,

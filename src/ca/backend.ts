@@ -1,5 +1,6 @@
 import type { CaBackend } from '../resources/mesh.js';
 import type { Violation } from '../resources/violations.js';
+import type { RsaKeySource } from './keys.js';
 import type { VaultConnection } from './vault-client.js';
 
 /** Reads the decoded `data` of a secret in a mesh, synchronously (inside the write transaction). */
@@ -57,9 +58,10 @@ export interface CaBackendPlugin {
   usedSecrets(mesh: string, backend: CaBackend): string[];
   /**
    * Slow work done before the write transaction (key generation): secrets to create if they are still absent.
-   * `now` starts the validity of anything generated (the control plane's clock, not the wall clock).
+   * `now` starts the validity of anything generated (the control plane's clock, not the wall clock); `rsaKeys`
+   * makes any key pair it needs.
    */
-  prepare(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date): Promise<SecretToWrite[]>;
+  prepare(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date, rsaKeys: RsaKeySource): Promise<SecretToWrite[]>;
   /** Whether the backend's CA material already exists in the store (builtin); provided material always "exists". */
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean;
   load(mesh: string, backend: CaBackend, secrets: SecretSource): CaMaterial;

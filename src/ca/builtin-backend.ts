@@ -1,7 +1,6 @@
 import { backendSecretNames } from '../resources/backend-secrets.js';
-import type { KeyObject } from 'node:crypto';
 import { CLOCK_SKEW_MS } from '../domain/clock.js';
-import { generateKeyPairAsync } from './keys.js';
+import type { RsaKeySource } from './keys.js';
 import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from '../resources/mesh.js';
 import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
@@ -31,13 +30,10 @@ export const builtinBackend: CaBackendPlugin = {
     );
   },
 
-  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, at: Date): Promise<SecretToWrite[]> {
+  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, at: Date, rsaKeys: RsaKeySource): Promise<SecretToWrite[]> {
     if (this.materialExists(mesh, backend, secrets)) return [];
     const { conf } = validateBuiltinConf(backend.conf ?? {});
-    // Async keygen runs on libuv's thread pool: a 4096-bit key does not stall other requests.
-    const { privateKey, publicKey } = (await generateKeyPairAsync('rsa', {
-      modulusLength: effectiveRsaBits(conf),
-    })) as { privateKey: KeyObject; publicKey: KeyObject };
+    const { privateKey, publicKey } = await rsaKeys(effectiveRsaBits(conf));
     const now = at.getTime();
     const certPem = createRootCaCertificate({
       privateKey,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
-import { generateKeyPairAsync } from '../ca/keys.js';
+import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
 import { conflict, invalidResource, badRequest, Titles } from '../errors.js';
 import { MeshSchema, validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
@@ -60,6 +60,8 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
     private readonly flushPendingIssues: () => void = () => {},
     private readonly clock: Clock = systemClock,
+    /** Makes builtin CA keys and token signing keys (generated off the main thread in production). */
+    private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
   ) {
     this.secrets = storeSecretSource(store);
   }
@@ -90,7 +92,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     const pending = await Promise.all(
       (parsed.mesh.mtls?.backends ?? []).map((backend, i) =>
         pluginFor(backend.type)
-          .prepare(name, backend, this.secrets, now)
+          .prepare(name, backend, this.secrets, now, this.rsaKeys)
           .catch((err: unknown) => {
             if (!(err instanceof CaPrepareError)) throw err;
             violations.push(...reroot(err.violations, `mtls.backends[${i}].conf`));
@@ -100,7 +102,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     );
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
     if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
-      const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+      const { privateKey } = await this.rsaKeys(2048);
       pending.push([
         { name: signingKeySecretName(name), data: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })) },
       ]);

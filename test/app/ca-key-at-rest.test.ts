@@ -15,6 +15,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { b64, opensslCa } from '../helpers/api-assert.js';
 import { startCpProcess } from '../helpers/cp-process.js';
+import { pooledRsaKeys } from '../helpers/rsa-key-pool.js';
 
 const ca = opensslCa('inline-ca');
 const keyBody = ca.keyPem.split('\n')[1]!; // a line of the key's base64 body, as it would appear in plaintext
@@ -34,7 +35,7 @@ async function start(dataDir: string) {
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
   const db = openDatabase(join(dataDir, 'meshcp.db'));
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_SIGNING_WORKERS: '0' });
-  const services = createServices({ db, cipher: new SecretCipher(secretsKey), config, log: createLogger('info', sink), adminToken: 'x', instanceId: 'x' });
+  const services = createServices({ db, cipher: new SecretCipher(secretsKey), config, log: createLogger('info', sink), adminToken: 'x', instanceId: 'x', rsaKeys: pooledRsaKeys });
   const app = await buildApp(services);
   return { app, services, db, lines, close: async () => (await app.close(), db.close()) };
 }

@@ -11,6 +11,7 @@ import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openDatabase } from '../../src/store/database.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
+import { pooledRsaKeys } from './rsa-key-pool.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -36,6 +37,7 @@ export async function createTestApp(
     log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
     instanceId: 'test-instance',
+    rsaKeys: pooledRsaKeys,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.defaultMesh !== false) {
