@@ -259,6 +259,7 @@ export class DataplaneAgent extends EventEmitter {
   private async pollBundle(waitOverrideMs?: number): Promise<boolean> {
     const held = this.held?.bundleVersion;
     this.pollAbort = new AbortController();
+    if (this.stopped) this.pollAbort.abort(); // stop() came during a certificate fetch: do not start a long wait
     const waitMs = waitOverrideMs ?? this.options.pollWaitMs ?? 30_000;
     const response = await (
       await this.client()

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { DataplaneAgent, type AgentEvent } from '../../src/agent/agent.js';
 import { newKeyAndCsr } from '../../src/agent/csr.js';
@@ -139,11 +140,12 @@ describe('agents on a live control plane', () => {
     return agent;
   }
 
-  async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  async function until(what: string, condition: () => boolean, timeoutMs = 15_000, meanwhile?: () => Promise<void>): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
+      await meanwhile?.();
+      await sleep(meanwhile ? 5 : 50);
     }
   }
 
@@ -208,16 +210,44 @@ describe('agents on a live control plane', () => {
   });
 
   test('renews at renewAfter', async () => {
-    await putMesh({
-      type: 'Mesh',
-      name: 'short',
-      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '4s' } } }] },
-    });
-    const agent = await startAgent('short', 'web-1', 'web');
-    const first = agent.material!;
-    assert.ok(Date.parse(first.renewAfter) - Date.parse(first.notAfter) < 0);
-    await until('a renewal', () => agent.certificates >= 2, 10_000);
-    assert.notEqual(agent.material!.certPem, first.certPem);
-    assert.ok(events.some((e) => e.event === 'certificate' && e.dataplane === 'short/web-1' && (e.reason === 'renewal' || e.reason === 'reissue')));
+    // Its own control plane and agent on one fake clock: the renewal comes when the clock passes renewAfter, and
+    // no earlier, without the test waiting for the certificate to age.
+    const clock = new FakeClock();
+    const cp = await createTestApp({}, { clock });
+    try {
+      await cp.app.listen({ host: '127.0.0.1', port: 0 });
+      const mesh = { type: 'Mesh', name: 'short', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '4s' } } }] } };
+      assert.ok((await cp.app.inject({ method: 'PUT', url: '/meshes/short', payload: mesh })).statusCode < 300);
+      const jwt = (await cp.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'short' } })).body;
+      const agent = new DataplaneAgent({
+        cpAddress: `http://127.0.0.1:${(cp.app.server.address() as AddressInfo).port}`,
+        token: () => jwt,
+        dataplane: { type: 'Dataplane', mesh: 'short', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] } },
+        outputDir: join(dir, 'short-web-1'),
+        csr: true,
+        pollWaitMs: 10_000,
+        reissueDelayMs: 200,
+        log,
+        clock,
+      });
+      agents.push(agent);
+      await agent.start();
+      const first = agent.material!;
+      const renewAfter = Date.parse(first.renewAfter);
+      assert.ok(renewAfter < Date.parse(first.notAfter));
+      await clock.waitForTimers(2); // the agent's renewal and its long-poll on the control plane
+      await clock.advance(renewAfter - clock.now() - 1);
+      await sleep(50); // real time for any request the agent might wrongly make now
+      assert.equal(agent.certificates, 1, 'no renewal before renewAfter');
+      await clock.advance(1);
+      // A reissue answer makes the agent wait up to reissueDelayMs on the clock: keep it moving a little.
+      await until('a renewal', () => agent.certificates >= 2, 10_000, () => clock.advance(100));
+      assert.notEqual(agent.material!.certPem, first.certPem);
+      assert.ok(events.some((e) => e.event === 'certificate' && e.dataplane === 'short/web-1' && (e.reason === 'renewal' || e.reason === 'reissue')));
+      await agent.stop();
+    } finally {
+      await cp.close();
+      rmSync(cp.dataDir, { recursive: true, force: true });
+    }
   });
 });
