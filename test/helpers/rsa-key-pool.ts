@@ -25,11 +25,17 @@ function poolOf(bits: number): Pool {
   return pool;
 }
 
-/** The next pre-generated key of that size (the pool's order, round and round), or a fresh one if none is held. */
-export const pooledRsaKeys: RsaKeySource = async (bits) => {
+/** The next pre-generated key of that size as PKCS#8 PEM (the pool's order, round and round), if the pool has that size. */
+export function nextPooledRsaKeyPem(bits: number): string | undefined {
   const pool = poolOf(bits);
-  if (pool.pems.length === 0) return generateRsaKeyPair(bits);
-  const privateKey = createPrivateKey(pool.pems[pool.next++ % pool.pems.length]!);
+  return pool.pems.length === 0 ? undefined : pool.pems[pool.next++ % pool.pems.length];
+}
+
+/** The next pre-generated key pair of that size, or a fresh one if the pool has none of that size. */
+export const pooledRsaKeys: RsaKeySource = async (bits) => {
+  const pem = nextPooledRsaKeyPem(bits);
+  if (pem === undefined) return generateRsaKeyPair(bits);
+  const privateKey = createPrivateKey(pem);
   const pair: RsaKeyPair = { privateKey, publicKey: createPublicKey(privateKey) };
   return pair;
 };

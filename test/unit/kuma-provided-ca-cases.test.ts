@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { providedBackend } from '../../src/ca/provided-backend.js';
 import type { CaBackend, Violation } from '../../src/resources/index.js';
+import { nextPooledRsaKeyPem } from '../helpers/rsa-key-pool.js';
 
 /** Kuma 2.14.3's provided-CA validation cases replayed against meshcp (fixture: see its header). */
 interface Expectation {
@@ -62,13 +63,19 @@ describe('Kuma 2.14.3 provided CA: CA certificate cases (certificates made by op
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A self-signed certificate with exactly `extensions` (a config with no default extensions) and its key. */
+  /**
+   * A self-signed certificate with exactly `extensions` (a config with no default extensions) and its key: a key of
+   * the test key pool when it holds that size (openssl would spend ~100 ms making one), else one openssl makes.
+   */
   function selfSigned(id: string, extensions: string[], rsaBits: number): { cert: string; key: string } {
     const config = join(dir, `${id}.cnf`);
     writeFileSync(config, ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = kuma-case', '[ext]', 'subjectKeyIdentifier = none', ...extensions.map((e) => e.replace('=', ' = '))].join('\n') + '\n');
     const keyFile = join(dir, `${id}.key`);
     const certFile = join(dir, `${id}.pem`);
-    execFileSync('openssl', ['req', '-x509', '-config', config, '-extensions', 'ext', '-newkey', `rsa:${rsaBits}`, '-nodes', '-days', '30', '-keyout', keyFile, '-out', certFile], { stdio: 'pipe' });
+    const pooled = nextPooledRsaKeyPem(rsaBits);
+    if (pooled) writeFileSync(keyFile, pooled, { mode: 0o600 });
+    const key = pooled ? ['-key', keyFile] : ['-newkey', `rsa:${rsaBits}`, '-nodes', '-keyout', keyFile];
+    execFileSync('openssl', ['req', '-x509', '-config', config, '-extensions', 'ext', ...key, '-days', '30', '-out', certFile], { stdio: 'pipe' });
     return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
   }
 
