@@ -3,6 +3,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
 import { RFC3339, b64, dbSnapshot, example, expectError, expectUnchanged, json, opensslCa, yaml } from '../helpers/api-assert.js';
 
 const PROCESS = 'Could not process a resource';
@@ -219,18 +220,25 @@ describe('meshes', () => {
   });
 
   it('concurrent PUTs of a new builtin mesh: one create, the others replace, and exactly one CA', async () => {
-    const results = await Promise.all([1, 2, 3].map(() => inject(json('PUT', '/meshes/race', builtinMesh('race')))));
-    assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
-    for (const r of results) assert.deepEqual(r.json(), {});
-    const rows = t.services.store.db
-      .prepare("SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'race' ORDER BY name")
-      .all() as { name: string; version: number }[];
-    // Each secret was written once: nobody replaced the first CA with their own.
-    assert.deepEqual(rows, [
-      { name: 'dataplane-token-signing-key-race-1', version: 1 },
-      { name: 'race.ca-builtin-cert-ca-1', version: 1 },
-      { name: 'race.ca-builtin-key-ca-1', version: 1 },
-    ]);
+    // Key generation that takes a while, as a real one does: all three PUTs make a CA before the first commits.
+    const racing = await createTestApp({}, { rsaKeys: slowPooledRsaKeys(20) });
+    try {
+      const put = () => racing.app.inject(json('PUT', '/meshes/race', builtinMesh('race')));
+      const results = await Promise.all([put(), put(), put()]);
+      assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
+      for (const r of results) assert.deepEqual(r.json(), {});
+      const rows = racing.services.store.db
+        .prepare("SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'race' ORDER BY name")
+        .all() as { name: string; version: number }[];
+      // Each secret was written once: nobody replaced the first CA with their own.
+      assert.deepEqual(rows, [
+        { name: 'dataplane-token-signing-key-race-1', version: 1 },
+        { name: 'race.ca-builtin-cert-ca-1', version: 1 },
+        { name: 'race.ca-builtin-key-ca-1', version: 1 },
+      ]);
+    } finally {
+      await racing.close();
+    }
   });
 
   it('a mesh with dataplanes cannot be deleted (400, field mesh); without them it can', async () => {

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { RsaKeySource } from '../../src/ca/keys.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
+import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 const manifest = (file: string) => readFileSync(new URL(file, EXAMPLES), 'utf8');
@@ -65,7 +67,7 @@ class Cp {
   private readonly tokens = new Map<string, string>();
   private constructor(readonly t: TestApp) {}
 
-  static async start(): Promise<Cp> {
+  static async start(rsaKeys?: RsaKeySource): Promise<Cp> {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -74,7 +76,7 @@ class Cp {
       },
     });
     // Signing on the main thread keeps these many small control planes quick; the e2e test runs the worker pool.
-    const cp = new Cp(await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink }));
+    const cp = new Cp(await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink, ...(rsaKeys ? { rsaKeys } : {}) }));
     cp.logLines = lines;
     return cp;
   }
@@ -217,7 +219,11 @@ const backendStatus = (status: any, name: string) => status.backends.find((b: an
 
 /** mesh default at step 0 (builtin ca-1) with ca-2's secrets stored and `names` holding acknowledged ca-1 certificates. */
 async function cpAtStep0(...names: string[]): Promise<Cp> {
-  const cp = await Cp.start();
+  return cpAtStep0With(undefined, ...names);
+}
+
+async function cpAtStep0With(rsaKeys: RsaKeySource | undefined, ...names: string[]): Promise<Cp> {
+  const cp = await Cp.start(rsaKeys);
   assert.deepEqual((await cp.putCaSecrets('ca-2', ca2)).map((a) => a.status), [201, 201]);
   assert.equal((await cp.putMesh(STEP[0])).status, 200);
   await cp.addDataplanes(...names);
@@ -555,7 +561,8 @@ describe('two PUTs at once cannot both pass a rule that only one may', () => {
   });
 
   it('adding a builtin ca-2 twice with different caCert (slow key generation in between): exactly one CA, matching the stored conf', async () => {
-    const cp = await cpAtStep0('web-1');
+    // Key generation that takes a while, as a real one does: both PUTs are preparing their CA when the first commits.
+    const cp = await cpAtStep0With(slowPooledRsaKeys(20), 'web-1');
     try {
       const addBuiltin = (years: number) =>
         STEP[0] + `  - name: ca-2\n    type: builtin\n    conf:\n      caCert:\n        expiration: ${years}y\n`;

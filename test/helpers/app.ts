@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/bootstrap.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { RsaKeySource } from '../../src/ca/keys.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -25,7 +26,7 @@ export interface TestApp {
 /** A real app on a real SQLite file in a fresh temp dir, for `app.inject()` tests. */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { defaultMesh?: boolean; logTo?: DestinationStream; clock?: Clock } = {},
+  options: { defaultMesh?: boolean; logTo?: DestinationStream; clock?: Clock; rsaKeys?: RsaKeySource } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
@@ -37,7 +38,7 @@ export async function createTestApp(
     log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
     instanceId: 'test-instance',
-    rsaKeys: pooledRsaKeys,
+    rsaKeys: options.rsaKeys ?? pooledRsaKeys, // real keys, made ahead of time: see rsa-key-pool.ts
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.defaultMesh !== false) {

@@ -39,3 +39,15 @@ export const pooledRsaKeys: RsaKeySource = async (bits) => {
   const pair: RsaKeyPair = { privateKey, publicKey: createPublicKey(privateKey) };
   return pair;
 };
+
+/**
+ * Pool keys that take `ms` to arrive, as real generation does: for tests of requests that race while their keys
+ * are being made (both must be preparing when the first one commits).
+ */
+export function slowPooledRsaKeys(ms: number): RsaKeySource {
+  return async (bits) => {
+    const pair = await pooledRsaKeys(bits);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return pair;
+  };
+}
