@@ -15,7 +15,7 @@ import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
-import { errorBody } from './errors.js';
+import { errorBody } from './api/error-body.js';
 import type { Services } from './services.js';
 import { VERSION } from './version.js';
 

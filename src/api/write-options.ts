@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { badRequest } from '../errors.js';
+import { invalidRequest } from '../domain/errors.js';
 import type { WriteOptions } from '../mesh/mesh-service.js';
 
 function flag(request: FastifyRequest, name: string): boolean {
@@ -7,7 +7,7 @@ function flag(request: FastifyRequest, name: string): boolean {
   const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
   if (value === undefined || value === 'false') return false;
   if (value === 'true' || value === '') return true;
-  throw badRequest(`query parameter ${name} must be true or false`, [{ field: name, message: 'must be true or false' }]);
+  throw invalidRequest(`query parameter ${name} must be true or false`, [{ field: name, message: 'must be true or false' }]);
 }
 
 /** `?dryRun=true` and `?force=true` on writes. Force is admin-only (every route that honours it is). */

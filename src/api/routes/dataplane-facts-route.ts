@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound, Titles } from '../../errors.js';
+import { notFound, Titles } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
 import { docs } from '../openapi-docs.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
-import { badRequest } from '../../errors.js';
+import { invalidRequest } from '../../domain/errors.js';
 import { parseDuration } from '../../resources/duration.js';
 import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
@@ -15,7 +15,7 @@ const DATAPLANES = { dataplanes: true };
 function parseWait(raw: unknown): number {
   if (raw === undefined) return 0;
   const ms = typeof raw === 'string' ? parseDuration(raw) : null;
-  if (ms === null) throw badRequest('wait must be a duration such as 30s (at most 60s)', [{ field: 'wait', message: 'has to be a valid format' }]);
+  if (ms === null) throw invalidRequest('wait must be a duration such as 30s (at most 60s)', [{ field: 'wait', message: 'has to be a valid format' }]);
   return ms;
 }
 
@@ -23,7 +23,7 @@ function parseWait(raw: unknown): number {
 function parseServedSerial(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw === 'string' && /^[0-9A-Fa-f]{1,64}$/.test(raw)) return raw;
-  throw badRequest('servedSerial must be the hexadecimal serial number of a certificate', [{ field: 'servedSerial', message: 'has to be a valid format' }]);
+  throw invalidRequest('servedSerial must be the hexadecimal serial number of a certificate', [{ field: 'servedSerial', message: 'has to be a valid format' }]);
 }
 
 const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls', {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
-import { meshNotFound, notFound, Titles } from '../../errors.js';
+import { meshNotFound, notFound, Titles } from '../../domain/errors.js';
 import { meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
