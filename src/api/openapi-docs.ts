@@ -51,13 +51,15 @@ const dataplaneListQuery = {
   },
 };
 
-/** Path parameters are documented from the route URL itself, so no route has to repeat them. */
+/**
+ * Path parameters are read from the route URL itself, so no route has to repeat them: a zod schema of strings,
+ * enforced and documented like the rest. Names are checked by the resource manager, in Kuma's words.
+ */
 export function documentPathParams(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
-    const names = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
+    const names = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
     if (names.length === 0 || (route.schema as { params?: unknown } | undefined)?.params) return;
-    const properties = Object.fromEntries(names.map((n) => [n, { type: 'string' }]));
-    route.schema = { ...route.schema, params: { type: 'object', properties, required: names } };
+    route.schema = { ...route.schema, params: z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) };
   });
 }
 
