@@ -9,11 +9,11 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { Agent, opensslCsr, uriSans, type Peer } from '../helpers/agent.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { VaultPkiDouble } from '../helpers/vault-pki-double.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'hvs.e2e-rotation-token';
 const DATAPLANES = [
@@ -22,16 +22,6 @@ const DATAPLANES = [
   { name: 'api-1', service: 'api', csr: true },
   { name: 'api-2', service: 'api', csr: false },
 ];
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
