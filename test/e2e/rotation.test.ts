@@ -12,12 +12,12 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { DataplaneAgent, type AgentEvent, type AgentMaterial } from '../../src/agent/agent.js';
-import { callOnce, EchoServer, PeerCaller, spiffeIdentityCheck, type CallOutcome } from '../../src/agent/tls.js';
+import type { AgentMaterial } from '../../src/agent/agent.js';
+import { callOnce, spiffeIdentityCheck, type CallOutcome } from '../../src/agent/tls.js';
+import { AgentFleet, rootsOf, waitFor } from '../helpers/agent-fleet.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
@@ -42,22 +42,9 @@ interface Answer {
   retryAfter: string | null;
 }
 
-/** Polls a condition the system reaches by itself (an agent's long-poll answered, a reload ran); not a timer. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 /** The names a 409 reason lists after its last colon, without "(issued by ...)" or a trailing "and N more". */
 const namesIn = (reason: string) =>
   reason.slice(reason.lastIndexOf(': ') + 2).replace(/ and \d+ more$/, '').split(', ').map((n) => n.replace(/ \(issued by "[^"]+"\)$/, '')).sort();
-
-const rootsOf = (pem: string) => (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map((c) => new X509Certificate(c));
 
 /** A client handshake that also checks the server is the given service (the agents' callers check the mesh only). */
 function callService(port: number, material: Pick<AgentMaterial, 'certPem' | 'keyPem' | 'caPem'>, service: string): Promise<string> {
@@ -75,13 +62,7 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
   const releaseReloads = () => unlinkSync(gate);
   const clock = new FakeClock();
   let cp: CpProcess | undefined;
-  const agents = new Map<string, DataplaneAgent>();
-  const servers = new Map<string, EchoServer>();
-  const callers = new Map<string, PeerCaller>();
-  const events: AgentEvent[] = [];
-  /** Every bundle version each agent installed (its 'material' events), in order. */
-  const installed = new Map<string, string[]>(ALL_NAMES.map((n) => [n, []]));
-  const wrongPeers: string[] = [];
+  const fleet = new AgentFleet('default');
   let rogue: tls.Server | undefined;
   try {
     cp = await startCpProcess();
@@ -121,12 +102,10 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       if (real.status !== 200) assert.deepEqual(await durableState(), before, 'the refused step changed nothing');
       return real;
     };
-    const agent = (name: string) => agents.get(name)!;
-    const material = (name: string) => agent(name).material!;
-    const port = new Map<string, number>();
-    const handshakes = () => new Map([...callers].map(([name, c]) => [name, c.totals().ok]));
+    const agent = (name: string) => fleet.agents.get(name)!;
+    const material = (name: string) => fleet.material(name);
     const phases: [string, Map<string, number>][] = [];
-    const phase = (label: string) => phases.push([label, handshakes()]);
+    const phase = (label: string) => phases.push([label, fleet.handshakes()]);
 
     // --- The provided CA, made by openssl as the example secrets describe, and its secrets PUT first.
     const ca2Key = join(work, 'ca-2.key');
@@ -147,13 +126,6 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     // --- Six agents in three services, each with its own token; three send CSRs, three take a CP-made key. Each
     // registers the guide's Dataplane (renamed), writes its file set, and "reloads its proxy" through the gate.
     const example = parseYaml(manifest('dataplane-web-1.yaml'));
-    const log = (e: AgentEvent) => {
-      events.push(e);
-      if (e.event === 'call' && e.ok === true) {
-        const expected = `spiffe://default/${DATAPLANES.find((d) => port.get(d.name) === Number(String(e.peer).split(':')[1]))?.service}`;
-        if (e.peerId !== expected) wrongPeers.push(`${e.dataplane} -> ${e.peer}: ${e.peerId}`);
-      }
-    };
     for (const [i, dp] of DATAPLANES.entries()) {
       const resource = structuredClone(example);
       resource.name = dp.name;
@@ -161,28 +133,19 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       resource.networking.inbound[0].tags['kuma.io/service'] = dp.service;
       const token = await call('POST', '/tokens/dataplane', { name: dp.name, mesh: 'default', validFor: '1h' });
       assert.equal(token.status, 200);
-      const a = new DataplaneAgent({
+      fleet.add(dp, {
         cpAddress: base,
         token: () => token.body,
         dataplane: resource,
         outputDir: join(work, dp.name),
-        csr: dp.csr,
         pollWaitMs: 20_000,
         reissueDelayMs: REISSUE_DELAY_MS,
         reloadCommand: `while [ -e '${gate}' ]; do sleep 0.01; done`,
         reloadTimeoutMs: 60_000,
         clock,
-        log,
       });
-      a.on('material', (m: AgentMaterial) => installed.get(dp.name)!.push(m.bundleVersion));
-      agents.set(dp.name, a);
     }
-    await Promise.all([...agents.values()].map((a) => a.start()));
-    for (const [name, a] of agents) {
-      const server = new EchoServer(a, { host: '127.0.0.1', port: 0, log });
-      servers.set(name, server);
-      port.set(name, await server.start());
-    }
+    await fleet.start();
 
     let status = await waitFor('every agent to acknowledge the ca-1 bundle', async () => {
       const s = await rotation();
@@ -196,23 +159,18 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     // A ca-1 certificate kept from before the rotation; it works now (so the later refusal is not vacuous).
     const leftover = material('web-1');
     assert.equal(leftover.issuedBackend, 'ca-1');
-    const peerOf = (name: string) => ({ host: '127.0.0.1', port: port.get(name)! });
-    const probe = (to: string, m: AgentMaterial): Promise<CallOutcome> => callOnce(peerOf(to), m, 'default');
+    const probe = (to: string, m: AgentMaterial): Promise<CallOutcome> => callOnce(fleet.peer(to), m, 'default');
     assert.equal((await probe('api-1', { ...material('web-2'), certPem: leftover.certPem, keyPem: leftover.keyPem })).ok, true);
     // The SPIFFE check is real: a peer that is not the expected service is refused.
-    const probeRejections = () => servers.get('api-1')!.handshakeFailures;
-    assert.match(await callService(port.get('api-1')!, material('web-1'), 'db'), /no spiffe:\/\/default\/db URI SAN/);
+    const probeRejections = () => fleet.servers.get('api-1')!.handshakeFailures;
+    assert.match(await callService(fleet.ports.get('api-1')!, material('web-1'), 'db'), /no spiffe:\/\/default\/db URI SAN/);
     // The client hangs up on api-1 mid-handshake once it sees the wrong identity; api-1's listener counts that one.
     await waitFor('api-1 to see the wrong-service client hang up', () => probeRejections() === 1, 2_000);
-    assert.deepEqual([...servers.values()].map((s) => s.handshakeFailures), [0, 0, 1, 0, 0, 0]);
+    assert.deepEqual(fleet.listenerRefusals(), [0, 0, 1, 0, 0, 0]);
 
     // --- Traffic: every agent calls every other agent several times a second until the end.
-    for (const [name, a] of agents) {
-      const caller = new PeerCaller(a, ALL_NAMES.filter((n) => n !== name).map(peerOf), { mesh: 'default', intervalMs: 200, log });
-      callers.set(name, caller);
-      caller.start();
-    }
-    await waitFor('traffic between every pair', () => [...callers.values()].every((c) => c.totals().ok >= 15));
+    fleet.startTraffic(200);
+    await waitFor('traffic between every pair', () => [...fleet.handshakes().values()].every((ok) => ok >= 15));
 
     // --- Step 1 while the proxies cannot reload: every agent installs the ca-1+ca-2 bundle but cannot acknowledge it.
     holdReloads();
@@ -240,7 +198,7 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       const s = await rotation();
       const waiting = new Set<string>(s.nextStep.waitingFor?.names ?? []);
       for (const name of ALL_NAMES) {
-        if (!waiting.has(name)) assert.ok(installed.get(name)!.includes(v1), `${name} counted as trusting ca-2 only after installing it`);
+        if (!waiting.has(name)) assert.ok(fleet.installed.get(name)!.includes(v1), `${name} counted as trusting ca-2 only after installing it`);
       }
       return s.nextStep.action === 'enable' && s.nextStep.ready && s;
     });
@@ -248,14 +206,14 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     for (const name of ALL_NAMES) {
       assert.ok(rootsOf(material(name).caPem).some((r) => r.fingerprint256 === ca2Root.fingerprint256), `${name} holds ca-2's root`);
     }
-    const eventsBeforeStep2 = events.length;
+    const eventsBeforeStep2 = fleet.events.length;
     assert.deepEqual(await dryRunThenPut(STEP[2]), { status: 200, body: {}, retryAfter: null });
     phase('between step 2 and step 3');
 
     // --- Step 3 right after step 2: every agent was told to re-issue but waits out its random delay (on the fake
     // clock), so all six still hold a ca-1 certificate.
     await waitFor('every agent to schedule its re-issue', () =>
-      ALL_NAMES.every((n) => events.slice(eventsBeforeStep2).some((e) => e.event === 'reissue-scheduled' && e.dataplane === `default/${n}`)),
+      ALL_NAMES.every((n) => fleet.eventsOf(n, 'reissue-scheduled', eventsBeforeStep2).length > 0),
     );
     const refused3 = await dryRunThenPut(STEP[3]);
     assert.equal(refused3.status, 409, JSON.stringify(refused3.body));
@@ -333,27 +291,27 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     assert.equal((await callOnce(roguePeer, { ...material('db-1'), caPem: bundleV0 }, 'default')).ok, true);
 
     // --- A little more traffic on the final state, then stop and count.
-    const okBefore = [...callers.values()].reduce((n, c) => n + c.totals().ok, 0);
-    await waitFor('traffic on the final bundle', () => [...callers.values()].reduce((n, c) => n + c.totals().ok, 0) >= okBefore + 60);
-    await Promise.all([...callers.values()].map((c) => c.stop()));
+    const okBefore = fleet.totals().ok;
+    await waitFor('traffic on the final bundle', () => fleet.totals().ok >= okBefore + 60);
+    await fleet.stopTraffic();
     phase('end');
 
-    const totals = [...callers.values()].map((c) => c.totals());
-    const ok = totals.reduce((n, t) => n + t.ok, 0);
-    const failed = totals.reduce((n, t) => n + t.failed + t.unreachable, 0);
+    const { ok, failed: failedHandshakes, unreachable } = fleet.totals();
+    const failed = failedHandshakes + unreachable;
     // Only the probes made a listener drop a handshake: the wrong-service client and the ca-1 client, both at api-1.
-    const serverRejected = [...servers.values()].reduce((n, s) => n + s.handshakeFailures, 0) - 2;
-    const certificates = [...agents.values()].reduce((n, a) => n + a.certificates, 0);
-    const reloads = [...agents.values()].reduce((n, a) => n + a.reloads, 0);
+    const serverRejected = fleet.listenerRefusals().reduce((n, r) => n + r, 0) - 2;
+    const agents = [...fleet.agents.values()];
+    const certificates = agents.reduce((n, a) => n + a.certificates, 0);
+    const reloads = agents.reduce((n, a) => n + a.reloads, 0);
     console.log(
-      `CA rotation under traffic (shipped agent): ${ok} successful mTLS handshakes between ${agents.size} agents, ${failed} failed, ` +
+      `CA rotation under traffic (shipped agent): ${ok} successful mTLS handshakes between ${agents.length} agents, ${failed} failed, ` +
         `${serverRejected} refused by a listener; ${certificates} certificates issued, ${reloads} proxy reloads; ` +
-        `bundles installed per agent: ${ALL_NAMES.map((n) => new Set(installed.get(n)).size).join('/')}`,
+        `bundles installed per agent: ${ALL_NAMES.map((n) => new Set(fleet.installed.get(n)).size).join('/')}`,
     );
-    const failures = events.filter((e) => (e.event === 'call' || e.event === 'serve-handshake') && e.ok === false);
+    const failures = fleet.failures();
     assert.equal(failed, 0, JSON.stringify(failures));
     assert.equal(serverRejected, 0, JSON.stringify(failures));
-    assert.deepEqual(wrongPeers, [], 'every peer answered with its own service identity');
+    assert.deepEqual(fleet.wrongPeers, [], 'every peer answered with its own service identity');
     // Every agent kept talking through every phase of the rotation.
     for (let i = 1; i < phases.length; i++) {
       const [label, counts] = phases[i - 1];
@@ -362,17 +320,15 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
         assert.ok(during >= 3, `${name} made ${during} successful handshakes during "${label}"`);
       }
     }
-    assert.deepEqual(events.filter((e) => e.event === 'error'), [], 'no agent request to the control plane failed');
+    assert.deepEqual(fleet.events.filter((e) => e.event === 'error'), [], 'no agent request to the control plane failed');
     for (const name of ALL_NAMES) {
-      const kinds = events.filter((e) => e.event === 'certificate' && e.dataplane === `default/${name}`).map((e) => [e.reason, e.issuedBackend]);
+      const kinds = fleet.eventsOf(name, 'certificate').map((e) => [e.reason, e.issuedBackend]);
       assert.deepEqual(kinds, [['initial', 'ca-1'], ['reissue', 'ca-2']], `${name} went from a ca-1 to a ca-2 certificate`);
     }
     assert.deepEqual(cp.logs.filter((l) => l.level >= 50), [], 'the control plane logged no error');
   } finally {
-    await Promise.allSettled([...callers.values()].map((c) => c.stop()));
-    rmSync(gate, { force: true });
-    await Promise.allSettled([...agents.values()].map((a) => a.stop()));
-    await Promise.allSettled([...servers.values()].map((s) => s.stop()));
+    rmSync(gate, { force: true }); // a held reload would keep its agent from stopping
+    await fleet.close();
     if (rogue) await new Promise<void>((resolve) => rogue!.close(() => resolve()));
     if (cp) assert.equal(await cp.stop(), 0, 'the control plane shut down cleanly');
     rmSync(work, { recursive: true, force: true });
