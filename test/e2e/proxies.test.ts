@@ -19,6 +19,7 @@ import { normalizeSerial } from '../../src/store/facts-store.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { freePort, Proc } from '../helpers/processes.js';
 import { startProxy, type RealProxy } from '../helpers/proxies.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MESHCTL = join(ROOT, 'bin/meshctl.js');
@@ -50,16 +51,6 @@ function meshctl(...args: string[]): Promise<{ code: number; stdout: string; std
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** A reload command the test can break and fix: a script the agent runs afresh every time. */

@@ -14,6 +14,7 @@ import { AgentFleet, rootsOf, waitFor } from '../helpers/agent-fleet.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { VaultPkiDouble } from '../helpers/vault-pki-double.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'hvs.e2e-rotation-token';
 const REISSUE_DELAY_MS = 400;
