@@ -17,9 +17,10 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { AgentMaterial } from '../../src/agent/agent.js';
 import { callOnce, spiffeIdentityCheck, type CallOutcome } from '../../src/agent/tls.js';
-import { AgentFleet, rootsOf, waitFor } from '../helpers/agent-fleet.js';
+import { AgentFleet, rootsOf } from '../helpers/agent-fleet.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { waitFor } from '../helpers/wait.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 const manifest = (file: string) => readFileSync(new URL(file, EXAMPLES), 'utf8');

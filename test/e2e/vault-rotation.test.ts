@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AgentFleet, rootsOf, waitFor } from '../helpers/agent-fleet.js';
+import { AgentFleet, rootsOf } from '../helpers/agent-fleet.js';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { VaultPkiDouble } from '../helpers/vault-pki-double.js';

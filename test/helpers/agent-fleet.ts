@@ -3,7 +3,6 @@
 // listener refusals, the events the agents log, the bundle versions each installed, and peers answering with a
 // SPIFFE identity other than their service's.
 import { X509Certificate } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataplaneAgent, type AgentEvent, type AgentMaterial, type AgentOptions } from '../../src/agent/agent.js';
 import { EchoServer, PeerCaller, type CallStats, type Peer } from '../../src/agent/tls.js';
 
@@ -12,17 +11,6 @@ export interface FleetMember {
   service: string;
   /** true: the agent sends a CSR; false: the control plane makes the key. */
   csr: boolean;
-}
-
-/** Polls a condition the system reaches by itself (an agent's long-poll answered, a reload ran); not a timer. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 export const rootsOf = (pem: string): X509Certificate[] =>
