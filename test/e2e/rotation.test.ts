@@ -170,7 +170,7 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     assert.deepEqual(fleet.listenerRefusals(), [0, 0, 1, 0, 0, 0]);
 
     // --- Traffic: every agent calls every other agent several times a second until the end.
-    fleet.startTraffic(200);
+    fleet.startTraffic(300);
     await waitFor('traffic between every pair', () => [...fleet.handshakes().values()].every((ok) => ok >= 15));
 
     // --- Step 1 while the proxies cannot reload: every agent installs the ca-1+ca-2 bundle but cannot acknowledge it.
@@ -277,7 +277,7 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     const rejectedBeforeLeftover = probeRejections();
     const asClient = await probe('api-1', { ...material('web-2'), certPem: leftover.certPem, keyPem: leftover.keyPem });
     assert.equal(asClient.ok, false, 'api-1 refuses a client presenting the ca-1 certificate');
-    await waitFor('api-1 to report the refused client', () => probeRejections() === rejectedBeforeLeftover + 1, 2_000);
+    await waitFor('api-1 to report the refused client', () => probeRejections() > rejectedBeforeLeftover);
     // Node's listener drops a client whose certificate does not verify (no alert): the client sees the hang-up.
     assert.deepEqual(asClient, { ok: false, stage: 'handshake', error: 'connection closed before the echo' });
     // Control: the same client with its own ca-2 certificate is served, so the refusal is the ca-1 certificate's doing.

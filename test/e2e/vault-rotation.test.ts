@@ -76,9 +76,14 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     const ca2Pem = readFileSync(join(work, 'ca-2.crt'), 'utf8');
     const putMesh = (enabledBackend: string, backends: object[]) => call('PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend, backends } });
     const names = DATAPLANES.map((d) => d.name).sort();
+    /** waitFor, saying what every agent held when it timed out. */
+    const waitForFleet = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) =>
+      waitFor(what, probe, timeoutMs).catch((err: Error) => {
+        throw new Error(`${err.message}\n${fleet.describe()}`);
+      });
     /** After a step that asks for new certificates: every agent scheduled its re-issue; its delay runs out now. */
     const reissueAll = async (since: number) => {
-      await waitFor('every agent to schedule its re-issue', () => names.every((n) => fleet.eventsOf(n, 'reissue-scheduled', since).length > 0));
+      await waitForFleet('every agent to schedule its re-issue', () => names.every((n) => fleet.eventsOf(n, 'reissue-scheduled', since).length > 0));
       await clock.advance(REISSUE_DELAY_MS);
     };
 
@@ -95,13 +100,13 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
       fleet.add(dp, { cpAddress: base, token: () => token, dataplane, pollWaitMs: 10_000, reissueDelayMs: REISSUE_DELAY_MS, clock });
     }
     await fleet.start();
-    fleet.startTraffic(150);
+    fleet.startTraffic(250);
     const handshakes = () => fleet.totals().ok;
-    await waitFor('traffic between every pair', () => [...fleet.handshakes().values()].every((ok) => ok >= 10));
+    await waitForFleet('traffic between every pair', () => [...fleet.handshakes().values()].every((ok) => ok >= 10));
 
     // Step 1: add the vault backend. Meshcp fetches Vault's CA chain now and puts its root in every bundle.
     assert.equal((await putMesh('ca-1', [builtin, vaultBackend])).status, 200);
-    let status = await waitFor('every agent to trust vault-1', async () => {
+    let status = await waitForFleet('every agent to trust vault-1', async () => {
       const s = await rotation();
       return s.nextStep.action === 'enable' && s.nextStep.ready && s;
     });
@@ -110,11 +115,11 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     let since = fleet.events.length;
     assert.equal((await putMesh('vault-1', [builtin, vaultBackend])).status, 200);
     await reissueAll(since);
-    status = await waitFor('every agent to re-issue from vault-1', async () => {
+    status = await waitForFleet('every agent to re-issue from vault-1', async () => {
       const s = await rotation();
       return s.nextStep.action === 'remove' && s.nextStep.ready && s;
     });
-    await waitFor('agents to install their Vault certificates', () => names.every((n) => fleet.material(n).issuedBackend === 'vault-1'), 3_000);
+    await waitForFleet('agents to install their Vault certificates', () => names.every((n) => fleet.material(n).issuedBackend === 'vault-1'), 3_000);
 
     // Vault goes down and every certificate comes due: renewals are refused with 503, bundles and traffic carry on.
     const okBeforeOutage = handshakes();
@@ -122,26 +127,26 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     since = fleet.events.length;
     const lastRenewAfter = Math.max(...names.map((n) => Date.parse(fleet.material(n).renewAfter)));
     await clock.advance(lastRenewAfter - clock.now() + 1);
-    await waitFor('every renewal to meet the outage', () => names.every((n) => fleet.eventsOf(n, 'error', since).length > 0), 10_000);
+    await waitForFleet('every renewal to meet the outage', () => names.every((n) => fleet.eventsOf(n, 'error', since).length > 0), 10_000);
     status = await rotation();
     assert.equal(status.backends[1].vault.reachable, false);
-    await waitFor('traffic during the outage', () => handshakes() >= okBeforeOutage + 40);
+    await waitForFleet('traffic during the outage', () => handshakes() >= okBeforeOutage + 40);
     const outageErrors = fleet.events.slice(since).filter((e) => e.event === 'error');
     for (const e of outageErrors) assert.match(String(e.message), /certificate: 503: .*the CA of backend "vault-1" is unavailable/);
     // Vault is back; the agents' retry (after the Retry-After the 503 carried) gets a certificate through it.
     await vault.up();
     since = fleet.events.length;
     await clock.advance(Math.max(...outageErrors.map((e) => Number(e.retryInMs))));
-    await waitFor('a renewal through Vault for every agent', () => names.every((n) => fleet.eventsOf(n, 'certificate', since).some((e) => e.issuedBackend === 'vault-1')));
+    await waitForFleet('a renewal through Vault for every agent', () => names.every((n) => fleet.eventsOf(n, 'certificate', since).some((e) => e.issuedBackend === 'vault-1')));
     assert.equal((await rotation()).backends[1].vault.reachable, true);
 
     // Step 3: remove the builtin.
     assert.equal((await putMesh('vault-1', [vaultBackend])).status, 200);
     const vaultOnly = (await rotation()).bundleVersion;
-    await waitFor('every agent to acknowledge the vault-only bundle', async () =>
+    await waitForFleet('every agent to acknowledge the vault-only bundle', async () =>
       names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === vaultOnly) && (await rotation()).backends[0].dataplanesTrusting === names.length);
     const okOnVault = handshakes();
-    await waitFor('traffic on the vault-only bundle', () => handshakes() >= okOnVault + 40);
+    await waitForFleet('traffic on the vault-only bundle', () => handshakes() >= okOnVault + 40);
     const root = new X509Certificate(vault.caPem);
     for (const dp of DATAPLANES) {
       const cert = new X509Certificate(fleet.material(dp.name).certPem);
@@ -152,22 +157,22 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
 
     // vault -> provided: the same three steps, the rules waiting for the fleet each time.
     assert.equal((await putMesh('vault-1', [vaultBackend, provided])).status, 200);
-    await waitFor('every agent to trust ca-2', async () => {
+    await waitForFleet('every agent to trust ca-2', async () => {
       const s = await rotation();
       return s.nextStep.action === 'enable' && s.nextStep.ready;
     });
     since = fleet.events.length;
     assert.equal((await putMesh('ca-2', [vaultBackend, provided])).status, 200);
     await reissueAll(since);
-    await waitFor('every agent to re-issue from ca-2', async () => {
+    await waitForFleet('every agent to re-issue from ca-2', async () => {
       const s = await rotation();
       return s.nextStep.action === 'remove' && s.nextStep.ready;
     });
     assert.equal((await putMesh('ca-2', [provided])).status, 200);
     const final = (await rotation()).bundleVersion;
-    await waitFor('every agent to acknowledge the ca-2-only bundle', () => names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === final));
+    await waitForFleet('every agent to acknowledge the ca-2-only bundle', () => names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === final));
     const okBeforeEnd = handshakes();
-    await waitFor('traffic on the final bundle', () => handshakes() >= okBeforeEnd + 40);
+    await waitForFleet('traffic on the final bundle', () => handshakes() >= okBeforeEnd + 40);
     await fleet.stopTraffic();
 
     const ca2 = new X509Certificate(ca2Pem);

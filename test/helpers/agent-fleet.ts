@@ -112,6 +112,17 @@ export class AgentFleet {
     return this.events.slice(since).filter((e) => e.event === event && e.dataplane === `${this.mesh}/${name}`);
   }
 
+  /** What each agent holds and the last thing it logged, for the message of a wait that timed out. */
+  describe(): string {
+    return this.names
+      .map((name) => {
+        const agent = this.agents.get(name)!;
+        const last = this.events.filter((e) => e.dataplane === `${this.mesh}/${name}`).slice(-2);
+        return `${name}: holds bundle ${agent.held?.bundleVersion}, newest ${agent.material?.bundleVersion} from ${agent.material?.issuedBackend}; last: ${JSON.stringify(last)}`;
+      })
+      .join('\n');
+  }
+
   /** Failed calls and listener refusals, for assertion messages. */
   failures(): AgentEvent[] {
     return this.events.filter((e) => (e.event === 'call' || e.event === 'serve-handshake') && e.ok === false);
