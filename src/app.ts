@@ -10,12 +10,13 @@ import { registerGui } from './api/gui/gui-routes.js';
 import { installOpsHooks } from './api/ops-hooks.js';
 import { requestIdGenerator } from './api/request-ids.js';
 import { documentPathParams } from './api/openapi-docs.js';
+import { installZodCompilers, openApiOfRoute } from './api/zod-compilers.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
 import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.js';
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
-import { errorBody } from './errors.js';
+import { errorBody } from './api/error-body.js';
 import type { Services } from './services.js';
 import { VERSION } from './version.js';
 
@@ -54,9 +55,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.server.headersTimeout = services.config.headersTimeoutMs;
   options.connectionGate?.guard(app.server, options.https !== undefined);
 
-  // Requests are validated by the zod schemas in the domain layer; route schemas only document the API.
-  app.setValidatorCompiler(() => () => true);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Route parts given as zod schemas (query strings, the contract's answers) are enforced; JSON Schema parts document.
+  installZodCompilers(app);
 
   // The app owns its share of the services: closing it ends waiting long-polls (answered before connections are
   // cut), and the last listener to close commits pending issue records, stops the signing pool, closes the store.
@@ -80,6 +80,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       openapi: '3.0.3',
       info: { title: 'meshcp', version: VERSION, description: "A service-mesh CA control plane following Kuma's Universal REST API." },
     },
+    transform: ({ schema, url }) => ({ schema: openApiOfRoute(schema) as typeof schema, url }),
   });
   documentPathParams(app);
   registerSystemRoutes(app, services);

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
-import { accessDenied, unauthenticated } from '../errors.js';
+import { forbidden, unauthenticated } from '../domain/errors.js';
 
 
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
@@ -111,7 +111,7 @@ function authorize(request: FastifyRequest, access: Access): void {
   if (access === 'own-dataplane' && principal.kind === 'dataplane') {
     const params = request.params as { mesh?: string; name?: string };
     if (params.mesh === principal.mesh && params.name === principal.name) return;
-    throw accessDenied(`${describe(principal)} can act only on its own Dataplane`);
+    throw forbidden(`${describe(principal)} can act only on its own Dataplane`);
   }
-  throw accessDenied(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
+  throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../errors.js';
+import { invalidRequest } from '../domain/errors.js';
 import { jsonExceedsBounds, parseBoundedYaml, valueExceedsBounds } from './body-bounds.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -12,15 +12,15 @@ export function installBodyParsers(app: FastifyInstance): void {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     const tooLarge = jsonExceedsBounds(text);
-    if (tooLarge) return done(badRequest(`invalid JSON: ${tooLarge}`));
+    if (tooLarge) return done(invalidRequest(`invalid JSON: ${tooLarge}`));
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return done(badRequest(`invalid JSON: ${(err as Error).message}`));
+      return done(invalidRequest(`invalid JSON: ${(err as Error).message}`));
     }
     const excess = valueExceedsBounds(value);
-    if (excess) return done(badRequest(`invalid JSON: ${excess}`));
+    if (excess) return done(invalidRequest(`invalid JSON: ${excess}`));
     done(null, value);
   });
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_req, body, done) => {
@@ -28,10 +28,10 @@ export function installBodyParsers(app: FastifyInstance): void {
     try {
       value = parseBoundedYaml(body as string);
     } catch (err) {
-      return done(badRequest(`invalid YAML: ${(err as Error).message.split('\n')[0]}`));
+      return done(invalidRequest(`invalid YAML: ${(err as Error).message.split('\n')[0]}`));
     }
     const excess = valueExceedsBounds(value);
-    if (excess) return done(badRequest(`invalid YAML: ${excess}`));
+    if (excess) return done(invalidRequest(`invalid YAML: ${excess}`));
     done(null, value);
   });
 }

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { invalidResource, Titles } from '../errors.js';
+import { invalidResource, Titles } from '../domain/errors.js';
 import type { DataplaneListFilter, GatewayMode } from '../store/resource-store.js';
 
 type Query = Record<string, string | string[] | undefined>;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { accessDenied } from '../errors.js';
+import { forbidden } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { hasServiceTag, tokenTagViolation } from '../dataplanes/token-tags.js';
@@ -25,7 +25,7 @@ export function installDataplaneTokenPolicy(app: FastifyInstance, options: Datap
     const principal = request.principal;
     if (principal?.kind !== 'dataplane' || request.routeOptions.config.access !== 'own-dataplane') return;
     if (options.requireServiceTag && !hasServiceTag(principal.tags)) {
-      throw accessDenied(
+      throw forbidden(
         `dataplane token has no "${SERVICE_TAG}" tag, and this control plane requires one (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG): generate a token with tags {"${SERVICE_TAG}": [...]}`,
       );
     }
@@ -34,6 +34,6 @@ export function installDataplaneTokenPolicy(app: FastifyInstance, options: Datap
     const stored = options.store.get<Dataplane>('Dataplane', principal.mesh, principal.name);
     if (!stored) return; // nothing registered yet: the PUT checks its body, the other routes answer 404
     const problem = tokenTagViolation(principal.tags, stored.spec);
-    if (problem) throw accessDenied(`${problem} (the Dataplane as registered)`);
+    if (problem) throw forbidden(`${problem} (the Dataplane as registered)`);
   });
 }

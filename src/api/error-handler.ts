@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ApiError, errorBody } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
+import { errorBody, HTTP_OF_KIND } from './error-body.js';
 
 interface FrameworkErrorMapping {
   status: number;
@@ -22,9 +23,10 @@ const FRAMEWORK_ERRORS: Record<string, FrameworkErrorMapping> = {
 
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof ApiError) {
-      reply.headers(err.headers);
-      return reply.status(err.status).send(errorBody(err.status, err.title, err.detail, err.violations));
+    if (err instanceof DomainError) {
+      const { status, title } = HTTP_OF_KIND[err.kind];
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+      return reply.status(status).send(errorBody(status, err.title ?? title, err.detail, err.violations));
     }
     const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
     if (known) return reply.status(known.status).send(errorBody(known.status, known.title, known.detail(err), []));

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { ApiError, invalidResource, Titles } from '../errors.js';
+import { DomainError, invalidResource, Titles } from '../domain/errors.js';
 import { parseLabelFilters } from '../resources/labels.js';
 import type { ListQuery, StoredResource } from '../store/resource-store.js';
 import { renderResource } from './render.js';
@@ -10,9 +10,9 @@ export const MAX_PAGE_SIZE = 1000;
 
 type Query = Record<string, string | string[] | undefined>;
 
-function listError(detail: string, field?: string, reason?: string): ApiError {
-  return new ApiError({
-    status: 400,
+function listError(detail: string, field?: string, reason?: string): DomainError {
+  return new DomainError({
+    kind: 'invalid',
     title: Titles.list,
     detail,
     violations: field && reason ? [{ field, message: reason }] : [],

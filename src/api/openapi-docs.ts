@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { openApiComponents, type ResourceSchemaName } from '../resources/index.js';
+import { WriteQuerySchema } from './query-schemas.js';
 
 /**
- * Route schemas for the OpenAPI document only: request validation is done by the zod schemas (the validator
- * compiler is a no-op), so these never disagree with what the server enforces — they are generated from them.
+ * Route schemas. Parts given as zod schemas (query strings, the contract's answers) are enforced by the validator and
+ * serializer (zod-compilers.ts) and documented from the same schemas; the resource bodies are validated by the
+ * resource manager with Kuma's wording, so their JSON Schema here (generated from the same zod) only documents.
  */
 const components = openApiComponents();
 
@@ -25,19 +27,6 @@ const errorBody = {
   },
 };
 
-/** The OpenAPI 3.0 form of a contract schema (the document is generated from the same zod schemas the code uses). */
-function jsonSchemaOf(contract: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...schema } = z.toJSONSchema(contract, { target: 'openapi-3.0', io: 'output' }) as Record<string, unknown>;
-  return schema;
-}
-
-const writeQuery = {
-  type: 'object',
-  properties: {
-    dryRun: { type: 'boolean', description: 'answer as the real call would, write nothing' },
-    force: { type: 'boolean', description: 'skip CA rotation rules 1-3 (admin only, logged)' },
-  },
-};
 
 const listQuery = {
   type: 'object',
@@ -62,13 +51,15 @@ const dataplaneListQuery = {
   },
 };
 
-/** Path parameters are documented from the route URL itself, so no route has to repeat them. */
+/**
+ * Path parameters are read from the route URL itself, so no route has to repeat them: a zod schema of strings,
+ * enforced and documented like the rest. Names are checked by the resource manager, in Kuma's words.
+ */
 export function documentPathParams(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
-    const names = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
+    const names = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
     if (names.length === 0 || (route.schema as { params?: unknown } | undefined)?.params) return;
-    const properties = Object.fromEntries(names.map((n) => [n, { type: 'string' }]));
-    route.schema = { ...route.schema, params: { type: 'object', properties, required: names } };
+    route.schema = { ...route.schema, params: z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) };
   });
 }
 
@@ -99,7 +90,7 @@ export const docs = {
     summary,
     hide,
     tags: [kind],
-    querystring: writeQuery,
+    querystring: WriteQuerySchema,
     consumes: bodyTypes,
     body: components[kind],
     response: { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
@@ -108,11 +99,11 @@ export const docs = {
     summary,
     hide,
     tags: [kind],
-    querystring: writeQuery,
+    querystring: WriteQuerySchema,
     response: { 200: empty, ...errors },
   }),
   custom: (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ summary, tags: [tag], ...extra }),
-  /** A 200 answer described by its contract schema (src/contract), with the error answers. */
-  answers: (contract: z.ZodType, description: string) => ({ response: { 200: { description, ...jsonSchemaOf(contract) }, ...errors } }),
+  /** A 200 answer written through its contract schema (src/contract): documented by it, and nothing it does not name is sent. */
+  answers: (contract: z.ZodType, description: string) => ({ response: { 200: contract.describe(description), ...errors } }),
   errors,
 };

@@ -1,18 +1,14 @@
 import type { FastifyRequest } from 'fastify';
-import { badRequest } from '../errors.js';
 import type { WriteOptions } from '../mesh/mesh-service.js';
+import type { WriteQuery } from './query-schemas.js';
 
-function flag(request: FastifyRequest, name: string): boolean {
-  const raw = (request.query as Record<string, unknown>)[name];
-  const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true' || value === '') return true;
-  throw badRequest(`query parameter ${name} must be true or false`, [{ field: name, message: 'must be true or false' }]);
-}
-
-/** `?dryRun=true` and `?force=true` on writes. Force is admin-only (every route that honours it is). */
+/**
+ * `?dryRun=true` and `?force=true` on writes, as WriteQuerySchema (the route's querystring) parsed them.
+ * Force is admin-only (every route that honours it is).
+ */
 export function writeOptions(request: FastifyRequest): WriteOptions {
-  return { dryRun: flag(request, 'dryRun'), force: flag(request, 'force') };
+  const query = request.query as WriteQuery;
+  return { dryRun: query.dryRun ?? false, force: query.force ?? false };
 }
 
 /** 201 `{}` for a create, 200 `{}` for a replace, as Kuma. */

@@ -77,7 +77,7 @@ export class CaManager {
   private readonly cache = new Map<string, MeshCaState | null>();
   private readonly secrets: SecretSource;
   /** Last contact with each vault backend, shown by `/ca-rotation`. */
-  readonly vaultHealth = new VaultHealth();
+  readonly vaultHealth: VaultHealth;
 
   constructor(
     private readonly store: ResourceStore,
@@ -85,6 +85,7 @@ export class CaManager {
     private readonly clock: Clock = systemClock,
   ) {
     this.secrets = storeSecretSource(store);
+    this.vaultHealth = new VaultHealth(clock);
   }
 
   /** The mesh's CA state, or undefined when the mesh has mTLS off. */

@@ -6,4 +6,5 @@
 export * from './dataplanes.js';
 export * from './errors.js';
 export * from './insights.js';
+export * from './lists.js';
 export * from './rotation.js';

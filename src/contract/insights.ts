@@ -41,3 +41,24 @@ export const DataplaneOverviewSchema = z.object({
   dataplaneInsight: z.object({ mTLS: DataplaneMtlsInsightSchema }).optional(),
 });
 export type DataplaneOverview = z.infer<typeof DataplaneOverviewSchema>;
+
+const isoOrNull = z.string().nullable();
+
+/** `GET /meshes/{mesh}/dataplanes/{name}/_certificate-facts` (meshctl inspect dataplane): what the CP knows of one dataplane. */
+export const DataplaneCertificateFactsSchema = z.object({
+  mesh: z.string(),
+  name: z.string(),
+  issuedBackend: z.string().nullable(),
+  issuedSerial: z.string().nullable().describe('hex serial of the newest certificate issued'),
+  servedSerial: z.string().nullable().describe('hex serial the proxy last reported serving'),
+  servedBackend: z.string().nullable(),
+  certNotBefore: isoOrNull,
+  certNotAfter: isoOrNull,
+  lastIssueTime: isoOrNull,
+  certificateRegenerations: z.number().int(),
+  acknowledgedBundleVersion: z.string().nullable(),
+  trustedBackends: z.array(z.string()),
+  lastContact: isoOrNull,
+  online: z.boolean(),
+});
+export type DataplaneCertificateFacts = z.infer<typeof DataplaneCertificateFactsSchema>;

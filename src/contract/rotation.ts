@@ -1,5 +1,13 @@
 import { z } from 'zod';
 
+/** A vault backend's last contact with Vault (trust bundles never need Vault; issuance does). */
+export const VaultContactStatusSchema = z.object({
+  reachable: z.boolean().nullable().describe('null: not contacted since the control plane started'),
+  lastContactAt: z.string().nullable(),
+  lastError: z.string().optional(),
+  description: z.string(),
+});
+
 export const BackendStatusSchema = z.object({
   name: z.string(),
   type: z.string(),
@@ -8,6 +16,7 @@ export const BackendStatusSchema = z.object({
   notAfter: z.string().nullable(),
   dataplanesIssued: z.number().int(),
   dataplanesTrusting: z.number().int(),
+  vault: VaultContactStatusSchema.optional().describe('vault backends only'),
 });
 export type BackendStatus = z.infer<typeof BackendStatusSchema>;
 

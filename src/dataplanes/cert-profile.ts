@@ -5,7 +5,7 @@
  * `spiffe://<mesh>/<service>`, and so needs a mesh name that is a valid trust domain and one service whose name is a
  * valid SPIFFE path segment.
  */
-import { ApiError } from '../errors.js';
+import { cannotIssue } from '../domain/errors.js';
 import { dataplaneServices, dataplaneSpiffeUris, SERVICE_TAG, type Dataplane } from '../resources/dataplane.js';
 import { mapKey, type Violation } from '../resources/violations.js';
 
@@ -57,17 +57,15 @@ export function certificateUris(profile: CertProfile, mesh: string, dp: Dataplan
   if (dataplaneServices(dp).length === 0) {
     // Kuma 2.14 accepts such a Dataplane (outbound-only, transparent proxy) and would sign a certificate with no
     // SPIFFE ID, which no peer can authorize. meshcp refuses instead; the trust bundle is still served.
-    throw new ApiError({
-      status: 409,
-      title: 'Could not issue a certificate',
-      detail: `the Dataplane has no "${SERVICE_TAG}" tag, so its certificate would carry no identity: give an inbound (or the gateway) a "${SERVICE_TAG}" tag to get one; the trust bundle needs none`,
-    });
+    throw cannotIssue(
+      `the Dataplane has no "${SERVICE_TAG}" tag, so its certificate would carry no identity: give an inbound (or the gateway) a "${SERVICE_TAG}" tag to get one; the trust bundle needs none`,
+    );
   }
   if (profile === 'kuma') return dataplaneSpiffeUris(mesh, dp);
   const violations = spiffeProfileViolations(mesh, dp);
   if (violations.length > 0) {
     // A dataplane registered before the profile changed: it must be re-registered with a valid service name.
-    throw new ApiError({ status: 409, title: 'Could not issue a certificate', detail: violations.map((v) => v.message).join('; ') });
+    throw cannotIssue(violations.map((v) => v.message).join('; '));
   }
   return [`spiffe://${mesh}/${dataplaneServices(dp)[0]}`];
 }

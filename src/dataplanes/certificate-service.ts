@@ -4,7 +4,7 @@ import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
 import { CLOCK_SKEW_MS, systemClock, type Clock } from '../domain/clock.js';
-import { ApiError, badRequest } from '../errors.js';
+import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { certificateUris, type CertProfile } from './cert-profile.js';
@@ -20,8 +20,6 @@ const RENEW_JITTER = 0.05;
 
 export type { IssuedCertificate } from '../contract/dataplanes.js';
 
-const CERT_TITLE = 'Could not issue a certificate';
-
 /** X.509 times carry whole seconds: the response and the stored facts must say what the certificate says. */
 const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
 
@@ -36,14 +34,10 @@ export function requireMeshCa(ca: CaManager, mesh: string): MeshCaState {
     state = ca.stateOf(mesh);
   } catch (err) {
     if (!(err instanceof CaMaterialError)) throw err;
-    throw new ApiError({ status: 409, title: CERT_TITLE, detail: err.message });
+    throw cannotIssue(err.message);
   }
   if (!state) {
-    throw new ApiError({
-      status: 409,
-      title: CERT_TITLE,
-      detail: `mTLS is disabled in mesh "${mesh}": set mtls.enabledBackend first`,
-    });
+    throw cannotIssue(`mTLS is disabled in mesh "${mesh}": set mtls.enabledBackend first`);
   }
   return state;
 }
@@ -67,7 +61,7 @@ export class CertificateService {
     const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
     const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), signer.notAfter.getTime()));
     if (notAfter <= now) {
-      throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the CA of backend "${state.enabled.name}" has expired` });
+      throw cannotIssue(`the CA of backend "${state.enabled.name}" has expired`);
     }
     const material = state.enabledMaterial;
     const signed = await this.signing
@@ -80,9 +74,9 @@ export class CertificateService {
       )
       .catch((err: unknown) => {
         if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new ApiError({ status: 503, title: CERT_TITLE, detail: `${err.message}; retry`, headers: { 'retry-after': '1' } });
+        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
       });
-    if (!signed.ok) throw badRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
+    if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
     return { ...signed, notBefore, notAfter };
   }
 
@@ -90,13 +84,13 @@ export class CertificateService {
   async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean): Promise<IssuedCertificate> {
     const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
-    if (!shape.ok) throw badRequest(describeShapeError('certificate request', shape.violations), shape.violations);
+    if (!shape.ok) throw invalidRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
     const uris = certificateUris(this.certProfile, mesh, dp);
     const oversized = uriSanViolations(uris);
     if (oversized.length > 0) {
       // Stored before the caps existed: refuse to sign rather than mint an oversized certificate.
-      throw new ApiError({ status: 409, title: CERT_TITLE, detail: `the Dataplane is too large for a certificate: ${oversized.map((v) => v.message).join('; ')}` });
+      throw cannotIssue(`the Dataplane is too large for a certificate: ${oversized.map((v) => v.message).join('; ')}`);
     }
 
     for (let attempt = 1; ; attempt++) {
@@ -116,7 +110,7 @@ export class CertificateService {
       } catch (err) {
         if (!(err instanceof StaleIssue)) throw err;
         if (attempt < 3) continue;
-        throw new ApiError({ status: 409, title: CERT_TITLE, detail: 'the mesh CA changed during issuance, retry' });
+        throw cannotIssue('the mesh CA changed during issuance, retry');
       }
       return {
         mesh,

@@ -1,4 +1,4 @@
-import { accessDenied, badRequest, invalidResource, Titles } from '../errors.js';
+import { forbidden, invalidRequest, invalidResource, Titles } from '../domain/errors.js';
 import { DataplaneSchema, validateDataplane, type Dataplane } from '../resources/dataplane.js';
 import { dataplaneSizeViolations } from '../resources/dataplane-limits.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
@@ -23,7 +23,7 @@ export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile 
     computedLabels: true,
     parse(at, body, request) {
       const shape = parseShape(DataplaneSchema, body);
-      if (!shape.ok) throw badRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
+      if (!shape.ok) throw invalidRequest(describeShapeError('Dataplane', shape.violations), shape.violations);
       const dp = shape.value;
       // As Kuma: the body is validated first; a URL/body mismatch is reported only for an otherwise valid body.
       const specViolations = [...validateDataplane(dp), ...dataplaneSizeViolations(at.mesh, dp)];
@@ -32,10 +32,10 @@ export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile 
       if (violations.length === 0 && certProfile === 'spiffe') violations.push(...spiffeProfileViolations(at.mesh, dp));
       if (violations.length > 0) throw invalidResource(Titles.process, violations);
       const workloadProblem = workloadLabelProblem(dp.labels);
-      if (workloadProblem) throw badRequest(workloadProblem);
+      if (workloadProblem) throw invalidRequest(workloadProblem);
       if (request.principal.kind === 'dataplane') {
         const problem = tokenTagViolation(request.principal.tags, dp);
-        if (problem) throw accessDenied(problem);
+        if (problem) throw forbidden(problem);
       }
       return { spec: specOf(dp), labels: dp.labels ?? {} };
     },

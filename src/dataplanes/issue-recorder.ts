@@ -1,4 +1,4 @@
-import { notFound, Titles } from '../errors.js';
+import { notFound, Titles } from '../domain/errors.js';
 import type { FactsStore, IssueFacts } from '../store/facts-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
 

@@ -1,14 +1,5 @@
 import { systemClock, type Clock } from '../domain/clock.js';
-import { ApiError } from '../errors.js';
-
-function tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
-  return new ApiError({
-    status: 429,
-    title: 'Too Many Requests',
-    detail,
-    headers: { 'retry-after': String(retryAfterSeconds) },
-  });
-}
+import { tooManyRequests } from '../domain/errors.js';
 
 interface Bucket {
   tokens: number;

@@ -3,7 +3,7 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
-import { ApiError } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../mesh/mesh-service.js';
 import { SERVICE_TAG } from '../resources/dataplane.js';
@@ -42,8 +42,8 @@ interface MeshTokenKeys {
   revoked: Set<string>;
 }
 
-function invalidRequest(field: string, message: string): ApiError {
-  return new ApiError({ status: 400, title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
+function invalidTokenRequest(field: string, message: string): DomainError {
+  return new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
 }
 
 /** Kuma-style dataplane tokens: RS256 JWTs signed with a per-mesh key kept as a mesh secret. */
@@ -62,22 +62,22 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
 
   async issue(body: unknown): Promise<string> {
     const parsed = TokenRequestSchema.safeParse(body ?? {});
-    if (!parsed.success) throw new ApiError({ status: 400, title: 'Invalid request', detail: 'request body is not a valid token request' });
+    if (!parsed.success) throw new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'request body is not a valid token request' });
     const { name = '', mesh = '', tags, validFor } = parsed.data;
-    if (mesh === '') throw invalidRequest('mesh', 'cannot be empty');
-    if (name === '') throw invalidRequest('name', 'cannot be empty');
+    if (mesh === '') throw invalidTokenRequest('mesh', 'cannot be empty');
+    if (name === '') throw invalidTokenRequest('name', 'cannot be empty');
     if (this.options.requireServiceTag && !hasServiceTag(tags ?? {})) {
-      throw invalidRequest('tags', `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`);
+      throw invalidTokenRequest('tags', `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`);
     }
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
-    if (validForMs === null || validForMs <= 0) throw invalidRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
+    if (validForMs === null || validForMs <= 0) throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
     const keys = this.keysOf(mesh);
     if (!keys && !this.store.exists('Mesh', '', mesh)) {
-      throw new ApiError({ status: 404, title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
+      throw new DomainError({ kind: 'not-found', title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
     }
     if (!keys) {
-      throw new ApiError({
-        status: 404,
+      throw new DomainError({
+        kind: 'not-found',
         title: 'Signing Key not found',
         detail: `there is no signing key with KID 1. Secret of name "${signingKeySecretName(mesh)}" in mesh "${mesh}" is not found. If signing key was rotated, regenerate the token`,
       });

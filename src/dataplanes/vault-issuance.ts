@@ -3,15 +3,13 @@ import type { MeshCaState } from '../ca/ca-manager.js';
 import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
 import type { VaultHealth } from '../ca/vault-health.js';
-import { ApiError, badRequest } from '../errors.js';
+import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { TAG_ACTION } from '../resources/vault-conf.js';
 
 /** Seconds a dataplane should wait before asking again while Vault is unreachable. */
 export const VAULT_RETRY_AFTER_SECONDS = 10;
-
-const CERT_TITLE = 'Could not issue a certificate';
 
 export interface IssuedLeaf {
   certificatePem: string;
@@ -21,7 +19,8 @@ export interface IssuedLeaf {
   notAfter: number;
 }
 
-const refused = (status: number, detail: string) => new ApiError({ status, title: CERT_TITLE, detail });
+/** Vault refused, or answered with a certificate meshcp will not hand out. */
+const upstreamFailed = (detail: string) => new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
 
 /** Renders `{{ tag "name" }}` with the Dataplane's single value of that tag. */
 export function renderCommonName(template: string, dp: Dataplane): string {
@@ -29,7 +28,7 @@ export function renderCommonName(template: string, dp: Dataplane): string {
   return template.replace(TAG_ACTION, (_, name: string) => {
     const values = [...(tags.get(name) ?? [])];
     if (values.length !== 1) {
-      throw refused(409, `the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`);
+      throw cannotIssue(`the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`);
     }
     return values[0]!;
   });
@@ -60,14 +59,14 @@ export class VaultIssuer {
         csrKey = parseAndVerifyCsr(csr).spkiDer;
       } catch (err) {
         if (!(err instanceof CsrError)) throw err;
-        throw badRequest(err.message, [{ field: 'csr', message: err.message }]);
+        throw invalidRequest(err.message, [{ field: 'csr', message: err.message }]);
       }
     }
     const withComma = uris.find((u) => u.includes(','));
-    if (withComma) throw refused(409, `Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`);
+    if (withComma) throw cannotIssue(`Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`);
     const commonName = connection.commonName === undefined ? undefined : renderCommonName(connection.commonName, dp);
     const ttlSeconds = Math.floor(Math.min(dpCertExpirationMs(state.enabled), material.notAfter.getTime() - now) / 1000);
-    if (ttlSeconds <= 0) throw refused(409, `the CA of backend "${state.enabled.name}" has expired`);
+    if (ttlSeconds <= 0) throw cannotIssue(`the CA of backend "${state.enabled.name}" has expired`);
 
     let leaf;
     try {
@@ -76,16 +75,16 @@ export class VaultIssuer {
     } catch (err) {
       if (err instanceof VaultUnavailable) {
         this.health.record(mesh, state.enabled.name, false, err.message);
-        throw new ApiError({
-          status: 503,
-          title: CERT_TITLE,
+        throw new DomainError({
+          kind: 'unavailable',
+          title: Titles.issueCertificate,
           detail: `the CA of backend "${state.enabled.name}" is unavailable: ${err.message}`,
-          headers: { 'retry-after': String(VAULT_RETRY_AFTER_SECONDS) },
+          retryAfterSeconds: VAULT_RETRY_AFTER_SECONDS,
         });
       }
       if (err instanceof VaultRefused || err instanceof VaultBadAnswer) {
         this.health.record(mesh, state.enabled.name, true, err.message);
-        throw refused(502, `backend "${state.enabled.name}": ${err.message}`);
+        throw upstreamFailed(`backend "${state.enabled.name}": ${err.message}`);
       }
       throw err;
     }
@@ -96,7 +95,7 @@ export class VaultIssuer {
     const backend = state.enabled.name;
     const bad = (why: string): never => {
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
-      throw refused(502, `backend "${backend}": Vault returned a certificate meshcp will not hand out: ${why}`);
+      throw upstreamFailed(`backend "${backend}": Vault returned a certificate meshcp will not hand out: ${why}`);
     };
     let cert: X509Certificate;
     try {

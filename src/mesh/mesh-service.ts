@@ -4,7 +4,7 @@ import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite 
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateKeyPairAsync } from '../ca/keys.js';
 import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
-import { conflict, invalidResource, badRequest, Titles } from '../errors.js';
+import { conflict, invalidResource, invalidRequest, Titles } from '../domain/errors.js';
 import { MeshSchema, validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
 import { validateMeshNameOnCreate } from '../resources/names.js';
 import { checkResourceRequest, specOf } from '../resources/request-checks.js';
@@ -67,7 +67,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
   parse(at: ResourceAt, body: unknown): ParsedMesh {
     const name = at.name;
     const shape = parseShape(MeshSchema, body);
-    if (!shape.ok) throw badRequest(describeShapeError('Mesh', shape.violations), shape.violations);
+    if (!shape.ok) throw invalidRequest(describeShapeError('Mesh', shape.violations), shape.violations);
     const mesh = shape.value;
     // As Kuma: the body is validated first; a URL/body mismatch is reported only for an otherwise valid body.
     const specViolations = validateMeshStructure(mesh, knownBackendTypes);

@@ -1,5 +1,5 @@
 import { pluginFor } from '../ca/backend-registry.js';
-import { badRequest, conflict, invalidResource, Titles } from '../errors.js';
+import { invalidRequest, conflict, invalidResource, Titles } from '../domain/errors.js';
 import type { Mesh } from '../resources/mesh.js';
 import { checkResourceRequest } from '../resources/request-checks.js';
 import { GlobalSecretSchema, SecretSchema, decodeBase64Strict } from '../resources/secret.js';
@@ -15,7 +15,7 @@ export interface SecretSpec {
 /** Parses a Secret or GlobalSecret body; the data is stored as canonical standard base64, whatever alphabet was sent. */
 function parseSecret(kind: SecretKind, at: ResourceAt, body: unknown): ParsedResource & { spec: SecretSpec } {
   const shape = parseShape(kind === 'Secret' ? SecretSchema : GlobalSecretSchema, body);
-  if (!shape.ok) throw badRequest(describeShapeError(kind, shape.violations), shape.violations);
+  if (!shape.ok) throw invalidRequest(describeShapeError(kind, shape.violations), shape.violations);
   const secret = shape.value;
   const violations = checkResourceRequest(
     kind === 'Secret' ? { type: kind, name: at.name, mesh: at.mesh } : { type: kind, name: at.name },

@@ -1,5 +1,5 @@
 import type { Principal } from '../domain/principal.js';
-import { invalidResource, meshNotFound, notFound, Titles } from '../errors.js';
+import { invalidResource, meshNotFound, notFound, Titles } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
 import type { ListQuery, ResourceStore, ResourceType, StoredResource } from '../store/resource-store.js';

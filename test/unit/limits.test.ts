@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PerMinuteLimiter } from '../../src/dataplanes/limits.js';
-import { ApiError } from '../../src/errors.js';
+import { DomainError } from '../../src/domain/errors.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
-function refusal(fn: () => void): ApiError {
+function refusal(fn: () => void): DomainError {
   try {
     fn();
   } catch (err) {
-    return err as ApiError;
+    return err as DomainError;
   }
-  assert.fail('expected a 429');
+  assert.fail('expected a refusal');
 }
 
 describe('the per-dataplane certificate budget', () => {
@@ -19,12 +19,12 @@ describe('the per-dataplane certificate budget', () => {
     const limiter = new PerMinuteLimiter(30, clock);
     for (let i = 0; i < 30; i++) limiter.take('default/web-1', 'certificate requests');
     const refused = refusal(() => limiter.take('default/web-1', 'certificate requests'));
-    assert.equal(refused.status, 429);
-    assert.equal(refused.headers['retry-after'], '2');
+    assert.equal(refused.kind, 'too-many-requests');
+    assert.equal(refused.retryAfterSeconds, 2);
     limiter.take('default/web-2', 'certificate requests'); // another dataplane has its own budget
     await clock.advance(2_000);
     limiter.take('default/web-1', 'certificate requests');
-    assert.equal(refusal(() => limiter.take('default/web-1', 'certificate requests')).status, 429);
+    assert.equal(refusal(() => limiter.take('default/web-1', 'certificate requests')).kind, 'too-many-requests');
   });
 
   test('forgets dataplanes that have not asked for a minute, so the map stays as large as the active fleet', async () => {

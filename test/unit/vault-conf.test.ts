@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateVaultConf, vaultConfSecretNames } from '../../src/resources/vault-conf.js';
 import { renderCommonName } from '../../src/dataplanes/vault-issuance.js';
-import { ApiError } from '../../src/errors.js';
+import { DomainError } from '../../src/domain/errors.js';
 
 const fromCp = (over: Record<string, unknown> = {}) => ({
   fromCp: { address: 'https://vault:8200', auth: { token: { secret: 't' } }, pki: 'pki', role: 'dp', ...over },
@@ -47,7 +47,7 @@ describe('vault backend conf', () => {
   it('renders {{ tag }} with the one value of that tag, and refuses when there is not exactly one', () => {
     const dp = (tags: Record<string, string>[]) => ({ networking: { address: '1.1.1.1', inbound: tags.map((t, i) => ({ port: 1000 + i, tags: t })) } }) as any;
     assert.equal(renderCommonName('{{ tag "kuma.io/service" }}.{{tag "zone"}}.mesh', dp([{ 'kuma.io/service': 'web', zone: 'eu' }])), 'web.eu.mesh');
-    assert.throws(() => renderCommonName('{{ tag "zone" }}', dp([{ 'kuma.io/service': 'web' }])), (err: ApiError) => err.status === 409 && /has none/.test(err.detail));
+    assert.throws(() => renderCommonName('{{ tag "zone" }}', dp([{ 'kuma.io/service': 'web' }])), (err: DomainError) => err.kind === 'conflict' && /has none/.test(err.detail));
     assert.throws(() => renderCommonName('{{ tag "kuma.io/service" }}', dp([{ 'kuma.io/service': 'a' }, { 'kuma.io/service': 'b' }])), /2 \(a, b\)/);
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound, Titles } from '../../errors.js';
+import { notFound, Titles } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
+import { DataplaneCertificateFactsSchema, type DataplaneCertificateFacts } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -12,8 +13,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function registerDataplaneFactsRoute(app: FastifyInstance, services: Services): void {
   app.get<{ Params: { mesh: string; name: string } }>(
     '/meshes/:mesh/dataplanes/:name/_certificate-facts',
-    { schema: docs.custom('Dataplane', "One dataplane's certificate, acknowledged bundle and last contact") },
-    async (request) => {
+    { schema: docs.custom('Dataplane', "One dataplane's certificate, acknowledged bundle and last contact", docs.answers(DataplaneCertificateFactsSchema, 'what the control plane knows of the dataplane')) },
+    async (request): Promise<DataplaneCertificateFacts> => {
       const { mesh, name } = request.params;
       if (!services.store.exists('Dataplane', mesh, name)) throw notFound(Titles.retrieve);
       const facts = services.facts.get(mesh, name);

@@ -1,30 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
-import { badRequest } from '../../errors.js';
-import { parseDuration } from '../../resources/duration.js';
 import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
-import { DataplaneOverviewSchema, IssuedCertificateSchema, TrustBundleSchema } from '../../contract/index.js';
+import { DataplaneOverviewSchema, IssuedCertificateSchema, listOf, TrustBundleSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 import { registerResourceRoutes } from '../resource-routes.js';
+import { TrustBundleQuerySchema, type TrustBundleQuery } from '../query-schemas.js';
 
 type Params = { mesh: string; name: string };
 
 const DATAPLANES = { dataplanes: true };
 
-function parseWait(raw: unknown): number {
-  if (raw === undefined) return 0;
-  const ms = typeof raw === 'string' ? parseDuration(raw) : null;
-  if (ms === null) throw badRequest('wait must be a duration such as 30s (at most 60s)', [{ field: 'wait', message: 'has to be a valid format' }]);
-  return ms;
-}
-
-/** `servedSerial`: hex serial of the certificate the dataplane's proxy serves (see the route's description). */
-function parseServedSerial(raw: unknown): string | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw === 'string' && /^[0-9A-Fa-f]{1,64}$/.test(raw)) return raw;
-  throw badRequest('servedSerial must be the hexadecimal serial number of a certificate', [{ field: 'servedSerial', message: 'has to be a valid format' }]);
-}
+const overviewListDocs = (summary: string) =>
+  docs.custom('Dataplane', summary, docs.answers(listOf(DataplaneOverviewSchema), 'the dataplanes with their certificate insights, a page at a time'));
 
 const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Match acknowledges, ?wait= long-polls', {
   ...docs.answers(TrustBundleSchema, 'the current trust bundle (304 without a body: the held one is current)'),
@@ -38,13 +26,7 @@ const trustBundleDocs = docs.custom('Dataplane', 'The trust bundle; If-None-Matc
     'until then the dataplane also counts as holding a certificate from the backend it served before, so rule 2 (remove a backend)',
     'waits for what proxies serve, not only for what was issued. A dataplane that never sends it is counted by issued certificates alone.',
   ].join(' '),
-  querystring: {
-    type: 'object',
-    properties: {
-      wait: { type: 'string', description: 'long-poll up to this duration (e.g. 30s, at most 60s) while the held bundle is current' },
-      servedSerial: { type: 'string', pattern: '^[0-9A-Fa-f]{1,64}$', description: 'serial number (hex) of the certificate the proxy serves now' },
-    },
-  },
+  querystring: TrustBundleQuerySchema,
   headers: {
     type: 'object',
     properties: { 'if-none-match': { type: 'string', description: '"<bundleVersion>" the proxy holds: the acknowledgement' } },
@@ -73,12 +55,12 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     return listBody(request, query, dataplanes.list(query));
   });
   for (const path of ['/meshes/:mesh/dataplanes/_overview', '/meshes/:mesh/dataplanes+insights']) {
-    app.get<{ Params: { mesh: string } }>(path, { schema: docs.custom('Dataplane', 'Dataplanes with their certificate insights') }, async (request) => {
+    app.get<{ Params: { mesh: string } }>(path, { schema: overviewListDocs('Dataplanes with their certificate insights') }, async (request) => {
       const query = parseListQuery(request, request.params.mesh, DATAPLANES);
       return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
     });
   }
-  app.get('/dataplanes+insights', { schema: docs.custom('Dataplane', 'Dataplanes of every mesh with insights') }, async (request) => {
+  app.get('/dataplanes+insights', { schema: overviewListDocs('Dataplanes of every mesh with insights') }, async (request) => {
     const query = parseListQuery(request, undefined, DATAPLANES);
     return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
   });
@@ -101,15 +83,14 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     },
   );
 
-  app.get<{ Params: Params; Querystring: { wait?: string; servedSerial?: string } }>(
+  app.get<{ Params: Params; Querystring: TrustBundleQuery }>(
     '/meshes/:mesh/dataplanes/:name/trust-bundle',
     { config: own, schema: trustBundleDocs },
     async (request, reply) => {
       const abort = new AbortController();
       reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
       const { mesh, name } = request.params;
-      const waitMs = parseWait(request.query.wait);
-      const servedSerial = parseServedSerial(request.query.servedSerial);
+      const { wait: waitMs = 0, servedSerial } = request.query;
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
       // The poll counts until its answer is written (or its client is gone), so shutdown can wait for the answer.
       if (gate) {

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
-import { meshNotFound, notFound, Titles } from '../../errors.js';
+import { meshNotFound, notFound, Titles } from '../../domain/errors.js';
 import { meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
-import { MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
+import { listOf, MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 import { VERSION } from '../../version.js';
 
@@ -34,7 +34,7 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     if (!mesh) return undefined;
     return meshInsight(mesh, services.store.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
   };
-  app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh') }, async (request) => {
+  app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh', docs.answers(listOf(MeshInsightSchema), 'the insights of the meshes, a page at a time')) }, async (request) => {
     const query = parseListQuery(request);
     const now = services.clock.now();
     const page = services.meshes.list(query);

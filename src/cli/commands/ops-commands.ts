@@ -12,7 +12,7 @@ import {
 import { renderTable, toJson, toYaml, type OutputFormat } from '../format.js';
 import type { ApiClient } from '../../client/http.js';
 import { UsageError } from '../resources.js';
-import type { DataplaneOverview } from '../types.js';
+import type { DataplaneCertificateFacts, DataplaneOverview } from '../types.js';
 import { VERSION } from '../../version.js';
 import type { CliIo } from '../program.js';
 
@@ -84,30 +84,18 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
     });
 }
 
-interface CertificateFacts {
-  issuedBackend: string | null;
-  issuedSerial: string | null;
-  servedSerial: string | null;
-  certNotAfter: string | null;
-  lastIssueTime: string | null;
-  certificateRegenerations: number;
-  acknowledgedBundleVersion: string | null;
-  trustedBackends: string[];
-  lastContact: string | null;
-  online: boolean;
-}
-
 /** One dataplane: its certificate, the bundle it acknowledged, trusted and issued backends, last contact. */
 export async function inspectDataplane(io: CliIo, client: ApiClient, mesh: string, name: string, format: OutputFormat): Promise<void> {
   const base = `/meshes/${encodeURIComponent(mesh)}/dataplanes/${encodeURIComponent(name)}`;
   const overview = await client.getJson<DataplaneOverview>(`${base}/_overview`);
-  const facts = await client.getJson<CertificateFacts>(`${base}/_certificate-facts`);
+  const facts = await client.getJson<DataplaneCertificateFacts>(`${base}/_certificate-facts`);
+  const { mesh: _mesh, name: _name, ...known } = facts; // the same names, printed first
   const view = {
     mesh,
     name,
     address: overview.dataplane.networking?.address ?? null,
     services: (overview.dataplane.networking?.inbound ?? []).map((i) => i.tags?.['kuma.io/service']).filter(Boolean),
-    ...facts,
+    ...known,
   };
   if (format === 'json') return void io.stdout.write(toJson(view));
   if (format === 'yaml') return void io.stdout.write(toYaml(view));
