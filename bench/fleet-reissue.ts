@@ -6,7 +6,7 @@
  */
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { makeCsr, processUsage, startMeshcp, stop, tempDir } from './lib.js';
+import { makeCsr, processUsage, startMeshcp, tempDir } from './lib.js';
 
 const FLEET = Number(process.env.BENCH_FLEET_SIZE ?? 2000);
 const REISSUE_JITTER_MS = Number(process.env.BENCH_REISSUE_JITTER_MS ?? 500);
@@ -24,7 +24,7 @@ export async function benchFleetReissue() {
   const call = (method: string, path: string, opts: { body?: object; headers?: Record<string, string> } = {}) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const body = opts.body ? JSON.stringify(opts.body) : undefined;
-      const req = request(server.url + path, { method, agent, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...opts.headers } }, (res) => {
+      const req = request(server.baseUrl + path, { method, agent, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...opts.headers } }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (text += c));
@@ -113,7 +113,7 @@ export async function benchFleetReissue() {
     };
   } finally {
     stopping = true;
-    await stop(server);
+    await server.stop();
     agent.destroy();
   }
 }

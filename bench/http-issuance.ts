@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, makeCsr, makeEcdsaCa, meshWithProvidedCa, startMeshcp, stop, tempDir } from './lib.js';
+import { api, makeCsr, makeEcdsaCa, meshWithProvidedCa, startMeshcp, tempDir } from './lib.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -40,12 +40,12 @@ export async function benchHttpIssuance() {
   const csr = makeCsr(dir);
 
   const meshcp = await startMeshcp(join(dir, 'data'), process.env.MESHCP_SIGNING_WORKERS ? { MESHCP_SIGNING_WORKERS: process.env.MESHCP_SIGNING_WORKERS } : {});
-  await api(meshcp.url, 'PUT', '/meshes/default', meshWithProvidedCa(readFileSync(ca.certFile, 'utf8'), readFileSync(ca.keyFile, 'utf8')));
-  await api(meshcp.url, 'PUT', '/meshes/default/dataplanes/web-1', {
+  await api(meshcp.baseUrl, 'PUT', '/meshes/default', meshWithProvidedCa(readFileSync(ca.certFile, 'utf8'), readFileSync(ca.keyFile, 'utf8')));
+  await api(meshcp.baseUrl, 'PUT', '/meshes/default/dataplanes/web-1', {
     type: 'Dataplane', mesh: 'default', name: 'web-1',
     networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
   });
-  const meshcpUrl = `${meshcp.url}/meshes/default/dataplanes/web-1/certificate`;
+  const meshcpUrl = `${meshcp.baseUrl}/meshes/default/dataplanes/web-1/certificate`;
   const meshcpBody = JSON.stringify({ csr });
 
   const cfsslConfig = join(dir, 'cfssl.json');
@@ -85,6 +85,6 @@ export async function benchHttpIssuance() {
     };
   } finally {
     cfssl.kill('SIGTERM');
-    await stop(meshcp);
+    await meshcp.stop();
   }
 }

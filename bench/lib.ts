@@ -1,8 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCpProcess, type CpProcess } from '../test/helpers/cp-process.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -28,38 +28,14 @@ export function makeCsr(dir: string, name = 'bench'): string {
   return readFileSync(csrFile, 'utf8');
 }
 
-export interface Server {
-  child: ChildProcess;
-  url: string;
-}
-
 /**
  * Starts the real control plane as `npm start` runs it (compiled, `dist/main.js`; `bench/run.ts` builds first) on a
- * free port (admin from loopback, HTTPS off), logging to a file as in production.
+ * free loopback port (admin from loopback, HTTPS off), its log also written to `meshcp.log` in the data dir as in
+ * production. The launcher is the tests' own (test/helpers/cp-process.ts), so bench and tests start it one way.
  */
-export async function startMeshcp(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+export async function startMeshcp(dataDir: string, env: Record<string, string> = {}): Promise<CpProcess> {
   mkdirSync(dataDir, { recursive: true });
-  const logFile = join(dataDir, 'meshcp.log');
-  const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    env: { ...process.env, MESHCP_DATA_DIR: dataDir, MESHCP_API_HTTP_PORT: '0', MESHCP_API_HTTPS_PORT: '-1', MESHCP_DIAGNOSTICS_PORT: '-1', ...env },
-    stdio: ['ignore', out, 'inherit'],
-  });
-  closeSync(out);
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`meshcp exited with ${child.exitCode}`);
-    const match = /"url":"(http:[^"]+)"/.exec(readFileSync(logFile, 'utf8'));
-    if (match) return { child, url: match[1] };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('meshcp did not start');
-}
-
-export async function stop(server: { child: ChildProcess }): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  server.child.kill('SIGTERM');
-  await once(server.child, 'exit');
+  return startCpProcess(env, 30_000, { dataDir, entry: 'compiled', logFile: join(dataDir, 'meshcp.log') });
 }
 
 export async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {

@@ -45,6 +45,22 @@ async function main(): Promise<void> {
   }
 
   const servers: FastifyInstance[] = [];
+  let watch: FleetWatch | undefined;
+  // Handlers first: a SIGTERM right after "listening" is logged must still shut down cleanly.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    watch?.stop();
+    // Each listener answers its waiting long-polls, then closes its connections; the last one closes the services.
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await services.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
   const connectionGate = new ConnectionGate(config);
   const http = await buildApp(services, { connectionGate });
   await listenOn(http, config.apiAddress, config.httpPort, 'MESHCP_API_HTTP_PORT');
@@ -63,22 +79,9 @@ async function main(): Promise<void> {
     servers.push(diagnostics);
     log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
   }
-  const watch = new FleetWatch({ ...services, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
+  watch = new FleetWatch({ ...services, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
   watch.start();
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    watch.stop();
-    // Each listener answers its waiting long-polls, then closes its connections; the last one closes the services.
-    await Promise.allSettled(servers.map((s) => s.close()));
-    await services.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 class ListenError extends Error {}

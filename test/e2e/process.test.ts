@@ -1,72 +1,34 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startCpProcess, type CpExit, type CpProcess } from '../helpers/cp-process.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  base: string;
-  /** Everything the process wrote so far, stdout and stderr. */
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `node --import tsx src/main.ts` and resolves once it logs "HTTP API listening" (with the port it chose). */
-function start(dataDir: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      MESHCP_API_HTTP_PORT: '0',
-      MESHCP_API_HTTPS_PORT: '-1',
+/** The process as the README runs it, with request lines and the diagnostics port on, and the default mesh made. */
+const start = (dataDir: string): Promise<CpProcess> =>
+  startCpProcess(
+    {
       MESHCP_DIAGNOSTICS_PORT: '0',
       MESHCP_LOG_REQUESTS: 'true',
-      MESHCP_API_ADDRESS: '127.0.0.1',
-      MESHCP_DATA_DIR: dataDir,
-      MESHCP_LOG_LEVEL: 'info',
       MESHCP_SECRETS_KEY: '',
       MESHCP_LOCALHOST_IS_ADMIN: 'true',
       MESHCP_DEFAULTS_SKIP_MESH_CREATION: 'false',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    START_TIMEOUT_MS,
+    { dataDir },
   );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "HTTP API listening" line within ${START_TIMEOUT_MS} ms:\n${out}`)), START_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      for (const line of out.split('\n')) {
-        if (!line.includes('HTTP API listening')) continue;
-        const entry = JSON.parse(line) as { msg: string; address: { port: number } };
-        const port = entry.address.port;
-        clearTimeout(timer);
-        resolve({ child, port, base: `http://127.0.0.1:${port}`, output: () => out, exited });
-        return;
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    void exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`meshcp exited with ${code} before listening:\n${out}`));
-    });
-  });
-}
 
-async function stop(running: Running) {
-  running.child.kill('SIGTERM');
+/** SIGTERM, and how it exited. */
+async function stop(running: CpProcess): Promise<CpExit> {
+  await running.stop();
   return running.exited;
 }
 
@@ -78,7 +40,7 @@ async function curl(args: string[]): Promise<{ status: number; body: string }> {
 
 describe('the real process', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-e2e-'));
-  const started: Running[] = [];
+  const started: CpProcess[] = [];
   after(async () => {
     for (const r of started) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
@@ -88,41 +50,41 @@ describe('the real process', () => {
     // --- first start ---
     const first = await start(dataDir);
     started.push(first);
-    assert.ok(first.port > 0);
+    assert.ok(Number(new URL(first.baseUrl).port) > 0);
 
-    const index = await fetch(`${first.base}/`);
+    const index = await fetch(`${first.baseUrl}/`);
     assert.equal(index.status, 200);
     const indexBody = (await index.json()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(indexBody).sort(), ['clusterId', 'hostname', 'instanceId', 'product', 'version']);
     assert.equal(indexBody.product, 'meshcp');
-    assert.equal((await fetch(`${first.base}/healthz`)).status, 200);
-    assert.equal((await fetch(`${first.base}/readyz`)).status, 200);
+    assert.equal((await fetch(`${first.baseUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${first.baseUrl}/readyz`)).status, 200);
 
     // The default mesh exists after the first start (as Kuma), without mTLS.
-    const defaultMesh = await fetch(`${first.base}/meshes/default`);
+    const defaultMesh = await fetch(`${first.baseUrl}/meshes/default`);
     assert.equal(defaultMesh.status, 200);
     assert.equal(((await defaultMesh.json()) as { mtls?: unknown }).mtls, undefined);
 
     // The README's walk-through: curl --data-binary @mesh.yaml.
     const put = await curl([
-      '-X', 'PUT', `${first.base}/meshes/default`,
+      '-X', 'PUT', `${first.baseUrl}/meshes/default`,
       '-H', 'Content-Type: application/yaml',
       '--data-binary', `@${join(ROOT, 'examples', '0-mesh-ca-1.yaml')}`,
     ]);
     assert.equal(put.status, 200, put.body);
     assert.deepEqual(JSON.parse(put.body), {});
-    const created = await curl(['-X', 'PUT', `${first.base}/meshes/e2e`, '-H', 'Content-Type: application/json', '--data', '{"type":"Mesh","name":"e2e","labels":{"made-by":"curl"}}']);
+    const created = await curl(['-X', 'PUT', `${first.baseUrl}/meshes/e2e`, '-H', 'Content-Type: application/json', '--data', '{"type":"Mesh","name":"e2e","labels":{"made-by":"curl"}}']);
     assert.equal(created.status, 201, created.body);
-    const secret = await fetch(`${first.base}/global-secrets/e2e-secret`, {
+    const secret = await fetch(`${first.baseUrl}/global-secrets/e2e-secret`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ type: 'GlobalSecret', name: 'e2e-secret', data: Buffer.from('kept across restarts').toString('base64') }),
     });
     assert.equal(secret.status, 201);
 
-    const meshBefore = await (await fetch(`${first.base}/meshes/default`)).json();
+    const meshBefore = await (await fetch(`${first.baseUrl}/meshes/default`)).json();
     assert.deepEqual((meshBefore as { mtls: unknown }).mtls, { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] });
-    const certBefore = await (await fetch(`${first.base}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json();
+    const certBefore = await (await fetch(`${first.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json();
     assert.match(Buffer.from((certBefore as { data: string }).data, 'base64').toString(), /BEGIN CERTIFICATE/);
 
     // The admin token: a 0600 file, used for remote callers, and never logged.
@@ -132,7 +94,7 @@ describe('the real process', () => {
     const token = readFileSync(tokenFile, 'utf8').trim();
     assert.ok(token.length >= 32);
     const remoteAt = (base: string) => ['-H', 'Host: cp.example.com', `${base}/meshes/default`];
-    const remote = remoteAt(first.base);
+    const remote = remoteAt(first.baseUrl);
     assert.equal((await curl(remote)).status, 403);
     assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, ...remote])).status, 200);
     assert.equal((await curl(['-H', 'Authorization: Bearer wrong-token', ...remote])).status, 401);
@@ -150,15 +112,15 @@ describe('the real process', () => {
     // --- restart on the same data dir ---
     const second = await start(dataDir);
     started.push(second);
-    assert.deepEqual(await (await fetch(`${second.base}/meshes/default`)).json(), meshBefore);
-    assert.deepEqual(await (await fetch(`${second.base}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json(), certBefore);
-    const e2e = (await (await fetch(`${second.base}/meshes/e2e`)).json()) as { labels: Record<string, string> };
+    assert.deepEqual(await (await fetch(`${second.baseUrl}/meshes/default`)).json(), meshBefore);
+    assert.deepEqual(await (await fetch(`${second.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json(), certBefore);
+    const e2e = (await (await fetch(`${second.baseUrl}/meshes/e2e`)).json()) as { labels: Record<string, string> };
     assert.deepEqual(e2e.labels, { 'made-by': 'curl' });
-    const kept = (await (await fetch(`${second.base}/global-secrets/e2e-secret`)).json()) as { data: string };
+    const kept = (await (await fetch(`${second.baseUrl}/global-secrets/e2e-secret`)).json()) as { data: string };
     assert.equal(Buffer.from(kept.data, 'base64').toString(), 'kept across restarts');
     assert.equal(readFileSync(tokenFile, 'utf8').trim(), token, 'the admin token survives a restart');
-    assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, ...remoteAt(second.base)])).status, 200);
-    const names = ((await (await fetch(`${second.base}/meshes`)).json()) as { items: { name: string }[] }).items.map((m) => m.name);
+    assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, ...remoteAt(second.baseUrl)])).status, 200);
+    const names = ((await (await fetch(`${second.baseUrl}/meshes`)).json()) as { items: { name: string }[] }).items.map((m) => m.name);
     assert.deepEqual(names, ['default', 'e2e']);
 
     const secondExit = await stop(second);
