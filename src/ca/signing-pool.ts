@@ -26,6 +26,9 @@ export interface SigningReply {
 /** Signing could not happen now (a worker crashed, hung or the pool is closing): the caller answers 503. */
 export class SigningUnavailableError extends Error {}
 
+/** How long `close()` waits for the workers to stop. */
+const CLOSE_BOUND_MS = 2_000;
+
 /** Without `dpCert.requestTimeout`, a job that has not come back in this long fails (a signature takes ~1 ms). */
 export const DEFAULT_SIGNING_TIMEOUT_MS = 10_000;
 
@@ -91,11 +94,19 @@ export class SigningPool {
   }
 
   /** Fails every waiting job and stops the workers. */
+  /**
+   * Fails every waiting job and stops the workers. Bounded: a worker terminated while it is still starting up can
+   * take long to report its exit (seen once under load), and shutdown must never hang on it; the workers are unref'd,
+   * so one that lingers does not keep the process alive.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const workers = this.workers.splice(0);
     for (const w of workers) this.failAll(w, 'the signing pool is closing');
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    let bound: NodeJS.Timeout | undefined;
+    const stopped = Promise.all(workers.map((w) => w.worker.terminate().catch(() => undefined)));
+    await Promise.race([stopped, new Promise((resolve) => (bound = setTimeout(resolve, CLOSE_BOUND_MS).unref()))]);
+    clearTimeout(bound);
   }
 
   private post(target: PoolWorker, job: SigningJob, material: SignerMaterial): void {
