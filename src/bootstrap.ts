@@ -25,7 +25,8 @@ export const REDACTED_PATHS = [
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
+  // ISO times, so a JSON log line is readable as it stands (pino's default is epoch milliseconds).
+  return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
 }
 
 /** A file created once with mode 0600; later starts read it back. */
