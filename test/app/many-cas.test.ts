@@ -3,26 +3,12 @@
 // RSA key generation for its token signing key, so 1,000 would take minutes); the pool itself is driven with 1,000
 // distinct CAs in test/unit/signing-pool.test.ts.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createRootCaCertificate } from '../../src/ca/x509.js';
+import { ecdsaRootCa } from '../helpers/ecdsa-ca.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 const MESHES = 80;
-
-function ecdsaCa(cn: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const now = Date.now();
-  const certPem = createRootCaCertificate({
-    privateKey,
-    publicKey,
-    subject: { O: 'meshcp test', OU: 'many cas', CN: cn },
-    uriSan: `spiffe://${cn}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 86_400_000),
-  });
-  return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
-}
 
 describe(`${MESHES} meshes, each with its own provided CA, one signing worker`, () => {
   let t: TestApp;
@@ -31,7 +17,7 @@ describe(`${MESHES} meshes, each with its own provided CA, one signing worker`, 
     t = await createTestApp({ MESHCP_SIGNING_WORKERS: '1' }, { defaultMesh: false });
     for (let i = 0; i < MESHES; i++) {
       const mesh = `mesh-${i}`;
-      const ca = ecdsaCa(mesh);
+      const ca = ecdsaRootCa(mesh);
       roots.set(mesh, new X509Certificate(ca.certPem));
       const backend = { name: 'ca', type: 'provided', conf: { cert: { inlineString: ca.certPem }, key: { inlineString: ca.keyPem } } };
       const put = await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}`, payload: { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca', backends: [backend] } } });

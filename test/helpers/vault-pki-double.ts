@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
-import { createRootCaCertificate, createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import { ecdsaRootCa } from './ecdsa-ca.js';
+import { createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
 
 export interface VaultRole {
   /** Globs (`*` any run of characters) every requested URI SAN must match. */
@@ -49,17 +50,8 @@ interface PkiCa {
 }
 
 function newCa(name: string, lifetimeMs: number): PkiCa {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const now = Date.now();
-  const pem = createRootCaCertificate({
-    privateKey,
-    publicKey,
-    subject: { O: 'Vault double', OU: 'PKI', CN: name },
-    uriSan: `spiffe://vault-double/${name}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + lifetimeMs),
-  });
-  return { pem, signer: loadCaSigner(pem, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) };
+  const ca = ecdsaRootCa(name, lifetimeMs);
+  return { pem: ca.certPem, signer: loadCaSigner(ca.certPem, ca.keyPem) };
 }
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);

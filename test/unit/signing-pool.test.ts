@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { describe, test } from 'node:test';
 import { SigningPool, SigningUnavailableError } from '../../src/ca/signing-pool.js';
-import { createRootCaCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import { loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import { ecdsaRootCa } from '../helpers/ecdsa-ca.js';
 
 const misbehaving = () => new Worker(new URL('../fixtures/workers/misbehaving-signer.mjs', import.meta.url));
 const material = { chainPem: '', keyPem: '' };
@@ -51,16 +52,8 @@ describe('the signing pool with more CAs than a worker keeps', () => {
   test('1,000 distinct CAs signed round-robin twice on one worker: no error, each leaf by its own CA', async () => {
     const now = Date.now();
     const cas = Array.from({ length: 1_000 }, (_, i) => {
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const chainPem = createRootCaCertificate({
-        privateKey,
-        publicKey,
-        subject: { O: 'meshcp test', OU: 'pool', CN: `ca-${i}` },
-        uriSan: `spiffe://mesh-${i}`,
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 86_400_000),
-      });
-      return { id: `ca-${i}`, chainPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicKey };
+      const ca = ecdsaRootCa(`mesh-${i}`, 86_400_000, now);
+      return { id: `ca-${i}`, chainPem: ca.certPem, keyPem: ca.keyPem, publicKey: ca.publicKey };
     });
     const pool = new SigningPool(1);
     const unusedInlineSigner = loadCaSigner(cas[0].chainPem, cas[0].keyPem); // a pool with workers never signs inline
