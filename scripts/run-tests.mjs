@@ -1,0 +1,70 @@
+// `npm test`'s test runner: one real PostgreSQL for the whole run (test/helpers/pg-cluster.mjs), then
+//   1. every test file (test/*/*.test.ts), with the cluster's URL in MESHCP_TEST_POSTGRES_URL;
+//   2. the API suite (test/app) again with MESHCP_TEST_STORE=postgres: the same behaviour on both stores.
+// The cluster is removed at the end, also after a failure or Ctrl-C; the exit code is non-zero if any pass failed.
+// `node scripts/run-tests.mjs <files...>` runs just those files (one pass) with the cluster.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCluster } from '../test/helpers/pg-cluster.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** test/<dir>/*.test.ts, sorted, as the shell would expand the glob (Node 20's --test does not expand globs). */
+function testFiles(dirs) {
+  return dirs.flatMap((dir) =>
+    readdirSync(join(ROOT, 'test', dir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/${dir}/${f}`),
+  );
+}
+
+const allDirs = readdirSync(join(ROOT, 'test'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && !['fixtures', 'helpers'].includes(d.name))
+  .map((d) => d.name)
+  .sort();
+const chosen = process.argv.slice(2);
+const passes = chosen.length
+  ? [{ label: chosen.join(' '), files: chosen, env: {} }]
+  : [
+      { label: 'all tests (SQLite store)', files: testFiles(allDirs), env: {} },
+      { label: 'API tests on the PostgreSQL store', files: testFiles(['app']), env: { MESHCP_TEST_STORE: 'postgres' } },
+    ];
+
+let child;
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    interrupted = true;
+    // The whole group: the test runner and its test file processes (each removes a cluster of its own on a signal).
+    if (child) process.kill(-child.pid, signal);
+  });
+}
+
+function runPass(pass, url) {
+  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', ...pass.files];
+  child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: 'inherit',
+    detached: true, // its own process group, so that a signal reaches every test file process
+    env: { ...process.env, MESHCP_TEST_POSTGRES_URL: url, ...pass.env },
+  });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+const started = Date.now();
+const cluster = await startCluster({ log: (line) => console.log(`# run-tests: ${line}`), signals: false });
+const failed = [];
+try {
+  for (const pass of passes) {
+    if (interrupted) break;
+    console.log(`# run-tests: ${pass.label}: ${pass.files.length} files`);
+    const passStart = Date.now();
+    const code = await runPass(pass, cluster.url);
+    console.log(`# run-tests: ${pass.label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((Date.now() - passStart) / 1000).toFixed(1)} s`);
+    if (code !== 0) failed.push(pass.label);
+  }
+} finally {
+  await cluster.stop();
+}
+console.log(`# run-tests: ${failed.length ? `failed: ${failed.join('; ')}` : 'every pass passed'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(interrupted ? 130 : failed.length ? 1 : 0);
