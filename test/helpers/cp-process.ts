@@ -161,3 +161,29 @@ export async function runCpProcess(
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Runs a one-shot command of the control plane (`src/main.ts <args>`, e.g. `migrate up`) on a fresh data dir with
+ * the launch environment plus `env`, and resolves with its exit code and output once it exits (killed after the
+ * timeout).
+ */
+export async function runCpCommand(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-cmd-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: cpEnv(dataDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
