@@ -32,18 +32,17 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
   const { metrics } = services;
   const log = services.log;
   const noted = new WeakMap<FastifyRequest, Noted>();
-  // On the hot path of every agent poll: one primary-key probe, not the full facts read.
-  const known = services.facts.db.prepare('SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?');
   // A mesh label only for meshes that exist: strangers' URLs must not create series.
-  const meshLabel = (mesh: string | undefined) => (mesh && services.meshes.exists('', mesh) ? mesh : 'unknown');
+  const meshLabel = async (mesh: string | undefined) => (mesh && (await services.meshes.exists('', mesh)) ? mesh : 'unknown');
 
   app.addHook('preHandler', async (request) => {
     const route = request.routeOptions.url;
     const params = request.params as { name?: string; mesh?: string };
     if (route === MESH_ROUTE && (request.method === 'PUT' || request.method === 'DELETE')) {
-      noted.set(request, { meshBefore: services.store.get<Mesh>('Mesh', '', params.name ?? '')?.spec });
+      noted.set(request, { meshBefore: (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? ''))?.spec });
     } else if (route && DATAPLANE_CONTACT_ROUTES.has(route) && request.principal.kind === 'dataplane') {
-      noted.set(request, { firstContact: known.get(params.mesh ?? '', params.name ?? '') === undefined });
+      // On the hot path of every agent poll: one primary-key probe, not the full facts read.
+      noted.set(request, { firstContact: !(await services.facts.exists(params.mesh ?? '', params.name ?? '')) });
     }
   });
 
@@ -65,13 +64,13 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     const params = request.params as { name?: string; mesh?: string };
     const note = noted.get(request) ?? {};
     if (route === MESH_ROUTE && request.method !== 'GET') {
-      onMeshWrite(request, status, params.name ?? '', note);
+      await onMeshWrite(request, status, params.name ?? '', note);
     } else if (route === CERTIFICATE_ROUTE && request.method === 'POST') {
       if (status === 200) {
         const backend = issuedBackendOf(note.payload);
         metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend });
       } else {
-        metrics.certificateRequestsRejected.inc({ mesh: meshLabel(params.mesh), reason: REJECT_REASONS[status] ?? `http_${status}` });
+        metrics.certificateRequestsRejected.inc({ mesh: await meshLabel(params.mesh), reason: REJECT_REASONS[status] ?? `http_${status}` });
       }
     } else if (route === '/tokens/dataplane' && status === 200) {
       const body = (request.body ?? {}) as { name?: string; mesh?: string; tags?: unknown; validFor?: string };
@@ -82,7 +81,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
   });
 
-  function onMeshWrite(request: FastifyRequest, status: number, mesh: string, note: Noted): void {
+  async function onMeshWrite(request: FastifyRequest, status: number, mesh: string, note: Noted): Promise<void> {
     const query = request.query as { dryRun?: string };
     if (query.dryRun === 'true') return;
     if (status === 409 && note.payload) {
@@ -96,7 +95,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
     if (status >= 300) return;
     // ?force=true that skipped rules is logged by the mesh service (event "force-used"), naming the rules it skipped.
-    const after = request.method === 'DELETE' ? undefined : services.store.get<Mesh>('Mesh', '', mesh)?.spec;
+    const after = request.method === 'DELETE' ? undefined : (await services.store.resources.get<Mesh>('Mesh', '', mesh))?.spec;
     for (const event of meshChangeEvents(mesh, note.meshBefore, after)) log.info(event.fields, event.msg);
   }
 }

@@ -54,13 +54,13 @@ export function expectError(res: LightMyRequestResponse, expected: ExpectedError
 }
 
 /** Every row the store holds (secrets as ciphertext, so a rewrite with equal content still shows), and the fact tables. */
-export function dbSnapshot(services: Services) {
-  const db = services.store.db;
+export async function dbSnapshot(services: Services) {
+  const db = services.store.driver;
   return {
-    resources: db.prepare('SELECT * FROM resources ORDER BY type, mesh, name').all(),
-    facts: db.prepare('SELECT * FROM dataplane_facts ORDER BY mesh, name').all(),
-    bundleBackends: db.prepare('SELECT * FROM bundle_version_backends ORDER BY mesh, version, backend').all(),
-    bundles: db.prepare('SELECT * FROM bundle_versions ORDER BY mesh, version').all(),
+    resources: await db.all('SELECT * FROM resources ORDER BY type, mesh, name'),
+    facts: await db.all('SELECT * FROM dataplane_facts ORDER BY mesh, name'),
+    bundleBackends: await db.all('SELECT * FROM bundle_version_backends ORDER BY mesh, version, backend'),
+    bundles: await db.all('SELECT * FROM bundle_versions ORDER BY mesh, version'),
   };
 }
 
@@ -77,10 +77,10 @@ export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
 
 /** Runs `fn` and asserts that neither the database nor the API view changed. */
 export async function expectUnchanged<T>(t: { app: FastifyInstance; services: Services }, fn: () => Promise<T>, extra: string[] = []): Promise<T> {
-  const dbBefore = dbSnapshot(t.services);
+  const dbBefore = await dbSnapshot(t.services);
   const apiBefore = await apiSnapshot(t.app, extra);
   const result = await fn();
-  assert.deepEqual(dbSnapshot(t.services), dbBefore, 'the database changed');
+  assert.deepEqual(await dbSnapshot(t.services), dbBefore, 'the database changed');
   assert.deepEqual(await apiSnapshot(t.app, extra), apiBefore, 'the API view changed');
   return result;
 }
