@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConnectionGate } from './api/connection-gate.js';
 import { buildApp } from './app.js';

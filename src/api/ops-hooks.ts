@@ -20,6 +20,10 @@ const REJECT_REASONS: Record<number, string> = {
 
 interface Noted {
   meshBefore?: Mesh;
+  /** The mesh as the successful write left it (read before the answer is sent). */
+  meshAfter?: Mesh;
+  /** The mesh label of a refused certificate request. */
+  meshLabel?: string;
   firstContact?: boolean;
   payload?: string;
 }
@@ -46,10 +50,22 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
   });
 
+  // Store reads happen here, before the answer leaves: once a client has its answer, the event line and the
+  // counters are already there (onResponse does no I/O).
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url;
-    const keep = (route === MESH_ROUTE && reply.statusCode === 409) || (route === CERTIFICATE_ROUTE && reply.statusCode === 200);
-    if (keep && typeof payload === 'string') noted.set(request, { ...noted.get(request), payload });
+    const status = reply.statusCode;
+    const params = request.params as { name?: string; mesh?: string };
+    const note: Noted = { ...noted.get(request) };
+    const keep = (route === MESH_ROUTE && status === 409) || (route === CERTIFICATE_ROUTE && status === 200);
+    if (keep && typeof payload === 'string') note.payload = payload;
+    if (route === MESH_ROUTE && request.method === 'PUT' && status < 300) {
+      note.meshAfter = (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? '').catch(() => undefined))?.spec;
+    }
+    if (route === CERTIFICATE_ROUTE && request.method === 'POST' && status !== 200) {
+      note.meshLabel = await meshLabel(params.mesh).catch(() => 'unknown');
+    }
+    noted.set(request, note);
     return payload;
   });
 
@@ -64,13 +80,13 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     const params = request.params as { name?: string; mesh?: string };
     const note = noted.get(request) ?? {};
     if (route === MESH_ROUTE && request.method !== 'GET') {
-      await onMeshWrite(request, status, params.name ?? '', note);
+      onMeshWrite(request, status, params.name ?? '', note);
     } else if (route === CERTIFICATE_ROUTE && request.method === 'POST') {
       if (status === 200) {
         const backend = issuedBackendOf(note.payload);
         metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend });
       } else {
-        metrics.certificateRequestsRejected.inc({ mesh: await meshLabel(params.mesh), reason: REJECT_REASONS[status] ?? `http_${status}` });
+        metrics.certificateRequestsRejected.inc({ mesh: note.meshLabel ?? 'unknown', reason: REJECT_REASONS[status] ?? `http_${status}` });
       }
     } else if (route === '/tokens/dataplane' && status === 200) {
       const body = (request.body ?? {}) as { name?: string; mesh?: string; tags?: unknown; validFor?: string };
@@ -81,7 +97,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
   });
 
-  async function onMeshWrite(request: FastifyRequest, status: number, mesh: string, note: Noted): Promise<void> {
+  function onMeshWrite(request: FastifyRequest, status: number, mesh: string, note: Noted): void {
     const query = request.query as { dryRun?: string };
     if (query.dryRun === 'true') return;
     if (status === 409 && note.payload) {
@@ -95,8 +111,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
     if (status >= 300) return;
     // ?force=true that skipped rules is logged by the mesh service (event "force-used"), naming the rules it skipped.
-    const after = request.method === 'DELETE' ? undefined : (await services.store.resources.get<Mesh>('Mesh', '', mesh))?.spec;
-    for (const event of meshChangeEvents(mesh, note.meshBefore, after)) log.info(event.fields, event.msg);
+    for (const event of meshChangeEvents(mesh, note.meshBefore, note.meshAfter)) log.info(event.fields, event.msg);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -129,3 +129,21 @@ export function example(file: string, replacements: Record<string, string> = {})
 }
 
 export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Every byte the store holds, to look for plaintext in: SQLite's files (database, WAL, shared memory), or on
+ * PostgreSQL every row of every table as the server returns it (bytea as bytes).
+ */
+export async function storedBytes(t: { services: Services; dataDir: string }): Promise<Buffer> {
+  if (t.services.store.kind === 'sqlite') {
+    const files = readdirSync(t.dataDir).filter((f) => f.startsWith('meshcp.db'));
+    return Buffer.concat(files.map((f) => readFileSync(join(t.dataDir, f))));
+  }
+  const parts: Buffer[] = [];
+  for (const table of ['resources', 'dataplane_facts', 'bundle_versions', 'bundle_version_backends']) {
+    for (const row of await t.services.store.driver.all<Record<string, unknown>>(`SELECT * FROM ${table}`)) {
+      for (const value of Object.values(row)) parts.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
+    }
+  }
+  return Buffer.concat(parts);
+}
