@@ -10,9 +10,9 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { RsaKeySource } from '../../src/ca/keys.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/services.js';
-import { openDatabase } from '../../src/store/database.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { pooledRsaKeys } from './rsa-key-pool.js';
+import { testStore } from './test-store.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -23,17 +23,19 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A real app on a real SQLite file in a fresh temp dir, for `app.inject()` tests. */
+/**
+ * A real app for `app.inject()` tests: on a real SQLite file in a fresh temp dir, or, when the suite runs with
+ * MESHCP_TEST_STORE=postgres, in a fresh schema of the suite's real PostgreSQL server (see test-store.ts).
+ */
 export async function createTestApp(
   env: Record<string, string> = {},
   options: { defaultMesh?: boolean; logTo?: DestinationStream; clock?: Clock; rsaKeys?: RsaKeySource } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
-  const db = openDatabase(join(dataDir, 'meshcp.db'));
-  const services = createServices({
-    db,
-    cipher: new SecretCipher(randomBytes(32)),
+  const store = await testStore(dataDir, new SecretCipher(randomBytes(32)), options.clock);
+  const services = await createServices({
+    store: store.store,
     config,
     log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
@@ -52,6 +54,7 @@ export async function createTestApp(
     dataDir,
     async close() {
       await app.close(); // the app owns the services: this also stops the signing pool and closes the database
+      await store.drop();
     },
   };
 }
