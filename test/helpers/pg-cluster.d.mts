@@ -23,6 +23,10 @@ export interface PgCluster {
   restart(): Promise<void>;
   /** SIGKILL to the postmaster and its backends: a crash; start() runs crash recovery. */
   kill9(): Promise<void>;
+  /** SIGSTOP to the server and its backends: a hung database that still holds its connections. */
+  freeze(): Promise<void>;
+  /** SIGCONT after freeze(). */
+  thaw(): Promise<void>;
   /** Stops the server and removes everything. */
   stop(): Promise<void>;
 }

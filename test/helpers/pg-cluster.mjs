@@ -59,6 +59,28 @@ function errorWithLog(message, err, logFile) {
   return new Error(`${message}: ${err?.stderr || err?.message || err}\n--- postgres log (tail) ---\n${log}`);
 }
 
+/** The postmaster and its children (PostgreSQL puts each child in its own process group: a group kill misses them). */
+function serverPids(postmaster) {
+  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+    } catch {
+      return false;
+    }
+  });
+  return [postmaster, ...children.map(Number)];
+}
+
+function signalServer(postmaster, signal) {
+  for (const pid of serverPids(postmaster)) {
+    try {
+      process.kill(pid, signal);
+    } catch {}
+  }
+}
+
 /** Whether a process still runs (a zombie does not: in a container nobody may reap the daemonized postmaster). */
 function alive(pid) {
   try {
@@ -104,11 +126,7 @@ export async function startCluster(options = {}) {
   const onExit = () => {
     if (stopped) return;
     const pid = postmasterPid();
-    if (pid) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {}
-    }
+    if (pid) signalServer(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', onExit);
@@ -139,8 +157,7 @@ export async function startCluster(options = {}) {
   }
 
   function startPostmaster() {
-    // pg_ctl -w returns once the server accepts connections (PQping), with its own deadline. It puts the postmaster
-    // in its own session: the postmaster's pid is also the process group of its backends (kill9 kills them all).
+    // pg_ctl -w returns once the server accepts connections (PQping), with its own deadline.
     return pgCommand(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${port}`, 'start']);
   }
 
@@ -264,21 +281,29 @@ export async function startCluster(options = {}) {
     async kill9() {
       const pid = postmasterPid();
       if (!pid) return;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
-      await until('the killed PostgreSQL to be gone', () => !alive(pid), 10_000);
+      const pids = serverPids(pid);
+      signalServer(pid, 'SIGKILL');
+      await until('the killed PostgreSQL to be gone', () => !pids.some(alive), 10_000);
+    },
+    /** SIGSTOP to the server and its backends: it stops answering but keeps its connections (a hung database). */
+    async freeze() {
+      const pid = postmasterPid();
+      if (pid) signalServer(pid, 'SIGSTOP');
+    },
+    /** SIGCONT after freeze(). */
+    async thaw() {
+      const pid = postmasterPid();
+      if (pid) signalServer(pid, 'SIGCONT');
     },
     /** Stops the server and removes its directory. */
     async stop() {
       if (stopped) return;
       try {
+        await cluster.thaw();
         await cluster.shutdown();
       } catch {
         const pid = postmasterPid();
-        if (pid) process.kill(-pid, 'SIGKILL');
+        if (pid) signalServer(pid, 'SIGKILL');
       }
       stopped = true;
       forgetCleanup();

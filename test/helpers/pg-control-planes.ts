@@ -44,6 +44,9 @@ export async function request(address: string, method: string, path: string, bod
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
+  }).catch((err: Error & { cause?: Error & { code?: string } }) => {
+    // fetch's own message is only "fetch failed": say what happened (refused, reset, timed out).
+    throw new Error(`${method} ${address}${path}: ${err.cause?.code ?? err.cause?.message ?? err.message}`, { cause: err });
   });
   const text = await res.text();
   const json = (res.headers.get('content-type') ?? '').startsWith('application/json');
