@@ -2,6 +2,9 @@ import { availableParallelism } from 'node:os';
 import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
 import { parseDuration } from './resources/duration.js';
 import { parseHostnameList } from './ops/server-cert-names.js';
+import type { StoreConfig } from './store/store-config.js';
+
+export type { StoreConfig } from './store/store-config.js';
 
 export interface Config {
   apiAddress: string;
@@ -45,22 +48,6 @@ export interface Config {
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
   store: StoreConfig;
 }
-
-export type StoreConfig =
-  | { type: 'sqlite' }
-  | {
-      type: 'postgres';
-      host: string;
-      port: number;
-      user: string;
-      password?: string;
-      dbName: string;
-      tlsMode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
-      tlsCaFile?: string;
-      maxOpenConnections: number;
-      /** Apply pending migrations at start (under an advisory lock) instead of refusing to start. */
-      autoMigrate: boolean;
-    };
 
 const TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 

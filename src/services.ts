@@ -4,6 +4,7 @@ import { CaManager } from './ca/ca-manager.js';
 import { generateRsaKeyPair, type RsaKeySource } from './ca/keys.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
+import { DomainError } from './domain/errors.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
 import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-service.js';
@@ -142,7 +143,8 @@ export async function createServices(deps: {
       try {
         await store.ping();
       } catch (err) {
-        return { ok: false, reason: `the ${store.kind} store does not answer: ${(err as Error).message}` };
+        const why = err instanceof DomainError ? err.detail : (err as Error).message;
+        return { ok: false, reason: `the ${store.kind} store does not answer: ${why}` };
       }
       if (!store.changes.healthy) return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
       return { ok: true };

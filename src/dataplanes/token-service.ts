@@ -112,7 +112,9 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
       return { kind: 'dataplane', mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
-    } catch {
+    } catch (err) {
+      // The store being unreachable is not the token's fault: the caller gets a 503 to retry, not a 401.
+      if (err instanceof DomainError && err.kind === 'unavailable') throw err;
       return undefined;
     }
   }

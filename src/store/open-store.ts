@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { StoreConfig } from '../config.js';
+import type { StoreConfig } from './store-config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { openDatabase } from './database.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';

@@ -42,7 +42,10 @@ const RETRYABLE = new Set(['40001', '40P01']);
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code === 'string' && (/^(08|57P0|53)/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))) return true;
-  return /timeout|terminat|Connection ended|not queryable|connect/i.test(e?.message ?? '');
+  // node-postgres's own wording for a pool or connection that cannot be used (no SQLSTATE on these).
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+    e?.message ?? '',
+  );
 }
 
 export function storeUnavailable(err: unknown): DomainError {

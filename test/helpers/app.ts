@@ -12,7 +12,7 @@ import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/services.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { pooledRsaKeys } from './rsa-key-pool.js';
-import { testStore } from './test-store.js';
+import { testStore, type StoreShare } from './test-store.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -20,6 +20,8 @@ export interface TestApp {
   app: FastifyInstance;
   services: Services;
   dataDir: string;
+  /** How another instance joins this one's store (PostgreSQL only): same schema, same secrets key. */
+  share: StoreShare;
   close(): Promise<void>;
 }
 
@@ -29,17 +31,26 @@ export interface TestApp {
  */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { defaultMesh?: boolean; logTo?: DestinationStream; clock?: Clock; rsaKeys?: RsaKeySource } = {},
+  options: {
+    defaultMesh?: boolean;
+    logTo?: DestinationStream;
+    clock?: Clock;
+    rsaKeys?: RsaKeySource;
+    /** Another instance on the store of `sameStoreAs` (PostgreSQL): the multi-instance tests. */
+    sameStoreAs?: TestApp;
+  } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-test-'));
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
-  const store = await testStore(dataDir, new SecretCipher(randomBytes(32)), options.clock);
+  const share = options.sameStoreAs?.share ?? { key: randomBytes(32) };
+  const instanceId = options.sameStoreAs ? `test-instance-${randomBytes(3).toString('hex')}` : 'test-instance';
+  const store = await testStore(dataDir, new SecretCipher(share.key), { clock: options.clock, instanceId, schema: share.schema });
   const services = await createServices({
     store: store.store,
     config,
     log: createLogger(options.logTo ? 'info' : config.logLevel, options.logTo),
     adminToken: ADMIN_TOKEN,
-    instanceId: 'test-instance',
+    instanceId,
     rsaKeys: options.rsaKeys ?? pooledRsaKeys, // real keys, made ahead of time: see rsa-key-pool.ts
     ...(options.clock ? { clock: options.clock } : {}),
   });
@@ -52,6 +63,7 @@ export async function createTestApp(
     app,
     services,
     dataDir,
+    share: { key: share.key, schema: store.schema },
     async close() {
       await app.close(); // the app owns the services: this also stops the signing pool and closes the database
       await store.drop();

@@ -37,14 +37,30 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** A fresh store for one test app; `drop()` removes its PostgreSQL schema (the SQLite file goes with the temp dir). */
-export async function testStore(dataDir: string, cipher: SecretCipher, clock?: Clock): Promise<{ store: Store; drop(): Promise<void> }> {
+export interface StoreShare {
+  key: Buffer;
+  /** The PostgreSQL schema of the first instance; undefined on SQLite (one process, one file). */
+  schema?: string;
+}
+
+/**
+ * A fresh store for one test app, or a second instance's connection to an existing schema (`options.schema`).
+ * `drop()` removes the PostgreSQL schema it created (the SQLite file goes with the temp dir).
+ */
+export async function testStore(
+  dataDir: string,
+  cipher: SecretCipher,
+  options: { clock?: Clock; instanceId: string; schema?: string },
+): Promise<{ store: Store; schema?: string; drop(): Promise<void> }> {
+  const clock = options.clock ? { clock: options.clock } : {};
   if (TEST_STORE === 'sqlite') {
-    const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, instanceId: 'test-instance', ...(clock ? { clock } : {}) });
+    if (options.schema) throw new Error('several instances share a store only on PostgreSQL');
+    const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, instanceId: options.instanceId, ...clock });
     return { store, drop: async () => {} };
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE SCHEMA ${schema}`);
-  const store = await openStore({ store: postgresSettings(), dataDir, cipher, instanceId: 'test-instance', postgresSchema: schema, ...(clock ? { clock } : {}) });
-  return { store, drop: () => admin(`DROP SCHEMA ${schema} CASCADE`) };
+  const joining = options.schema !== undefined;
+  const schema = options.schema ?? `t_${randomBytes(6).toString('hex')}`;
+  if (!joining) await admin(`CREATE SCHEMA ${schema}`);
+  const store = await openStore({ store: postgresSettings(), dataDir, cipher, instanceId: options.instanceId, postgresSchema: schema, ...clock });
+  return { store, schema, drop: () => (joining ? Promise.resolve() : admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)) };
 }
