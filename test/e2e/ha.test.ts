@@ -185,6 +185,12 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
     assert.equal(failed + unreachable, 0, JSON.stringify(fleet.failures()));
     assert.equal(fleet.listenerRefusals().reduce((n, r) => n + r, 0), 0, JSON.stringify(fleet.failures()));
     assert.deepEqual(fleet.wrongPeers, []);
+    // Every agent at home on a killed instance moved to another one (meshcp-dp logs each move once, with why).
+    for (const [name, home] of homes) {
+      if (home === c) continue;
+      const moves = fleet.eventsOf(name, 'cp-switch').filter((e) => e.from === home);
+      assert.ok(moves.length > 0, `${name} moved away from its killed instance ${home}: ${JSON.stringify(fleet.eventsOf(name, 'cp-switch'))}`);
+    }
     for (const name of ALL_NAMES) {
       const kinds = fleet.eventsOf(name, 'certificate').map((e) => [e.reason, e.issuedBackend]);
       assert.deepEqual(kinds, [['initial', 'ca-1'], ['reissue', 'ca-2']], `${name} went from a ca-1 to a ca-2 certificate`);
