@@ -26,60 +26,58 @@ function listen(server: net.Server, port = 0): Promise<number> {
   });
 }
 
-function closeAll(server: net.Server, sockets: Set<net.Socket>): Promise<void> {
-  for (const socket of sockets) socket.destroy();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** Accepts connections, reads what comes, never answers. */
-export async function blackHole(): Promise<TestInstance> {
+/** Listens on a free loopback port, counting the connections accepted and closing them all on close(). */
+async function instanceOn<T extends object>(server: net.Server, extra: T): Promise<TestInstance & T> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  server.on('connection', (socket: net.Socket) => {
     instance.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    socket.resume();
   });
   const port = await listen(server);
-  const instance: TestInstance = { address: `http://127.0.0.1:${port}`, port, connections: 0, close: () => closeAll(server, sockets) };
+  const instance = {
+    ...extra,
+    address: `http://127.0.0.1:${port}`,
+    port,
+    connections: 0,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
   return instance;
 }
 
+/** Accepts connections, reads what comes, never answers. */
+export function blackHole(): Promise<TestInstance> {
+  return instanceOn(
+    net.createServer((socket) => socket.resume()),
+    {},
+  );
+}
+
 /** Answers every request with `status` and an API error body, as an instance without its database does. */
-export async function answeringWith(status: number): Promise<TestInstance & { requests: string[] }> {
+export function answeringWith(status: number): Promise<TestInstance & { requests: string[] }> {
+  const requests: string[] = [];
   const server = http.createServer((request, response) => {
-    instance.requests.push(`${request.method} ${request.url}`);
+    requests.push(`${request.method} ${request.url}`);
     request.resume();
     response.writeHead(status, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ type: '/std-errors', status, title: 'Service Unavailable', detail: 'the database is unavailable' }));
   });
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket) => {
-    instance.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const port = await listen(server);
-  const instance = { address: `http://127.0.0.1:${port}`, port, connections: 0, requests: [] as string[], close: () => closeAll(server, sockets) };
-  return instance;
+  return instanceOn(server, { requests });
 }
 
 /** Reads a request, then resets the connection without answering (the instance died while handling it). */
 export async function resettingAfterRequest(): Promise<TestInstance & { requests: number }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    instance.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
+  const server = net.createServer((socket) =>
     socket.once('data', () => {
       instance.requests++;
       socket.resetAndDestroy();
-    });
-  });
-  const port = await listen(server);
-  const instance = { address: `http://127.0.0.1:${port}`, port, connections: 0, requests: 0, close: () => closeAll(server, sockets) };
+    }),
+  );
+  const instance = await instanceOn(server, { requests: 0 });
   return instance;
 }
 
