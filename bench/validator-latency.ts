@@ -3,12 +3,11 @@
  * steps 2 and 3 (refused and accepted) and of the rotation status, over real HTTP on loopback, one at a time.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
 import { createLogger } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services.js';
-import { openDatabase } from '../src/store/database.js';
+import { openStore } from '../src/store/open-store.js';
 import { SecretCipher } from '../src/store/secret-cipher.js';
 import { percentile, tempDir } from './lib.js';
 
@@ -22,8 +21,8 @@ const step3 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', b
 export async function benchValidatorLatency() {
   const dataDir = tempDir('meshcp-bench-validators-');
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
-  const db = openDatabase(join(dataDir, 'meshcp.db'));
-  const services = createServices({ db, cipher: new SecretCipher(randomBytes(32)), config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench' });
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), instanceId: 'bench' });
+  const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench' });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -35,21 +34,21 @@ export async function benchValidatorLatency() {
 
   try {
     await services.meshes.put('', 'default', step1, { principal: { kind: 'admin' }, dryRun: false, force: false });
-    const versionStep1 = services.ca.stateOf('default')!.bundleVersion;
+    const versionStep1 = (await services.ca.stateOf('default'))!.bundleVersion;
     const now = Date.now();
     const names = Array.from({ length: FLEET }, (_, i) => `dp-${String(i).padStart(5, '0')}`);
     const setFleet = (issuedBy: (i: number) => string, trustsBoth: (i: number) => boolean) =>
-      db.transaction(() => {
-        names.forEach((name, i) => {
-          services.facts.recordIssue('default', name, { backend: issuedBy(i), identity: 'x', notBefore: now - 1000, notAfter: now + 86_400_000, renewAfter: now + 60_000, issuedAt: now });
-          if (trustsBoth(i)) services.facts.acknowledge('default', name, versionStep1, now);
-        });
-      })();
-    db.transaction(() => {
+      store.transaction(async ({ facts }) => {
+        for (const [i, name] of names.entries()) {
+          await facts.recordIssue('default', name, { backend: issuedBy(i), identity: 'x', notBefore: now - 1000, notAfter: now + 86_400_000, renewAfter: now + 60_000, issuedAt: now });
+          if (trustsBoth(i)) await facts.acknowledge('default', name, versionStep1, now);
+        }
+      });
+    await store.transaction(async ({ resources }) => {
       for (const name of names) {
-        services.store.upsert('Dataplane', 'default', name, { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } }, {});
+        await resources.upsert('Dataplane', 'default', name, { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } }, {});
       }
-    })();
+    });
 
     const measure = async (label: string, expected: number, run: () => Promise<number>) => {
       for (let i = 0; i < 20; i++) await run(); // warm-up
@@ -65,21 +64,20 @@ export async function benchValidatorLatency() {
     };
 
     const results = [];
-    setFleet(() => 'ca-1', (i) => i % 2 === 0); // half the fleet has not acknowledged ca-2 yet
+    await setFleet(() => 'ca-1', (i) => i % 2 === 0); // half the fleet has not acknowledged ca-2 yet
     results.push(await measure('step 2 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step2)));
     results.push(await measure('status, step 2 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
-    setFleet(() => 'ca-1', () => true);
+    await setFleet(() => 'ca-1', () => true);
     results.push(await measure('step 2 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step2)));
     await services.meshes.put('', 'default', step2, { principal: { kind: 'admin' }, dryRun: false, force: false });
-    setFleet((i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'), () => true); // half re-issued by ca-2
+    await setFleet((i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'), () => true); // half re-issued by ca-2
     results.push(await measure('step 3 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step3)));
     results.push(await measure('status, step 3 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
-    setFleet(() => 'ca-2', () => true);
+    await setFleet(() => 'ca-2', () => true);
     results.push(await measure('step 3 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step3)));
-    return { activeDataplanes: services.facts.countActive('default', Date.now()), iterations: ITERATIONS, results };
+    return { activeDataplanes: await services.facts.countActive('default', Date.now()), iterations: ITERATIONS, results };
   } finally {
     await app.close();
-    await services.signing.close();
-    db.close();
+    await services.close();
   }
 }

@@ -71,7 +71,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     adminToken: services.adminToken,
     dataplaneTokens: services.tokens,
   });
-  installDataplaneTokenPolicy(app, { store: services.store, requireServiceTag: services.config.dpTokenRequireServiceTag });
+  installDataplaneTokenPolicy(app, { store: services.store.resources, requireServiceTag: services.config.dpTokenRequireServiceTag });
   // One line per request (debug unless MESHCP_LOG_REQUESTS), without headers or bodies; metrics; the event log.
   installOpsHooks(app, services);
 

@@ -2,6 +2,9 @@ import { availableParallelism } from 'node:os';
 import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
 import { parseDuration } from './resources/duration.js';
 import { parseHostnameList } from './ops/server-cert-names.js';
+import type { StoreConfig } from './store/store-config.js';
+
+export type { StoreConfig } from './store/store-config.js';
 
 export interface Config {
   apiAddress: string;
@@ -42,6 +45,40 @@ export interface Config {
   logFormat?: 'json' | 'pretty';
   /** Extra DNS names and IPs of the generated HTTPS certificate (MESHCP_API_HTTPS_HOSTNAMES). */
   httpsHostnames: string[];
+  /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
+  store: StoreConfig;
+}
+
+const TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** Kuma's variable names (KUMA_STORE_POSTGRES_*), with our prefix. */
+function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): StoreConfig {
+  const type = env.MESHCP_STORE_TYPE || 'sqlite';
+  if (type === 'sqlite') return { type };
+  if (type !== 'postgres') throw new ConfigError(`MESHCP_STORE_TYPE must be "sqlite" or "postgres", got "${type}"`);
+  // Each instance would otherwise make its own key file, and secrets written by one would not decrypt on another.
+  if (!secretsKey) {
+    throw new ConfigError('MESHCP_SECRETS_KEY must be set with MESHCP_STORE_TYPE=postgres: every instance needs the same key (openssl rand -base64 32)');
+  }
+  const tlsMode = env.MESHCP_STORE_POSTGRES_TLS_MODE || 'disable';
+  if (!(TLS_MODES as readonly string[]).includes(tlsMode)) {
+    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_MODE must be one of ${TLS_MODES.join(', ')}, got "${tlsMode}"`);
+  }
+  if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && !env.MESHCP_STORE_POSTGRES_TLS_CA_FILE) {
+    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA of the server with MESHCP_STORE_POSTGRES_TLS_MODE=${tlsMode}`);
+  }
+  return {
+    type,
+    host: env.MESHCP_STORE_POSTGRES_HOST || '127.0.0.1',
+    port: parsePort('MESHCP_STORE_POSTGRES_PORT', env.MESHCP_STORE_POSTGRES_PORT, 5432, false),
+    user: env.MESHCP_STORE_POSTGRES_USER || 'meshcp',
+    password: env.MESHCP_STORE_POSTGRES_PASSWORD || undefined,
+    dbName: env.MESHCP_STORE_POSTGRES_DB_NAME || 'meshcp',
+    tlsMode: tlsMode as (typeof TLS_MODES)[number],
+    tlsCaFile: env.MESHCP_STORE_POSTGRES_TLS_CA_FILE || undefined,
+    maxOpenConnections: parsePositiveInt('MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS', env.MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS, 20),
+    autoMigrate: parseBool('MESHCP_STORE_POSTGRES_AUTO_MIGRATE', env.MESHCP_STORE_POSTGRES_AUTO_MIGRATE, false),
+  };
 }
 
 export class ConfigError extends Error {}
@@ -137,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logRequests: parseBool('MESHCP_LOG_REQUESTS', env.MESHCP_LOG_REQUESTS, false),
     logFormat: parseLogFormat(env.MESHCP_LOG_FORMAT),
     httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
+    store: parseStore(env, env.MESHCP_SECRETS_KEY || undefined),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
     maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
     firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),

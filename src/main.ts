@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConnectionGate } from './api/connection-gate.js';
 import { buildApp } from './app.js';
@@ -9,7 +8,7 @@ import { describeListenError, logDestination } from './ops/log-output.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
-import { openDatabase } from './store/database.js';
+import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
 import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
 
 function urlOf(scheme: string, app: FastifyInstance): string {
@@ -28,20 +27,22 @@ async function main(): Promise<void> {
       `the data directory has mode ${looseMode}: other users can reach it (its database and key files are still 0600); chmod 700 it`,
     );
   }
-  const db = openDatabase(join(config.dataDir, 'meshcp.db'));
   const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey));
-  const services = createServices({
-    db,
+  const instanceId = loadInstanceId(config);
+  const store = await openStore({
+    store: config.store,
+    dataDir: config.dataDir,
     cipher,
-    config,
-    log,
-    adminToken: loadAdminToken(config, log),
-    instanceId: loadInstanceId(config),
+    instanceId,
+    notice: (message, fields) => log.info(fields, message),
   });
+  log.info({ store: store.kind }, store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)');
+  const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId });
 
-  if (!config.skipDefaultMeshCreation && !services.meshes.exists('', 'default')) {
-    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
-    log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
+  if (!config.skipDefaultMeshCreation && !(await services.meshes.exists('', 'default'))) {
+    // Instances starting together may all get here: the mesh lock makes one create it, the others find it.
+    const outcome = await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+    if (outcome === 'created') log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
   }
 
   const servers: FastifyInstance[] = [];
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     servers.push(diagnostics);
     log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
   }
-  watch = new FleetWatch({ ...services, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
+  watch = new FleetWatch({ ...services, store: services.store.resources, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
   watch.start();
 
 }
@@ -95,8 +96,26 @@ async function listenOn(app: FastifyInstance, host: string, port: number, variab
   }
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError || err instanceof ListenError) {
+/** `meshcp migrate up`, as `kuma-cp migrate up`: brings the configured store's schema up to date, then exits. */
+async function migrate(args: string[]): Promise<void> {
+  if (args[0] !== 'up' || args.length !== 1) throw new ConfigError('usage: meshcp migrate up');
+  const config = loadConfig();
+  if (config.store.type === 'sqlite') prepareDataDir(config);
+  const applied = await migrateUp(config.store, config.dataDir);
+  console.log(
+    config.store.type === 'sqlite'
+      ? 'SQLite schema is up to date (the embedded store also migrates itself at start)'
+      : applied.length > 0
+        ? `applied ${applied.join(', ')}`
+        : 'PostgreSQL schema is already up to date',
+  );
+}
+
+const [command, ...args] = process.argv.slice(2);
+const run = command === 'migrate' ? () => migrate(args) : command === undefined || command === 'run' ? main : undefined;
+
+(run ?? (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`))))().catch((err) => {
+  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError) {
     console.error(`meshcp: ${err.message}`);
   } else {
     console.error('meshcp failed to start:', err);

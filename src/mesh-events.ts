@@ -12,9 +12,16 @@ export class MeshEvents {
     this.emitter.setMaxListeners(0);
   }
 
+  /** `mesh` changed; '*': any mesh may have changed (another instance's notices were missed). */
   meshChanged(mesh: string): void {
     this.emitter.emit('changed', mesh);
-    this.emitter.emit(`changed:${mesh}`);
+    if (mesh !== '*') {
+      this.emitter.emit(`changed:${mesh}`);
+      return;
+    }
+    for (const event of this.emitter.eventNames()) {
+      if (typeof event === 'string' && event.startsWith('changed:')) this.emitter.emit(event);
+    }
   }
 
   onAnyChange(listener: (mesh: string) => void): void {

@@ -4,6 +4,7 @@ import { CaManager } from './ca/ca-manager.js';
 import { generateRsaKeyPair, type RsaKeySource } from './ca/keys.js';
 import { SigningPool } from './ca/signing-pool.js';
 import type { Config } from './config.js';
+import { DomainError } from './domain/errors.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
 import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-service.js';
@@ -16,10 +17,8 @@ import type { Mesh } from './resources/mesh.js';
 import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
 import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
 import { MeshcpMetrics } from './ops/metrics.js';
-import type { Db } from './store/database.js';
-import { FactsStore } from './store/facts-store.js';
-import { ResourceStore } from './store/resource-store.js';
-import type { SecretCipher } from './store/secret-cipher.js';
+import type { FactsStore } from './store/facts-store.js';
+import type { Store } from './store/store.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
 const LONG_POLL_DRAIN_MS = 2_000;
@@ -35,7 +34,8 @@ function boundedWait(work: Promise<void>, ms: number): Promise<void> {
 export interface Services {
   config: Config;
   log: Logger;
-  store: ResourceStore;
+  /** The database (SQLite or PostgreSQL); `store.resources` and `store.facts` outside any transaction. */
+  store: Store;
   facts: FactsStore;
   events: MeshEvents;
   ca: CaManager;
@@ -63,15 +63,16 @@ export interface Services {
    * close their connections, so no client waits out its poll or loses its answer.
    */
   endLongPolls(): Promise<void>;
+  /** Whether the store answers and hears other instances: false makes `/readyz` 503 (the process stays alive). */
+  ready(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Commits answered certificates still pending, stops the signing workers, closes the database. Idempotent. */
   close(): Promise<void>;
   /** Prometheus metrics, shared by both API listeners and served by the diagnostics listener. */
   metrics: MeshcpMetrics;
 }
 
-export function createServices(deps: {
-  db: Db;
-  cipher: SecretCipher;
+export async function createServices(deps: {
+  store: Store;
   config: Config;
   log: Logger;
   adminToken: string;
@@ -79,49 +80,52 @@ export function createServices(deps: {
   clock?: Clock;
   /** Makes the RSA keys of builtin CAs and token signing keys; tests hand out keys generated ahead of time. */
   rsaKeys?: RsaKeySource;
-}): Services {
+}): Promise<Services> {
   const clock = deps.clock ?? systemClock;
-  const store = new ResourceStore(deps.db, deps.cipher, clock);
-  const sealed = store.sealPlaintextCaKeys();
-  if (sealed.length > 0) deps.log.info({ meshes: sealed }, 'encrypted the inline CA keys that were stored in plaintext');
-  const facts = new FactsStore(deps.db);
+  const store = deps.store;
+  const facts = store.facts;
   const events = new MeshEvents(clock);
-  const ca = new CaManager(store, facts, clock);
-  events.onAnyChange((mesh) => ca.reload(mesh));
-  ca.recordCurrentBundles();
+  const ca = new CaManager(store, clock);
+  events.onAnyChange((mesh) => {
+    if (mesh === '*') {
+      ca.invalidateAll();
+      return;
+    }
+    ca.reload(mesh).catch((err: unknown) => deps.log.warn({ mesh, err: (err as Error).message }, 'could not reload the CA state of a changed mesh'));
+  });
+  // Another instance's commit: the same as a local one for caches and waiting long-polls.
+  store.changes.subscribe((mesh) => events.meshChanged(mesh));
+  await ca.recordCurrentBundles();
   const signing = new SigningPool(deps.config.signingWorkers);
   const longPolls = new LongPollGate(deps.config.maxLongPolls);
-  const recorder = new IssueRecorder(facts, store, (mesh, version) => {
-    try {
-      return ca.stateOf(mesh)?.bundleVersion === version;
-    } catch {
-      return false;
-    }
+  const recorder = new IssueRecorder(store, (mesh, version) => {
+    const cached = ca.cachedState(mesh);
+    return !cached || cached.bundleVersion === version;
   });
   const resources = new ResourceManager(store, events);
-  const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(facts, deps.config.certProfile));
+  const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(deps.config.certProfile));
   let holders = 0;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS);
-      recorder.flush();
+      await recorder.flush().catch(() => {});
       await signing.close();
-      deps.db.close();
+      await store.close();
     })());
   return {
-    metrics: new MeshcpMetrics({ store, facts, ca, longPolls, now: () => clock.now() }),
+    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, now: () => clock.now() }),
     config: deps.config,
     log: deps.log,
     store,
     facts,
     events,
     ca,
-    meshes: resources.handle(new MeshDescriptor(store, facts, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
-    secrets: resources.handle(secretDescriptor(store)),
+    meshes: resources.handle(new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
+    secrets: resources.handle(secretDescriptor()),
     globalSecrets: resources.handle(globalSecretDescriptor),
     dataplanes,
-    tokens: new DataplaneTokenService(store, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
+    tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
     certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
@@ -135,6 +139,16 @@ export function createServices(deps: {
       if (--holders <= 0) await close();
     },
     endLongPolls: () => boundedWait(longPolls.endAll(), LONG_POLL_DRAIN_MS),
+    ready: async () => {
+      try {
+        await store.ping();
+      } catch (err) {
+        const why = err instanceof DomainError ? err.detail : (err as Error).message;
+        return { ok: false, reason: `the ${store.kind} store does not answer: ${why}` };
+      }
+      if (!store.changes.healthy) return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
+      return { ok: true };
+    },
     close,
   };
 }

@@ -31,7 +31,7 @@ export function installDataplaneTokenPolicy(app: FastifyInstance, options: Datap
     }
     if (Object.keys(principal.tags).length === 0) return;
     // The route has already matched the URL's mesh and name to the token's (auth.ts).
-    const stored = options.store.get<Dataplane>('Dataplane', principal.mesh, principal.name);
+    const stored = await options.store.get<Dataplane>('Dataplane', principal.mesh, principal.name);
     if (!stored) return; // nothing registered yet: the PUT checks its body, the other routes answer 404
     const problem = tokenTagViolation(principal.tags, stored.spec);
     if (problem) throw forbidden(`${problem} (the Dataplane as registered)`);

@@ -18,9 +18,9 @@ export async function buildDiagnosticsApp(services: Services): Promise<FastifyIn
     return reply.type(services.metrics.registry.contentType).send(body);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/ready', async () => {
-    services.store.db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
-    return { status: 'ok' };
+  app.get('/ready', async (_request, reply) => {
+    const ready = await services.ready();
+    return ready.ok ? { status: 'ok' } : reply.status(503).send({ status: 'not ready', reason: ready.reason });
   });
   return app;
 }

@@ -60,12 +60,13 @@ export function parseListQuery(request: FastifyRequest, mesh?: string, options: 
 }
 
 /** `{total, items, next}` with `next` an absolute URL that keeps the other parameters, as Kuma. */
-export function listBody<S extends object>(
+export async function listBody<S extends object>(
   request: FastifyRequest,
   query: ListQuery,
-  page: { total: number; items: StoredResource<S>[] },
-  render: (item: StoredResource<S>) => object = renderResource,
+  pageOrPromise: { total: number; items: StoredResource<S>[] } | Promise<{ total: number; items: StoredResource<S>[] }>,
+  render: (item: StoredResource<S>) => object | Promise<object> = renderResource,
 ) {
+  const page = await pageOrPromise;
   let next: string | null = null;
   if (query.offset + page.items.length < page.total) {
     const params = new URLSearchParams();
@@ -79,5 +80,7 @@ export function listBody<S extends object>(
     const sorted = new URLSearchParams([...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     next = `${request.protocol}://${request.host}${request.url.split('?')[0]}?${sorted.toString()}`;
   }
-  return { total: page.total, items: page.items.map(render), next };
+  const items = [];
+  for (const item of page.items) items.push(await render(item));
+  return { total: page.total, items, next };
 }

@@ -20,6 +20,10 @@ const REJECT_REASONS: Record<number, string> = {
 
 interface Noted {
   meshBefore?: Mesh;
+  /** The mesh as the successful write left it (read before the answer is sent). */
+  meshAfter?: Mesh;
+  /** The mesh label of a refused certificate request. */
+  meshLabel?: string;
   firstContact?: boolean;
   payload?: string;
 }
@@ -32,25 +36,36 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
   const { metrics } = services;
   const log = services.log;
   const noted = new WeakMap<FastifyRequest, Noted>();
-  // On the hot path of every agent poll: one primary-key probe, not the full facts read.
-  const known = services.facts.db.prepare('SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?');
   // A mesh label only for meshes that exist: strangers' URLs must not create series.
-  const meshLabel = (mesh: string | undefined) => (mesh && services.meshes.exists('', mesh) ? mesh : 'unknown');
+  const meshLabel = async (mesh: string | undefined) => (mesh && (await services.meshes.exists('', mesh)) ? mesh : 'unknown');
 
   app.addHook('preHandler', async (request) => {
     const route = request.routeOptions.url;
     const params = request.params as { name?: string; mesh?: string };
     if (route === MESH_ROUTE && (request.method === 'PUT' || request.method === 'DELETE')) {
-      noted.set(request, { meshBefore: services.store.get<Mesh>('Mesh', '', params.name ?? '')?.spec });
+      noted.set(request, { meshBefore: (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? ''))?.spec });
     } else if (route && DATAPLANE_CONTACT_ROUTES.has(route) && request.principal.kind === 'dataplane') {
-      noted.set(request, { firstContact: known.get(params.mesh ?? '', params.name ?? '') === undefined });
+      // On the hot path of every agent poll: one primary-key probe, not the full facts read.
+      noted.set(request, { firstContact: !(await services.facts.exists(params.mesh ?? '', params.name ?? '')) });
     }
   });
 
+  // Store reads happen here, before the answer leaves: once a client has its answer, the event line and the
+  // counters are already there (onResponse does no I/O).
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url;
-    const keep = (route === MESH_ROUTE && reply.statusCode === 409) || (route === CERTIFICATE_ROUTE && reply.statusCode === 200);
-    if (keep && typeof payload === 'string') noted.set(request, { ...noted.get(request), payload });
+    const status = reply.statusCode;
+    const params = request.params as { name?: string; mesh?: string };
+    const note: Noted = { ...noted.get(request) };
+    const keep = (route === MESH_ROUTE && status === 409) || (route === CERTIFICATE_ROUTE && status === 200);
+    if (keep && typeof payload === 'string') note.payload = payload;
+    if (route === MESH_ROUTE && request.method === 'PUT' && status < 300) {
+      note.meshAfter = (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? '').catch(() => undefined))?.spec;
+    }
+    if (route === CERTIFICATE_ROUTE && request.method === 'POST' && status !== 200) {
+      note.meshLabel = await meshLabel(params.mesh).catch(() => 'unknown');
+    }
+    noted.set(request, note);
     return payload;
   });
 
@@ -71,7 +86,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
         const backend = issuedBackendOf(note.payload);
         metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend });
       } else {
-        metrics.certificateRequestsRejected.inc({ mesh: meshLabel(params.mesh), reason: REJECT_REASONS[status] ?? `http_${status}` });
+        metrics.certificateRequestsRejected.inc({ mesh: note.meshLabel ?? 'unknown', reason: REJECT_REASONS[status] ?? `http_${status}` });
       }
     } else if (route === '/tokens/dataplane' && status === 200) {
       const body = (request.body ?? {}) as { name?: string; mesh?: string; tags?: unknown; validFor?: string };
@@ -96,8 +111,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
     if (status >= 300) return;
     // ?force=true that skipped rules is logged by the mesh service (event "force-used"), naming the rules it skipped.
-    const after = request.method === 'DELETE' ? undefined : services.store.get<Mesh>('Mesh', '', mesh)?.spec;
-    for (const event of meshChangeEvents(mesh, note.meshBefore, after)) log.info(event.fields, event.msg);
+    for (const event of meshChangeEvents(mesh, note.meshBefore, note.meshAfter)) log.info(event.fields, event.msg);
   }
 }
 

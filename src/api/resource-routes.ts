@@ -37,14 +37,14 @@ export function registerResourceRoutes(app: FastifyInstance, handle: ResourceHan
     return listBody(request, query, handle.list(query));
   });
   app.get<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.get(routes.kind, routes.summaries.get, meshScoped, hide) }, async (request) =>
-    renderResource(handle.get(request.params.mesh ?? '', request.params.name)),
+    renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
   );
   app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(routes.kind, routes.summaries.put, meshScoped, hide) }, async (request, reply) => {
     const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
     return reply.status(statusOf(outcome)).send({});
   });
   app.delete<{ Params: ItemParams }>(item, { schema: docs.del(routes.kind, routes.summaries.del, meshScoped, hide) }, async (request) => {
-    handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
+    await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
     return {};
   });
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import type { BundleBackend, FactsStore } from '../store/facts-store.js';
+import type { BundleBackend } from '../store/facts-store.js';
+import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
@@ -19,6 +20,8 @@ export interface MeshCaState {
   bundleVersion: string;
   bundleBackends: BundleBackend[];
   supportedBackends: string[];
+  /** The stored Mesh row's version this state was built from: a certificate is recorded only while it is current. */
+  meshVersion: number;
   /** The enabled backend's signer, parsed once (loading a private key costs ~750 µs); none when Vault signs. */
   signer?: CaSigner;
 }
@@ -29,18 +32,22 @@ export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[
   return hash.digest('base64url').slice(0, 22);
 }
 
-/** Reads decoded secret data straight from the store (inside or outside a transaction). */
-export function storeSecretSource(store: ResourceStore): SecretSource {
-  return {
-    read(mesh, name) {
-      const secret = store.get<{ data?: string }>('Secret', mesh, name);
-      return secret ? Buffer.from(secret.spec.data ?? '', 'base64') : undefined;
-    },
-  };
+/**
+ * The secrets `backends` of `mesh` read (each plugin names them), loaded up front from `resources` (inside or outside
+ * a transaction) so the CA plugins read them from memory.
+ */
+export async function loadBackendSecrets(resources: ResourceStore, mesh: string, backends: readonly CaBackend[]): Promise<SecretSource> {
+  const names = new Set(backends.flatMap((backend) => pluginFor(backend.type).usedSecrets(mesh, backend)));
+  const data = new Map<string, Buffer>();
+  for (const name of names) {
+    const secret = await resources.get<{ data?: string }>('Secret', mesh, name);
+    if (secret) data.set(name, Buffer.from(secret.spec.data ?? '', 'base64'));
+  }
+  return { read: (from, name) => (from === mesh ? data.get(name) : undefined) };
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
-export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'signer'> | undefined {
+export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'signer' | 'meshVersion'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -68,41 +75,54 @@ export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource):
 }
 
 /**
- * Caches each mesh's CA state; every write to a mesh or its secrets calls `reload`. Reads (`stateOf`) never write:
- * the bundle versions dataplanes may acknowledge are recorded by writes (the mesh PUT, `reload` after any write)
- * and at startup (`recordCurrentBundles`), which covers material that changed underneath (a `file` source edited
- * before a restart).
+ * Caches each mesh's CA state; every write to a mesh or its secrets (on any instance) calls `reload`. Reads
+ * (`stateOf`) never write: the bundle versions dataplanes may acknowledge are recorded by writes (the mesh PUT,
+ * `reload` after any write) and at startup (`recordCurrentBundles`), which covers material that changed underneath
+ * (a `file` source edited before a restart).
  */
 export class CaManager {
   private readonly cache = new Map<string, MeshCaState | null>();
-  private readonly secrets: SecretSource;
+  /** Loads in flight, shared by concurrent callers; an invalidation makes a load's result uncacheable. */
+  private readonly loading = new Map<string, Promise<MeshCaState | undefined>>();
+  private readonly generations = new Map<string, number>();
   /** Last contact with each vault backend, shown by `/ca-rotation`. */
   readonly vaultHealth: VaultHealth;
 
   constructor(
-    private readonly store: ResourceStore,
-    private readonly facts: FactsStore,
+    private readonly store: Store,
     private readonly clock: Clock = systemClock,
   ) {
-    this.secrets = storeSecretSource(store);
     this.vaultHealth = new VaultHealth(clock);
   }
 
-  /** The mesh's CA state, or undefined when the mesh has mTLS off. */
-  stateOf(meshName: string): MeshCaState | undefined {
+  /** The mesh's CA state, or undefined when the mesh has mTLS off. Throws CaMaterialError when it cannot be loaded. */
+  stateOf(meshName: string): Promise<MeshCaState | undefined> {
     const cached = this.cache.get(meshName);
-    if (cached !== undefined) return cached ?? undefined;
-    const mesh = this.store.get<Mesh>('Mesh', '', meshName);
-    const loaded = mesh ? loadMeshCa(meshName, mesh.spec, this.secrets) : undefined;
-    const state = loaded
-      ? { ...loaded, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
-      : undefined;
-    if (mesh) this.cache.set(meshName, state ?? null); // only meshes that exist: the map cannot grow from requests
-    return state;
+    if (cached !== undefined) return Promise.resolve(cached ?? undefined);
+    let load = this.loading.get(meshName);
+    if (!load) {
+      load = this.load(meshName).finally(() => {
+        if (this.loading.get(meshName) === load) this.loading.delete(meshName);
+      });
+      this.loading.set(meshName, load);
+    }
+    return load;
+  }
+
+  /** The cached state without loading it: undefined when not cached (never touches the store). */
+  cachedState(meshName: string): MeshCaState | null | undefined {
+    return this.cache.get(meshName);
   }
 
   invalidate(meshName: string): void {
     this.cache.delete(meshName);
+    this.loading.delete(meshName);
+    this.generations.set(meshName, (this.generations.get(meshName) ?? 0) + 1);
+  }
+
+  /** Forgets every mesh (another instance's changes may have been missed). */
+  invalidateAll(): void {
+    for (const mesh of new Set([...this.cache.keys(), ...this.loading.keys()])) this.invalidate(mesh);
   }
 
   /**
@@ -110,21 +130,37 @@ export class CaManager {
    * so an acknowledgement of any bundle this CP serves can be resolved. Material that cannot be loaded is left to
    * the requests, which answer 409 with the reason.
    */
-  reload(meshName: string): void {
+  async reload(meshName: string): Promise<void> {
     this.invalidate(meshName);
     let state: MeshCaState | undefined;
     try {
-      state = this.stateOf(meshName);
+      state = await this.stateOf(meshName);
     } catch (err) {
       if (err instanceof CaMaterialError) return;
       throw err;
     }
-    if (state) this.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
+    if (state) await this.store.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
   }
 
   /** At startup: records the bundle every mesh serves (its material may have changed while the CP was down). */
-  recordCurrentBundles(): void {
-    for (const mesh of this.store.names('Mesh', '')) this.reload(mesh);
+  async recordCurrentBundles(): Promise<void> {
+    for (const mesh of await this.store.resources.names('Mesh', '')) await this.reload(mesh);
+  }
+
+  private async load(meshName: string): Promise<MeshCaState | undefined> {
+    const generation = this.generations.get(meshName) ?? 0;
+    const mesh = await this.store.resources.get<Mesh>('Mesh', '', meshName);
+    let state: MeshCaState | undefined;
+    if (mesh) {
+      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
+      const loaded = loadMeshCa(meshName, mesh.spec, secrets);
+      state = loaded
+        ? { ...loaded, meshVersion: mesh.version, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
+        : undefined;
+    }
+    // Only meshes that exist (the map cannot grow from requests), and only if nothing changed while loading.
+    if (mesh && (this.generations.get(meshName) ?? 0) === generation) this.cache.set(meshName, state ?? null);
+    return state;
   }
 }
 

@@ -28,10 +28,10 @@ export function identityOf(uris: string[]): string {
 }
 
 /** The mesh's CA state for dataplane endpoints: 409 when mTLS is off or the CA cannot be used. */
-export function requireMeshCa(ca: CaManager, mesh: string): MeshCaState {
+export async function requireMeshCa(ca: CaManager, mesh: string): Promise<MeshCaState> {
   let state: MeshCaState | undefined;
   try {
-    state = ca.stateOf(mesh);
+    state = await ca.stateOf(mesh);
   } catch (err) {
     if (!(err instanceof CaMaterialError)) throw err;
     throw cannotIssue(err.message);
@@ -82,7 +82,7 @@ export class CertificateService {
 
   /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
   async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean): Promise<IssuedCertificate> {
-    const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
+    const dp = (await this.dataplanes.get(mesh, name)).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw invalidRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;
@@ -94,7 +94,7 @@ export class CertificateService {
     }
 
     for (let attempt = 1; ; attempt++) {
-      const state = requireMeshCa(this.ca, mesh);
+      const state = await requireMeshCa(this.ca, mesh);
       const now = this.clock.now();
       const material = state.enabledMaterial;
       const signed = material.vault
@@ -106,7 +106,8 @@ export class CertificateService {
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
       const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };
       try {
-        await this.recorder.record(mesh, name, issue, state.bundleVersion, fromDataplane ? request.bundleVersion : undefined);
+        const under = { bundleVersion: state.bundleVersion, meshVersion: state.meshVersion };
+        await this.recorder.record(mesh, name, issue, under, fromDataplane ? request.bundleVersion : undefined);
       } catch (err) {
         if (!(err instanceof StaleIssue)) throw err;
         if (attempt < 3) continue;

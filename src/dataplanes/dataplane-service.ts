@@ -5,7 +5,6 @@ import { checkResourceRequest, specOf } from '../resources/request-checks.js';
 import { workloadLabelProblem } from '../resources/labels.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { ResourceDescriptor, ResourceHandle } from '../services/resource-manager.js';
-import type { FactsStore } from '../store/facts-store.js';
 import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
 import { tokenTagViolation } from './token-tags.js';
 
@@ -16,7 +15,7 @@ export type DataplaneService = ResourceHandle<Dataplane>;
  * The Dataplane resource. A dataplane may register itself, but only as what its token's tags allow; deleting a
  * dataplane forgets its facts, so it no longer blocks a rotation step.
  */
-export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile = 'kuma'): ResourceDescriptor {
+export function dataplaneDescriptor(certProfile: CertProfile = 'kuma'): ResourceDescriptor {
   return {
     type: 'Dataplane',
     scope: 'mesh',
@@ -39,6 +38,6 @@ export function dataplaneDescriptor(facts: FactsStore, certProfile: CertProfile 
       }
       return { spec: specOf(dp), labels: dp.labels ?? {} };
     },
-    afterDelete: (at) => facts.deleteDataplane(at.mesh, at.name),
+    afterDelete: (tx, at) => tx.facts.deleteDataplane(at.mesh, at.name),
   };
 }

@@ -12,9 +12,9 @@ function statOf(s: Stat) {
 }
 
 /** Kuma's DataplaneOverview: the dataplane plus what the CP knows about its certificate and trust. */
-export function dataplaneOverview(dp: StoredResource<Dataplane>, facts: FactsStore) {
+export async function dataplaneOverview(dp: StoredResource<Dataplane>, facts: FactsStore) {
   const { type: _type, ...rest } = renderResource(dp);
-  const known = facts.get(dp.mesh, dp.name);
+  const known = await facts.get(dp.mesh, dp.name);
   const overview: Record<string, unknown> = {
     type: 'DataplaneOverview',
     mesh: dp.mesh,
@@ -39,10 +39,10 @@ export function dataplaneOverview(dp: StoredResource<Dataplane>, facts: FactsSto
 }
 
 /** Kuma's MeshInsight, counted from the facts tables (active dataplanes for the mTLS part). */
-export function meshInsight(mesh: StoredResource, dataplaneCount: number, facts: FactsStore, now: number, onlineWindowMs: number): MeshInsight {
+export async function meshInsight(mesh: StoredResource, dataplaneCount: number, facts: FactsStore, now: number, onlineWindowMs: number): Promise<MeshInsight> {
   const onlineSince = now - onlineWindowMs;
-  const online = facts.countOnline(mesh.name, onlineSince);
-  const { issued, trusted } = facts.backendStats(mesh.name, now, onlineSince);
+  const online = await facts.countOnline(mesh.name, onlineSince);
+  const { issued, trusted } = await facts.backendStats(mesh.name, now, onlineSince);
   return {
     type: 'MeshInsight',
     name: mesh.name,

@@ -50,6 +50,8 @@ function invalidTokenRequest(field: string, message: string): DomainError {
 export class DataplaneTokenService implements DataplaneTokenVerifier {
   /** Keys of meshes that have a signing key; bounded by the meshes that exist (misses are not kept). */
   private readonly keys = new Map<string, MeshTokenKeys>();
+  /** Bumped by every change: a key read that a change overtook is not cached (it may miss a revocation). */
+  private changes = 0;
 
   constructor(
     private readonly store: ResourceStore,
@@ -57,7 +59,11 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     private readonly options: { requireServiceTag?: boolean } = {},
     private readonly clock: Clock = systemClock,
   ) {
-    events.onAnyChange((mesh) => this.keys.delete(mesh));
+    events.onAnyChange((mesh) => {
+      this.changes++;
+      if (mesh === '*') this.keys.clear();
+      else this.keys.delete(mesh);
+    });
   }
 
   async issue(body: unknown): Promise<string> {
@@ -71,8 +77,8 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     }
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
     if (validForMs === null || validForMs <= 0) throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
-    const keys = this.keysOf(mesh);
-    if (!keys && !this.store.exists('Mesh', '', mesh)) {
+    const keys = await this.keysOf(mesh);
+    if (!keys && !(await this.store.exists('Mesh', '', mesh))) {
       throw new DomainError({ kind: 'not-found', title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
     }
     if (!keys) {
@@ -99,25 +105,28 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
       const unverified = TokenClaimsSchema.safeParse(decodeJwt(token));
       if (!unverified.success) return undefined;
-      const keys = this.keysOf(unverified.data.Mesh);
+      const keys = await this.keysOf(unverified.data.Mesh);
       if (!keys) return undefined;
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
       const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
       return { kind: 'dataplane', mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
-    } catch {
+    } catch (err) {
+      // The store being unreachable is not the token's fault: the caller gets a 503 to retry, not a 401.
+      if (err instanceof DomainError && err.kind === 'unavailable') throw err;
       return undefined;
     }
   }
 
-  private keysOf(mesh: string): MeshTokenKeys | undefined {
+  private async keysOf(mesh: string): Promise<MeshTokenKeys | undefined> {
     const cached = this.keys.get(mesh);
     if (cached) return cached;
-    const secret = this.store.get<{ data?: string }>('Secret', mesh, signingKeySecretName(mesh));
+    const changes = this.changes;
+    const secret = await this.store.get<{ data?: string }>('Secret', mesh, signingKeySecretName(mesh));
     if (!secret?.spec.data) return undefined;
     const privateKey = createPrivateKey(Buffer.from(secret.spec.data, 'base64').toString());
-    const revocations = this.store.get<{ data?: string }>('Secret', mesh, revocationsSecretName(mesh));
+    const revocations = await this.store.get<{ data?: string }>('Secret', mesh, revocationsSecretName(mesh));
     const revoked = new Set(
       Buffer.from(revocations?.spec.data ?? '', 'base64')
         .toString()
@@ -126,7 +135,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         .filter(Boolean),
     );
     const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked };
-    this.keys.set(mesh, keys);
+    if (changes === this.changes) this.keys.set(mesh, keys);
     return keys;
   }
 }

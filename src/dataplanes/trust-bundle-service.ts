@@ -39,18 +39,18 @@ export class TrustBundleService {
     const signal = options.signal;
     const deadline = this.clock.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let arrived = true; ; arrived = false) {
-      const dp = this.dataplanes.get(mesh, name).spec as Dataplane;
-      const state = requireMeshCa(this.ca, mesh);
+      const dp = (await this.dataplanes.get(mesh, name)).spec as Dataplane;
+      const state = await requireMeshCa(this.ca, mesh);
       const now = this.clock.now();
       // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
       // one) may have said it holds another bundle, and this older word must not overwrite it.
       if (options.fromDataplane && arrived) {
-        if (heldVersion !== undefined) this.facts.acknowledge(mesh, name, heldVersion, now);
-        else this.facts.touch(mesh, name, now);
-        if (options.servedSerial !== undefined) this.facts.reportServed(mesh, name, options.servedSerial);
+        if (heldVersion !== undefined) await this.facts.acknowledge(mesh, name, heldVersion, now);
+        else await this.facts.touch(mesh, name, now);
+        if (options.servedSerial !== undefined) await this.facts.reportServed(mesh, name, options.servedSerial);
       }
       // One read of the facts per pass: they decide the reissue hint and when to wake for renewal.
-      const known = this.facts.get(mesh, name);
+      const known = await this.facts.get(mesh, name);
       const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || reissue) {

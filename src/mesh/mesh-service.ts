@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
-import { loadMeshCa, storeSecretSource } from '../ca/ca-manager.js';
+import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
 import { conflict, invalidResource, invalidRequest, Titles } from '../domain/errors.js';
 import { MeshSchema, validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
 import { validateMeshNameOnCreate } from '../resources/names.js';
@@ -12,7 +12,7 @@ import { describeShapeError, parseShape, reroot, type Violation } from '../resou
 import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } from '../rotation/rules.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../services/resource-manager.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { Store, StoreTx } from '../store/store.js';
 
 export type { WriteOptions, WriteOutcome } from '../services/resource-manager.js';
 
@@ -51,19 +51,16 @@ interface ParsedMesh {
 export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWrite[]> {
   readonly type = 'Mesh' as const;
   readonly scope = 'global' as const;
-  private readonly secrets: SecretSource;
 
   constructor(
-    private readonly store: ResourceStore,
-    private readonly facts: FactsStore,
+    private readonly store: Store,
     private readonly log: Logger,
     /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
-    private readonly flushPendingIssues: () => void = () => {},
+    private readonly flushPendingIssues: () => Promise<void> = async () => {},
     private readonly clock: Clock = systemClock,
     /** Makes builtin CA keys and token signing keys (generated off the main thread in production). */
     private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
   ) {
-    this.secrets = storeSecretSource(store);
   }
 
   parse(at: ResourceAt, body: unknown): ParsedMesh {
@@ -89,10 +86,11 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     const name = at.name;
     const now = new Date(this.clock.now());
     const violations: Violation[] = [];
+    const stored = await loadBackendSecrets(this.store.resources, name, parsed.mesh.mtls?.backends ?? []);
     const pending = await Promise.all(
       (parsed.mesh.mtls?.backends ?? []).map((backend, i) =>
         pluginFor(backend.type)
-          .prepare(name, backend, this.secrets, now, this.rsaKeys)
+          .prepare(name, backend, stored, now, this.rsaKeys)
           .catch((err: unknown) => {
             if (!(err instanceof CaPrepareError)) throw err;
             violations.push(...reroot(err.violations, `mtls.backends[${i}].conf`));
@@ -101,7 +99,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
       ),
     );
     if (violations.length > 0) throw invalidResource(Titles.process, violations);
-    if (!this.store.exists('Secret', name, signingKeySecretName(name))) {
+    if (!(await this.store.resources.exists('Secret', name, signingKeySecretName(name)))) {
       const { privateKey } = await this.rsaKeys(2048);
       pending.push([
         { name: signingKeySecretName(name), data: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })) },
@@ -110,15 +108,15 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     return pending.flat();
   }
 
-  beforeTransaction(): void {
-    this.flushPendingIssues();
+  beforeTransaction(): Promise<void> {
+    return this.flushPendingIssues();
   }
 
   retryWhen(err: unknown): boolean {
     return err instanceof PreparedMaterialMissing;
   }
 
-  checkWrite({ at, parsed, stored, prepared: pending, request }: WriteCheck<ParsedMesh, SecretToWrite[]>): () => void {
+  async checkWrite({ tx, at, parsed, stored, prepared: pending, request }: WriteCheck<ParsedMesh, SecretToWrite[]>) {
     const name = at.name;
     const mesh = parsed.mesh;
     const now = this.clock.now();
@@ -127,8 +125,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
       const violations = validateMeshNameOnCreate(name);
       if (violations.length > 0) throw invalidResource(Titles.create, violations);
     }
-    const secrets = new PreparedSecrets(this.secrets, name, pending);
     const backends = mesh.mtls?.backends ?? [];
+    const storedBackends = (stored?.spec as Mesh | undefined)?.mtls?.backends ?? [];
+    const storedSecrets = await loadBackendSecrets(tx.resources, name, [...storedBackends, ...backends]);
+    const secrets = new PreparedSecrets(storedSecrets, name, pending);
     for (const backend of backends) {
       if (!pluginFor(backend.type).materialExists(name, backend, secrets)) throw new PreparedMaterialMissing();
     }
@@ -140,10 +140,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     const ca = this.loadCa(name, mesh, secrets);
 
-    const rotation = evaluateRotation(
-      stored ? this.mtlsView(name, stored.spec as Mesh, this.secrets) : undefined,
+    const rotation = await evaluateRotation(
+      stored ? this.mtlsView(name, stored.spec as Mesh, storedSecrets) : undefined,
       this.mtlsView(name, mesh, secrets, ca),
-      this.fleetAt(name, now),
+      fleetAt(tx.facts, name, now),
     );
     if (rotation.length > 0) {
       if (!request.force) {
@@ -154,25 +154,25 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
         this.log.warn({ event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
       }
     }
-    return () => {
+    return async (write: StoreTx) => {
       for (const secret of pending) {
-        if (secret.replace || !this.store.exists('Secret', name, secret.name)) {
-          this.store.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
+        if (secret.replace || !(await write.resources.exists('Secret', name, secret.name))) {
+          await write.resources.upsert('Secret', name, secret.name, { data: secret.data.toString('base64') }, {});
         }
       }
-      if (ca) this.facts.recordBundleVersion(name, ca.bundleVersion, ca.enabled.name, ca.bundleBackends, now);
+      if (ca) await write.facts.recordBundleVersion(name, ca.bundleVersion, ca.enabled.name, ca.bundleBackends, now);
     };
   }
 
-  checkDelete(at: ResourceAt): void {
-    if (this.store.count('Dataplane', at.name) > 0) {
+  async checkDelete(tx: StoreTx, at: ResourceAt): Promise<void> {
+    if ((await tx.resources.count('Dataplane', at.name)) > 0) {
       throw invalidResource(Titles.delete, [{ field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' }]);
     }
   }
 
-  afterDelete(at: ResourceAt): void {
-    this.store.deleteMeshContents(at.name);
-    this.facts.deleteMesh(at.name);
+  async afterDelete(tx: StoreTx, at: ResourceAt): Promise<void> {
+    await tx.resources.deleteMeshContents(at.name);
+    await tx.facts.deleteMesh(at.name);
   }
 
   meshChangedBy(at: ResourceAt): string {
@@ -202,10 +202,11 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     };
   }
 
-  private fleetAt(mesh: string, now: number): FleetFacts {
-    return {
-      notTrusting: (backend, fingerprint) => this.facts.activeNotTrusting(mesh, backend, fingerprint, now),
-      issuedBy: (backend) => this.facts.activeIssuedBy(mesh, backend, now),
-    };
-  }
+}
+
+function fleetAt(facts: FactsStore, mesh: string, now: number): FleetFacts {
+  return {
+    notTrusting: (backend, fingerprint) => facts.activeNotTrusting(mesh, backend, fingerprint, now),
+    issuedBy: (backend) => facts.activeIssuedBy(mesh, backend, now),
+  };
 }

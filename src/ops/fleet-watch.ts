@@ -26,22 +26,18 @@ export interface FleetWatchDeps {
  * between two sweeps (an index-free range over a few rows per sweep in a calm fleet).
  */
 export class FleetWatch {
-  private readonly crossed;
   private lastCutoff: number;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly deps: FleetWatchDeps) {
-    this.crossed = deps.facts.db.prepare(
-      'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
-    );
     this.lastCutoff = deps.now() - deps.dpOnlineWindowMs;
   }
 
-  sweepOffline(): void {
+  async sweepOffline(): Promise<void> {
     const cutoff = this.deps.now() - this.deps.dpOnlineWindowMs;
     if (cutoff <= this.lastCutoff) return;
-    const rows = this.crossed.all(this.lastCutoff, cutoff) as { mesh: string; name: string }[];
-    this.lastCutoff = cutoff;
+    const rows = await this.deps.facts.contactsBetween(this.lastCutoff, cutoff);
+    this.lastCutoff = cutoff; // only after a successful read: a sweep during a store outage is made up by the next
     const byMesh = new Map<string, string[]>();
     for (const row of rows) byMesh.set(row.mesh, [...(byMesh.get(row.mesh) ?? []), row.name]);
     for (const [mesh, names] of byMesh) {
@@ -54,12 +50,12 @@ export class FleetWatch {
     }
   }
 
-  checkCaExpiry(): void {
+  async checkCaExpiry(): Promise<void> {
     const now = this.deps.now();
-    for (const mesh of this.deps.store.list<Mesh>('Mesh', { offset: 0, size: 10_000 }).items) {
+    for (const mesh of (await this.deps.store.list<Mesh>('Mesh', { offset: 0, size: 10_000 })).items) {
       let materials;
       try {
-        materials = this.deps.ca.stateOf(mesh.name)?.materials ?? [];
+        materials = (await this.deps.ca.stateOf(mesh.name))?.materials ?? [];
       } catch (err) {
         if (!(err instanceof CaMaterialError)) throw err;
         this.deps.log.warn({ event: 'ca-unusable', mesh: mesh.name, reason: err.message }, `the CA of mesh ${mesh.name} cannot be loaded: ${err.message}`);
@@ -81,9 +77,11 @@ export class FleetWatch {
 
   /** CA check now and daily; offline sweep every `sweepMs`. Timers do not keep the process alive. */
   start(sweepMs = Math.min(30_000, Math.max(1_000, Math.floor(this.deps.dpOnlineWindowMs / 3)))): void {
-    this.checkCaExpiry();
-    this.timers.push(setInterval(() => this.checkCaExpiry(), DAY_MS).unref());
-    this.timers.push(setInterval(() => this.sweepOffline(), sweepMs).unref());
+    const run = (work: () => Promise<void>) => () =>
+      void work().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'fleet watch could not read the store'));
+    run(() => this.checkCaExpiry())();
+    this.timers.push(setInterval(run(() => this.checkCaExpiry()), DAY_MS).unref());
+    this.timers.push(setInterval(run(() => this.sweepOffline()), sweepMs).unref());
   }
 
   stop(): void {

@@ -58,16 +58,18 @@ export class MeshcpMetrics {
         this.set(sources.longPolls.size);
       },
     });
-    const meshes = () => sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE }).items;
+    const meshes = async () => (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;
     new Gauge({
       name: 'meshcp_active_dataplanes',
       help: 'Dataplanes holding an unexpired certificate, by mesh',
       labelNames: ['mesh'],
       registers,
-      collect() {
-        this.reset();
+      async collect() {
         const now = sources.now();
-        for (const mesh of meshes()) this.set({ mesh: mesh.name }, sources.facts.countActive(mesh.name, now));
+        const counts = [];
+        for (const mesh of await meshes()) counts.push({ mesh: mesh.name, n: await sources.facts.countActive(mesh.name, now) });
+        this.reset();
+        for (const { mesh, n } of counts) this.set({ mesh }, n);
       },
     });
     new Gauge({
@@ -75,10 +77,12 @@ export class MeshcpMetrics {
       help: 'Expiry of each mTLS backend CA certificate (Unix seconds)',
       labelNames: ['mesh', 'backend', 'type'],
       registers,
-      collect() {
+      async collect() {
+        const rows = [];
+        for (const mesh of await meshes()) rows.push({ mesh, materials: await materialsOf(sources.ca, mesh.name) });
         this.reset();
-        for (const mesh of meshes()) {
-          for (const material of materialsOf(sources.ca, mesh.name)) {
+        for (const { mesh, materials } of rows) {
+          for (const material of materials) {
             this.set({ mesh: mesh.name, backend: material.backend, type: material.type }, Math.floor(material.notAfter.getTime() / 1000));
           }
         }
@@ -89,12 +93,15 @@ export class MeshcpMetrics {
       help: 'Active dataplanes per mesh and backend: trusting it (acknowledged a bundle with its root) or issued by it',
       labelNames: ['mesh', 'backend', 'state'],
       registers,
-      collect() {
-        this.reset();
+      async collect() {
         const now = sources.now();
-        for (const mesh of meshes()) {
-          const fleet = sources.facts.fleetSummary(mesh.name, now);
-          for (const material of materialsOf(sources.ca, mesh.name)) {
+        const rows = [];
+        for (const mesh of await meshes()) {
+          rows.push({ mesh, fleet: await sources.facts.fleetSummary(mesh.name, now), materials: await materialsOf(sources.ca, mesh.name) });
+        }
+        this.reset();
+        for (const { mesh, fleet, materials } of rows) {
+          for (const material of materials) {
             this.set({ mesh: mesh.name, backend: material.backend, state: 'trusting' }, fleet.trusting(material.backend, material.fingerprint));
             this.set({ mesh: mesh.name, backend: material.backend, state: 'issued' }, fleet.issuedBy(material.backend));
           }
@@ -111,9 +118,9 @@ export class MeshcpMetrics {
   }
 }
 
-function materialsOf(ca: CaManager, mesh: string) {
+async function materialsOf(ca: CaManager, mesh: string) {
   try {
-    return ca.stateOf(mesh)?.materials ?? [];
+    return (await ca.stateOf(mesh))?.materials ?? [];
   } catch (err) {
     if (err instanceof CaMaterialError) return [];
     throw err;

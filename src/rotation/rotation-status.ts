@@ -16,15 +16,15 @@ export interface RotationStep {
  * Where a CA rotation stands and what the next step waits for. It uses the same fleet queries as the rules the PUT
  * runs, so `ready: true` means the PUT of that step passes now.
  */
-export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number): RotationStatus {
+export async function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number): Promise<RotationStatus> {
   const enabledBackend = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
-  const fleet = facts.fleetSummary(meshName, now);
+  const fleet = await facts.fleetSummary(meshName, now);
   const activeDataplanes = fleet.active;
   let state;
   let loadError: string | undefined;
   try {
-    state = ca.stateOf(meshName);
+    state = await ca.stateOf(meshName);
   } catch (err) {
     if (!(err instanceof CaMaterialError)) throw err;
     loadError = err.message;
@@ -52,14 +52,14 @@ export function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, fact
     bundleVersion: state?.bundleVersion ?? null,
     activeDataplanes,
     backends: backendStatus,
-    nextStep: nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, fleet, now),
+    nextStep: await nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, fleet, now),
     ...(loadError ? { error: loadError } : {}),
   };
 }
 
 const plural = (count: number) => (count === 1 ? '1 active dataplane' : `${count} active dataplanes`);
 
-function nextStep(
+async function nextStep(
   mesh: string,
   enabledBackend: string,
   names: string[],
@@ -67,7 +67,7 @@ function nextStep(
   facts: FactsStore,
   fleet: FleetSummary,
   now: number,
-): RotationStep {
+): Promise<RotationStep> {
   // Counts come from the summary; the names of the first few waited-for dataplanes only when there are any.
   const none: DataplaneSample = { count: 0, names: [] };
   const others = names.filter((n) => n !== enabledBackend);
@@ -75,9 +75,15 @@ function nextStep(
     return { action: 'none', ready: true, description: 'no CA rotation in progress' };
   }
   // A backend that was enabled before is on its way out; a never-enabled one is on its way in.
-  const old = others.find((n) => facts.wasEverEnabled(mesh, n));
+  let old: string | undefined;
+  for (const name of others) {
+    if (await facts.wasEverEnabled(mesh, name)) {
+      old = name;
+      break;
+    }
+  }
   if (old) {
-    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : facts.activeIssuedBy(mesh, old, now);
+    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : await facts.activeIssuedBy(mesh, old, now);
     // Dataplanes already issued a newer certificate wait for their proxy's reload, not for a re-issue.
     const reloads = notReloaded ? `, ${notReloaded.count} of them only to reload their proxy (a newer certificate is issued)` : '';
     return {
@@ -94,7 +100,7 @@ function nextStep(
   const target = others[0];
   const material = materials.get(target);
   const waitingFor =
-    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : facts.activeNotTrusting(mesh, target, material.fingerprint, now);
+    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : await facts.activeNotTrusting(mesh, target, material.fingerprint, now);
   return {
     action: 'enable',
     backend: target,

@@ -1,6 +1,6 @@
 /**
  * The CA rotation rules of api.md, as pure functions over the stored mesh, the requested mesh and fleet facts.
- * They never touch the store; the caller runs them inside the write transaction with facts from indexed queries.
+ * They never touch the store; the caller runs them inside the write transaction with fleet queries bound to it.
  */
 import type { DataplaneSample } from '../store/facts-store.js';
 
@@ -22,8 +22,8 @@ export interface MtlsView {
 
 /** Fleet queries over active dataplanes (unexpired certificate) at the time of the write. */
 export interface FleetFacts {
-  notTrusting(backend: string, fingerprint: string): DataplaneSample;
-  issuedBy(backend: string): DataplaneSample;
+  notTrusting(backend: string, fingerprint: string): DataplaneSample | Promise<DataplaneSample>;
+  issuedBy(backend: string): DataplaneSample | Promise<DataplaneSample>;
 }
 
 export type RuleName = 'enable' | 'remove' | 'replace';
@@ -68,7 +68,7 @@ function replacedInPlace(stored: MtlsView, next: MtlsView, mtlsOn: boolean): Rot
 }
 
 /** Rule 1: only a backend that was added earlier, and that every active dataplane trusts, can be enabled. */
-function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+async function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): Promise<RotationViolation[]> {
   const target = next.backends.find((b) => b.name === next.enabledBackend)!;
   const before = stored.backends.find((b) => b.name === target.name);
   if (!before || before.confKey !== target.confKey) {
@@ -82,7 +82,7 @@ function enableViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
     ];
   }
   if (!target.fingerprint) return [];
-  const waiting = fleet.notTrusting(target.name, target.fingerprint);
+  const waiting = await fleet.notTrusting(target.name, target.fingerprint);
   if (waiting.count === 0) return [];
   return [
     {
@@ -120,11 +120,11 @@ function stillHeldMessage(backend: string, holders: DataplaneSample): string {
 }
 
 /** Rule 2: a backend can go once no active dataplane holds a certificate it issued. */
-function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+async function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): Promise<RotationViolation[]> {
   const violations: RotationViolation[] = [];
   for (const backend of stored.backends) {
     if (next.backends.some((b) => b.name === backend.name)) continue;
-    const holders = fleet.issuedBy(backend.name);
+    const holders = await fleet.issuedBy(backend.name);
     if (holders.count === 0) continue;
     if (backend.name === stored.enabledBackend) {
       // Its holders can only move to the new backend once that one is enabled, so waiting never helps here:
@@ -143,15 +143,15 @@ function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFacts): 
 }
 
 /** All rotation violations of a mesh update; empty means the step is safe. Creating a mesh is never a rotation. */
-export function evaluateRotation(stored: MtlsView | undefined, next: MtlsView, fleet: FleetFacts): RotationViolation[] {
+export async function evaluateRotation(stored: MtlsView | undefined, next: MtlsView, fleet: FleetFacts): Promise<RotationViolation[]> {
   if (!stored) return [];
   const onBefore = stored.enabledBackend !== '';
   const onAfter = next.enabledBackend !== '';
   const violations = replacedInPlace(stored, next, onBefore && onAfter);
   // Rule 5: turning mTLS on or off is not a rotation step.
   if (onBefore && onAfter) {
-    if (stored.enabledBackend !== next.enabledBackend) violations.push(...enableViolations(stored, next, fleet));
-    violations.push(...removeViolations(stored, next, fleet));
+    if (stored.enabledBackend !== next.enabledBackend) violations.push(...(await enableViolations(stored, next, fleet)));
+    violations.push(...(await removeViolations(stored, next, fleet)));
   }
   return violations;
 }

@@ -27,10 +27,10 @@ function parseSecret(kind: SecretKind, at: ResourceAt, body: unknown): ParsedRes
 }
 
 /** Mesh secrets: one a CA backend reads cannot change content or go away (the mesh's dataplanes rely on it). */
-export function secretDescriptor(store: ResourceStore): ResourceDescriptor<ParsedResource & { spec: SecretSpec }> {
+export function secretDescriptor(): ResourceDescriptor<ParsedResource & { spec: SecretSpec }> {
   /** Names of the backends of `mesh` (enabled or not) that read this secret. */
-  const backendsUsing = (mesh: string, secretName: string): string[] =>
-    (store.get<Mesh>('Mesh', '', mesh)?.spec.mtls?.backends ?? [])
+  const backendsUsing = async (resources: ResourceStore, mesh: string, secretName: string): Promise<string[]> =>
+    ((await resources.get<Mesh>('Mesh', '', mesh))?.spec.mtls?.backends ?? [])
       .filter((backend) => pluginFor(backend.type).usedSecrets(mesh, backend).includes(secretName))
       .map((backend) => backend.name);
   return {
@@ -38,9 +38,9 @@ export function secretDescriptor(store: ResourceStore): ResourceDescriptor<Parse
     scope: 'mesh',
     computedLabels: true,
     parse: (at, body) => parseSecret('Secret', at, body),
-    checkWrite({ at, parsed, stored }: WriteCheck<ParsedResource & { spec: SecretSpec }, undefined>) {
+    async checkWrite({ tx, at, parsed, stored }: WriteCheck<ParsedResource & { spec: SecretSpec }, undefined>) {
       if (!stored || ((stored.spec as SecretSpec).data ?? '') === (parsed.spec.data ?? '')) return;
-      const users = backendsUsing(at.mesh, at.name);
+      const users = await backendsUsing(tx.resources, at.mesh, at.name);
       if (users.length > 0) {
         throw conflict(Titles.update, [
           {
@@ -50,8 +50,8 @@ export function secretDescriptor(store: ResourceStore): ResourceDescriptor<Parse
         ]);
       }
     },
-    checkDelete(at) {
-      const violations = backendsUsing(at.mesh, at.name).map((backend) => ({
+    async checkDelete(tx, at) {
+      const violations = (await backendsUsing(tx.resources, at.mesh, at.name)).map((backend) => ({
         field: 'name',
         message: `The secret "${at.name}" that you are trying to remove is currently in use in Mesh "${at.mesh}" in mTLS backend "${backend}". Please remove the reference from the "${backend}" backend before removing the secret.`,
       }));

@@ -2,7 +2,8 @@ import type { Principal } from '../domain/principal.js';
 import { invalidResource, meshNotFound, notFound, Titles } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
-import type { ListQuery, ResourceStore, ResourceType, StoredResource } from '../store/resource-store.js';
+import type { ListQuery, ResourceType, StoredResource } from '../store/resource-store.js';
+import type { Store, StoreTx } from '../store/store.js';
 
 export interface WriteOptions {
   /** Run every check and answer as the real call would, but write nothing. */
@@ -31,6 +32,8 @@ export interface ResourceAt {
 }
 
 export interface WriteCheck<P extends ParsedResource, Prepared> {
+  /** The write's transaction: rules read (and writes go) through it, never through the store outside it. */
+  tx: StoreTx;
   at: ResourceAt;
   parsed: P;
   stored: StoredResource | undefined;
@@ -55,19 +58,19 @@ export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, P
   parse(at: ResourceAt, body: unknown, request: WriteRequest): P;
   /** Slow work before the transaction (key generation); its result reaches `checkWrite`. */
   prepare?(at: ResourceAt, parsed: P): Promise<Prepared>;
-  /** Called right before the write transaction, with no await in between (commit facts the rules read). */
-  beforeTransaction?(): void;
+  /** Called right before the write transaction (commit facts the rules read). */
+  beforeTransaction?(): Promise<void>;
   /**
    * Inside the write transaction, before the resource is written: rules that read the store (throw to refuse).
    * May return what to write along with the resource; it runs after it, and not on dry runs.
    */
-  checkWrite?(check: WriteCheck<P, Prepared>): (() => void) | void;
+  checkWrite?(check: WriteCheck<P, Prepared>): Promise<((tx: StoreTx) => Promise<void>) | void>;
   /** The put starts over (prepare included) when its transaction throws this; at most three attempts. */
   retryWhen?(err: unknown): boolean;
   /** Inside the delete transaction, once the resource is known to exist: refusals (in use, not empty). */
-  checkDelete?(at: ResourceAt): void;
+  checkDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
   /** Inside the delete transaction, not on dry runs: what goes with the resource (facts, contained resources). */
-  afterDelete?(at: ResourceAt): void;
+  afterDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
   /** The mesh whose CA view a committed write or delete of this resource may change, if any. */
   meshChangedBy?(at: ResourceAt): string | undefined;
 }
@@ -77,22 +80,26 @@ export interface ResourceHandle<Spec = Record<string, unknown>> {
   readonly type: ResourceType;
   readonly scope: 'global' | 'mesh';
   /** 404 (the mesh first, as Kuma) unless it exists. */
-  get(mesh: string, name: string): StoredResource<Spec>;
-  exists(mesh: string, name: string): boolean;
-  list(query: ListQuery): { total: number; items: StoredResource<Spec>[] };
+  get(mesh: string, name: string): Promise<StoredResource<Spec>>;
+  exists(mesh: string, name: string): Promise<boolean>;
+  list(query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }>;
   put(mesh: string, name: string, body: unknown, request: WriteRequest): Promise<WriteOutcome>;
-  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): void;
+  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): Promise<void>;
 }
 
-/** The one write pipeline of every resource type: mesh existence, checks, transaction, dry run, write, events. */
+/**
+ * The one write pipeline of every resource type: mesh existence, checks, transaction, dry run, write, events.
+ * Every write locks the mesh it belongs to (a Mesh its own name): on PostgreSQL, two instances never interleave the
+ * check and the write of one mesh's resources (rotation rules, secrets in use, dataplanes of a mesh being deleted).
+ */
 export class ResourceManager {
   constructor(
-    private readonly store: ResourceStore,
+    private readonly store: Store,
     private readonly events: MeshEvents,
   ) {}
 
-  requireMesh(mesh: string): void {
-    if (!this.store.exists('Mesh', '', mesh)) throw meshNotFound();
+  async requireMesh(mesh: string, tx: Pick<StoreTx, 'resources'> = this.store): Promise<void> {
+    if (!(await tx.resources.exists('Mesh', '', mesh))) throw meshNotFound();
   }
 
   handle<Spec, P extends ParsedResource, Prepared>(descriptor: ResourceDescriptor<P, Prepared>): ResourceHandle<Spec> {
@@ -101,16 +108,16 @@ export class ResourceManager {
     return {
       type,
       scope,
-      get: (mesh, name) => {
-        if (scope === 'mesh') this.requireMesh(mesh);
-        const found = this.store.get<Spec>(type, inMesh(mesh), name);
+      get: async (mesh, name) => {
+        if (scope === 'mesh') await this.requireMesh(mesh);
+        const found = await this.store.resources.get<Spec>(type, inMesh(mesh), name);
         if (!found) throw notFound(Titles.retrieve);
         return found;
       },
-      exists: (mesh, name) => this.store.exists(type, inMesh(mesh), name),
-      list: (query) => {
-        if (scope === 'mesh' && query.mesh !== undefined) this.requireMesh(query.mesh);
-        return this.store.list<Spec>(type, query);
+      exists: (mesh, name) => this.store.resources.exists(type, inMesh(mesh), name),
+      list: async (query) => {
+        if (scope === 'mesh' && query.mesh !== undefined) await this.requireMesh(query.mesh);
+        return this.store.resources.list<Spec>(type, query);
       },
       put: (mesh, name, body, request) => this.put(descriptor, { mesh: inMesh(mesh), name }, body, request),
       delete: (mesh, name, options) => this.delete(descriptor, { mesh: inMesh(mesh), name }, options),
@@ -123,17 +130,18 @@ export class ResourceManager {
     body: unknown,
     request: WriteRequest,
   ): Promise<WriteOutcome> {
-    if (d.scope === 'mesh') this.requireMesh(at.mesh);
+    if (d.scope === 'mesh') await this.requireMesh(at.mesh);
     const parsed = d.parse(at, body, request);
     // Slow work happens before the transaction, which re-reads everything: a concurrent writer can only make the
     // prepared work redundant (the descriptor then asks for a retry).
     for (let attempt = 1; ; attempt++) {
       const prepared = (d.prepare ? await d.prepare(at, parsed) : undefined) as Prepared;
       try {
-        d.beforeTransaction?.();
-        const outcome = this.store.transaction((): WriteOutcome => {
-          const stored = this.store.get(d.type, at.mesh, at.name);
-          const alongside = d.checkWrite?.({ at, parsed, stored, prepared, request });
+        await d.beforeTransaction?.();
+        const outcome = await this.store.transaction(async (tx): Promise<WriteOutcome> => {
+          if (d.scope === 'mesh') await this.requireMesh(at.mesh, tx);
+          const stored = await tx.resources.get(d.type, at.mesh, at.name);
+          const alongside = await d.checkWrite?.({ tx, at, parsed, stored, prepared, request });
           let labels = parsed.labels;
           if (d.computedLabels) {
             const write = labelsForWrite(d.type, at.mesh, parsed.spec, parsed.labels, stored);
@@ -141,10 +149,11 @@ export class ResourceManager {
             labels = write.labels;
           }
           if (request.dryRun) return stored ? 'updated' : 'created';
-          const written = this.store.upsert(d.type, at.mesh, at.name, parsed.spec, labels);
-          alongside?.();
+          const written = await tx.resources.upsert(d.type, at.mesh, at.name, parsed.spec, labels);
+          await alongside?.(tx);
+          await this.announceInTransaction(tx, d, at);
           return written;
-        });
+        }, lockFor(d, at));
         this.announce(d, at, request.dryRun);
         return outcome;
       } catch (err) {
@@ -153,16 +162,23 @@ export class ResourceManager {
     }
   }
 
-  private delete<P extends ParsedResource, Prepared>(d: ResourceDescriptor<P, Prepared>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): void {
-    if (d.scope === 'mesh') this.requireMesh(at.mesh);
-    this.store.transaction(() => {
-      if (!this.store.exists(d.type, at.mesh, at.name)) throw notFound(Titles.delete);
-      d.checkDelete?.(at);
+  private async delete<P extends ParsedResource, Prepared>(d: ResourceDescriptor<P, Prepared>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): Promise<void> {
+    if (d.scope === 'mesh') await this.requireMesh(at.mesh);
+    await this.store.transaction(async (tx) => {
+      if (!(await tx.resources.exists(d.type, at.mesh, at.name))) throw notFound(Titles.delete);
+      await d.checkDelete?.(tx, at);
       if (options.dryRun) return;
-      this.store.delete(d.type, at.mesh, at.name);
-      d.afterDelete?.(at);
-    });
+      await tx.resources.delete(d.type, at.mesh, at.name);
+      await d.afterDelete?.(tx, at);
+      await this.announceInTransaction(tx, d, at);
+    }, lockFor(d, at));
     this.announce(d, at, options.dryRun);
+  }
+
+  /** Other instances hear of the change only if the transaction commits (NOTIFY is transactional). */
+  private async announceInTransaction(tx: StoreTx, d: Pick<ResourceDescriptor, 'meshChangedBy'>, at: ResourceAt): Promise<void> {
+    const mesh = d.meshChangedBy?.(at);
+    if (mesh !== undefined) await tx.announceMeshChange(mesh);
   }
 
   /** Emitted only after the transaction committed, so caches and long-polls never see an uncommitted state. */
@@ -171,4 +187,10 @@ export class ResourceManager {
     const mesh = d.meshChangedBy?.(at);
     if (mesh !== undefined) this.events.meshChanged(mesh);
   }
+}
+
+/** The mesh a write belongs to; global resources other than meshes (GlobalSecret) need no lock. */
+function lockFor(d: Pick<ResourceDescriptor, 'type' | 'scope'>, at: ResourceAt) {
+  if (d.type === 'Mesh') return { meshes: [at.name] };
+  return d.scope === 'mesh' ? { meshes: [at.mesh] } : {};
 }

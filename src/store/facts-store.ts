@@ -1,4 +1,4 @@
-import type { Db } from './database.js';
+import type { SqlExecutor } from './sql.js';
 
 export interface DataplaneFacts {
   mesh: string;
@@ -78,83 +78,87 @@ export interface FleetSummary {
   trusting(backend: string, fingerprint: string): number;
 }
 
+const SQL = {
+  get: 'SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?',
+  exists: 'SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?',
+  bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
+  bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
+  recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
+      regenerations, last_issue_time, last_contact, issued_serial)
+    VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
+    ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
+      cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
+      renew_after = excluded.renew_after, regenerations = dataplane_facts.regenerations + 1,
+      last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact,
+      issued_serial = excluded.issued_serial`,
+  // The served backend changes only when the report names the newest issued certificate: a serial this CP
+  // cannot place keeps the backend it served before (the conservative answer for rule 2).
+  reportServed: `UPDATE dataplane_facts SET served_serial = @serial,
+      served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
+    WHERE mesh = @mesh AND name = @name`,
+  touch: `INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
+    ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`,
+  setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
+    ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
+      last_contact = excluded.last_contact`,
+  deleteFacts: 'DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?',
+  deleteMeshFacts: 'DELETE FROM dataplane_facts WHERE mesh = ?',
+  deleteMeshBundles: 'DELETE FROM bundle_versions WHERE mesh = ?',
+  deleteMeshBundleBackends: 'DELETE FROM bundle_version_backends WHERE mesh = ?',
+  // Versions whose bundle held this exact root of the backend: few, so NOT IN is a small set.
+  countNotTrusting: `SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
+    AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
+      WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))`,
+  namesNotTrusting: `SELECT name FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
+    AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
+      WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))
+    ORDER BY name LIMIT @limit`,
+  // "Holds a certificate from backend X": issued by X, or X's certificate is still what its proxy serves.
+  countIssuedBy: `SELECT COUNT(*) AS n FROM dataplane_facts
+    WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now`,
+  namesIssuedBy: `SELECT name FROM dataplane_facts
+    WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now
+    ORDER BY name LIMIT @limit`,
+  countNotReloaded: `SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND served_backend = @backend
+    AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now`,
+  namesNotReloaded: `SELECT name, issued_backend AS "issuedBackend" FROM dataplane_facts WHERE mesh = @mesh
+    AND served_backend = @backend AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`,
+  countActive: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?',
+  issuedStats: `SELECT issued_backend AS backend, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
+    FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`,
+  trustStats: `SELECT b.backend AS backend, SUM(v.total) AS total, SUM(v.online) AS online
+    FROM (SELECT acked_bundle_version AS version, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
+          FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY acked_bundle_version) v
+    JOIN bundle_version_backends b ON b.mesh = @mesh AND b.version = v.version
+    GROUP BY b.backend`,
+  onlineCount: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?',
+  everEnabled: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1',
+  fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n
+    FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend, served_backend`,
+  meshBundleBackends: 'SELECT version, backend, fingerprint FROM bundle_version_backends WHERE mesh = ?',
+  insertBundle: `INSERT INTO bundle_versions (mesh, version, enabled_backend, created_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT DO NOTHING`,
+  insertBundleBackend: `INSERT INTO bundle_version_backends (mesh, version, backend, fingerprint) VALUES (?, ?, ?, ?)
+    ON CONFLICT DO NOTHING`,
+  // Contacts that fell out of the online window between two sweeps (fleet watch).
+  firstByName: `SELECT name, issued_backend AS "issuedBackend", acked_bundle_version AS "ackedBundleVersion",
+      cert_not_after AS "certNotAfter", last_contact AS "lastContact"
+    FROM dataplane_facts WHERE mesh = ? ORDER BY name LIMIT ?`,
+  contactsBetween: 'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
+};
+
 /**
  * Per-dataplane certificate and trust facts, kept in indexed tables so the rotation rules and the status page are
  * a few index range scans, whatever the fleet size.
  */
 export class FactsStore {
-  private readonly stmts;
+  constructor(private readonly exec: SqlExecutor) {}
 
-  constructor(readonly db: Db) {
-    this.stmts = {
-      get: db.prepare('SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?'),
-      bundleBackends: db.prepare('SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend'),
-      bundleExists: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?'),
-      recordIssue: db.prepare(`INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
-          regenerations, last_issue_time, last_contact, issued_serial)
-        VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
-        ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
-          cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
-          renew_after = excluded.renew_after, regenerations = regenerations + 1,
-          last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact,
-          issued_serial = excluded.issued_serial`),
-      // The served backend changes only when the report names the newest issued certificate: a serial this CP
-      // cannot place keeps the backend it served before (the conservative answer for rule 2).
-      reportServed: db.prepare(`UPDATE dataplane_facts SET served_serial = @serial,
-          served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
-        WHERE mesh = @mesh AND name = @name`),
-      touch: db.prepare(`INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
-        ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`),
-      setAcked: db.prepare(`INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
-        ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
-          last_contact = excluded.last_contact`),
-      deleteFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?'),
-      deleteMeshFacts: db.prepare('DELETE FROM dataplane_facts WHERE mesh = ?'),
-      deleteMeshBundles: db.prepare('DELETE FROM bundle_versions WHERE mesh = ?'),
-      deleteMeshBundleBackends: db.prepare('DELETE FROM bundle_version_backends WHERE mesh = ?'),
-      // Versions whose bundle held this exact root of the backend: few, so NOT IN is a small ephemeral set.
-      countNotTrusting: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
-        AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
-          WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))`),
-      namesNotTrusting: db.prepare(`SELECT name FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
-        AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
-          WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))
-        ORDER BY name LIMIT @limit`),
-      // "Holds a certificate from backend X": issued by X, or X's certificate is still what its proxy serves.
-      countIssuedBy: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts
-        WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now`),
-      namesIssuedBy: db.prepare(`SELECT name FROM dataplane_facts
-        WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now
-        ORDER BY name LIMIT @limit`),
-      countNotReloaded: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND served_backend = @backend
-        AND issued_backend IS NOT @backend AND cert_not_after > @now`),
-      namesNotReloaded: db.prepare(`SELECT name, issued_backend AS issuedBackend FROM dataplane_facts WHERE mesh = @mesh
-        AND served_backend = @backend AND issued_backend IS NOT @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`),
-      countActive: db.prepare('SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?'),
-      issuedStats: db.prepare(`SELECT issued_backend AS backend, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
-        FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`),
-      trustStats: db.prepare(`SELECT b.backend AS backend, SUM(v.total) AS total, SUM(v.online) AS online
-        FROM (SELECT acked_bundle_version AS version, COUNT(*) AS total, SUM(last_contact >= @onlineSince) AS online
-              FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY acked_bundle_version) v
-        JOIN bundle_version_backends b ON b.mesh = @mesh AND b.version = v.version
-        GROUP BY b.backend`),
-      onlineCount: db.prepare(`SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?`),
-      everEnabled: db.prepare('SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1'),
-      fleetGroups: db.prepare(`SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n
-        FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend, served_backend`),
-      meshBundleBackends: db.prepare('SELECT version, backend, fingerprint FROM bundle_version_backends WHERE mesh = ?'),
-      insertBundle: db.prepare(`INSERT OR IGNORE INTO bundle_versions (mesh, version, enabled_backend, created_at)
-        VALUES (?, ?, ?, ?)`),
-      insertBundleBackend: db.prepare(`INSERT OR IGNORE INTO bundle_version_backends (mesh, version, backend, fingerprint)
-        VALUES (?, ?, ?, ?)`),
-    };
-  }
-
-  get(mesh: string, name: string): DataplaneFacts | undefined {
-    const row = this.stmts.get.get(mesh, name) as FactsRow | undefined;
+  async get(mesh: string, name: string): Promise<DataplaneFacts | undefined> {
+    const row = await this.exec.get<FactsRow>(SQL.get, [mesh, name]);
     if (!row) return undefined;
     const trusted = row.acked_bundle_version
-      ? (this.stmts.bundleBackends.all(mesh, row.acked_bundle_version) as BundleBackend[]).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
+      ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
       : [];
     return {
       mesh: row.mesh,
@@ -175,59 +179,66 @@ export class FactsStore {
     };
   }
 
-  recordIssue(mesh: string, name: string, issue: IssueFacts): void {
-    this.stmts.recordIssue.run({ mesh, name, ...issue, serial: issue.serial === undefined ? null : normalizeSerial(issue.serial) });
+  /** Whether the CP has heard of this dataplane (a primary-key probe: on the hot path of every poll). */
+  async exists(mesh: string, name: string): Promise<boolean> {
+    return (await this.exec.get(SQL.exists, [mesh, name])) !== undefined;
+  }
+
+  async recordIssue(mesh: string, name: string, issue: IssueFacts): Promise<void> {
+    const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
+    const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
+    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, issuedAt, serial });
   }
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
-  reportServed(mesh: string, name: string, serial: string): void {
-    this.stmts.reportServed.run({ mesh, name, serial: normalizeSerial(serial) });
+  async reportServed(mesh: string, name: string, serial: string): Promise<void> {
+    await this.exec.run(SQL.reportServed, { mesh, name, serial: normalizeSerial(serial) });
   }
 
-  touch(mesh: string, name: string, now: number): void {
-    this.stmts.touch.run(mesh, name, now);
+  async touch(mesh: string, name: string, now: number): Promise<void> {
+    await this.exec.run(SQL.touch, [mesh, name, now]);
   }
 
   /**
    * Records that a dataplane holds bundle `version`. Returns false (and records nothing but the contact) when the
    * version is unknown: only a bundle this CP really served can prove trust.
    */
-  acknowledge(mesh: string, name: string, version: string, now: number): boolean {
-    if (!this.stmts.bundleExists.get(mesh, version)) {
-      this.touch(mesh, name, now);
+  async acknowledge(mesh: string, name: string, version: string, now: number): Promise<boolean> {
+    if (!(await this.exec.get(SQL.bundleExists, [mesh, version]))) {
+      await this.touch(mesh, name, now);
       return false;
     }
-    this.stmts.setAcked.run(mesh, name, version, now);
+    await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
     return true;
   }
 
-  deleteDataplane(mesh: string, name: string): void {
-    this.stmts.deleteFacts.run(mesh, name);
+  async deleteDataplane(mesh: string, name: string): Promise<void> {
+    await this.exec.run(SQL.deleteFacts, [mesh, name]);
   }
 
-  deleteMesh(mesh: string): void {
-    this.stmts.deleteMeshFacts.run(mesh);
-    this.stmts.deleteMeshBundles.run(mesh);
-    this.stmts.deleteMeshBundleBackends.run(mesh);
+  async deleteMesh(mesh: string): Promise<void> {
+    await this.exec.run(SQL.deleteMeshFacts, [mesh]);
+    await this.exec.run(SQL.deleteMeshBundles, [mesh]);
+    await this.exec.run(SQL.deleteMeshBundleBackends, [mesh]);
   }
 
   /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
-  activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
+  async activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, limit = SAMPLE_NAMES): Promise<DataplaneSample> {
     const params = { mesh, backend, fingerprint, now, limit };
-    const count = (this.stmts.countNotTrusting.get(params) as { n: number }).n;
-    const names = count === 0 ? [] : (this.stmts.namesNotTrusting.all(params) as { name: string }[]).map((r) => r.name);
+    const count = (await this.exec.get<{ n: number }>(SQL.countNotTrusting, params))!.n;
+    const names = count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
     return { count, names };
   }
 
   /** Active dataplanes holding a certificate from `backend`: the newest one it issued, or the one their proxy serves. */
-  activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): DataplaneSample {
+  async activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): Promise<DataplaneSample> {
     const params = { mesh, backend, now, limit };
-    const count = (this.stmts.countIssuedBy.get(params) as { n: number }).n;
+    const count = (await this.exec.get<{ n: number }>(SQL.countIssuedBy, params))!.n;
     if (count === 0) return { count, names: [] };
-    const names = (this.stmts.namesIssuedBy.all(params) as { name: string }[]).map((r) => r.name);
-    const stale = (this.stmts.countNotReloaded.get(params) as { n: number }).n;
+    const names = (await this.exec.all<{ name: string }>(SQL.namesIssuedBy, params)).map((r) => r.name);
+    const stale = (await this.exec.get<{ n: number }>(SQL.countNotReloaded, params))!.n;
     if (stale === 0) return { count, names };
-    const dataplanes = this.stmts.namesNotReloaded.all(params) as { name: string; issuedBackend: string }[];
+    const dataplanes = await this.exec.all<{ name: string; issuedBackend: string }>(SQL.namesNotReloaded, params);
     return { count, names, notReloaded: { count: stale, dataplanes } };
   }
 
@@ -235,10 +246,10 @@ export class FactsStore {
    * Every count of the rotation status from one covering-index scan: active dataplanes grouped by the bundle they
    * acknowledged and the backend that issued their certificate.
    */
-  fleetSummary(mesh: string, now: number): FleetSummary {
-    const groups = this.stmts.fleetGroups.all(mesh, now) as { version: string | null; issued: string | null; served: string | null; n: number }[];
+  async fleetSummary(mesh: string, now: number): Promise<FleetSummary> {
+    const groups = await this.exec.all<{ version: string | null; issued: string | null; served: string | null; n: number }>(SQL.fleetGroups, [mesh, now]);
     const versionsWith = new Map<string, Set<string>>();
-    for (const row of this.stmts.meshBundleBackends.all(mesh) as { version: string; backend: string; fingerprint: string }[]) {
+    for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(SQL.meshBundleBackends, [mesh])) {
       const key = `${row.backend}\n${row.fingerprint}`;
       if (!versionsWith.has(key)) versionsWith.set(key, new Set());
       versionsWith.get(key)!.add(row.version);
@@ -254,39 +265,55 @@ export class FactsStore {
     };
   }
 
-  countActive(mesh: string, now: number): number {
-    return (this.stmts.countActive.get(mesh, now) as { n: number }).n;
+  async countActive(mesh: string, now: number): Promise<number> {
+    return (await this.exec.get<{ n: number }>(SQL.countActive, [mesh, now]))!.n;
   }
 
   /** Per backend: active dataplanes holding its certificates (`issued`) or trusting it (`trusted`), and how many are online. */
-  backendStats(mesh: string, now: number, onlineSince: number) {
+  async backendStats(mesh: string, now: number, onlineSince: number) {
     const params = { mesh, now, onlineSince };
     type Stat = { backend: string; total: number; online: number | null };
     const toMap = (rows: Stat[]) => new Map(rows.map((r) => [r.backend, { total: r.total, online: r.online ?? 0 }]));
     return {
-      issued: toMap(this.stmts.issuedStats.all(params) as Stat[]),
-      trusted: toMap(this.stmts.trustStats.all(params) as Stat[]),
+      issued: toMap(await this.exec.all<Stat>(SQL.issuedStats, params)),
+      trusted: toMap(await this.exec.all<Stat>(SQL.trustStats, params)),
     };
   }
 
-  countOnline(mesh: string, onlineSince: number): number {
-    return (this.stmts.onlineCount.get(mesh, onlineSince) as { n: number }).n;
+  async countOnline(mesh: string, onlineSince: number): Promise<number> {
+    return (await this.exec.get<{ n: number }>(SQL.onlineCount, [mesh, onlineSince]))!.n;
   }
 
   /** Whether `backend` was ever the enabled backend of the mesh (so it is an old backend, not a new one). */
-  wasEverEnabled(mesh: string, backend: string): boolean {
-    return this.stmts.everEnabled.get(mesh, backend) !== undefined;
+  async wasEverEnabled(mesh: string, backend: string): Promise<boolean> {
+    return (await this.exec.get(SQL.everEnabled, [mesh, backend])) !== undefined;
   }
 
-  recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): void {
-    this.db.transaction(() => {
-      if (this.stmts.insertBundle.run(mesh, version, enabledBackend, now).changes === 0) return;
-      for (const b of backends) this.stmts.insertBundleBackend.run(mesh, version, b.name, b.fingerprint);
-    })();
+  /**
+   * Records a bundle the mesh serves. Its backends go first and every insert is idempotent, so the version row (the
+   * one `acknowledge` checks) never exists without its backends, even outside a transaction or from two instances.
+   */
+  async recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): Promise<void> {
+    if (await this.exec.get(SQL.bundleExists, [mesh, version])) return;
+    for (const b of backends) await this.exec.run(SQL.insertBundleBackend, [mesh, version, b.name, b.fingerprint]);
+    await this.exec.run(SQL.insertBundle, [mesh, version, enabledBackend, now]);
   }
 
-  bundleBackends(mesh: string, version: string): BundleBackend[] | undefined {
-    if (!this.stmts.bundleExists.get(mesh, version)) return undefined;
-    return this.stmts.bundleBackends.all(mesh, version) as BundleBackend[];
+  async bundleBackends(mesh: string, version: string): Promise<BundleBackend[] | undefined> {
+    if (!(await this.exec.get(SQL.bundleExists, [mesh, version]))) return undefined;
+    return this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, version]);
+  }
+
+  /** The first `limit` dataplanes of a mesh by name, with what the operator's view shows of them. */
+  firstByName(mesh: string, limit: number) {
+    return this.exec.all<{ name: string; issuedBackend: string | null; ackedBundleVersion: string | null; certNotAfter: number | null; lastContact: number | null }>(
+      SQL.firstByName,
+      [mesh, limit],
+    );
+  }
+
+  /** Dataplanes whose last contact lies in [from, to), by mesh then name. */
+  contactsBetween(from: number, to: number): Promise<{ mesh: string; name: string }[]> {
+    return this.exec.all(SQL.contactsBetween, [from, to]);
   }
 }

@@ -1,9 +1,8 @@
-import type Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { Db } from './database.js';
 import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
-import { dataplaneFilterSql } from './dataplane-filter-sql.js';
+import type { Dialect, SqlExecutor } from './sql.js';
 
 export type ResourceType = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
 
@@ -52,138 +51,97 @@ interface Row {
 const ENCRYPTED_TYPES: ReadonlySet<ResourceType> = new Set(['Secret', 'GlobalSecret']);
 
 /**
- * The resource half of the store. All methods are synchronous (better-sqlite3), so a `transaction()` callback runs
- * without any other request interleaving: read-check-write is race free by construction.
+ * The resource half of the store, over either engine. Reads and writes go through `exec`: the driver's own (each
+ * statement on its own) or a transaction's (see Store.transaction).
  */
 export class ResourceStore {
-  private readonly stmts;
-  private readonly listStatements = new Map<string, Database.Statement>();
-
   constructor(
-    readonly db: Db,
+    private readonly exec: SqlExecutor,
+    private readonly dialect: Dialect,
     private readonly cipher: SecretCipher,
     /** Stamps creationTime and modificationTime. */
     private readonly clock: Clock = systemClock,
-  ) {
-    this.stmts = {
-      get: db.prepare('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
-      exists: db.prepare('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
-      insert: db.prepare(`INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time, version)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 1)`),
-      update: db.prepare(`UPDATE resources SET spec = ?, labels = ?, modification_time = ?, version = version + 1
-        WHERE type = ? AND mesh = ? AND name = ?`),
-      delete: db.prepare('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?'),
-      deleteMesh: db.prepare("DELETE FROM resources WHERE mesh = ? AND type != 'GlobalSecret'"),
-      count: db.prepare('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?'),
-      namesInMesh: db.prepare('SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name'),
-    };
-  }
+  ) {}
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
-  }
-
-  get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): StoredResource<Spec> | undefined {
-    const row = this.stmts.get.get(type, mesh, name) as Row | undefined;
+  async get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): Promise<StoredResource<Spec> | undefined> {
+    const row = await this.exec.get<Row>('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
     return row ? this.decode<Spec>(row) : undefined;
   }
 
   /** Existence without decoding (or decrypting) the spec. */
-  exists(type: ResourceType, mesh: string, name: string): boolean {
-    return this.stmts.exists.get(type, mesh, name) !== undefined;
+  async exists(type: ResourceType, mesh: string, name: string): Promise<boolean> {
+    return (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) !== undefined;
+  }
+
+  /** The row's version (bumped by every write), without decoding it; undefined when it does not exist. */
+  async version(type: ResourceType, mesh: string, name: string): Promise<number | undefined> {
+    const row = await this.exec.get<{ version: number }>('SELECT version FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
+    return row?.version;
   }
 
   /** Creates or replaces; returns whether the resource was created. */
-  upsert(type: ResourceType, mesh: string, name: string, spec: object, labels: Record<string, string>, now = new Date(this.clock.now())): 'created' | 'updated' {
-    const encoded = this.encodeSpec(type, mesh, name, spec);
+  async upsert(
+    type: ResourceType,
+    mesh: string,
+    name: string,
+    spec: object,
+    labels: Record<string, string>,
+    now = new Date(this.clock.now()),
+  ): Promise<'created' | 'updated'> {
+    const encoded = this.dialect.specParam(this.encodeSpec(type, mesh, name, spec));
     const labelsJson = JSON.stringify(labels);
     const time = now.toISOString();
-    const changed = this.stmts.update.run(encoded, labelsJson, time, type, mesh, name).changes;
+    const changed = await this.exec.run(
+      `UPDATE resources SET spec = ?, labels = ?, modification_time = ?, version = version + 1
+        WHERE type = ? AND mesh = ? AND name = ?`,
+      [encoded, labelsJson, time, type, mesh, name],
+    );
     if (changed > 0) return 'updated';
-    this.stmts.insert.run(type, mesh, name, encoded, labelsJson, time, time);
+    await this.exec.run(
+      `INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time, version)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
+      [type, mesh, name, encoded, labelsJson, time, time],
+    );
     return 'created';
   }
 
-  delete(type: ResourceType, mesh: string, name: string): boolean {
-    return this.stmts.delete.run(type, mesh, name).changes > 0;
+  async delete(type: ResourceType, mesh: string, name: string): Promise<boolean> {
+    return (await this.exec.run('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) > 0;
   }
 
   /** Removes every mesh-scoped resource of a mesh (its secrets and CA material), not the Mesh row itself. */
-  deleteMeshContents(mesh: string): void {
-    this.stmts.deleteMesh.run(mesh);
+  async deleteMeshContents(mesh: string): Promise<void> {
+    await this.exec.run("DELETE FROM resources WHERE mesh = ? AND type != 'GlobalSecret'", [mesh]);
   }
 
-  count(type: ResourceType, mesh: string): number {
-    return (this.stmts.count.get(type, mesh) as { n: number }).n;
+  async count(type: ResourceType, mesh: string): Promise<number> {
+    return (await this.exec.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?', [type, mesh]))!.n;
   }
 
-  names(type: ResourceType, mesh: string): string[] {
-    return (this.stmts.namesInMesh.all(type, mesh) as { name: string }[]).map((r) => r.name);
+  async names(type: ResourceType, mesh: string): Promise<string[]> {
+    const rows = await this.exec.all<{ name: string }>('SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name', [type, mesh]);
+    return rows.map((r) => r.name);
   }
 
   /** Sorted by mesh, then name; `total` counts every match, not just the page. */
-  list<Spec = Record<string, unknown>>(type: ResourceType, query: ListQuery): { total: number; items: StoredResource<Spec>[] } {
+  async list<Spec = Record<string, unknown>>(type: ResourceType, query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }> {
     const where = ['type = ?'];
     const params: unknown[] = [type];
     if (query.mesh !== undefined) {
       where.push('mesh = ?');
       params.push(query.mesh);
     }
-    if (query.nameContains) {
-      where.push('instr(name, ?) > 0');
-      params.push(query.nameContains);
-    }
-    for (const [key, value] of Object.entries(query.labels ?? {})) {
-      where.push('EXISTS (SELECT 1 FROM json_each(resources.labels) WHERE json_each.key = ? AND json_each.value = ?)');
-      params.push(key, value);
-    }
-    if (query.dataplane) where.push(...dataplaneFilterSql(query.dataplane, params));
+    if (query.nameContains) where.push(this.dialect.contains('name', params, query.nameContains));
+    for (const [key, value] of Object.entries(query.labels ?? {})) where.push(this.dialect.jsonHasEntry('resources.labels', params, key, value));
+    if (query.dataplane) where.push(...this.dialect.dataplaneFilter(query.dataplane, params));
     const clause = where.join(' AND ');
-    const total = (this.statement(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`).get(...params) as { n: number }).n;
-    const rows = this.statement(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`).all(
+    const total = (await this.exec.get<{ n: number }>(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`, params))!.n;
+    const rows = await this.exec.all<Row>(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`, [
       ...params,
       query.size,
       query.offset,
-    ) as Row[];
+    ]);
     return { total, items: rows.map((r) => this.decode<Spec>(r)) };
-  }
-
-  /** List queries differ only in which filters are present: a handful of shapes, each prepared once. */
-  private statement(sql: string): Database.Statement {
-    let statement = this.listStatements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.listStatements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  /**
-   * Seals the inline CA material of Mesh rows written before it was sealed (see ca-key-sealing.ts), then makes sure
-   * the plaintext is gone from the files too: secure_delete zeroes what the rewrite frees, VACUUM rebuilds the pages
-   * (older updates may have left plaintext in free space) and a truncating checkpoint empties the WAL. Returns the
-   * names of the meshes it rewrote; a one-time cost on upgrade, a scan of the Mesh rows otherwise.
-   */
-  sealPlaintextCaKeys(): string[] {
-    const rows = this.db
-      .prepare(
-        `SELECT name, spec FROM resources WHERE type = 'Mesh' AND mesh = '' AND (instr(spec, '"inline"') > 0 OR instr(spec, '"inlineString"') > 0)`,
-      )
-      .all() as { name: string; spec: string }[];
-    const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>));
-    if (stale.length === 0) return [];
-    const rewrite = this.db.prepare("UPDATE resources SET spec = ? WHERE type = 'Mesh' AND mesh = '' AND name = ?");
-    this.db.pragma('secure_delete = ON');
-    try {
-      this.transaction(() => {
-        for (const row of stale) rewrite.run(this.encodeSpec('Mesh', '', row.name, JSON.parse(row.spec) as object), row.name);
-      });
-      this.db.exec('VACUUM');
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      this.db.pragma('secure_delete = OFF');
-    }
-    return stale.map((row) => row.name);
   }
 
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
@@ -209,4 +167,33 @@ export class ResourceStore {
       version: row.version,
     };
   }
+}
+
+/**
+ * SQLite databases written before inline CA material was sealed (see ca-key-sealing.ts): seals those Mesh rows, then
+ * makes sure the plaintext is gone from the files too: secure_delete zeroes what the rewrite frees, VACUUM rebuilds
+ * the pages (older updates may have left plaintext in free space) and a truncating checkpoint empties the WAL.
+ * Returns the names of the meshes it rewrote; a one-time cost on upgrade, a scan of the Mesh rows otherwise.
+ * (PostgreSQL stores were never written unsealed.)
+ */
+export function sealPlaintextCaKeys(db: Db, cipher: SecretCipher): string[] {
+  const rows = db
+    .prepare(
+      `SELECT name, spec FROM resources WHERE type = 'Mesh' AND mesh = '' AND (instr(spec, '"inline"') > 0 OR instr(spec, '"inlineString"') > 0)`,
+    )
+    .all() as { name: string; spec: string }[];
+  const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>));
+  if (stale.length === 0) return [];
+  const rewrite = db.prepare("UPDATE resources SET spec = ? WHERE type = 'Mesh' AND mesh = '' AND name = ?");
+  db.pragma('secure_delete = ON');
+  try {
+    db.transaction(() => {
+      for (const row of stale) rewrite.run(JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher)), row.name);
+    })();
+    db.exec('VACUUM');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.pragma('secure_delete = OFF');
+  }
+  return stale.map((row) => row.name);
 }

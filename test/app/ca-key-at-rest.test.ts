@@ -12,6 +12,8 @@ import { createLogger, looseDataDirMode } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices } from '../../src/services.js';
 import { openDatabase } from '../../src/store/database.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SqliteDriver } from '../../src/store/sqlite-driver.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { b64, opensslCa } from '../helpers/api-assert.js';
 import { startCpProcess } from '../helpers/cp-process.js';
@@ -33,11 +35,14 @@ function newDataDir(): string {
 async function start(dataDir: string) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
-  const db = openDatabase(join(dataDir, 'meshcp.db'));
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_SIGNING_WORKERS: '0' });
-  const services = createServices({ db, cipher: new SecretCipher(secretsKey), config, log: createLogger('info', sink), adminToken: 'x', instanceId: 'x', rsaKeys: pooledRsaKeys });
+  const log = createLogger('info', sink);
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), instanceId: 'x', notice: (message, fields) => log.info(fields, message) });
+  const services = await createServices({ store, config, log, adminToken: 'x', instanceId: 'x', rsaKeys: pooledRsaKeys });
   const app = await buildApp(services);
-  return { app, services, db, lines, close: async () => (await app.close(), db.close()) };
+  // This file is about SQLite's files on disk: it reads and plants rows under the store's feet.
+  const db = (store.driver as SqliteDriver).db;
+  return { app, services, db, lines, close: () => app.close() };
 }
 
 const meshWith = (name: string, key: Record<string, string>) => ({
@@ -101,7 +106,7 @@ describe('inline CA keys are encrypted at rest', () => {
       const spec = (cp.db.prepare("SELECT spec FROM resources WHERE type = 'Mesh' AND name = 'a'").get() as { spec: string }).spec;
       assert.match(spec, /"\$sealed"/);
       cp.db.prepare("INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', 'b', ?, '{}', 'x', 'x')").run(spec.replace('"name":"a"', '"name":"b"'));
-      assert.throws(() => cp.services.store.get('Mesh', '', 'b'));
+      await assert.rejects(cp.services.store.resources.get('Mesh', '', 'b'));
     } finally {
       await cp.close();
     }

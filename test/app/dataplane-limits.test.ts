@@ -72,7 +72,7 @@ describe('what one Dataplane can put into its certificate is capped', () => {
   test('a Dataplane stored before the caps gets a 409, not an oversized certificate', async () => {
     const inbounds = Array.from({ length: 200 }, (_, i) => ({ 'kuma.io/service': `svc-${i}` }));
     const big = dataplane(inbounds);
-    t.services.store.upsert('Dataplane', 'default', 'big', big, {});
+    await t.services.store.resources.upsert('Dataplane', 'default', 'big', big, {});
     const res = await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/big/certificate', payload: {} });
     expectError(res, {
       status: 409,

@@ -22,36 +22,36 @@ before(async () => {
       done();
     },
   });
-  watch = new FleetWatch({ ...t.services, log: pino({ level: 'info' }, sink), now: () => now, dpOnlineWindowMs: 90_000 });
+  watch = new FleetWatch({ ...t.services, store: t.services.store.resources, log: pino({ level: 'info' }, sink), now: () => now, dpOnlineWindowMs: 90_000 });
 });
 after(() => t.close());
 
 describe('fleet watch', () => {
-  it('reports each dataplane once when its last contact leaves the online window', () => {
+  it('reports each dataplane once when its last contact leaves the online window', async () => {
     const start = now;
-    for (const name of ['web-1', 'web-2', 'web-3']) t.services.facts.touch('default', name, start);
+    for (const name of ['web-1', 'web-2', 'web-3']) await t.services.facts.touch('default', name, start);
     now = start + 60_000;
-    t.services.facts.touch('default', 'web-3', now); // web-3 keeps talking
-    watch.sweepOffline();
+    await t.services.facts.touch('default', 'web-3', now); // web-3 keeps talking
+    await watch.sweepOffline();
     assert.equal(lines.filter((l) => l.event === 'dataplane-offline').length, 0, 'within the window: online');
     now = start + 91_000;
-    watch.sweepOffline();
+    await watch.sweepOffline();
     const [offline] = lines.filter((l) => l.event === 'dataplane-offline');
     assert.equal(offline.msg, '2 dataplanes of mesh default went offline (no contact for 90s): web-1, web-2');
     assert.deepEqual([offline.count, offline.dataplanes], [2, ['web-1', 'web-2']]);
     now = start + 200_000;
-    watch.sweepOffline();
+    await watch.sweepOffline();
     const later = lines.filter((l) => l.event === 'dataplane-offline');
     assert.equal(later.length, 2, 'web-1 and web-2 are not reported again; web-3 now is');
     assert.equal(later[1].msg, 'dataplane of mesh default went offline (no contact for 90s): web-3');
   });
 
-  it('warns about a CA expiring within 30 days, not before', () => {
+  it('warns about a CA expiring within 30 days, not before', async () => {
     now = Date.now();
-    watch.checkCaExpiry();
+    await watch.checkCaExpiry();
     assert.equal(lines.filter((l) => l.event === 'ca-expiring').length, 0, 'a fresh 10-year builtin CA');
     now = Date.now() + 3640 * DAY;
-    watch.checkCaExpiry();
+    await watch.checkCaExpiry();
     const [warning] = lines.filter((l) => l.event === 'ca-expiring');
     assert.equal(warning.level, 40);
     assert.match(warning.msg, /^CA ca-1 of mesh default expires in \d+ days \(.*\): plan a rotation$/);

@@ -227,9 +227,9 @@ describe('meshes', () => {
       const results = await Promise.all([put(), put(), put()]);
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
       for (const r of results) assert.deepEqual(r.json(), {});
-      const rows = racing.services.store.db
-        .prepare("SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'race' ORDER BY name")
-        .all() as { name: string; version: number }[];
+      const rows = await racing.services.store.driver.all<{ name: string; version: number }>(
+        "SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'race' ORDER BY name",
+      );
       // Each secret was written once: nobody replaced the first CA with their own.
       assert.deepEqual(rows, [
         { name: 'dataplane-token-signing-key-race-1', version: 1 },
@@ -270,12 +270,12 @@ describe('meshes', () => {
     );
     assert.equal((await inject(json('PUT', '/global-secrets/survivor', { type: 'GlobalSecret', name: 'survivor', data: b64('y') }))).statusCode, 201);
     const oldCert = await secretData('doomed', 'doomed.ca-builtin-cert-ca-1');
-    const othersBefore = dbSnapshot(t.services).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
-    assert.equal(secretRows('doomed'), 4);
+    const othersBefore = (await dbSnapshot(t.services)).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
+    assert.equal(await secretRows('doomed'), 4);
 
     assert.equal((await inject(json('DELETE', '/meshes/doomed'))).statusCode, 200);
-    assert.equal(secretRows('doomed'), 0, 'no row of the mesh is left in the store');
-    const others = dbSnapshot(t.services).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
+    assert.equal(await secretRows('doomed'), 0, 'no row of the mesh is left in the store');
+    const others = (await dbSnapshot(t.services)).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
     assert.deepEqual(others.filter((r) => (r as { name: string }).name !== 'doomed'), othersBefore.filter((r) => (r as { name: string }).name !== 'doomed'));
     const all = (await getJson('/secrets?size=1000')).items as { mesh: string }[];
     assert.ok(!all.some((s) => s.mesh === 'doomed'));
@@ -288,8 +288,8 @@ describe('meshes', () => {
     assert.notEqual(await secretData('doomed', 'doomed.ca-builtin-cert-ca-1'), oldCert);
   });
 
-  const secretRows = (mesh: string) =>
-    (t.services.store.db.prepare("SELECT COUNT(*) AS n FROM resources WHERE mesh = ? AND type = 'Secret'").get(mesh) as { n: number }).n;
+  const secretRows = async (mesh: string) =>
+    (await t.services.store.driver.get<{ n: number }>("SELECT COUNT(*) AS n FROM resources WHERE mesh = ? AND type = 'Secret'", [mesh]))!.n;
 
   describe('structural checks (400, Kuma fields and messages, nothing stored)', () => {
     const cases: { name: string; body: Record<string, unknown>; params: { field: string; reason: string }[] }[] = [
@@ -382,7 +382,7 @@ describe('meshes', () => {
     it('PUT create, PUT replace and an invalid PUT', async () => {
       const body = builtinMesh('dry');
       const dryCreate = await expectUnchanged(t, () => inject(json('PUT', '/meshes/dry?dryRun=true', body)), ['/meshes/dry']);
-      assert.equal(secretRows('dry'), 0, 'no CA or signing key was stored');
+      assert.equal(await secretRows('dry'), 0, 'no CA or signing key was stored');
       const realCreate = await inject(json('PUT', '/meshes/dry', body));
       assert.equal(dryCreate.statusCode, 201);
       assert.equal(dryCreate.statusCode, realCreate.statusCode);
@@ -410,7 +410,7 @@ describe('meshes', () => {
       assert.equal((await inject(json('PUT', '/meshes/dry-del', builtinMesh('dry-del')))).statusCode, 201);
       const dry = await expectUnchanged(t, () => inject(json('DELETE', '/meshes/dry-del?dryRun=true')), ['/meshes/dry-del', '/meshes/dry-del/secrets']);
       assert.equal(dry.statusCode, 200);
-      assert.equal(secretRows('dry-del'), 3);
+      assert.equal(await secretRows('dry-del'), 3);
       const real = await inject(json('DELETE', '/meshes/dry-del'));
       assert.equal(dry.statusCode, real.statusCode);
       assert.equal(dry.body, real.body);

@@ -20,14 +20,14 @@ const seriesOf = (text: string) => text.split('\n').filter((l) => l.startsWith('
 test(`metrics and the /gui snapshot at ${FLEET.toLocaleString('en')} dataplanes`, async () => {
   const empty = seriesOf(await t.services.metrics.registry.metrics());
   const now = Date.now();
-  const version = t.services.ca.stateOf('default')!.bundleVersion;
-  t.services.facts.db.transaction(() => {
+  const version = (await t.services.ca.stateOf('default'))!.bundleVersion;
+  await t.services.store.transaction(async ({ facts }) => {
     for (let i = 0; i < FLEET; i++) {
       const name = `dp-${String(i).padStart(5, '0')}`;
-      t.services.facts.recordIssue('default', name, { backend: 'ca-1', identity: 'x', notBefore: now, notAfter: now + 3600_000, renewAfter: now + 1800_000, issuedAt: now });
-      if (i % 2 === 0) t.services.facts.acknowledge('default', name, version, now);
+      await facts.recordIssue('default', name, { backend: 'ca-1', identity: 'x', notBefore: now, notAfter: now + 3600_000, renewAfter: now + 1800_000, issuedAt: now });
+      if (i % 2 === 0) await facts.acknowledge('default', name, version, now);
     }
-  })();
+  });
 
   const started = performance.now();
   const text = await t.services.metrics.registry.metrics();
@@ -37,7 +37,7 @@ test(`metrics and the /gui snapshot at ${FLEET.toLocaleString('en')} dataplanes`
   assert.match(text, new RegExp(`^meshcp_rotation_dataplanes\\{mesh="default",backend="ca-2",state="trusting"\\} ${FLEET / 2}$`, 'm'));
 
   const snapStarted = performance.now();
-  const snapshot = guiSnapshot(t.services, Date.now());
+  const snapshot = await guiSnapshot(t.services, Date.now());
   const snapshotMs = performance.now() - snapStarted;
   assert.equal(snapshot.meshes[0].dataplanes.length, 200);
   assert.equal(snapshot.meshes[0].rotation.nextStep.waitingFor?.count, FLEET / 2);

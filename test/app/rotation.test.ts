@@ -375,11 +375,11 @@ describe('expired certificates do not block; a returning dataplane gets a fresh 
     cp = await cpAtStep0('web-1', 'web-2', 'gone-1');
     // gone-1 was issued a ca-1 certificate that has expired since, and never acknowledged anything.
     const now = Date.now();
-    cp.t.services.facts.recordIssue('default', 'gone-1', {
+    await cp.t.services.facts.recordIssue('default', 'gone-1', {
       backend: 'ca-1', identity: 'old', notBefore: now - 7_200_000, notAfter: now - 1_000, renewAfter: now - 3_600_000, issuedAt: now - 7_200_000,
     });
     // An issue recorded for a dataplane with no resource at all (e.g. a CP from before) behaves the same.
-    cp.t.services.facts.recordIssue('default', 'ghost', {
+    await cp.t.services.facts.recordIssue('default', 'ghost', {
       backend: 'ca-1', identity: 'old', notBefore: now - 7_200_000, notAfter: now - 1, renewAfter: now - 3_600_000, issuedAt: now - 7_200_000,
     });
   });
@@ -402,11 +402,11 @@ describe('expired certificates do not block; a returning dataplane gets a fresh 
 
   it('a live certificate does block: the same gate with an unexpired fact', async () => {
     const now = Date.now();
-    cp.t.services.facts.recordIssue('default', 'ghost', {
+    await cp.t.services.facts.recordIssue('default', 'ghost', {
       backend: 'ca-1', identity: 'old', notBefore: now - 1000, notAfter: now + 60_000, renewAfter: now + 30_000, issuedAt: now - 1000,
     });
     assert.deepEqual(namesIn(conflictAt(await cp.putMesh(STEP[3], '?dryRun=true'), 'mtls.backends')), ['ghost']);
-    cp.t.services.facts.deleteDataplane('default', 'ghost');
+    await cp.t.services.facts.deleteDataplane('default', 'ghost');
   });
 
   it('when the expired dataplane returns it is told to re-issue and gets a ca-2 certificate and the current bundle', async () => {
@@ -528,7 +528,7 @@ describe('deleting a Dataplane forgets its facts', () => {
     assert.deepEqual(await cp.call('DELETE', '/meshes/default/dataplanes/web-2?dryRun=true'), { status: 200, body: {}, retryAfter: undefined });
     assert.equal((await cp.status()).nextStep.waitingFor.count, 1);
     assert.equal((await cp.call('DELETE', '/meshes/default/dataplanes/web-2')).status, 200);
-    assert.equal(cp.t.services.facts.get('default', 'web-2'), undefined);
+    assert.equal(await cp.t.services.facts.get('default', 'web-2'), undefined);
     assert.equal((await assertStatusAgreesWithPut(cp, STEP[2])).nextStep.ready, true);
     assert.equal((await cp.dryRunThenPut(STEP[2])).status, 200);
   });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { RFC3339, b64, example, expectError, expectUnchanged, json, opensslCa, yaml } from '../helpers/api-assert.js';
+import { RFC3339, b64, example, expectError, expectUnchanged, json, opensslCa, storedBytes, yaml } from '../helpers/api-assert.js';
 
 const MESH_MISSING = { status: 404, title: 'Failed to retrieve Mesh' };
 const secret = (mesh: string, name: string, data?: string, extra: Record<string, unknown> = {}) => ({
@@ -292,11 +292,12 @@ describe('secrets', () => {
 });
 
 describe('secret data is encrypted at rest', () => {
-  it('the SQLite files never hold a secret in plaintext or base64', async () => {
+  it('the store (SQLite files, PostgreSQL rows) never holds a secret in plaintext or base64', async () => {
     const t = await createTestApp({}, { defaultMesh: false });
     const canary = `meshcp-plaintext-canary-${randomBytes(8).toString('hex')}`;
     const visible = `visible-${randomBytes(4).toString('hex')}`;
     let caKeyPem: string;
+    let rows: Buffer | undefined;
     try {
       const put = (o: InjectOptions) => t.app.inject(o);
       assert.equal((await put(json('PUT', '/meshes/vault', { type: 'Mesh', name: 'vault', labels: { marker: visible }, mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } }))).statusCode, 201);
@@ -307,14 +308,16 @@ describe('secret data is encrypted at rest', () => {
       const keySecret = (await t.app.inject(json('GET', '/meshes/vault/secrets/vault.ca-builtin-key-ca-1'))).json();
       caKeyPem = Buffer.from(keySecret.data, 'base64').toString();
       assert.match(caKeyPem, /BEGIN PRIVATE KEY/);
+      rows = t.services.store.kind === 'postgres' ? await storedBytes(t) : undefined;
     } finally {
       await t.close(); // closing the database checkpoints the WAL into the main file
     }
 
-    const files = readdirSync(t.dataDir).filter((f) => f.startsWith('meshcp.db'));
-    assert.ok(files.includes('meshcp.db'));
-    const bytes = Buffer.concat(files.map((f) => readFileSync(join(t.dataDir, f))));
-    assert.ok(!existsSync(join(t.dataDir, 'meshcp.db-wal')) || readFileSync(join(t.dataDir, 'meshcp.db-wal')).length === 0, 'WAL checkpointed');
+    const bytes = rows ?? (await storedBytes(t));
+    if (!rows) {
+      assert.ok(existsSync(join(t.dataDir, 'meshcp.db')));
+      assert.ok(!existsSync(join(t.dataDir, 'meshcp.db-wal')) || readFileSync(join(t.dataDir, 'meshcp.db-wal')).length === 0, 'WAL checkpointed');
+    }
     // Positive control: non-secret data is readable in the same bytes, so the check below means something.
     assert.ok(bytes.includes(visible), 'the mesh label is stored in clear');
     for (const needle of [canary, b64(canary), `${canary}-global`, b64(`${canary}-global`), 'BEGIN PRIVATE KEY', b64(caKeyPem).slice(0, 40)]) {

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createSelfSignedServerCertificate } from '../../src/ca/x509.js';
+import { storedBytes } from '../helpers/api-assert.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
 import { fingerprintOf, VaultPkiDouble } from '../helpers/vault-pki-double.js';
 
@@ -163,10 +164,8 @@ describe('rotations with a vault backend', () => {
     // The inline client key is sealed at rest, and the API still answers what was PUT.
     const stored = (await call(t, 'GET', '/meshes/default')).body.mtls.backends[1].conf.fromCp.auth;
     assert.deepEqual(stored, certAuth);
-    for (const file of readdirSync(t.dataDir).filter((f) => f.startsWith('meshcp.db'))) {
-      const db = readFileSync(join(t.dataDir, file));
-      assert.ok(!db.includes(b64(clientKey)) && !db.includes(clientKey.split('\n')[1]!), `the client key is not in ${file} in plaintext`);
-    }
+    const db = await storedBytes(t);
+    assert.ok(!db.includes(b64(clientKey)) && !db.includes(clientKey.split('\n')[1]!), 'the client key is not in the store in plaintext');
     await acknowledge();
     assert.equal((await step(mesh('vault-1', [provided, vaultBackend(vault, certAuth)]))).status, 200);
     const before = vault.requests.length;

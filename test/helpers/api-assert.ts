@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -54,13 +54,13 @@ export function expectError(res: LightMyRequestResponse, expected: ExpectedError
 }
 
 /** Every row the store holds (secrets as ciphertext, so a rewrite with equal content still shows), and the fact tables. */
-export function dbSnapshot(services: Services) {
-  const db = services.store.db;
+export async function dbSnapshot(services: Services) {
+  const db = services.store.driver;
   return {
-    resources: db.prepare('SELECT * FROM resources ORDER BY type, mesh, name').all(),
-    facts: db.prepare('SELECT * FROM dataplane_facts ORDER BY mesh, name').all(),
-    bundleBackends: db.prepare('SELECT * FROM bundle_version_backends ORDER BY mesh, version, backend').all(),
-    bundles: db.prepare('SELECT * FROM bundle_versions ORDER BY mesh, version').all(),
+    resources: await db.all('SELECT * FROM resources ORDER BY type, mesh, name'),
+    facts: await db.all('SELECT * FROM dataplane_facts ORDER BY mesh, name'),
+    bundleBackends: await db.all('SELECT * FROM bundle_version_backends ORDER BY mesh, version, backend'),
+    bundles: await db.all('SELECT * FROM bundle_versions ORDER BY mesh, version'),
   };
 }
 
@@ -77,10 +77,10 @@ export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
 
 /** Runs `fn` and asserts that neither the database nor the API view changed. */
 export async function expectUnchanged<T>(t: { app: FastifyInstance; services: Services }, fn: () => Promise<T>, extra: string[] = []): Promise<T> {
-  const dbBefore = dbSnapshot(t.services);
+  const dbBefore = await dbSnapshot(t.services);
   const apiBefore = await apiSnapshot(t.app, extra);
   const result = await fn();
-  assert.deepEqual(dbSnapshot(t.services), dbBefore, 'the database changed');
+  assert.deepEqual(await dbSnapshot(t.services), dbBefore, 'the database changed');
   assert.deepEqual(await apiSnapshot(t.app, extra), apiBefore, 'the API view changed');
   return result;
 }
@@ -129,3 +129,21 @@ export function example(file: string, replacements: Record<string, string> = {})
 }
 
 export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Every byte the store holds, to look for plaintext in: SQLite's files (database, WAL, shared memory), or on
+ * PostgreSQL every row of every table as the server returns it (bytea as bytes).
+ */
+export async function storedBytes(t: { services: Services; dataDir: string }): Promise<Buffer> {
+  if (t.services.store.kind === 'sqlite') {
+    const files = readdirSync(t.dataDir).filter((f) => f.startsWith('meshcp.db'));
+    return Buffer.concat(files.map((f) => readFileSync(join(t.dataDir, f))));
+  }
+  const parts: Buffer[] = [];
+  for (const table of ['resources', 'dataplane_facts', 'bundle_versions', 'bundle_version_backends']) {
+    for (const row of await t.services.store.driver.all<Record<string, unknown>>(`SELECT * FROM ${table}`)) {
+      for (const value of Object.values(row)) parts.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
+    }
+  }
+  return Buffer.concat(parts);
+}

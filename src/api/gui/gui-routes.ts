@@ -47,14 +47,14 @@ export function registerGui(app: FastifyInstance, services: Services): void {
 
   app.get<{ Querystring: { since?: string } }>('/gui/api/state', { schema: { hide: true } }, async (request, reply) => {
     const since = typeof request.query.since === 'string' ? request.query.since : undefined;
-    let snapshot = guiSnapshot(services, services.clock.now());
+    let snapshot = await guiSnapshot(services, services.clock.now());
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());
     const deadline = services.clock.now() + LONG_POLL_MS;
     while (since !== undefined && snapshot.version === since && services.clock.now() < deadline && !gone.signal.aborted) {
       // Progress is mostly dataplanes acknowledging and re-issuing, which emit no event: look every 500 ms.
       await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS));
-      snapshot = guiSnapshot(services, services.clock.now());
+      snapshot = await guiSnapshot(services, services.clock.now());
     }
     return reply.header('cache-control', 'no-store').send(snapshot);
   });

@@ -20,36 +20,35 @@ export interface GuiDataplaneRow {
  * What the /gui page shows, read from the same queries as GET /meshes/{mesh}/ca-rotation plus one bounded page of
  * dataplane facts per mesh. `version` is a hash of the content: the page long-polls until it changes.
  */
-export function guiSnapshot(services: Services, now: number) {
-  const rows = services.facts.db.prepare(
-    `SELECT name, issued_backend, acked_bundle_version, cert_not_after, last_contact FROM dataplane_facts
-     WHERE mesh = ? ORDER BY name LIMIT ?`,
-  );
+export async function guiSnapshot(services: Services, now: number) {
   const onlineSince = now - services.config.dpOnlineWindowMs;
-  const page = services.store.list<Mesh>('Mesh', { offset: 0, size: GUI_MAX_MESHES });
-  const meshes = page.items.map((mesh) => {
+  const page = await services.store.resources.list<Mesh>('Mesh', { offset: 0, size: GUI_MAX_MESHES });
+  const meshes = [];
+  for (const mesh of page.items) {
     const bundles = new Map<string, string[]>();
-    const trustedIn = (version: string | null) => {
+    const trustedIn = async (version: string | null) => {
       if (!version) return [];
-      if (!bundles.has(version)) bundles.set(version, (services.facts.bundleBackends(mesh.name, version) ?? []).map((b) => b.name));
+      if (!bundles.has(version)) bundles.set(version, ((await services.facts.bundleBackends(mesh.name, version)) ?? []).map((b) => b.name));
       return bundles.get(version)!;
     };
-    type Row = { name: string; issued_backend: string | null; acked_bundle_version: string | null; cert_not_after: number | null; last_contact: number | null };
-    const dataplanes: GuiDataplaneRow[] = (rows.all(mesh.name, GUI_MAX_DATAPLANES) as Row[]).map((r) => ({
-      name: r.name,
-      issuedBackend: r.issued_backend,
-      trustedBackends: trustedIn(r.acked_bundle_version),
-      certNotAfter: r.cert_not_after ? new Date(r.cert_not_after).toISOString() : null,
-      lastSeen: r.last_contact ? new Date(r.last_contact).toISOString() : null,
-      online: r.last_contact !== null && r.last_contact >= onlineSince,
-    }));
-    return {
+    const dataplanes: GuiDataplaneRow[] = [];
+    for (const r of await services.facts.firstByName(mesh.name, GUI_MAX_DATAPLANES)) {
+      dataplanes.push({
+        name: r.name,
+        issuedBackend: r.issuedBackend,
+        trustedBackends: await trustedIn(r.ackedBundleVersion),
+        certNotAfter: r.certNotAfter ? new Date(r.certNotAfter).toISOString() : null,
+        lastSeen: r.lastContact ? new Date(r.lastContact).toISOString() : null,
+        online: r.lastContact !== null && r.lastContact >= onlineSince,
+      });
+    }
+    meshes.push({
       name: mesh.name,
-      rotation: rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, now),
-      dataplanesTotal: services.store.count('Dataplane', mesh.name),
+      rotation: await rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, now),
+      dataplanesTotal: await services.store.resources.count('Dataplane', mesh.name),
       dataplanes,
-    };
-  });
+    });
+  }
   const content = { meshesTotal: page.total, meshes };
   // lastSeen moves on every poll of every agent; the version ignores it so the page is woken by real progress only.
   const version = createHash('sha256')

@@ -16,8 +16,8 @@ export function registerDataplaneFactsRoute(app: FastifyInstance, services: Serv
     { schema: docs.custom('Dataplane', "One dataplane's certificate, acknowledged bundle and last contact", docs.answers(DataplaneCertificateFactsSchema, 'what the control plane knows of the dataplane')) },
     async (request): Promise<DataplaneCertificateFacts> => {
       const { mesh, name } = request.params;
-      if (!services.store.exists('Dataplane', mesh, name)) throw notFound(Titles.retrieve);
-      const facts = services.facts.get(mesh, name);
+      if (!(await services.store.resources.exists('Dataplane', mesh, name))) throw notFound(Titles.retrieve);
+      const facts = await services.facts.get(mesh, name);
       const now = services.clock.now();
       return {
         mesh,

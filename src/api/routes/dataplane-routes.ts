@@ -66,7 +66,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
   });
   for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
     app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight', docs.answers(DataplaneOverviewSchema, 'the dataplane and its certificate insight')) }, async (request) =>
-      dataplaneOverview(dataplanes.get(request.params.mesh, request.params.name), facts),
+      dataplaneOverview(await dataplanes.get(request.params.mesh, request.params.name), facts),
     );
   }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
-import { meshNotFound, notFound, Titles } from '../../domain/errors.js';
+import { DomainError, meshNotFound, notFound, Titles } from '../../domain/errors.js';
 import { meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
@@ -20,8 +20,9 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     clusterId: services.instanceId,
   }));
   app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store is open and migrated') }, async () => {
-    services.store.db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
+  app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)') }, async () => {
+    const ready = await services.ready();
+    if (!ready.ok) throw new DomainError({ kind: 'unavailable', title: 'Not ready', detail: ready.reason, retryAfterSeconds: 1 });
     return { status: 'ok' };
   });
 
@@ -29,19 +30,19 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     reply.type('text/plain').send(await services.tokens.issue(request.body)),
   );
 
-  const insightOf = (name: string, now: number) => {
-    const mesh = services.store.get('Mesh', '', name);
+  const insightOf = async (name: string, now: number) => {
+    const mesh = await services.store.resources.get('Mesh', '', name);
     if (!mesh) return undefined;
-    return meshInsight(mesh, services.store.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
+    return meshInsight(mesh, await services.store.resources.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
   };
   app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh', docs.answers(listOf(MeshInsightSchema), 'the insights of the meshes, a page at a time')) }, async (request) => {
     const query = parseListQuery(request);
     const now = services.clock.now();
     const page = services.meshes.list(query);
-    return listBody(request, query, page, (mesh) => insightOf(mesh.name, now)!);
+    return listBody(request, query, page, async (mesh) => (await insightOf(mesh.name, now))!);
   });
   app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh', docs.answers(MeshInsightSchema, "Kuma's MeshInsight")) }, async (request) => {
-    const insight = insightOf(request.params.mesh, services.clock.now());
+    const insight = await insightOf(request.params.mesh, services.clock.now());
     if (!insight) throw notFound(Titles.retrieve);
     return insight;
   });
@@ -50,7 +51,7 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     '/meshes/:mesh/ca-rotation',
     { schema: docs.custom('Rotation', 'Where a CA rotation stands and what its next step waits for', docs.answers(RotationStatusSchema, 'the rotation status')) },
     async (request) => {
-      const mesh = services.store.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
+      const mesh = await services.store.resources.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
       if (!mesh) throw meshNotFound();
       return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, services.clock.now());
     },

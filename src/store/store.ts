@@ -1,0 +1,78 @@
+import { systemClock, type Clock } from '../domain/clock.js';
+import { FactsStore } from './facts-store.js';
+import { ResourceStore } from './resource-store.js';
+import type { SecretCipher } from './secret-cipher.js';
+import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
+
+/** What a transaction reads and writes through: the same stores, bound to the transaction's connection. */
+export interface StoreTx {
+  resources: ResourceStore;
+  facts: FactsStore;
+  /** Tells every other instance, when (and only if) this transaction commits, that `mesh`'s CA view changed. */
+  announceMeshChange(mesh: string): Promise<void>;
+}
+
+/** How instances hear of each other's commits (PostgreSQL LISTEN/NOTIFY); a lone SQLite process needs none. */
+export interface ChangeFeed {
+  /** Runs inside the writing transaction (NOTIFY is delivered at commit). */
+  announce(tx: SqlExecutor, mesh: string): Promise<void>;
+  /** `mesh` changed on another instance; '*' means "anything may have changed" (the feed reconnected). */
+  subscribe(listener: (mesh: string) => void): void;
+  /** Whether the feed currently listens (readiness). */
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}
+
+export const noChangeFeed: ChangeFeed = {
+  announce: async () => {},
+  subscribe: () => {},
+  healthy: true,
+  close: async () => {},
+};
+
+/** The store: resources and dataplane facts on one database, SQLite or PostgreSQL. */
+export class Store {
+  /** Statements outside any transaction. */
+  readonly resources: ResourceStore;
+  readonly facts: FactsStore;
+
+  constructor(
+    readonly driver: SqlDriver,
+    private readonly cipher: SecretCipher,
+    readonly changes: ChangeFeed = noChangeFeed,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
+    this.facts = new FactsStore(driver);
+  }
+
+  get kind(): 'sqlite' | 'postgres' {
+    return this.driver.dialect.name;
+  }
+
+  /**
+   * Runs `fn` atomically. On PostgreSQL `locks` serialize it with other instances' writers of the same meshes;
+   * `fn` may run again from the start when the database resolves a deadlock, so it must only touch the store.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>, locks?: TransactionLocks): Promise<T> {
+    return this.driver.transaction(
+      (exec) =>
+        fn({
+          resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.clock),
+          facts: new FactsStore(exec),
+          announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
+        }),
+      locks,
+    );
+  }
+
+  /** Throws when the database does not answer (readiness). */
+  async ping(): Promise<void> {
+    await this.driver.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.changes.close();
+    await this.driver.close();
+  }
+}
