@@ -79,12 +79,13 @@ class DeadlinePassed extends Error {
 export class ConnectionError extends Error implements AttemptFailure {
   readonly code?: string;
   readonly timedOut: boolean;
-  /** Short: ECONNREFUSED, "no answer within 10000 ms"... */
+  /** Short: ECONNREFUSED, "no answer within 15000 ms"... */
   readonly reason: string;
 
   constructor(
     readonly address: string,
-    cause: Error,
+    /** What the transport reported (of the last address, when several were tried). */
+    readonly cause: Error,
     readonly reachedServer = false,
     /** Every address tried and why it failed, when several were. */
     readonly tried: { address: string; reason: string }[] = [],
@@ -132,7 +133,7 @@ export class ApiClient {
         tried.push({ address, reason: err.reason });
         list.advance(address, err.reason);
         if (last || !mayResendAfter(method, err)) {
-          throw tried.length > 1 ? new ConnectionError(address, new Error(err.reason), err.reachedServer, tried) : err;
+          throw tried.length > 1 ? new ConnectionError(address, err.cause, err.reachedServer, tried) : err;
         }
         continue;
       }

@@ -113,6 +113,7 @@ describe('failover of the shared client', () => {
     await assert.rejects(api.getJson('/meshes'), (err: unknown) => {
       assert.ok(err instanceof ConnectionError);
       assert.equal(err.message, `no control plane answered (${a}: ECONNREFUSED; ${b}: ECONNREFUSED)`);
+      assert.deepEqual([err.code, err.reachedServer, err.tried.length], ['ECONNREFUSED', false, 2]);
       return true;
     });
     assert.equal(api.address, a);
