@@ -10,7 +10,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
+import { AddressList, parseAddressList } from '../client/addresses.js';
+import { ApiCallError, ApiClient, ConnectionError, DEFAULT_REQUEST_TIMEOUT_MS } from '../client/http.js';
 import type { IssuedCertificate, TrustBundle } from '../client/types.js';
 import { sleep, systemClock, type Clock } from '../domain/clock.js';
 import { newKeyAndCsr } from './csr.js';
@@ -32,7 +33,14 @@ export interface AgentMaterial {
 export type AgentEvent = Record<string, unknown> & { event: string };
 
 export interface AgentOptions {
-  cpAddress: string;
+  /**
+   * The control plane: one address, or several instances of one (sharing a database) in order. The agent uses one
+   * at a time and moves to the next when it stops answering (refused, reset, timed out, 502/503/504); certificates
+   * and bundles of every instance are equally valid, so a move needs no state reset.
+   */
+  cpAddress: string | readonly string[];
+  /** Bound on one request to one address (default 15 s); a long-poll gets its wait on top. */
+  requestTimeoutMs?: number;
   /** Called before every request, so a rotated token file is picked up. */
   token: () => string | Promise<string>;
   caPem?: string;
@@ -81,20 +89,29 @@ export class DataplaneAgent extends EventEmitter {
   private readonly mesh: string;
   private readonly name: string;
   private readonly clock: Clock;
+  private readonly api: ApiClient;
+  private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: AgentOptions) {
     super();
     this.clock = options.clock ?? systemClock;
     this.mesh = options.dataplane.mesh;
     this.name = options.dataplane.name;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // Each move is logged once, with why; the token never appears (it is a header, never part of an address).
+    const addresses = new AddressList(parseAddressList(options.cpAddress), ({ from, to, reason }) =>
+      this.log({ event: 'cp-switch', from, to, reason }),
+    );
+    this.api = new ApiClient({ address: addresses, token: options.token, caPem: options.caPem, userAgent: 'meshcp-dp', timeoutMs: this.requestTimeoutMs });
+  }
+
+  /** The control-plane address in use. */
+  get cpAddress(): string {
+    return this.api.address;
   }
 
   private log(event: AgentEvent): void {
     this.options.log?.({ time: new Date(this.clock.now()).toISOString(), dataplane: `${this.mesh}/${this.name}`, ...event });
-  }
-
-  private async client(): Promise<ApiClient> {
-    return new ApiClient({ address: this.options.cpAddress, token: await this.options.token(), caPem: this.options.caPem, userAgent: 'meshcp-dp' });
   }
 
   private get base(): string {
@@ -134,7 +151,7 @@ export class DataplaneAgent extends EventEmitter {
   }
 
   private async register(): Promise<void> {
-    const response = await (await this.client()).put(this.base, this.options.dataplane);
+    const response = await this.api.put(this.base, this.options.dataplane);
     this.log({ event: 'registered', status: response.status === 201 ? 'created' : 'updated' });
   }
 
@@ -146,7 +163,7 @@ export class DataplaneAgent extends EventEmitter {
       ...(generated ? { csr: generated.csrPem } : {}),
       ...(this.held ? { bundleVersion: this.held.bundleVersion } : {}),
     };
-    const response = await (await this.client()).call('POST', `${this.base}/certificate`, { body, timeoutMs: 30_000 });
+    const response = await this.api.call('POST', `${this.base}/certificate`, { body });
     const answer = JSON.parse(response.text) as IssuedCertificate;
     const keyPem = generated?.keyPem ?? answer.privateKey;
     if (!keyPem) throw new Error('the control plane returned no private key and no CSR was sent');
@@ -261,13 +278,11 @@ export class DataplaneAgent extends EventEmitter {
     this.pollAbort = new AbortController();
     if (this.stopped) this.pollAbort.abort(); // stop() came during a certificate fetch: do not start a long wait
     const waitMs = waitOverrideMs ?? this.options.pollWaitMs ?? 30_000;
-    const response = await (
-      await this.client()
-    ).call('GET', `${this.base}/trust-bundle`, {
+    const response = await this.api.call('GET', `${this.base}/trust-bundle`, {
       query: { wait: `${Math.max(0, Math.round(waitMs / 1000))}s`, ...(this.held ? { servedSerial: this.held.serial } : {}) },
       headers: held ? { 'if-none-match': `"${held}"` } : {},
       signal: this.pollAbort.signal,
-      timeoutMs: waitMs + 30_000,
+      timeoutMs: waitMs + this.requestTimeoutMs,
       accept: [304],
     });
     if (response.status === 304) return false;

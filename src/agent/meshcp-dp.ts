@@ -20,10 +20,16 @@ function durationFlag(flag: string, value: string): number {
   return ms;
 }
 
+function positive(flag: string, ms: number): number {
+  if (ms <= 0) throw new Error(`${flag} must be longer than 0`);
+  return ms;
+}
+
 const collect = (value: string, all: string[] = []) => [...all, value];
 
 interface Flags {
-  cpAddress: string;
+  cpAddress?: string[];
+  requestTimeout: string;
   caCert?: string;
   token?: string;
   tokenFile?: string;
@@ -46,7 +52,9 @@ interface Flags {
 
 const program = new Command('meshcp-dp')
   .description('Reference dataplane agent: registers a Dataplane, keeps its mTLS certificate and trust bundle fresh in --output-dir')
-  .option('--cp-address <url>', 'control-plane API address (env MESHCP_ADDRESS)', process.env.MESHCP_ADDRESS ?? 'http://127.0.0.1:5681')
+  // Several instances of one control plane: comma separated, or the flag repeated (env MESHCP_ADDRESS: comma separated).
+  .option('--cp-address <url,...>', 'control-plane API address; several (comma separated or repeated) are tried in order (env MESHCP_ADDRESS; default http://127.0.0.1:5681)', collect)
+  .option('--request-timeout <duration>', 'bound on one request to one control-plane address before the next is tried (a long-poll gets --poll-wait on top)', '15s')
   .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane')
   .option('--token <jwt>', 'dataplane token (env MESHCP_DP_TOKEN)')
   .option('--token-file <file>', 'read the dataplane token from a file (waits for it to appear; re-read on every request)')
@@ -87,7 +95,8 @@ async function main(): Promise<void> {
   const token = () => flags.token ?? (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.MESHCP_DP_TOKEN!);
 
   const agent = new DataplaneAgent({
-    cpAddress: flags.cpAddress,
+    cpAddress: flags.cpAddress ?? process.env.MESHCP_ADDRESS ?? 'http://127.0.0.1:5681',
+    requestTimeoutMs: positive('--request-timeout', durationFlag('--request-timeout', flags.requestTimeout)),
     token,
     caPem: flags.caCert ? readFileSync(flags.caCert, 'utf8') : undefined,
     dataplane,

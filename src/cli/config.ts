@@ -6,12 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { currentControlPlane, normalizeAddress, type ControlPlanesFile } from './control-planes.js';
+import { parseAddressList } from '../client/addresses.js';
+import { currentControlPlane, type ControlPlanesFile } from './control-planes.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:5681';
 
 export interface ConnectionFlags {
-  address?: string;
+  /** Each value may hold several addresses, comma separated (the flag may be repeated). */
+  address?: string | string[];
   token?: string;
   tokenFile?: string;
   caCert?: string;
@@ -19,14 +21,16 @@ export interface ConnectionFlags {
 }
 
 export interface ConfigFile {
-  address?: string;
+  /** One address, several comma separated, or a list: instances of one control plane, tried in order. */
+  address?: string | string[];
   token?: string;
   tokenFile?: string;
   caCert?: string;
 }
 
 export interface ResolvedConnection {
-  address: string;
+  /** Tried in order; the first that answers serves the command. */
+  addresses: string[];
   token?: string;
   caPem?: string;
   insecure: boolean;
@@ -60,7 +64,11 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   for (const key of ['address', 'token', 'tokenFile', 'caCert'] as const) {
     const value = (doc as Record<string, unknown>)[key];
     if (value === undefined || value === null) continue;
-    if (typeof value !== 'string') throw new ConfigFileError(`${file}: ${key} must be a string`);
+    if (key === 'address' && Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) {
+      out.address = value as string[];
+      continue;
+    }
+    if (typeof value !== 'string') throw new ConfigFileError(`${file}: ${key} must be a string${key === 'address' ? ' or a list of strings' : ''}`);
     out[key] = value;
   }
   return out;
@@ -87,9 +95,9 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
     throw new ConfigFileError(`MESHCTL_CONFIG points to ${file}, which does not exist`);
   }
 
-  let address = DEFAULT_ADDRESS;
+  let address: string | string[] = DEFAULT_ADDRESS;
   let source: ResolvedConnection['source'] = 'default';
-  if (flags.address) [address, source] = [flags.address, 'flag'];
+  if (flags.address !== undefined && flags.address.length > 0) [address, source] = [flags.address, 'flag'];
   else if (deps.env.MESHCP_ADDRESS) [address, source] = [deps.env.MESHCP_ADDRESS, 'env'];
   else if (config.address) [address, source] = [config.address, 'config'];
 
@@ -107,11 +115,20 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
 
   const caFile = flags.caCert ?? deps.env.MESHCP_CA_CERT ?? config.caCert;
   return {
-    address: normalizeAddress(address),
+    addresses: addressesFrom(address, source, configFile),
     ...(token ? { token } : {}),
     ...(caFile ? { caPem: read(caFile) } : {}),
     insecure: flags.insecureSkipVerify === true,
     source,
     ...(configFile ? { configFile } : {}),
   };
+}
+
+function addressesFrom(value: string | string[], source: ResolvedConnection['source'], configFile: string | undefined): string[] {
+  try {
+    return parseAddressList(value);
+  } catch (err) {
+    const where = { flag: '--address', env: 'MESHCP_ADDRESS', config: `${configFile}: address`, default: 'the default address' }[source];
+    throw new ConfigFileError(`${where}: ${(err as Error).message}`);
+  }
 }

@@ -9,18 +9,13 @@ import { ConfigFileError, type ConfigFile } from './config.js';
 
 export interface ControlPlaneEntry extends ConfigFile {
   name: string;
-  address: string;
+  /** Several (a list) for the instances of one HA control plane. */
+  address: string | string[];
 }
 
 export interface ControlPlanesFile extends ConfigFile {
   controlPlanes?: ControlPlaneEntry[];
   currentContext?: string;
-}
-
-/** `host:port` (no scheme) means http://host:port, as kumactl users type it. */
-export function normalizeAddress(address: string): string {
-  const trimmed = address.trim().replace(/\/+$/, '');
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
 }
 
 export function readControlPlanes(file: string): ControlPlanesFile {

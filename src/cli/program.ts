@@ -8,6 +8,7 @@ import { runRotate } from './commands/rotate.js';
 import { handleLeftBehindSecrets } from './commands/prune-secrets.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
 import { dataplaneInsightTable, parseOutputFormat, renderTable, resourceTable, toJson, toYaml, type OutputFormat } from './format.js';
+import { AddressList } from '../client/addresses.js';
 import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
 import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manifests.js';
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
@@ -56,7 +57,13 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('meshctl')
     .description('Operate a meshcp control plane: resources, dataplane tokens, and CA rotations')
     .version(VERSION)
-    .option('--address <url>', 'control-plane API address (env MESHCP_ADDRESS; default http://127.0.0.1:5681)')
+    .option(
+      '--address <url,...>',
+      'control-plane API address; several instances (comma separated or repeated) are tried in order (env MESHCP_ADDRESS; default http://127.0.0.1:5681)',
+      (value: string, all: string[] = []) => [...all, value],
+    )
+    .option('--request-timeout <duration>', 'bound on one request to one address before the next is tried', '15s')
+    .option('--verbose', 'say on stderr which control-plane address answered, and why one was left')
     .option('--token <token>', 'admin token (env MESHCP_TOKEN)')
     .option('--token-file <file>', 'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)')
     .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane (env MESHCP_CA_CERT)')
@@ -70,14 +77,21 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride();
 
   const clientOf = (cmd: Command): ApiClient => {
-    const flags = cmd.optsWithGlobals() as ConnectionFlags;
+    const flags = cmd.optsWithGlobals() as ConnectionFlags & { requestTimeout: string; verbose?: boolean };
+    const timeoutMs = duration('--request-timeout', flags.requestTimeout);
+    if (timeoutMs <= 0) throw new UsageError('--request-timeout must be longer than 0');
     const connection = resolveConnection(flags, { env: io.env });
+    // Only --verbose says where the answer came from: scripts read the same output whichever instance served it.
+    const say = flags.verbose ? (line: string) => void io.stderr.write(`meshctl: ${line}\n`) : undefined;
+    let answeredBy: string | undefined;
     return new ApiClient({
-      address: connection.address,
+      address: new AddressList(connection.addresses, say && (({ from, to, reason }) => say(`${from} did not answer (${reason}); trying ${to}`))),
       token: connection.token,
       caPem: connection.caPem,
       insecure: connection.insecure,
       userAgent: `meshctl/${VERSION}`,
+      timeoutMs,
+      onAnswer: say && ((address) => address !== answeredBy && say(`answered by ${(answeredBy = address)}`)),
     });
   };
 

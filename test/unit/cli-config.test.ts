@@ -11,23 +11,23 @@ function files(map: Record<string, string>) {
 
 describe('connection settings', () => {
   test('default address, no token', () => {
-    assert.deepEqual(resolveConnection({}, { env: {}, ...files({}) }), { address: DEFAULT_ADDRESS, insecure: false, source: 'default' });
+    assert.deepEqual(resolveConnection({}, { env: {}, ...files({}) }), { addresses: [DEFAULT_ADDRESS], insecure: false, source: 'default' });
   });
 
   test('precedence: flag > env > config file', () => {
     const fs = files({ '/home/u/.config/meshcp/meshctl.yaml': 'address: http://from-file:1\ntoken: file-token\n' });
     const env = { MESHCP_ADDRESS: 'http://from-env:2/', MESHCP_TOKEN: 'env-token' };
     assert.deepEqual(resolveConnection({}, { env: {}, ...fs }), {
-      address: 'http://from-file:1',
+      addresses: ['http://from-file:1'],
       token: 'file-token',
       insecure: false,
       source: 'config',
       configFile: '/home/u/.config/meshcp/meshctl.yaml',
     });
     const fromEnv = resolveConnection({}, { env, ...fs });
-    assert.deepEqual([fromEnv.address, fromEnv.token, fromEnv.source], ['http://from-env:2', 'env-token', 'env']);
+    assert.deepEqual([fromEnv.addresses, fromEnv.token, fromEnv.source], [['http://from-env:2'], 'env-token', 'env']);
     const fromFlags = resolveConnection({ address: 'http://flag:3', token: 'flag-token' }, { env, ...fs });
-    assert.deepEqual([fromFlags.address, fromFlags.token, fromFlags.source], ['http://flag:3', 'flag-token', 'flag']);
+    assert.deepEqual([fromFlags.addresses, fromFlags.token, fromFlags.source], [['http://flag:3'], 'flag-token', 'flag']);
   });
 
   test('token files: --token-file, and tokenFile in the config; MESHCTL_CONFIG chooses the file', () => {
@@ -38,6 +38,19 @@ describe('connection settings', () => {
     assert.equal(resolveConnection({ tokenFile: '/t' }, { env, ...fs }).token, 'flag-file');
     assert.equal(resolveConnection({}, { env: { ...env, MESHCP_TOKEN_FILE: '/t' }, ...fs }).token, 'flag-file');
     assert.throws(() => resolveConnection({}, { env: { MESHCTL_CONFIG: '/nope' }, ...fs }), ConfigFileError);
+  });
+
+  test('several addresses: comma separated, a repeated flag, a list in the config file; normalized, in order, once each', () => {
+    const fs = files({ '/home/u/.config/meshcp/meshctl.yaml': 'address:\n- cp-1:5681\n- http://cp-2:5681/\n' });
+    assert.deepEqual(resolveConnection({}, { env: {}, ...fs }).addresses, ['http://cp-1:5681', 'http://cp-2:5681']);
+    const env = { MESHCP_ADDRESS: 'http://a:1, b:2,,http://a:1' };
+    assert.deepEqual(resolveConnection({}, { env, ...fs }).addresses, ['http://a:1', 'http://b:2']);
+    assert.deepEqual(resolveConnection({ address: ['x:1,y:2', 'https://z:3'] }, { env, ...fs }).addresses, ['http://x:1', 'http://y:2', 'https://z:3']);
+    const flat = files({ '/home/u/.config/meshcp/meshctl.yaml': 'address: "cp-1:5681,cp-2:5681"\n' });
+    assert.deepEqual(resolveConnection({}, { env: {}, ...flat }).addresses, ['http://cp-1:5681', 'http://cp-2:5681']);
+    assert.throws(() => resolveConnection({ address: [' , '] }, { env: {}, ...flat }), /--address: no control-plane address given/);
+    assert.throws(() => resolveConnection({}, { env: { MESHCP_ADDRESS: 'ftp://x' }, ...flat }), /MESHCP_ADDRESS: .*http:\/\/ or https:\/\//);
+    assert.throws(() => parseConfigFile('address: [1, 2]', 'f'), /address must be a string or a list of strings/);
   });
 
   test('config file path and shape', () => {

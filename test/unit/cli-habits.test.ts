@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
+import { refusedAddress } from '../helpers/failing-instances.js';
 import { runMeshctl } from '../../src/cli/program.js';
 import { VERSION } from '../../src/version.js';
 
@@ -66,6 +67,24 @@ describe('meshctl habits', () => {
     assert.deepEqual([nope.code, nope.stderr], [1, 'Error: there is no control plane "nope" (configured: local, remote)\n']);
     assert.equal((await meshctl(['config', 'control-planes', 'remove', '--name', 'local'], env)).stdout, 'removed control plane "local"; current: "remote"\n');
     assert.match(readFileSync(file, 'utf8'), /currentContext: remote/);
+  });
+
+  test('config control-planes add with several addresses: kept as a list, listed, and failed over in order', async () => {
+    const file = join(work, 'ha', 'meshctl.yaml');
+    const env = { MESHCTL_CONFIG: file };
+    const dead = await refusedAddress();
+    const added = await meshctl(['config', 'control-planes', 'add', '--name', 'ha', '--address', `${dead}, ${hostPort}`], env);
+    assert.equal(added.stdout, `added control plane "ha" (${dead}, http://${hostPort}) and switched to it\n`);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`address:\n\\s+- ${dead}\n\\s+- http://${hostPort}\n`));
+    assert.match((await meshctl(['config', 'control-planes', 'list'], env)).stdout, new RegExp(`\\*\\s+ha\\s+${dead},http://${hostPort}\\s*\n$`));
+    // version names the instance that answered; --verbose also says why the first was left
+    const run = await meshctl(['--verbose', 'version'], env);
+    assert.match(run.stdout, new RegExp(`Server: meshcp .* at http://${hostPort}\n$`));
+    assert.equal(run.stderr, `meshctl: ${dead} did not answer (ECONNREFUSED); trying http://${hostPort}\nmeshctl: answered by http://${hostPort}\n`);
+    const bad = await meshctl(['--address', 'ftp://x', 'get', 'meshes']);
+    assert.deepEqual([bad.code, bad.stderr], [1, 'Error: --address: control plane address must be an http:// or https:// URL, got "ftp://x"\n']);
+    const zero = await meshctl(['--address', hostPort, '--request-timeout', '0', 'get', 'meshes']);
+    assert.deepEqual([zero.code, zero.stderr], [1, 'Error: --request-timeout must be longer than 0\n']);
   });
 
   test('inspect dataplane <name>: certificate, acknowledged bundle, trusted backends, last contact', async () => {

@@ -1,9 +1,9 @@
 /** kumactl habits in meshctl: version, config control-planes, inspect dataplane <name>. */
 import type { Command } from 'commander';
 import { configFilePath } from '../config.js';
+import { parseAddressList } from '../../client/addresses.js';
 import {
   addControlPlane,
-  normalizeAddress,
   readControlPlanes,
   removeControlPlane,
   switchControlPlane,
@@ -40,16 +40,18 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
     // --token-file and --ca-cert, also global flags, are stored with it when given.
     .option('--overwrite', 'replace a control plane of the same name')
     .action((opts: { name: string; tokenFile?: string; caCert?: string; overwrite?: boolean }, cmd: Command) => {
-      const { address, tokenFile, caCert } = cmd.optsWithGlobals() as { address?: string; tokenFile?: string; caCert?: string };
-      if (!address) throw new UsageError('config control-planes add needs --address <address> of the control plane');
+      const { address, tokenFile, caCert } = cmd.optsWithGlobals() as { address?: string[]; tokenFile?: string; caCert?: string };
+      if (!address?.length) throw new UsageError('config control-planes add needs --address <address> of the control plane');
+      // Several addresses (the instances of one HA control plane) are kept as a list, tried in order.
+      const addresses = parseAddressList(address);
       const entry = {
         name: opts.name,
-        address: normalizeAddress(address),
+        address: addresses.length === 1 ? addresses[0] : addresses,
         ...(tokenFile ? { tokenFile } : {}),
         ...(caCert ? { caCert } : {}),
       };
       writeControlPlanes(file(), addControlPlane(readControlPlanes(file()), entry, opts.overwrite === true));
-      io.stdout.write(`added control plane "${opts.name}" (${entry.address}) and switched to it\n`);
+      io.stdout.write(`added control plane "${opts.name}" (${addresses.join(', ')}) and switched to it\n`);
     });
   planes
     .command('list')
@@ -62,7 +64,7 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
         return;
       }
       io.stdout.write(
-        renderTable(['ACTIVE', 'NAME', 'ADDRESS'], list.map((cp) => [cp.name === current.currentContext ? '*' : '', cp.name, cp.address])),
+        renderTable(['ACTIVE', 'NAME', 'ADDRESS'], list.map((cp) => [cp.name === current.currentContext ? '*' : '', cp.name, [cp.address].flat().join(',')])),
       );
     });
   planes
