@@ -115,8 +115,14 @@ export async function startCluster(options = {}) {
   const logFile = join(dir, 'postgres.log');
   const password = randomBytes(12).toString('hex');
   if (asRoot()) {
-    const id = (flag) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8' }));
-    chownSync(dir, id('-u'), id('-g'));
+    let id;
+    try {
+      id = (flag) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+      chownSync(dir, id('-u'), id('-g'));
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`PostgreSQL refuses to run as root and there is no "${SUPERUSER}" user to run it as: install Debian's postgresql (it creates one) or run the tests as another user`);
+    }
   }
   chmodSync(dir, 0o700);
   let port = await freePort();
