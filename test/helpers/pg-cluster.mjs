@@ -115,9 +115,8 @@ export async function startCluster(options = {}) {
   const logFile = join(dir, 'postgres.log');
   const password = randomBytes(12).toString('hex');
   if (asRoot()) {
-    let id;
     try {
-      id = (flag) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+      const id = (flag) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
       chownSync(dir, id('-u'), id('-g'));
     } catch {
       rmSync(dir, { recursive: true, force: true });
