@@ -51,9 +51,9 @@ function cpEnv(dataDir: string, env: Record<string, string>): NodeJS.ProcessEnv 
   };
 }
 
-function spawnCp(dataDir: string, env: Record<string, string>, entry: CpOptions['entry']): ChildProcess {
+function spawnCp(dataDir: string, env: Record<string, string>, entry: CpOptions['entry'], command: string[] = []): ChildProcess {
   const args = entry === 'compiled' ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-  return spawn(process.execPath, args, { cwd: ROOT, env: cpEnv(dataDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...args, ...command], { cwd: ROOT, env: cpEnv(dataDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**
@@ -130,15 +130,16 @@ export async function startCpProcess(env: Record<string, string> = {}, startTime
 }
 
 /**
- * Runs the control plane on a fresh data dir until it exits by itself (a refused start), or until its stdout
- * satisfies `stopWhen` and its API answers (then SIGTERM), for output that is not the JSON log: errors, pretty logs.
+ * Runs the control plane on a fresh data dir until it exits by itself (a refused start, or a one-shot `command` such
+ * as `migrate up`), or until its stdout satisfies `stopWhen` and its API answers (then SIGTERM), for output that is
+ * not the JSON log: errors, pretty logs.
  */
 export async function runCpProcess(
   env: Record<string, string>,
-  options: { stopWhen?: (stdout: string) => boolean; timeoutMs?: number } = {},
+  options: { stopWhen?: (stdout: string) => boolean; timeoutMs?: number; command?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-run-'));
-  const child = spawnCp(dataDir, env, 'source');
+  const child = spawnCp(dataDir, env, 'source', options.command);
   let stdout = '';
   let stderr = '';
   const stopWhen = options.stopWhen;
@@ -154,32 +155,6 @@ export async function runCpProcess(
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   try {
     // 'close', not 'exit': the streams are drained by then.
-    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Runs a one-shot command of the control plane (`src/main.ts <args>`, e.g. `migrate up`) on a fresh data dir with
- * the launch environment plus `env`, and resolves with its exit code and output once it exits (killed after the
- * timeout).
- */
-export async function runCpCommand(
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-cmd-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: cpEnv(dataDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
     const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
     return { code, stdout, stderr };
   } finally {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCpCommand, startCpProcess, type CpProcess } from './cp-process.js';
+import { runCpProcess, startCpProcess, type CpProcess } from './cp-process.js';
 import type { PgDatabase } from './postgres.js';
 
 export interface Answer {
@@ -21,7 +21,7 @@ export function sharedEnv(db: PgDatabase, secretsKey = randomBytes(32).toString(
 
 /** `meshcp migrate up` against the database, as an operator runs it once before starting the instances. */
 export async function migrateUp(env: Record<string, string>): Promise<void> {
-  const run = await runCpCommand(['migrate', 'up'], env);
+  const run = await runCpProcess(env, { command: ['migrate', 'up'] });
   assert.equal(run.code, 0, `migrate up failed: ${run.stderr}${run.stdout}`);
 }
 
