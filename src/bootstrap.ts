@@ -55,6 +55,10 @@ export function looseDataDirMode(dataDir: string): string | undefined {
 }
 
 export function loadAdminToken(config: Config, log: Logger): string {
+  if (config.adminToken) {
+    log.info('admin token from MESHCP_ADMIN_TOKEN');
+    return config.adminToken;
+  }
   const file = join(config.dataDir, 'admin-token');
   const { value, created } = readOrCreatePrivateFile(file, () => randomBytes(32).toString('base64url'));
   log.info({ file }, created ? 'admin token written (use it as "Authorization: Bearer <token>")' : 'admin token loaded');

@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   localhostIsAdmin: boolean;
   secretsKey?: string;
+  /** The admin token, the same on every instance (else one is generated into the data dir). */
+  adminToken?: string;
   skipDefaultMeshCreation: boolean;
   dpOnlineWindowMs: number;
   logLevel: string;
@@ -47,6 +49,12 @@ export interface Config {
   httpsHostnames: string[];
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
   store: StoreConfig;
+}
+
+function parseAdminToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (raw.trim().length < 32) throw new ConfigError('MESHCP_ADMIN_TOKEN must be at least 32 characters (openssl rand -base64 32)');
+  return raw.trim();
 }
 
 const TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
@@ -159,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.MESHCP_DATA_DIR || './data',
     localhostIsAdmin: parseBool('MESHCP_LOCALHOST_IS_ADMIN', env.MESHCP_LOCALHOST_IS_ADMIN, true),
     secretsKey: env.MESHCP_SECRETS_KEY || undefined,
+    adminToken: parseAdminToken(env.MESHCP_ADMIN_TOKEN),
     skipDefaultMeshCreation: parseBool('MESHCP_DEFAULTS_SKIP_MESH_CREATION', env.MESHCP_DEFAULTS_SKIP_MESH_CREATION, false),
     dpOnlineWindowMs,
     logLevel: env.MESHCP_LOG_LEVEL || 'info',

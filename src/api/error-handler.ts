@@ -26,6 +26,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (err instanceof DomainError) {
       const { status, title } = HTTP_OF_KIND[err.kind];
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+      // The caller hears "unavailable, retry"; the operator's log says why (an address, a driver message).
+      if (err.kind === 'unavailable' && err.cause instanceof Error) request.log.warn({ cause: err.cause.message }, err.detail);
       return reply.status(status).send(errorBody(status, err.title ?? title, err.detail, err.violations));
     }
     const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;

@@ -48,13 +48,16 @@ function isUnavailable(err: unknown): boolean {
   );
 }
 
+/** What a caller hears of an outage: no address or driver message (the cause goes to the log via `cause`). */
 export function storeUnavailable(err: unknown): DomainError {
-  return new DomainError({
+  const error = new DomainError({
     kind: 'unavailable',
     title: 'Store unavailable',
-    detail: `the database cannot be reached (${(err as Error).message}); retry`,
+    detail: 'the database cannot be reached right now; retry',
     retryAfterSeconds: 1,
   });
+  error.cause = err;
+  return error;
 }
 
 /** Big integers (COUNT, epoch milliseconds) and numerics as JS numbers: every value meshcp stores fits in 2^53. */
@@ -134,6 +137,10 @@ export class PostgresDriver implements SqlDriver {
         throw storeUnavailable(err);
       }
       let broken = false;
+      // pg-pool listens for a client's errors only while it is idle: a connection lost mid-transaction would
+      // otherwise be an unhandled 'error' event and end the process.
+      const onError = () => (broken = true);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         // Sorted, exclusive before shared: two transactions never wait on each other's locks in opposite orders.
@@ -156,6 +163,7 @@ export class PostgresDriver implements SqlDriver {
         if (!(err instanceof DomainError) && isUnavailable(err)) throw storeUnavailable(err);
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }

@@ -36,6 +36,8 @@ export async function pendingPostgresMigrations(driver: PostgresDriver): Promise
 /** Applies pending migrations, each in its own transaction, under a session advisory lock; returns what it applied. */
 export async function migratePostgres(driver: PostgresDriver): Promise<string[]> {
   const client = await driver.pool.connect();
+  const onError = () => {}; // a lost connection fails the pending query; without a listener it would end the process
+  client.on('error', onError);
   try {
     await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -62,6 +64,7 @@ export async function migratePostgres(driver: PostgresDriver): Promise<string[]>
     return done;
   } finally {
     await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
+    client.off('error', onError);
     client.release();
   }
 }
