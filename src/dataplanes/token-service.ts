@@ -11,6 +11,7 @@ import { parseDuration, MS_PER_YEAR } from '../resources/duration.js';
 import { isValidResourceName } from '../resources/names.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { hasServiceTag } from './token-tags.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 export const revocationsSecretName = (mesh: string) => `dataplane-token-revocations-${mesh}`;
 
@@ -52,17 +53,25 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   private readonly keys = new Map<string, MeshTokenKeys>();
   /** Bumped by every change: a key read that a change overtook is not cached (it may miss a revocation). */
   private changes = 0;
+  /** Tokens that verified: a repeat request skips the signature check (dropped per mesh on every change). */
+  private readonly verified: VerifiedTokens;
 
   constructor(
     private readonly store: ResourceStore,
     events: MeshEvents,
-    private readonly options: { requireServiceTag?: boolean } = {},
+    private readonly options: { requireServiceTag?: boolean; maxVerifiedTokens?: number } = {},
     private readonly clock: Clock = systemClock,
   ) {
+    this.verified = new VerifiedTokens(options.maxVerifiedTokens);
     events.onAnyChange((mesh) => {
       this.changes++;
-      if (mesh === '*') this.keys.clear();
-      else this.keys.delete(mesh);
+      if (mesh === '*') {
+        this.keys.clear();
+        this.verified.clear();
+      } else {
+        this.keys.delete(mesh);
+        this.verified.forgetMesh(mesh);
+      }
     });
   }
 
@@ -98,8 +107,17 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       .sign(keys.privateKey);
   }
 
+  /** Tokens remembered as verified (for tests and metrics). */
+  get verifiedTokens(): number {
+    return this.verified.size;
+  }
+
   async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
     if (token.length > MAX_TOKEN_LENGTH) return undefined;
+    const cacheKey = VerifiedTokens.keyOf(token);
+    const known = this.verified.get(cacheKey, this.clock.now());
+    if (known) return known;
+    const changes = this.changes;
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
@@ -111,7 +129,10 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
-      return { kind: 'dataplane', mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
+      const principal = { kind: 'dataplane' as const, mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
+      // Not when a change to a mesh overtook this check: the keys it used may miss a revocation made meanwhile.
+      if (changes === this.changes) this.verified.remember(cacheKey, principal, payload.nbf, payload.exp);
+      return principal;
     } catch (err) {
       // The store being unreachable is not the token's fault: the caller gets a 503 to retry, not a 401.
       if (err instanceof DomainError && err.kind === 'unavailable') throw err;
