@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { buildCsr } from '../../src/agent/csr.js';
 import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { parseDer } from '../../src/ca/der.js';
 import { createRootCaCertificate, issueLeafCertificate, loadCaSigner, pemDecodeAll, pemEncode } from '../../src/ca/x509.js';
@@ -203,6 +204,15 @@ describe('canonical subject keys', () => {
       assert.equal(spkiDer[spkiDer.length - 65], 0x04);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an uncompressed P-256 key is carried over byte for byte as OpenSSL itself encodes it', () => {
+    for (let i = 0; i < 50; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const csr = buildCsr(privateKey, publicKey, `dp-${i}`);
+      const expected = publicKey.export({ type: 'spki', format: 'der' });
+      assert.deepEqual(parseAndVerifyCsr(csr).spkiDer, expected);
     }
   });
 });
