@@ -1,9 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { forbidden } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore, StoredResource } from '../store/resource-store.js';
 import { hasServiceTag, tokenTagViolation } from '../dataplanes/token-tags.js';
 import { SERVICE_TAG } from '../resources/dataplane.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The caller's Dataplane as this check read it (null: none registered), for the handler that follows: it reads
+     * the same row again only when this is undefined (an admin request, or a token without tags).
+     */
+    registeredDataplane?: StoredResource<Dataplane> | null;
+  }
+}
 
 export interface DataplaneTokenPolicyOptions {
   store: ResourceStore;
@@ -21,6 +31,7 @@ export interface DataplaneTokenPolicyOptions {
  * so the Dataplane checked is the one the handler then reads (no admin PUT can slip in between).
  */
 export function installDataplaneTokenPolicy(app: FastifyInstance, options: DataplaneTokenPolicyOptions): void {
+  app.decorateRequest('registeredDataplane', undefined);
   app.addHook('preHandler', async (request) => {
     const principal = request.principal;
     if (principal?.kind !== 'dataplane' || request.routeOptions.config.access !== 'own-dataplane') return;
@@ -32,6 +43,7 @@ export function installDataplaneTokenPolicy(app: FastifyInstance, options: Datap
     if (Object.keys(principal.tags).length === 0) return;
     // The route has already matched the URL's mesh and name to the token's (auth.ts).
     const stored = await options.store.get<Dataplane>('Dataplane', principal.mesh, principal.name);
+    request.registeredDataplane = stored ?? null;
     if (!stored) return; // nothing registered yet: the PUT checks its body, the other routes answer 404
     const problem = tokenTagViolation(principal.tags, stored.spec);
     if (problem) throw forbidden(`${problem} (the Dataplane as registered)`);

@@ -80,9 +80,12 @@ export class CertificateService {
     return { ...signed, notBefore, notAfter };
   }
 
-  /** `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService). */
-  async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean): Promise<IssuedCertificate> {
-    const dp = (await this.dataplanes.get(mesh, name)).spec as Dataplane;
+  /**
+   * `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService).
+   * `registered`: the Dataplane as the request's token check just read it, so it is not read twice.
+   */
+  async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean, registered?: { spec: unknown }): Promise<IssuedCertificate> {
+    const dp = (registered ?? (await this.dataplanes.get(mesh, name))).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw invalidRequest(describeShapeError('certificate request', shape.violations), shape.violations);
     const request = shape.value;

@@ -79,7 +79,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     async (request) => {
       const { mesh, name } = request.params;
       if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
-      return services.certificates.issue(mesh, name, request.body, request.principal.kind === 'dataplane');
+      return services.certificates.issue(mesh, name, request.body, request.principal.kind === 'dataplane', request.registeredDataplane ?? undefined);
     },
   );
 
