@@ -26,6 +26,8 @@ interface Noted {
   meshLabel?: string;
   firstContact?: boolean;
   payload?: string;
+  /** The backend that issued an answered certificate (taken from the answer before it is serialized). */
+  issuedBackend?: string;
 }
 
 /**
@@ -50,6 +52,15 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     }
   });
 
+  // The issued certificate's backend is read from the answer object, not parsed back out of the serialized body.
+  app.addHook('preSerialization', (request, reply, payload, done) => {
+    if (request.routeOptions.url === CERTIFICATE_ROUTE && reply.statusCode === 200) {
+      const backend = (payload as { issuedBackend?: unknown } | null)?.issuedBackend;
+      noted.set(request, { ...noted.get(request), issuedBackend: typeof backend === 'string' ? backend : 'unknown' });
+    }
+    done(null, payload);
+  });
+
   // Store reads happen here, before the answer leaves: once a client has its answer, the event line and the
   // counters are already there (onResponse does no I/O).
   app.addHook('onSend', async (request, reply, payload) => {
@@ -57,7 +68,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     const status = reply.statusCode;
     const params = request.params as { name?: string; mesh?: string };
     const note: Noted = { ...noted.get(request) };
-    const keep = (route === MESH_ROUTE && status === 409) || (route === CERTIFICATE_ROUTE && status === 200);
+    const keep = route === MESH_ROUTE && status === 409;
     if (keep && typeof payload === 'string') note.payload = payload;
     if (route === MESH_ROUTE && request.method === 'PUT' && status < 300) {
       note.meshAfter = (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? '').catch(() => undefined))?.spec;
@@ -83,8 +94,7 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
       onMeshWrite(request, status, params.name ?? '', note);
     } else if (route === CERTIFICATE_ROUTE && request.method === 'POST') {
       if (status === 200) {
-        const backend = issuedBackendOf(note.payload);
-        metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend });
+        metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend: note.issuedBackend ?? 'unknown' });
       } else {
         metrics.certificateRequestsRejected.inc({ mesh: note.meshLabel ?? 'unknown', reason: REJECT_REASONS[status] ?? `http_${status}` });
       }
@@ -112,14 +122,5 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     if (status >= 300) return;
     // ?force=true that skipped rules is logged by the mesh service (event "force-used"), naming the rules it skipped.
     for (const event of meshChangeEvents(mesh, note.meshBefore, note.meshAfter)) log.info(event.fields, event.msg);
-  }
-}
-
-function issuedBackendOf(payload: string | undefined): string {
-  if (!payload) return 'unknown';
-  try {
-    return String((JSON.parse(payload) as { issuedBackend?: string }).issuedBackend ?? 'unknown');
-  } catch {
-    return 'unknown';
   }
 }
