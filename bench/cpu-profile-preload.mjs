@@ -13,14 +13,15 @@ if (dir) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 200 });
   session.post('Profiler.start');
-  let written = false;
-  const write = () => {
-    if (written) return;
-    written = true;
-    // A same-thread session answers synchronously, so this works inside 'exit'.
+  let part = 0;
+  // A same-thread session answers synchronously, so this works inside 'exit'.
+  const write = (again) => {
     session.post('Profiler.stop', (err, result) => {
-      if (!err) writeFileSync(join(dir, `${process.pid}-${threadId}.cpuprofile`), JSON.stringify(result.profile));
+      if (!err) writeFileSync(join(dir, `${process.pid}-${threadId}-${part++}.cpuprofile`), JSON.stringify(result.profile));
     });
+    if (again) session.post('Profiler.start');
   };
-  process.on('exit', write);
+  process.once('exit', () => write(false));
+  // A terminated worker thread emits no 'exit': every thread also writes a part every 20 s.
+  setInterval(() => write(true), 20_000).unref();
 }

@@ -67,6 +67,17 @@ export function processUsage(pid: number): { cpuSeconds: number; peakRssMiB: num
   return { cpuSeconds: ticks / 100, peakRssMiB: Math.round(hwm / 1024) };
 }
 
+/** CPU seconds (user + system) of a process's main thread (its tid is the pid) and of all its threads together. */
+export function threadCpuSeconds(pid: number): { main: number; all: number } {
+  const ticksOf = (stat: string) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const main = ticksOf(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  const all = ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return { main: main / 100, all: all / 100 };
+}
+
 export function meshWithProvidedCa(certPem: string, keyPem: string) {
   return {
     type: 'Mesh',

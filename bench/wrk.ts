@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 export interface WrkLoad {
   url: string;
+  /** POST unless told. */
+  method?: string;
   headers: Record<string, string>;
   /** One body for every request... */
   body?: string;
@@ -28,7 +30,7 @@ function script(load: WrkLoad): string {
   const headers = Object.entries({ 'Content-Type': 'application/json', ...load.headers })
     .map(([name, value]) => `wrk.headers[${lua(name)}] = ${lua(value)}`)
     .join('\n');
-  const common = `wrk.method = "POST"\n${headers}\n`;
+  const common = `wrk.method = ${lua(load.method ?? 'POST')}\n${headers}\n`;
   if (load.body !== undefined) return `${common}wrk.body = ${lua(load.body)}\n`;
   return `${common}
 local bodies = {}
