@@ -23,13 +23,16 @@ function signerFor(job: SigningJob): CaSigner | undefined {
   return signer;
 }
 
-parentPort!.on('message', (job: SigningJob) => {
-  let reply: SigningReply;
+function handle(job: SigningJob): SigningReply {
   try {
     const signer = signerFor(job);
-    reply = signer ? { id: job.id, result: signLeaf(signer, job.request) } : { id: job.id, signerMissing: true };
+    return signer ? { id: job.id, result: signLeaf(signer, job.request) } : { id: job.id, signerMissing: true };
   } catch (err) {
-    reply = { id: job.id, failure: (err as Error).message };
+    return { id: job.id, failure: (err as Error).message };
   }
-  parentPort!.postMessage(reply);
+}
+
+/** One job, or the jobs of one of the pool's event-loop turns (answered together, in one message). */
+parentPort!.on('message', (message: SigningJob | SigningJob[]) => {
+  parentPort!.postMessage(Array.isArray(message) ? message.map(handle) : handle(message));
 });

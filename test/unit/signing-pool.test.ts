@@ -73,3 +73,37 @@ describe('the signing pool with more CAs than a worker keeps', () => {
     }
   });
 });
+
+describe('jobs of one event-loop turn travel together', () => {
+  test('many jobs for several CAs started at once on one worker: each answered, each leaf by its own CA, in few messages', async () => {
+    const now = Date.now();
+    const cas = Array.from({ length: 3 }, (_, i) => {
+      const ca = ecdsaRootCa(`turn-${i}`, 86_400_000, now);
+      return { id: `turn-${i}`, chainPem: ca.certPem, keyPem: ca.keyPem, publicKey: ca.publicKey };
+    });
+    let messages = 0;
+    const pool = new SigningPool(1, () => {
+      const worker = new Worker(new URL('../../src/ca/signing-worker-entry.mjs', import.meta.url), {
+        workerData: { module: new URL('../../src/ca/signing-worker.ts', import.meta.url).href },
+      });
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (message: unknown) => {
+        messages++;
+        post(message);
+      };
+      return worker;
+    });
+    const leafRequest = { uris: ['spiffe://mesh/web'], notBefore: now - 1_000, notAfter: now + 3_600_000 };
+    try {
+      const jobs = Array.from({ length: 30 }, (_, i) => cas[i % cas.length]);
+      const signed = await Promise.all(jobs.map((ca) => pool.sign(ca.id, ca, undefined as unknown as CaSigner, leafRequest)));
+      signed.forEach((result, i) => {
+        assert.ok(result.ok, `job ${i}`);
+        assert.ok(new X509Certificate(result.certificatePem).verify(jobs[i].publicKey), `job ${i} signed by its own CA`);
+      });
+      assert.equal(messages, 1, 'thirty jobs of one turn, one message');
+    } finally {
+      await pool.close();
+    }
+  });
+});
