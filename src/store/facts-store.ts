@@ -212,6 +212,11 @@ export class FactsStore {
     return true;
   }
 
+  /** `acknowledge` of a bundle the caller has already seen recorded (bundle rows go only with their mesh). */
+  async acknowledgeRecorded(mesh: string, name: string, version: string, now: number): Promise<void> {
+    await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
+  }
+
   async deleteDataplane(mesh: string, name: string): Promise<void> {
     await this.exec.run(SQL.deleteFacts, [mesh, name]);
   }
