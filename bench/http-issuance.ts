@@ -6,9 +6,14 @@
  * certificates issued in the run. The "fresh keys" runs rotate through thousands of pre-made CSRs, each with its own
  * key, so nothing the server might keep per key helps (proof of possession is verified on every request anyway).
  *
- * Alone: `npx tsx bench/http-issuance.ts` (builds first; BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS,
- * BENCH_CSR_POOL, MESHCP_SIGNING_WORKERS; BENCH_CPU_PROF=<dir> writes the server's .cpuprofile there, read it with
- * `npx tsx bench/cpuprofile-top.ts <dir>`).
+ * The dataplane runs use the dataplane's own token (tags checked against the registered Dataplane, as on every real
+ * request), send the `bundleVersion` it holds (an acknowledgement the server records) and run under a raised rate cap
+ * (MESHCP_DP_CERT_REQUESTS_PER_MINUTE); the admin runs are loopback admin requests, as issue 7 measured.
+ *
+ * Alone: `npx tsx bench/http-issuance.ts` (builds first). Knobs: BENCH_SECONDS (4), BENCH_ROUNDS (3),
+ * BENCH_CONNECTIONS (16), BENCH_CSR_POOL (4000), BENCH_TARGETS (e.g. `dataplane,cfssl`), BENCH_JSON=<file> (writes the
+ * figures with the machine's description), MESHCP_SIGNING_WORKERS; BENCH_CPU_PROF=<dir> writes the server's
+ * .cpuprofile there, read it with `npx tsx bench/cpuprofile-top.ts <dir>`.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -192,8 +197,16 @@ export function describeHttpIssuance(r: HttpIssuanceResult): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const result = await benchHttpIssuance();
-  console.log(`machine: ${availableParallelism()} cores, ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}; load average before: ${result.loadAverageBefore.join(' ')}`);
+  const machine = {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    openssl: process.versions.openssl,
+    cfssl: execFileSync('cfssl', ['version'], { encoding: 'utf8' }).split('\n')[0],
+    at: new Date().toISOString(),
+  };
+  console.log(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, OpenSSL ${machine.openssl}, cfssl ${machine.cfssl}; load average before: ${result.loadAverageBefore.join(' ')}`);
   for (const line of describeHttpIssuance(result)) console.log(line);
   console.log(`dataplane CPU/cert vs cfssl: ${result.dataplaneCpuRatio}x, fresh keys: ${result.freshKeysCpuRatio}x (target <= 1)`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2) + '\n');
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ machine, http: result }, null, 2) + '\n');
 }
