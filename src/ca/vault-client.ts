@@ -67,6 +67,15 @@ function vaultErrors(text: string): string {
 
 /** One call to Vault; resolves with the body of a 2xx answer, throws a classified error otherwise. */
 export function callVault(conn: VaultConnection, call: VaultCall): Promise<string> {
+  return callVaultOnce(conn, call, false);
+}
+
+/**
+ * `fresh`: on a new connection, not a kept-alive one. A request written to a kept-alive socket that Vault closed
+ * meanwhile (a restart, or Vault going down) fails with ECONNRESET before any answer: it is sent once more on a new
+ * connection, which then reaches the restarted Vault, or says plainly that it is down ("connection refused").
+ */
+function callVaultOnce(conn: VaultConnection, call: VaultCall, fresh: boolean): Promise<string> {
   const url = new URL(`/v1/${call.path}`, conn.address);
   const what = `${call.method} ${url.pathname}`;
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -75,7 +84,7 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const timeoutMs = call.timeoutMs ?? TIMEOUT_MS;
-  const options: RequestOptions = { method: call.method, headers };
+  const options: RequestOptions = { method: call.method, headers, ...(fresh ? { agent: false } : {}) };
   if (url.protocol === 'https:') {
     options.rejectUnauthorized = !conn.tls.skipVerify;
     if (conn.tls.caPem) options.ca = conn.tls.caPem;
@@ -95,7 +104,9 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
       reject(new VaultUnavailable(`cannot connect to Vault at ${conn.address}: ${(err as Error).message}`));
       return;
     }
+    let answered = false;
     function onResponse(res: IncomingMessage) {
+      answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -120,6 +131,10 @@ export function callVault(conn: VaultConnection, call: VaultCall): Promise<strin
     const deadline = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
     req.on('close', () => clearTimeout(deadline));
     req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!fresh && !answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        resolve(callVaultOnce(conn, call, true));
+        return;
+      }
       reject(new VaultUnavailable(`Vault at ${conn.address} cannot be reached (${what}): ${describeNetworkError(err, timeoutMs)}`));
     });
     req.end(payload);
