@@ -16,7 +16,7 @@
  * .cpuprofile there, read it with `npx tsx bench/cpuprofile-top.ts <dir>`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { newKeyAndCsr } from '../src/agent/csr.js';
@@ -186,6 +186,7 @@ export async function benchHttpIssuance(): Promise<HttpIssuanceResult> {
   } finally {
     cfssl.kill('SIGTERM');
     await meshcp.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
