@@ -48,7 +48,10 @@ export async function benchFleetLongPoll() {
     MESHCP_API_MAX_CONNECTIONS: String(FLEET * 2),
     MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS: '0', // the whole fleet comes from 127.0.0.1
     MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000',
-    ...(process.env.BENCH_SERVER_CPU_PROF ? { NODE_OPTIONS: `--import ${process.env.BENCH_SERVER_CPU_PROF}` } : {}),
+    // BENCH_SERVER_CPU_PROF=<dir>: a CPU profile of the control plane's main thread, written there on exit.
+    ...(process.env.BENCH_SERVER_CPU_PROF
+      ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench/server-cpu-profile.mjs')}`, MESHCP_BENCH_PROFILE_DIR: process.env.BENCH_SERVER_CPU_PROF }
+      : {}),
   });
   const operator = new Agent({ keepAlive: true, maxSockets: 4 });
   const call = (method: string, path: string, body?: object) =>
