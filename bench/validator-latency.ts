@@ -5,6 +5,7 @@
  * (test/helpers/pg-cluster.mjs). Run alone: `BENCH_STORE=postgres BENCH_FLEET=10000 npx tsx bench/validator-latency.ts`.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
@@ -120,6 +121,7 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
     await app.close();
     await services.close();
     await database.stop();
+    rmSync(dataDir, { recursive: true, force: true }); // 100,000 dataplanes are ~50 MB of SQLite
   }
 }
 
