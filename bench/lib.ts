@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCpProcess, type CpProcess } from '../test/helpers/cp-process.js';
 
@@ -86,5 +86,38 @@ export function meshWithProvidedCa(certPem: string, keyPem: string) {
       enabledBackend: 'ca-1',
       backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { inlineString: certPem }, key: { inlineString: keyPem } } }],
     },
+  };
+}
+
+export interface Machine {
+  cores: number;
+  cpu: string;
+  node: string;
+  openssl: string;
+  os: string;
+  cfssl: string;
+  loadAverage: number[];
+  at: string;
+}
+
+/** What a result means nothing without: the machine it ran on, its load when it started, and when. */
+export function describeMachine(): Machine {
+  const osRelease = readFileSync('/etc/os-release', 'utf8');
+  const cfssl = (() => {
+    try {
+      return execFileSync('cfssl', ['version'], { encoding: 'utf8' }).split('\n')[0];
+    } catch {
+      return 'not installed';
+    }
+  })();
+  return {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    openssl: process.versions.openssl,
+    os: `${/PRETTY_NAME="([^"]+)"/.exec(osRelease)?.[1] ?? 'unknown'}, Linux ${release()}`,
+    cfssl,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+    at: new Date().toISOString(),
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
+import { IssuanceAdmission, LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
 import { generateRsaKeyPair, type RsaKeySource } from './ca/keys.js';
 import { SigningPool } from './ca/signing-pool.js';
@@ -22,6 +22,12 @@ import type { Store } from './store/store.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
 const LONG_POLL_DRAIN_MS = 2_000;
+/**
+ * Certificate issuances in progress at once, beyond which requests get 503 + Retry-After. A signature takes ~0.3-1 ms
+ * on a worker, so 256 is a few hundred ms of work queued: enough to keep every signer busy (the HTTP issuance bench
+ * runs 16 connections), small enough that a fleet-wide re-issue never queues thousands of requests in memory.
+ */
+const MAX_ISSUANCES_IN_PROGRESS = 256;
 
 /** Resolves with `work`, or after `ms` of real time, whichever comes first (a bound on shutdown, not a decision). */
 function boundedWait(work: Promise<void>, ms: number): Promise<void> {
@@ -49,6 +55,8 @@ export interface Services {
   trustBundles: TrustBundleService;
   /** Certificate requests per dataplane token and minute. */
   certificateLimiter: PerMinuteLimiter;
+  /** Bounds the certificate issuances in progress (503 + Retry-After beyond it). */
+  issuanceAdmission: IssuanceAdmission;
   longPolls: LongPollGate;
   signing: SigningPool;
   adminToken: string;
@@ -131,6 +139,7 @@ export async function createServices(deps: {
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
+    issuanceAdmission: new IssuanceAdmission(MAX_ISSUANCES_IN_PROGRESS),
     longPolls,
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,

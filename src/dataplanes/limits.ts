@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../domain/clock.js';
-import { tooManyRequests } from '../domain/errors.js';
+import { DomainError, tooManyRequests } from '../domain/errors.js';
 
 interface Bucket {
   tokens: number;
@@ -94,6 +94,40 @@ export class LongPollGate {
         this.answering.delete(answering);
         answered();
       },
+    };
+  }
+}
+
+/**
+ * Admission control for certificate issuance: at most `max` issuances in progress at once; beyond it a request is
+ * refused at once with 503 and Retry-After instead of queueing. When a rotation step asks 10,000 dataplanes to
+ * re-issue, a queue of thousands of requests (each holding its body, CSR and a pending signature) only adds memory
+ * and main-thread work ahead of the operator's requests, never throughput: the signers are busy either way. Refused
+ * agents retry after the delay plus their own jitter, which spreads the burst.
+ */
+export class IssuanceAdmission {
+  private inProgress = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly retryAfterSeconds = 1,
+  ) {}
+
+  get size(): number {
+    return this.inProgress;
+  }
+
+  /** Counts one issuance in; returns its release (call exactly once). Throws 503 when `max` are in progress. */
+  enter(): () => void {
+    if (this.inProgress >= this.max) {
+      throw new DomainError({ kind: 'unavailable', detail: `too many certificate requests in progress (${this.max}); retry shortly`, retryAfterSeconds: this.retryAfterSeconds });
+    }
+    this.inProgress++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inProgress--;
     };
   }
 }

@@ -12,10 +12,18 @@ export const MAX_WAIT_MS = 60_000;
 
 export type { TrustBundle } from '../contract/dataplanes.js';
 
-export type TrustBundleAnswer = { status: 200; bundle: TrustBundle } | { status: 304; bundleVersion: string };
+/** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
+export type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
 
 /** The trust bundle endpoint: acknowledgement by If-None-Match, 304 when current, long-poll until it changes. */
 export class TrustBundleService {
+  /**
+   * The answer's body per CA state (the cached state object of the mesh) and reissue hint: after a rotation step,
+   * 10,000 woken polls answer the same bundle; serializing it once (not 10,000 times, ~3 KB each) keeps the burst
+   * short and allocates one string, not one per poll. A new state is a new key; the old one is collected with it.
+   */
+  private readonly bodies = new WeakMap<MeshCaState, { reissue?: { bundle: TrustBundle; json: string }; current?: { bundle: TrustBundle; json: string } }>();
+
   constructor(
     private readonly dataplanes: DataplaneService,
     private readonly ca: CaManager,
@@ -54,16 +62,7 @@ export class TrustBundleService {
       const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || reissue) {
-        return {
-          status: 200,
-          bundle: {
-            caBundle: state.bundlePem,
-            bundleVersion: state.bundleVersion,
-            supportedBackends: state.supportedBackends,
-            enabledBackend: state.enabled.name,
-            reissue,
-          },
-        };
+        return { status: 200, ...this.bodyOf(state, reissue) };
       }
       const remaining = deadline - now;
       if (remaining <= 0 || signal?.aborted) return { status: 304, bundleVersion: state.bundleVersion };
@@ -71,6 +70,22 @@ export class TrustBundleService {
       const untilRenewal = known?.renewAfter ? Math.max(0, known.renewAfter - now) + 1 : remaining;
       await this.events.waitForChange(mesh, Math.min(remaining, untilRenewal), signal);
     }
+  }
+
+  private bodyOf(state: MeshCaState, reissue: boolean): { bundle: TrustBundle; json: string } {
+    let bodies = this.bodies.get(state);
+    if (!bodies) this.bodies.set(state, (bodies = {}));
+    const key = reissue ? 'reissue' : 'current';
+    const cached = bodies[key];
+    if (cached) return cached;
+    const bundle: TrustBundle = {
+      caBundle: state.bundlePem,
+      bundleVersion: state.bundleVersion,
+      supportedBackends: state.supportedBackends,
+      enabledBackend: state.enabled.name,
+      reissue,
+    };
+    return (bodies[key] = { bundle, json: JSON.stringify(bundle) });
   }
 }
 

@@ -83,7 +83,7 @@ async function nextStep(
     }
   }
   if (old) {
-    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : await facts.activeIssuedBy(mesh, old, now);
+    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : await facts.activeIssuedBy(mesh, old, now, fleet);
     // Dataplanes already issued a newer certificate wait for their proxy's reload, not for a re-issue.
     const reloads = notReloaded ? `, ${notReloaded.count} of them only to reload their proxy (a newer certificate is issued)` : '';
     return {
@@ -100,7 +100,7 @@ async function nextStep(
   const target = others[0];
   const material = materials.get(target);
   const waitingFor =
-    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : await facts.activeNotTrusting(mesh, target, material.fingerprint, now);
+    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : await facts.activeNotTrusting(mesh, target, material.fingerprint, now, fleet);
   return {
     action: 'enable',
     backend: target,

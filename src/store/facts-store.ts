@@ -1,3 +1,4 @@
+import type { FleetSummaryCache } from './fleet-summary-cache.js';
 import type { SqlExecutor } from './sql.js';
 
 export interface DataplaneFacts {
@@ -83,6 +84,7 @@ const SQL = {
   exists: 'SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?',
   bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
+  ackedVersion: 'SELECT acked_bundle_version AS version FROM dataplane_facts WHERE mesh = ? AND name = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
       regenerations, last_issue_time, last_contact, issued_serial)
     VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
@@ -106,16 +108,11 @@ const SQL = {
   deleteMeshBundles: 'DELETE FROM bundle_versions WHERE mesh = ?',
   deleteMeshBundleBackends: 'DELETE FROM bundle_version_backends WHERE mesh = ?',
   // Versions whose bundle held this exact root of the backend: few, so NOT IN is a small set.
-  countNotTrusting: `SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
-    AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
-      WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))`,
   namesNotTrusting: `SELECT name FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now
     AND (acked_bundle_version IS NULL OR acked_bundle_version NOT IN (SELECT version FROM bundle_version_backends
       WHERE mesh = @mesh AND backend = @backend AND fingerprint = @fingerprint))
     ORDER BY name LIMIT @limit`,
   // "Holds a certificate from backend X": issued by X, or X's certificate is still what its proxy serves.
-  countIssuedBy: `SELECT COUNT(*) AS n FROM dataplane_facts
-    WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now`,
   namesIssuedBy: `SELECT name FROM dataplane_facts
     WHERE mesh = @mesh AND (issued_backend = @backend OR served_backend = @backend) AND cert_not_after > @now
     ORDER BY name LIMIT @limit`,
@@ -133,7 +130,8 @@ const SQL = {
     GROUP BY b.backend`,
   onlineCount: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?',
   everEnabled: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1',
-  fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n
+  fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n,
+      MIN(cert_not_after) AS expires
     FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? GROUP BY acked_bundle_version, issued_backend, served_backend`,
   meshBundleBackends: 'SELECT version, backend, fingerprint FROM bundle_version_backends WHERE mesh = ?',
   insertBundle: `INSERT INTO bundle_versions (mesh, version, enabled_backend, created_at) VALUES (?, ?, ?, ?)
@@ -152,7 +150,27 @@ const SQL = {
  * a few index range scans, whatever the fleet size.
  */
 export class FactsStore {
-  constructor(private readonly exec: SqlExecutor) {}
+  /** In a transaction, once it wrote facts: its reads see uncommitted rows, which the cache must never hold. */
+  private wrote = false;
+  /** In a transaction: the last summary it read, until it writes. */
+  private memo?: { mesh: string; now: number; summary: FleetSummary };
+
+  /**
+   * `summaries`: the store's cache of committed fleet summaries (SQLite only). `inTransaction`: this store's reads
+   * may use the cache until it writes, and keep what they compute only while they read committed state.
+   */
+  constructor(
+    private readonly exec: SqlExecutor,
+    private readonly summaries?: FleetSummaryCache,
+    private readonly inTransaction = false,
+  ) {}
+
+  /** Every write of fleet facts goes through here first. */
+  private changing(mesh: string): void {
+    this.summaries?.invalidate(mesh);
+    this.memo = undefined;
+    if (this.inTransaction) this.wrote = true;
+  }
 
   async get(mesh: string, name: string): Promise<DataplaneFacts | undefined> {
     const row = await this.exec.get<FactsRow>(SQL.get, [mesh, name]);
@@ -185,6 +203,7 @@ export class FactsStore {
   }
 
   async recordIssue(mesh: string, name: string, issue: IssueFacts): Promise<void> {
+    this.changing(mesh);
     const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
     const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
     await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, issuedAt, serial });
@@ -192,6 +211,7 @@ export class FactsStore {
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
   async reportServed(mesh: string, name: string, serial: string): Promise<void> {
+    this.changing(mesh);
     await this.exec.run(SQL.reportServed, { mesh, name, serial: normalizeSerial(serial) });
   }
 
@@ -208,6 +228,14 @@ export class FactsStore {
       await this.touch(mesh, name, now);
       return false;
     }
+    // Most acknowledgements repeat the version already held (every poll sends one): only a new one changes the
+    // fleet summary, so only that one drops the cached summary (or a fleet at rest would never keep one).
+    const held = await this.exec.get<{ version: string | null }>(SQL.ackedVersion, [mesh, name]);
+    if (held?.version === version) {
+      await this.touch(mesh, name, now);
+      return true;
+    }
+    this.changing(mesh);
     await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
     return true;
   }
@@ -218,27 +246,30 @@ export class FactsStore {
   }
 
   async deleteDataplane(mesh: string, name: string): Promise<void> {
+    this.changing(mesh);
     await this.exec.run(SQL.deleteFacts, [mesh, name]);
   }
 
   async deleteMesh(mesh: string): Promise<void> {
+    this.changing(mesh);
     await this.exec.run(SQL.deleteMeshFacts, [mesh]);
     await this.exec.run(SQL.deleteMeshBundles, [mesh]);
     await this.exec.run(SQL.deleteMeshBundleBackends, [mesh]);
   }
 
   /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
-  async activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, limit = SAMPLE_NAMES): Promise<DataplaneSample> {
-    const params = { mesh, backend, fingerprint, now, limit };
-    const count = (await this.exec.get<{ n: number }>(SQL.countNotTrusting, params))!.n;
+  async activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, known?: FleetSummary): Promise<DataplaneSample> {
+    const params = { mesh, backend, fingerprint, now, limit: SAMPLE_NAMES };
+    const fleet = known ?? (await this.fleetSummary(mesh, now));
+    const count = fleet.active - fleet.trusting(backend, fingerprint);
     const names = count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
     return { count, names };
   }
 
   /** Active dataplanes holding a certificate from `backend`: the newest one it issued, or the one their proxy serves. */
-  async activeIssuedBy(mesh: string, backend: string, now: number, limit = SAMPLE_NAMES): Promise<DataplaneSample> {
-    const params = { mesh, backend, now, limit };
-    const count = (await this.exec.get<{ n: number }>(SQL.countIssuedBy, params))!.n;
+  async activeIssuedBy(mesh: string, backend: string, now: number, known?: FleetSummary): Promise<DataplaneSample> {
+    const params = { mesh, backend, now, limit: SAMPLE_NAMES };
+    const count = (known ?? (await this.fleetSummary(mesh, now))).issuedBy(backend);
     if (count === 0) return { count, names: [] };
     const names = (await this.exec.all<{ name: string }>(SQL.namesIssuedBy, params)).map((r) => r.name);
     const stale = (await this.exec.get<{ n: number }>(SQL.countNotReloaded, params))!.n;
@@ -252,7 +283,26 @@ export class FactsStore {
    * acknowledged and the backend that issued their certificate.
    */
   async fleetSummary(mesh: string, now: number): Promise<FleetSummary> {
-    const groups = await this.exec.all<{ version: string | null; issued: string | null; served: string | null; n: number }>(SQL.fleetGroups, [mesh, now]);
+    // In a transaction the rules may ask several times (step 3: holders of the old backend, then trust): one scan.
+    if (this.inTransaction && this.memo?.mesh === mesh && this.memo.now === now) return this.memo.summary;
+    const summary = await this.sharedFleetSummary(mesh, now);
+    if (this.inTransaction) this.memo = { mesh, now, summary };
+    return summary;
+  }
+
+  private async sharedFleetSummary(mesh: string, now: number): Promise<FleetSummary> {
+    const cache = this.wrote ? undefined : this.summaries;
+    const cached = cache?.get(mesh, now);
+    if (cached) return cached;
+    const generation = cache?.generation(mesh) ?? 0;
+    const summary = await this.readFleetSummary(mesh, now);
+    if (cache && !this.wrote) cache.set(mesh, generation, { summary, computedAt: now, validUntil: summary.nextExpiry });
+    return summary;
+  }
+
+  private async readFleetSummary(mesh: string, now: number): Promise<FleetSummary & { nextExpiry: number }> {
+    type Group = { version: string | null; issued: string | null; served: string | null; n: number; expires: number };
+    const groups = await this.exec.all<Group>(SQL.fleetGroups, [mesh, now]);
     const versionsWith = new Map<string, Set<string>>();
     for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(SQL.meshBundleBackends, [mesh])) {
       const key = `${row.backend}\n${row.fingerprint}`;
@@ -261,6 +311,7 @@ export class FactsStore {
     }
     const sum = (keep: (g: (typeof groups)[number]) => boolean) => groups.filter(keep).reduce((n, g) => n + g.n, 0);
     return {
+      nextExpiry: groups.reduce((min, g) => Math.min(min, Number(g.expires)), Infinity),
       active: sum(() => true),
       issuedBy: (backend) => sum((g) => g.issued === backend || g.served === backend),
       trusting: (backend, fingerprint) => {
@@ -300,6 +351,7 @@ export class FactsStore {
    */
   async recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): Promise<void> {
     if (await this.exec.get(SQL.bundleExists, [mesh, version])) return;
+    this.changing(mesh);
     for (const b of backends) await this.exec.run(SQL.insertBundleBackend, [mesh, version, b.name, b.fingerprint]);
     await this.exec.run(SQL.insertBundle, [mesh, version, enabledBackend, now]);
   }

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../domain/clock.js';
 import { FactsStore } from './facts-store.js';
+import { FleetSummaryCache } from './fleet-summary-cache.js';
 import { ResourceStore } from './resource-store.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
@@ -35,6 +36,8 @@ export class Store {
   /** Statements outside any transaction. */
   readonly resources: ResourceStore;
   readonly facts: FactsStore;
+  /** Fleet summaries kept between writes; SQLite only (see FleetSummaryCache). */
+  private readonly summaries: FleetSummaryCache | undefined;
 
   constructor(
     readonly driver: SqlDriver,
@@ -43,7 +46,8 @@ export class Store {
     private readonly clock: Clock = systemClock,
   ) {
     this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
-    this.facts = new FactsStore(driver);
+    this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;
+    this.facts = new FactsStore(driver, this.summaries);
   }
 
   get kind(): 'sqlite' | 'postgres' {
@@ -59,7 +63,7 @@ export class Store {
       (exec) =>
         fn({
           resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.clock),
-          facts: new FactsStore(exec),
+          facts: new FactsStore(exec, this.summaries, true),
           announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
         }),
       locks,

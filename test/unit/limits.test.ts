@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PerMinuteLimiter } from '../../src/dataplanes/limits.js';
+import { IssuanceAdmission, PerMinuteLimiter } from '../../src/dataplanes/limits.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
@@ -35,5 +35,21 @@ describe('the per-dataplane certificate budget', () => {
     await clock.advance(61_000);
     limiter.take('default/dp-0', 'certificate requests');
     assert.equal(limiter.size, 1);
+  });
+});
+
+describe('admission control of certificate issuance', () => {
+  test('beyond the bound a request is refused at once with 503 and Retry-After; a finished issuance makes room', () => {
+    const admission = new IssuanceAdmission(2);
+    const first = admission.enter();
+    admission.enter();
+    const refused = refusal(() => admission.enter());
+    assert.equal(refused.kind, 'unavailable');
+    assert.equal(refused.retryAfterSeconds, 1);
+    first();
+    first(); // a second release of the same issuance does not make room twice
+    admission.enter();
+    assert.equal(refusal(() => admission.enter()).kind, 'unavailable');
+    assert.equal(admission.size, 2);
   });
 });

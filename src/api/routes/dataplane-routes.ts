@@ -78,8 +78,14 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     },
     async (request) => {
       const { mesh, name } = request.params;
-      if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
-      return services.certificates.issue(mesh, name, request.body, request.principal.kind === 'dataplane', request.registeredDataplane ?? undefined);
+      // Admission first: a request refused for a busy moment must not spend the dataplane's rate budget.
+      const leave = services.issuanceAdmission.enter();
+      try {
+        if (request.principal.kind === 'dataplane') services.certificateLimiter.take(`${mesh}/${name}`, 'certificate requests');
+        return await services.certificates.issue(mesh, name, request.body, request.principal.kind === 'dataplane', request.registeredDataplane ?? undefined);
+      } finally {
+        leave();
+      }
     },
   );
 
@@ -109,7 +115,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
         throw err;
       }
       if (answer.status === 304) return reply.status(304).header('etag', `"${answer.bundleVersion}"`).send();
-      return reply.header('etag', `"${answer.bundle.bundleVersion}"`).send(answer.bundle);
+      return reply.header('etag', `"${answer.bundle.bundleVersion}"`).type('application/json; charset=utf-8').send(answer.json);
     },
   );
 }
