@@ -17,10 +17,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { newKeyAndCsr } from '../src/agent/csr.js';
-import { api, makeCsr, makeEcdsaCa, meshWithProvidedCa, ROOT, startMeshcp, tempDir, threadCpuSeconds } from './lib.js';
+import { api, describeMachine, makeCsr, makeEcdsaCa, meshWithProvidedCa, ROOT, startMeshcp, tempDir, threadCpuSeconds } from './lib.js';
 import { runWrk, type WrkLoad } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -198,14 +198,7 @@ export function describeHttpIssuance(r: HttpIssuanceResult): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const result = await benchHttpIssuance();
-  const machine = {
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    openssl: process.versions.openssl,
-    cfssl: execFileSync('cfssl', ['version'], { encoding: 'utf8' }).split('\n')[0],
-    at: new Date().toISOString(),
-  };
+  const machine = describeMachine();
   console.log(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, OpenSSL ${machine.openssl}, cfssl ${machine.cfssl}; load average before: ${result.loadAverageBefore.join(' ')}`);
   for (const line of describeHttpIssuance(result)) console.log(line);
   console.log(`dataplane CPU/cert vs cfssl: ${result.dataplaneCpuRatio}x, fresh keys: ${result.freshKeysCpuRatio}x (target <= 1)`);
