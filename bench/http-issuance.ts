@@ -18,7 +18,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { startCluster } from '../test/helpers/pg-cluster.mjs';
 import { newKeyAndCsr } from '../src/agent/csr.js';
 import { api, describeMachine, makeCsr, makeEcdsaCa, meshWithProvidedCa, ROOT, startMeshcp, tempDir, threadCpuSeconds } from './lib.js';
 import { runWrk, type WrkLoad } from './wrk.js';
@@ -45,6 +47,7 @@ export interface TargetResult {
 }
 
 export type HttpIssuanceResult = {
+  engine: 'sqlite' | 'postgres';
   connections: number;
   threads: number;
   secondsPerRun: number;
@@ -93,13 +96,39 @@ async function post(url: string, body: string, headers: Record<string, string> =
   return JSON.parse(text);
 }
 
-export async function benchHttpIssuance(): Promise<HttpIssuanceResult> {
+/**
+ * The control plane's store for the run: SQLite in its data dir, or a throw-away PostgreSQL cluster (then only the
+ * dataplane path runs: the store is what the column compares).
+ */
+async function storeEnv(engine: 'sqlite' | 'postgres'): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  if (engine === 'sqlite') return { env: {}, stop: async () => {} };
+  const cluster = await startCluster({ signals: false });
+  await cluster.createDatabase('bench');
+  return {
+    env: {
+      MESHCP_STORE_TYPE: 'postgres',
+      MESHCP_STORE_POSTGRES_HOST: cluster.host,
+      MESHCP_STORE_POSTGRES_PORT: String(cluster.port),
+      MESHCP_STORE_POSTGRES_USER: cluster.user,
+      MESHCP_STORE_POSTGRES_PASSWORD: cluster.password,
+      MESHCP_STORE_POSTGRES_DB_NAME: 'bench',
+      MESHCP_STORE_POSTGRES_AUTO_MIGRATE: 'true',
+      MESHCP_SECRETS_KEY: randomBytes(32).toString('base64'),
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres' } = {}): Promise<HttpIssuanceResult> {
+  const engine = options.engine ?? 'sqlite';
+  const targets: readonly Target[] = engine === 'sqlite' ? TARGETS : ['dataplane'];
+  const store = await storeEnv(engine);
   const dir = tempDir('meshcp-bench-http-');
   const ca = makeEcdsaCa(dir);
   const csr = makeCsr(dir);
   const freshCsrs = Array.from({ length: CSR_POOL }, (_, i) => newKeyAndCsr(`bench-${i}`).csrPem);
 
-  const env: Record<string, string> = { MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000000000' };
+  const env: Record<string, string> = { ...store.env, MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000000000' };
   if (process.env.MESHCP_SIGNING_WORKERS) env.MESHCP_SIGNING_WORKERS = process.env.MESHCP_SIGNING_WORKERS;
   if (process.env.BENCH_CPU_PROF) {
     env.NODE_OPTIONS = `--import ${join(ROOT, 'bench/cpu-profile-preload.mjs')}`;
@@ -138,17 +167,17 @@ export async function benchHttpIssuance(): Promise<HttpIssuanceResult> {
     if (!check.certificate || !theirs.success) throw new Error('a signer refused the benchmark CSR');
 
     const pidOf = (target: Target) => (target.startsWith('cfssl') ? cfssl.pid! : meshcp.child.pid!);
-    const options = { connections: CONNECTIONS, threads: THREADS };
-    for (const target of TARGETS) runWrk(loads[target], dir, { ...options, seconds: 1 }); // warm-up, not counted
+    const wrkOptions = { connections: CONNECTIONS, threads: THREADS };
+    for (const target of targets) runWrk(loads[target], dir, { ...wrkOptions, seconds: 1 }); // warm-up, not counted
 
     const loadAverageBefore = loadavg().map((l) => Number(l.toFixed(2)));
     const runs = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as TargetResult['runs']])) as Record<Target, TargetResult['runs']>;
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         const pid = pidOf(target);
         const before = threadCpuSeconds(pid);
-        const result = runWrk(loads[target], dir, { ...options, seconds: SECONDS });
+        const result = runWrk(loads[target], dir, { ...wrkOptions, seconds: SECONDS });
         const after = threadCpuSeconds(pid);
         const certificates = result.requests - result.errors;
         const perCert = (seconds: number) => Math.round((seconds * 1e6) / Math.max(1, certificates));
@@ -169,6 +198,7 @@ export async function benchHttpIssuance(): Promise<HttpIssuanceResult> {
     });
     const results = Object.fromEntries(ALL_TARGETS.map((t) => [t, summary(t)])) as Record<Target, TargetResult>;
     return {
+      engine,
       connections: CONNECTIONS,
       threads: THREADS,
       secondsPerRun: SECONDS,
@@ -186,6 +216,7 @@ export async function benchHttpIssuance(): Promise<HttpIssuanceResult> {
   } finally {
     cfssl.kill('SIGTERM');
     await meshcp.stop();
+    await store.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
