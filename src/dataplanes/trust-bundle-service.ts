@@ -42,23 +42,26 @@ export class TrustBundleService {
     name: string,
     heldVersion: string | undefined,
     waitMs: number,
-    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal },
+    /** `registered`: the Dataplane as the request's token check just read it (used on the first pass only). */
+    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal; registered?: { spec: unknown } },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
     const deadline = this.clock.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let arrived = true; ; arrived = false) {
-      const dp = (await this.dataplanes.get(mesh, name)).spec as Dataplane;
+      const dp = ((arrived && options.registered) || (await this.dataplanes.get(mesh, name))).spec as Dataplane;
       const state = await requireMeshCa(this.ca, mesh);
       const now = this.clock.now();
+      // One read of the facts per pass: they decide the reissue hint and when to wake for renewal (what the
+      // acknowledgement below writes — contact, acknowledged bundle, served serial — decides neither).
+      const known = await this.facts.get(mesh, name, { withTrusted: false });
       // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
-      // one) may have said it holds another bundle, and this older word must not overwrite it.
+      // one) may have said it holds another bundle, and this older word must not overwrite it. Most polls repeat
+      // the bundle already recorded: then only the contact is written.
       if (options.fromDataplane && arrived) {
-        if (heldVersion !== undefined) await this.facts.acknowledge(mesh, name, heldVersion, now);
+        if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion) await this.facts.acknowledge(mesh, name, heldVersion, now);
         else await this.facts.touch(mesh, name, now);
         if (options.servedSerial !== undefined) await this.facts.reportServed(mesh, name, options.servedSerial);
       }
-      // One read of the facts per pass: they decide the reissue hint and when to wake for renewal.
-      const known = await this.facts.get(mesh, name);
       const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || reissue) {

@@ -172,10 +172,11 @@ export class FactsStore {
     if (this.inTransaction) this.wrote = true;
   }
 
-  async get(mesh: string, name: string): Promise<DataplaneFacts | undefined> {
+  /** `withTrusted: false` skips the backends of the acknowledged bundle (`trusted` is then empty): the poll path. */
+  async get(mesh: string, name: string, options: { withTrusted?: boolean } = {}): Promise<DataplaneFacts | undefined> {
     const row = await this.exec.get<FactsRow>(SQL.get, [mesh, name]);
     if (!row) return undefined;
-    const trusted = row.acked_bundle_version
+    const trusted = row.acked_bundle_version && options.withTrusted !== false
       ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
       : [];
     return {

@@ -109,6 +109,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
           fromDataplane: request.principal.kind === 'dataplane',
           servedSerial,
           signal: gate?.signal,
+          registered: request.registeredDataplane ?? undefined,
         });
       } catch (err) {
         gate?.release();
