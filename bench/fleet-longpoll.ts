@@ -43,15 +43,20 @@ export async function benchFleetLongPoll() {
   raiseFdLimit();
   const dir = tempDir('meshcp-bench-longpoll-');
   const csrs = Array.from({ length: 16 }, (_, i) => makeCsr(dir, `dp-${i}`));
+  const memoryFile = join(dir, 'server-memory.json');
   const server = await startMeshcp(join(dir, 'data'), {
     MESHCP_MAX_LONG_POLLS: String(FLEET * 2),
     MESHCP_API_MAX_CONNECTIONS: String(FLEET * 2),
     MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS: '0', // the whole fleet comes from 127.0.0.1
     MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000',
-    // BENCH_SERVER_CPU_PROF=<dir>: a CPU profile of the control plane's main thread, written there on exit.
-    ...(process.env.BENCH_SERVER_CPU_PROF
-      ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench/server-cpu-profile.mjs')}`, MESHCP_BENCH_PROFILE_DIR: process.env.BENCH_SERVER_CPU_PROF }
-      : {}),
+    // What the peak RSS is made of, sampled inside the server; and with BENCH_SERVER_CPU_PROF=<dir>, a CPU profile of
+    // its main thread, written there on exit.
+    NODE_OPTIONS: [
+      `--import ${join(ROOT, 'bench/server-memory-sampler.mjs')}`,
+      ...(process.env.BENCH_SERVER_CPU_PROF ? [`--import ${join(ROOT, 'bench/server-cpu-profile.mjs')}`] : []),
+    ].join(' '),
+    MESHCP_BENCH_MEMORY_FILE: memoryFile,
+    ...(process.env.BENCH_SERVER_CPU_PROF ? { MESHCP_BENCH_PROFILE_DIR: process.env.BENCH_SERVER_CPU_PROF } : {}),
   });
   const operator = new Agent({ keepAlive: true, maxSockets: 4 });
   const call = (method: string, path: string, body?: object) =>
@@ -173,6 +178,8 @@ export async function benchFleetLongPoll() {
       reissueJitterMs: JITTER_MS,
       serverIdleRssMiB: idleRssMiB,
       serverPeakRssMiB: usage.peakRssMiB,
+      /** process.memoryUsage() at the highest RSS sampled inside the server (MiB). */
+      serverMemoryAtPeakMiB: JSON.parse(readFileSync(memoryFile, 'utf8')) as Record<string, number>,
       step1PutMs: step1At - step1Start,
       step1Propagation: summary(propagated),
       step2Reissue: { ...summary(reissued), secondsUntilAll: Math.round(Math.max(...reissued) / 10) / 100 },
