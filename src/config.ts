@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
 import { parseDuration } from './resources/duration.js';
 import { parseHostnameList } from './ops/server-cert-names.js';
-import type { StoreConfig } from './store/store-config.js';
+import { POSTGRES_TLS_MODES, type PostgresTlsMode, type StoreConfig } from './store/store-config.js';
 
 export type { StoreConfig } from './store/store-config.js';
 
@@ -57,7 +57,6 @@ function parseAdminToken(raw: string | undefined): string | undefined {
   return raw.trim();
 }
 
-const TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 
 /** Kuma's variable names (KUMA_STORE_POSTGRES_*), with our prefix. */
 function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): StoreConfig {
@@ -69,8 +68,8 @@ function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): Sto
     throw new ConfigError('MESHCP_SECRETS_KEY must be set with MESHCP_STORE_TYPE=postgres: every instance needs the same key (openssl rand -base64 32)');
   }
   const tlsMode = env.MESHCP_STORE_POSTGRES_TLS_MODE || 'disable';
-  if (!(TLS_MODES as readonly string[]).includes(tlsMode)) {
-    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_MODE must be one of ${TLS_MODES.join(', ')}, got "${tlsMode}"`);
+  if (!(POSTGRES_TLS_MODES as readonly string[]).includes(tlsMode)) {
+    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_MODE must be one of ${POSTGRES_TLS_MODES.join(', ')}, got "${tlsMode}"`);
   }
   if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && !env.MESHCP_STORE_POSTGRES_TLS_CA_FILE) {
     throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA of the server with MESHCP_STORE_POSTGRES_TLS_MODE=${tlsMode}`);
@@ -82,7 +81,7 @@ function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): Sto
     user: env.MESHCP_STORE_POSTGRES_USER || 'meshcp',
     password: env.MESHCP_STORE_POSTGRES_PASSWORD || undefined,
     dbName: env.MESHCP_STORE_POSTGRES_DB_NAME || 'meshcp',
-    tlsMode: tlsMode as (typeof TLS_MODES)[number],
+    tlsMode: tlsMode as PostgresTlsMode,
     tlsCaFile: env.MESHCP_STORE_POSTGRES_TLS_CA_FILE || undefined,
     maxOpenConnections: parsePositiveInt('MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS', env.MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS, 20),
     autoMigrate: parseBool('MESHCP_STORE_POSTGRES_AUTO_MIGRATE', env.MESHCP_STORE_POSTGRES_AUTO_MIGRATE, false),

@@ -110,7 +110,7 @@ export async function createServices(deps: {
     const cached = ca.cachedState(mesh);
     return !cached || cached.bundleVersion === version;
   });
-  events.onAnyChange((mesh) => recorder.forgetMesh(mesh));
+  events.onAnyChange((mesh) => store.forgetMesh(mesh));
   const resources = new ResourceManager(store, events);
   const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(deps.config.certProfile));
   let holders = 0;

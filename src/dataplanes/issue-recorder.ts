@@ -41,21 +41,11 @@ interface PendingIssue {
  */
 export const MIN_COMMIT_GAP_MS = 2;
 
-/** Far above the bundle versions the meshes of one control plane serve at once (a few per mesh). */
-const MAX_RECORDED_BUNDLES = 10_000;
-
 export class IssueRecorder {
   private pending: PendingIssue[] = [];
   private scheduled = false;
   /** performance.now() of the last commit's start: real elapsed time, a pacing bound only (not the domain clock). */
   private lastCommitAt = -Infinity;
-  /**
-   * Bundle versions (mesh + NUL + version) seen recorded in the store, so an acknowledgement of one skips that read.
-   * Bundle rows are deleted only with their mesh, and a mesh change (here or on another instance) drops the mesh's
-   * entries (`forgetMesh`); a batch whose mesh was deleted meanwhile fails its Mesh version check before any
-   * acknowledgement is written.
-   */
-  private readonly recordedBundles = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -73,12 +63,6 @@ export class IssueRecorder {
         else setTimeout(() => void this.flush(), wait);
       }
     });
-  }
-
-  /** After a change to `mesh` ('*': any mesh). */
-  forgetMesh(mesh: string): void {
-    if (mesh === '*') return this.recordedBundles.clear();
-    for (const key of this.recordedBundles) if (key.startsWith(`${mesh}\0`)) this.recordedBundles.delete(key);
   }
 
   /** Commits everything pending in one transaction (never call it inside another transaction). */
@@ -108,18 +92,10 @@ export class IssueRecorder {
       else if (!(await tx.resources.exists('Dataplane', item.mesh, item.name))) outcomes.push(notFound(Titles.retrieve));
       else {
         await tx.facts.recordIssue(item.mesh, item.name, item.issue);
-        if (item.acknowledged) await this.acknowledge(tx, item, item.acknowledged);
+        if (item.acknowledged) await tx.facts.acknowledge(item.mesh, item.name, item.acknowledged, item.issue.issuedAt);
         outcomes.push(null);
       }
     }
     return outcomes;
-  }
-
-  private async acknowledge(tx: StoreTx, item: PendingIssue, version: string): Promise<void> {
-    const key = `${item.mesh}\0${version}`;
-    if (this.recordedBundles.has(key)) return tx.facts.acknowledgeRecorded(item.mesh, item.name, version, item.issue.issuedAt);
-    if (!(await tx.facts.acknowledge(item.mesh, item.name, version, item.issue.issuedAt))) return;
-    if (this.recordedBundles.size >= MAX_RECORDED_BUNDLES) this.recordedBundles.clear();
-    this.recordedBundles.add(key);
   }
 }

@@ -1,4 +1,5 @@
 import type { FleetSummaryCache } from './fleet-summary-cache.js';
+import type { KnownBundles } from './known-bundles.js';
 import type { SqlExecutor } from './sql.js';
 
 export interface DataplaneFacts {
@@ -84,7 +85,6 @@ const SQL = {
   exists: 'SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?',
   bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
-  ackedVersion: 'SELECT acked_bundle_version AS version FROM dataplane_facts WHERE mesh = ? AND name = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
       regenerations, last_issue_time, last_contact, issued_serial)
     VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
@@ -156,13 +156,15 @@ export class FactsStore {
   private memo?: { mesh: string; now: number; summary: FleetSummary };
 
   /**
-   * `summaries`: the store's cache of committed fleet summaries (SQLite only). `inTransaction`: this store's reads
-   * may use the cache until it writes, and keep what they compute only while they read committed state.
+   * `summaries`: the store's cache of committed fleet summaries (SQLite only). `bundles`: bundle versions seen
+   * committed. `inTransaction`: this store's reads may use the caches until it writes, and keep what they compute
+   * only while they read committed state (a transaction also sees its own uncommitted rows, so it fills no cache).
    */
   constructor(
     private readonly exec: SqlExecutor,
     private readonly summaries?: FleetSummaryCache,
     private readonly inTransaction = false,
+    private readonly bundles?: KnownBundles,
   ) {}
 
   /** Every write of fleet facts goes through here first. */
@@ -225,25 +227,20 @@ export class FactsStore {
    * version is unknown: only a bundle this CP really served can prove trust.
    */
   async acknowledge(mesh: string, name: string, version: string, now: number): Promise<boolean> {
-    if (!(await this.exec.get(SQL.bundleExists, [mesh, version]))) {
+    if (!(await this.bundleRecorded(mesh, version))) {
       await this.touch(mesh, name, now);
       return false;
-    }
-    // Most acknowledgements repeat the version already held (every poll sends one): only a new one changes the
-    // fleet summary, so only that one drops the cached summary (or a fleet at rest would never keep one).
-    const held = await this.exec.get<{ version: string | null }>(SQL.ackedVersion, [mesh, name]);
-    if (held?.version === version) {
-      await this.touch(mesh, name, now);
-      return true;
     }
     this.changing(mesh);
     await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
     return true;
   }
 
-  /** `acknowledge` of a bundle the caller has already seen recorded (bundle rows go only with their mesh). */
-  async acknowledgeRecorded(mesh: string, name: string, version: string, now: number): Promise<void> {
-    await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
+  private async bundleRecorded(mesh: string, version: string): Promise<boolean> {
+    if (this.bundles?.has(mesh, version)) return true;
+    if (!(await this.exec.get(SQL.bundleExists, [mesh, version]))) return false;
+    if (!this.inTransaction) this.bundles?.add(mesh, version);
+    return true;
   }
 
   async deleteDataplane(mesh: string, name: string): Promise<void> {
@@ -253,6 +250,7 @@ export class FactsStore {
 
   async deleteMesh(mesh: string): Promise<void> {
     this.changing(mesh);
+    this.bundles?.forgetMesh(mesh);
     await this.exec.run(SQL.deleteMeshFacts, [mesh]);
     await this.exec.run(SQL.deleteMeshBundles, [mesh]);
     await this.exec.run(SQL.deleteMeshBundleBackends, [mesh]);
@@ -351,14 +349,14 @@ export class FactsStore {
    * one `acknowledge` checks) never exists without its backends, even outside a transaction or from two instances.
    */
   async recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): Promise<void> {
-    if (await this.exec.get(SQL.bundleExists, [mesh, version])) return;
+    if (await this.bundleRecorded(mesh, version)) return;
     this.changing(mesh);
     for (const b of backends) await this.exec.run(SQL.insertBundleBackend, [mesh, version, b.name, b.fingerprint]);
     await this.exec.run(SQL.insertBundle, [mesh, version, enabledBackend, now]);
   }
 
   async bundleBackends(mesh: string, version: string): Promise<BundleBackend[] | undefined> {
-    if (!(await this.exec.get(SQL.bundleExists, [mesh, version]))) return undefined;
+    if (!(await this.bundleRecorded(mesh, version))) return undefined;
     return this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, version]);
   }
 

@@ -2,9 +2,9 @@ import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { DomainError } from '../domain/errors.js';
 import { postgresDataplaneFilter } from './dataplane-filter-sql.js';
+import type { PostgresTlsMode } from './store-config.js';
 import { toPositional, type Dialect, type SqlDriver, type SqlExecutor, type SqlParams, type TransactionLocks } from './sql.js';
 
-export type PostgresTlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
 export interface PostgresOptions {
   host: string;

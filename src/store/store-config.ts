@@ -1,3 +1,7 @@
+/** libpq's sslmode names (the subset node-postgres can honour). */
+export const POSTGRES_TLS_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type PostgresTlsMode = (typeof POSTGRES_TLS_MODES)[number];
+
 /** Where resources and facts live (MESHCP_STORE_*, parsed by src/config.ts). */
 export type StoreConfig =
   | { type: 'sqlite' }
@@ -8,7 +12,7 @@ export type StoreConfig =
       user: string;
       password?: string;
       dbName: string;
-      tlsMode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+      tlsMode: PostgresTlsMode;
       tlsCaFile?: string;
       maxOpenConnections: number;
       /** Apply pending migrations at start (under an advisory lock) instead of refusing to start. */

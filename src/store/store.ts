@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../domain/clock.js';
 import { FactsStore } from './facts-store.js';
 import { FleetSummaryCache } from './fleet-summary-cache.js';
+import { KnownBundles } from './known-bundles.js';
 import { ResourceStore } from './resource-store.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
@@ -38,6 +39,8 @@ export class Store {
   readonly facts: FactsStore;
   /** Fleet summaries kept between writes; SQLite only (see FleetSummaryCache). */
   private readonly summaries: FleetSummaryCache | undefined;
+  /** Bundle versions seen committed; the owner calls `forgetMesh` on every mesh change. */
+  private readonly bundles = new KnownBundles();
 
   constructor(
     readonly driver: SqlDriver,
@@ -47,7 +50,7 @@ export class Store {
   ) {
     this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
     this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;
-    this.facts = new FactsStore(driver, this.summaries);
+    this.facts = new FactsStore(driver, this.summaries, false, this.bundles);
   }
 
   get kind(): 'sqlite' | 'postgres' {
@@ -63,11 +66,16 @@ export class Store {
       (exec) =>
         fn({
           resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.clock),
-          facts: new FactsStore(exec, this.summaries, true),
+          facts: new FactsStore(exec, this.summaries, true, this.bundles),
           announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
         }),
       locks,
     );
+  }
+
+  /** After a change to `mesh` on any instance ('*': any mesh): forgets what was cached of it. */
+  forgetMesh(mesh: string): void {
+    this.bundles.forgetMesh(mesh);
   }
 
   /** Throws when the database does not answer (readiness). */
