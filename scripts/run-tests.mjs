@@ -3,7 +3,7 @@
 //   2. the API suite (test/app) again with MESHCP_TEST_STORE=postgres: the same behaviour on both stores.
 // The cluster is removed at the end, also after a failure or Ctrl-C; the exit code is non-zero if any pass failed.
 // `node scripts/run-tests.mjs <files...>` runs just those files (one pass) with the cluster.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,23 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/**
+ * A pass takes ~3 minutes; one still running after this long is stuck (a test process deadlocked in native code
+ * cannot time itself out): say which test files are still running and kill the pass, rather than let CI hang.
+ */
+const PASS_DEADLINE_MS = Number(process.env.MESHCP_TEST_PASS_DEADLINE_MS ?? 15 * 60_000);
+
+function stillRunning(groupId) {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,args=', '-g', String(groupId)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => /\.test\.ts\s*$/.test(line) && !line.includes(' --test '))
+      .map((line) => line.trim().replace(/\s.*\s(\S+\.test\.ts)$/, ' $1'));
+  } catch {
+    return [];
+  }
+}
+
 function runPass(pass, url) {
   const args = ['--import', 'tsx', '--test', '--test-concurrency=2', ...pass.files];
   child = spawn(process.execPath, args, {
@@ -48,7 +65,18 @@ function runPass(pass, url) {
     detached: true, // its own process group, so that a signal reaches every test file process
     env: { ...process.env, MESHCP_TEST_POSTGRES_URL: url, ...pass.env },
   });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  const groupId = child.pid;
+  const watchdog = setTimeout(() => {
+    console.log(`# run-tests: ${pass.label}: still running after ${Math.round(PASS_DEADLINE_MS / 1000)} s, killed; running then:`);
+    for (const line of stillRunning(groupId)) console.log(`# run-tests:   ${line}`);
+    process.kill(-groupId, 'SIGKILL');
+  }, PASS_DEADLINE_MS);
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve(code ?? (signal ? 1 : 0));
+    }),
+  );
 }
 
 const started = Date.now();

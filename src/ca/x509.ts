@@ -116,12 +116,29 @@ const GN_IP = 0x87;
 export function caKeyTypeOf(key: KeyObject): CaKeyType {
   if (key.asymmetricKeyType === 'rsa') return 'rsa';
   if (key.asymmetricKeyType === 'ec') {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (curve === 'prime256v1') return 'ec-p256';
-    if (curve === 'secp384r1') return 'ec-p384';
-    throw new Error(`unsupported EC curve ${curve ?? 'unknown'} (P-256 and P-384 are supported)`);
+    const curve = namedCurveOidOf(key);
+    if (curve.equals(P256_OID)) return 'ec-p256';
+    if (curve.equals(P384_OID)) return 'ec-p384';
+    throw new Error('unsupported EC curve (P-256 and P-384 are supported)');
   }
   throw new Error(`unsupported key type ${key.asymmetricKeyType ?? key.type} (RSA, EC P-256 and P-384 are supported)`);
+}
+
+const P256_OID = encodeOid('1.2.840.10045.3.1.7');
+const P384_OID = encodeOid('1.3.132.0.34');
+
+/**
+ * An EC key's named-curve OID, read from its DER (the parameters of its AlgorithmIdentifier), never from
+ * `asymmetricKeyDetails`: on Node 20, reading the details (or a JWK export) of a key made by generateKeyPairSync
+ * deadlocks the thread when a garbage collection runs inside that call (the collected key-generation job waits for
+ * the key's lock, which the call holds). It was seen as a test process hung forever; a server making its HTTPS
+ * certificate at start-up could hang the same way.
+ */
+function namedCurveOidOf(key: KeyObject): Buffer {
+  const der = key.type === 'private' ? key.export({ type: 'pkcs8', format: 'der' }) : key.export({ type: 'spki', format: 'der' });
+  const parts = parseDer(der).children();
+  const algorithm = parts[key.type === 'private' ? 1 : 0].children();
+  return algorithm[1].raw();
 }
 
 // Random bytes are drawn in batches: one randomFillSync per 200 serials instead of one per certificate.

@@ -10,6 +10,7 @@ import { connect, createServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DerError, DerNode, encodeOid, encodeTime, parseDer, readTlv } from '../../src/ca/der.js';
 import {
+  caKeyTypeOf,
   createRootCaCertificate,
   createSelfSignedServerCertificate,
   issueLeafCertificate,
@@ -411,5 +412,32 @@ describe('DER reader', () => {
     assert.throws(() => parseDer(Buffer.from([0x1f, 0x01, 0x00])), /multi-octet/);
     assert.throws(() => readTlv(Buffer.alloc(0), 0), DerError);
     assert.throws(() => parseDer(Buffer.from([0x02, 0x02, 0x00, 0x01])).integer(), /non-minimal INTEGER/);
+  });
+});
+
+describe('caKeyTypeOf', () => {
+  // On Node 20, reading asymmetricKeyDetails of a key made by generateKeyPairSync can deadlock the thread when a
+  // garbage collection runs inside the read (a signing-pool test process hung forever in CI that way). The key type
+  // must come from the key's DER instead: here any read of the details fails the test.
+  test('tells RSA, P-256 and P-384 keys apart, for private and public keys, without reading asymmetricKeyDetails', () => {
+    const keyObjectPrototype = Object.getPrototypeOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const owner = [keyObjectPrototype, Object.getPrototypeOf(keyObjectPrototype)].find((p) => Object.hasOwn(p, 'asymmetricKeyDetails'))!;
+    const original = Object.getOwnPropertyDescriptor(owner, 'asymmetricKeyDetails')!;
+    Object.defineProperty(owner, 'asymmetricKeyDetails', { ...original, get: () => assert.fail('asymmetricKeyDetails was read') });
+    try {
+      const cases: [KeyObject, KeyObject, CaKeyType][] = [
+        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-256' })), 'ec-p256'] as [KeyObject, KeyObject, CaKeyType],
+        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-384' })), 'ec-p384'] as [KeyObject, KeyObject, CaKeyType],
+        [...Object.values(generateKeyPairSync('rsa', { modulusLength: 2048 })), 'rsa'] as [KeyObject, KeyObject, CaKeyType],
+      ];
+      for (const [a, b, expected] of cases) {
+        assert.equal(caKeyTypeOf(a), expected);
+        assert.equal(caKeyTypeOf(b), expected);
+      }
+      assert.throws(() => caKeyTypeOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey), /unsupported EC curve/);
+      assert.throws(() => caKeyTypeOf(generateKeyPairSync('ed25519').privateKey), /unsupported key type ed25519/);
+    } finally {
+      Object.defineProperty(owner, 'asymmetricKeyDetails', original);
+    }
   });
 });
