@@ -6,6 +6,7 @@ import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
 import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
 import type { ConnectionGate } from './api/connection-gate.js';
 import { installErrorHandlers } from './api/error-handler.js';
+import { installFleetLane } from './api/fleet-lane.js';
 import { registerGui } from './api/gui/gui-routes.js';
 import { installOpsHooks } from './api/ops-hooks.js';
 import { requestIdGenerator } from './api/request-ids.js';
@@ -66,6 +67,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
 
   installBodyParsers(app);
   installErrorHandlers(app);
+  installFleetLane(app, services.fleetTurns);
   installAuth(app, {
     localhostIsAdmin: services.config.localhostIsAdmin,
     adminToken: services.adminToken,

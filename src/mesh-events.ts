@@ -1,13 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './domain/clock.js';
-
-/**
- * Waiters woken per turn of the event loop. A rotation step wakes every long-poll of the mesh (10,000 on a large
- * fleet) and each woken poll runs its store reads and writes its answer in the same turn (SQLite answers
- * synchronously): woken all at once, they held the main thread for seconds and the operator's status page waited
- * behind them. In slices, other requests are served between two slices.
- */
-export const WAKE_SLICE = 64;
+import { FleetTurns } from './fleet-turns.js';
 
 /**
  * Tells in-memory caches and waiting long-polls that a mesh's CA view may have changed (a write to the mesh or one
@@ -18,7 +11,15 @@ export class MeshEvents {
   /** Waiting long-polls by mesh: a Set, so each of 10,000 waiters leaves in O(1) (an emitter's list is O(n)). */
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(private readonly clock: Clock = systemClock) {
+  /**
+   * `turns`: the fleet's lane on the main thread. A rotation step wakes every long-poll of the mesh (10,000 on a
+   * large fleet), and each woken poll runs its store reads and writes its answer when woken (SQLite answers
+   * synchronously): woken all at once, they held the main thread for seconds. They start in the fleet's lane instead.
+   */
+  constructor(
+    private readonly clock: Clock = systemClock,
+    private readonly turns: FleetTurns = new FleetTurns(),
+  ) {
     this.emitter.setMaxListeners(0);
   }
 
@@ -29,7 +30,7 @@ export class MeshEvents {
       const waiting = this.waiters.get(name);
       if (!waiting) continue;
       this.waiters.delete(name); // a poll that waits again from now on waits for the next change
-      wakeInSlices([...waiting]);
+      for (const wake of waiting) this.turns.run(wake);
     }
   }
 
@@ -60,11 +61,4 @@ export class MeshEvents {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
-}
-
-/** The first slice at once (a small fleet sees no delay), the rest one slice per turn of the event loop. */
-function wakeInSlices(wake: Array<() => void>, from = 0): void {
-  const end = Math.min(wake.length, from + WAKE_SLICE);
-  for (let i = from; i < end; i++) wake[i]();
-  if (end < wake.length) setImmediate(() => wakeInSlices(wake, end));
 }

@@ -12,6 +12,7 @@ import { DataplaneTokenService } from './dataplanes/token-service.js';
 import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
+import { FleetTurns } from './fleet-turns.js';
 import { MeshDescriptor } from './mesh/mesh-service.js';
 import type { Mesh } from './resources/mesh.js';
 import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
@@ -44,6 +45,8 @@ export interface Services {
   store: Store;
   facts: FactsStore;
   events: MeshEvents;
+  /** The dataplane fleet's lane on the main thread: agents' requests and woken polls, a slice per turn. */
+  fleetTurns: FleetTurns;
   ca: CaManager;
   /** Every resource type through the one pipeline (src/services/resource-manager.ts), one handle per type. */
   meshes: ResourceHandle<Mesh>;
@@ -92,7 +95,8 @@ export async function createServices(deps: {
   const clock = deps.clock ?? systemClock;
   const store = deps.store;
   const facts = store.facts;
-  const events = new MeshEvents(clock);
+  const fleetTurns = new FleetTurns();
+  const events = new MeshEvents(clock, fleetTurns);
   const ca = new CaManager(store, clock);
   events.onAnyChange((mesh) => {
     if (mesh === '*') {
@@ -123,12 +127,13 @@ export async function createServices(deps: {
       await store.close();
     })());
   return {
-    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, now: () => clock.now() }),
+    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, now: () => clock.now() }),
     config: deps.config,
     log: deps.log,
     store,
     facts,
     events,
+    fleetTurns,
     ca,
     meshes: resources.handle(new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
     secrets: resources.handle(secretDescriptor()),

@@ -20,6 +20,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** An agent's route (trust bundle, certificate): it starts in the fleet's lane (src/fleet-turns.ts). */
+    fleet?: boolean;
   }
 }
 

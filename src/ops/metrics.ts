@@ -11,6 +11,8 @@ export interface MetricsSources {
   facts: FactsStore;
   ca: CaManager;
   longPolls: LongPollGate;
+  /** The fleet's lane on the main thread (src/fleet-turns.ts). */
+  fleetLane: { readonly queued: number };
   now: () => number;
 }
 
@@ -56,6 +58,14 @@ export class MeshcpMetrics {
       registers,
       collect() {
         this.set(sources.longPolls.size);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_fleet_lane_queued',
+      help: "Agents' requests and woken long-polls waiting for their turn on the main thread",
+      registers,
+      collect() {
+        this.set(sources.fleetLane.queued);
       },
     });
     const meshes = async () => (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;

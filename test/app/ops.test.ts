@@ -148,6 +148,7 @@ describe('metrics', () => {
     assert.ok(notAfter > Date.now() / 1000 + 300 * 86400, String(notAfter));
     assert.equal(value('meshcp_rotation_dataplanes{mesh="default",backend="ca-2",state="issued"}'), 0);
     assert.equal(value('meshcp_trust_bundle_long_polls'), 0);
+    assert.equal(value('meshcp_fleet_lane_queued'), 0);
     assert.ok(value('meshcp_http_request_duration_seconds_count{method="PUT",route="/meshes/:name",status="200"}') >= 1);
     assert.match(text, /^process_cpu_user_seconds_total /m, "Node's default process metrics");
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);

@@ -43,6 +43,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
   const { dataplanes, facts } = services;
 
   const own = { access: 'own-dataplane' as const };
+  const agentRoute = { ...own, fleet: true };
   registerResourceRoutes(app, dataplanes, {
     kind: 'Dataplane',
     collection: '/meshes/:mesh/dataplanes',
@@ -73,7 +74,7 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
   app.post<{ Params: Params }>(
     '/meshes/:mesh/dataplanes/:name/certificate',
     {
-      config: own,
+      config: agentRoute,
       schema: docs.custom('Dataplane', 'Issue a certificate to a dataplane (from a CSR, or with a generated key)', docs.answers(IssuedCertificateSchema, 'the certificate and the trust bundle')),
     },
     async (request) => {
@@ -91,10 +92,11 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
 
   app.get<{ Params: Params; Querystring: TrustBundleQuery }>(
     '/meshes/:mesh/dataplanes/:name/trust-bundle',
-    { config: own, schema: trustBundleDocs },
+    { config: agentRoute, schema: trustBundleDocs },
     async (request, reply) => {
       const abort = new AbortController();
       reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
+      if (request.raw.socket?.destroyed) abort.abort(); // ... or while it waited for its turn in the fleet's lane
       const { mesh, name } = request.params;
       const { wait: waitMs = 0, servedSerial } = request.query;
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
