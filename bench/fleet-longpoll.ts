@@ -180,6 +180,8 @@ export async function benchFleetLongPoll() {
       serverPeakRssMiB: usage.peakRssMiB,
       /** process.memoryUsage() at the highest RSS sampled inside the server (MiB). */
       serverMemoryAtPeakMiB: JSON.parse(readFileSync(memoryFile, 'utf8')) as Record<string, number>,
+      /** Over the whole run, inside the server: garbage-collection pauses and the event loop's delay. */
+      serverPauses: JSON.parse(readFileSync(`${memoryFile}.pauses.json`, 'utf8')) as Record<string, Record<string, number>>,
       step1PutMs: step1At - step1Start,
       step1Propagation: summary(propagated),
       step2Reissue: { ...summary(reissued), secondsUntilAll: Math.round(Math.max(...reissued) / 10) / 100 },

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -41,6 +41,8 @@ interface MeshTokenKeys {
   privateKey: KeyObject;
   publicKey: KeyObject;
   revoked: Set<string>;
+  /** SHA-256 of the signing key and revocation secrets as read: a remembered token counts only under the same. */
+  fingerprint: string;
 }
 
 function invalidTokenRequest(field: string, message: string): DomainError {
@@ -53,8 +55,10 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   private readonly keys = new Map<string, MeshTokenKeys>();
   /** Bumped by every change: a key read that a change overtook is not cached (it may miss a revocation). */
   private changes = 0;
-  /** Tokens that verified: a repeat request skips the signature check (dropped per mesh on every change). */
+  /** Tokens that verified: a repeat request skips the signature check while its mesh's keys are the same. */
   private readonly verified: VerifiedTokens;
+  /** RS256 signature checks made (a remembered token makes none): for tests. */
+  signatureChecks = 0;
 
   constructor(
     private readonly store: ResourceStore,
@@ -63,15 +67,11 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     private readonly clock: Clock = systemClock,
   ) {
     this.verified = new VerifiedTokens(options.maxVerifiedTokens);
+    // A change re-reads the mesh's keys on next use; remembered tokens stay, checked against the keys then read.
     events.onAnyChange((mesh) => {
       this.changes++;
-      if (mesh === '*') {
-        this.keys.clear();
-        this.verified.clear();
-      } else {
-        this.keys.delete(mesh);
-        this.verified.forgetMesh(mesh);
-      }
+      if (mesh === '*') this.keys.clear();
+      else this.keys.delete(mesh);
     });
   }
 
@@ -115,10 +115,12 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
     if (token.length > MAX_TOKEN_LENGTH) return undefined;
     const cacheKey = VerifiedTokens.keyOf(token);
-    const known = this.verified.get(cacheKey, this.clock.now());
-    if (known) return known;
-    const changes = this.changes;
     try {
+      const known = this.verified.get(cacheKey, this.clock.now());
+      if (known) {
+        if ((await this.keysOf(known.principal.mesh))?.fingerprint === known.keysFingerprint) return known.principal;
+        this.verified.forget(cacheKey);
+      }
       const header = decodeProtectedHeader(token);
       if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
       const unverified = TokenClaimsSchema.safeParse(decodeJwt(token));
@@ -126,12 +128,13 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       const keys = await this.keysOf(unverified.data.Mesh);
       if (!keys) return undefined;
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
+      this.signatureChecks++;
       const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
       const principal = { kind: 'dataplane' as const, mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
-      // Not when a change to a mesh overtook this check: the keys it used may miss a revocation made meanwhile.
-      if (changes === this.changes) this.verified.remember(cacheKey, principal, payload.nbf, payload.exp);
+      // Remembered with the keys it was checked against: if a revocation overtook this check, they differ next time.
+      this.verified.remember(cacheKey, principal, keys.fingerprint, payload.nbf, payload.exp);
       return principal;
     } catch (err) {
       // The store being unreachable is not the token's fault: the caller gets a 503 to retry, not a 401.
@@ -155,7 +158,8 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         .map((s) => s.trim())
         .filter(Boolean),
     );
-    const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked };
+    const fingerprint = createHash('sha256').update(secret.spec.data).update('\n').update(revocations?.spec.data ?? '').digest('base64url');
+    const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked, fingerprint };
     if (changes === this.changes) this.keys.set(mesh, keys);
     return keys;
   }

@@ -3,7 +3,7 @@ import type { TrustBundle } from '../contract/dataplanes.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { MeshEvents } from '../mesh-events.js';
 import type { Dataplane } from '../resources/dataplane.js';
-import type { DataplaneFacts, FactsStore } from '../store/facts-store.js';
+import { normalizeSerial, type DataplaneFacts, type FactsStore } from '../store/facts-store.js';
 import { expectedUris, type CertProfile } from './cert-profile.js';
 import { identityOf, requireMeshCa } from './certificate-service.js';
 import type { DataplaneService } from './dataplane-service.js';
@@ -57,10 +57,14 @@ export class TrustBundleService {
       // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
       // one) may have said it holds another bundle, and this older word must not overwrite it. Most polls repeat
       // the bundle already recorded: then only the contact is written.
+      // Writes that would change nothing are skipped: in a rotation step's storm every answered poll comes straight
+      // back, repeating its bundle and served serial within milliseconds.
       if (options.fromDataplane && arrived) {
         if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion) await this.facts.acknowledge(mesh, name, heldVersion, now);
-        else await this.facts.touch(mesh, name, now);
-        if (options.servedSerial !== undefined) await this.facts.reportServed(mesh, name, options.servedSerial);
+        else if (!contactIsRecent(known, now)) await this.facts.touch(mesh, name, now);
+        if (options.servedSerial !== undefined && !servedIsRecorded(known, options.servedSerial)) {
+          await this.facts.reportServed(mesh, name, options.servedSerial);
+        }
       }
       const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
@@ -90,6 +94,23 @@ export class TrustBundleService {
     };
     return (bodies[key] = { bundle, json: JSON.stringify(bundle) });
   }
+}
+
+/**
+ * Contact is recorded to the second: a poll within a second of the recorded contact does not write it again (what
+ * reads it — the online window, 90 s by default, and the insights — counts in seconds).
+ */
+export const CONTACT_RESOLUTION_MS = 1_000;
+
+function contactIsRecent(facts: DataplaneFacts | undefined, now: number): boolean {
+  return facts?.lastContact != null && now - facts.lastContact < CONTACT_RESOLUTION_MS && now >= facts.lastContact;
+}
+
+/** Reporting `serial` again would change nothing: it is the recorded one, with its backend known if it can be. */
+function servedIsRecorded(facts: DataplaneFacts | undefined, serial: string): boolean {
+  if (!facts) return false;
+  const normalized = normalizeSerial(serial);
+  return facts.servedSerial === normalized && (facts.issuedSerial !== normalized || facts.servedBackend === facts.issuedBackend);
 }
 
 /** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */

@@ -83,6 +83,18 @@ describe('verified dataplane tokens are remembered, and forgotten when they stop
     assert.equal((await get('rekey', await token('rekey'))).statusCode, 200, 'a token signed with the new key works');
   });
 
+  test('a rotation step (a Mesh write that touches neither the signing key nor the revocations) keeps remembered tokens', async () => {
+    await newMesh('rotate');
+    const kept = await token('rotate');
+    assert.equal((await get('rotate', kept)).statusCode, 200);
+    const checks = t.services.tokens.signatureChecks;
+    const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
+    const step1 = await t.app.inject({ method: 'PUT', url: '/meshes/rotate', payload: { type: 'Mesh', name: 'rotate', mtls: { enabledBackend: 'ca-1', backends } } });
+    assert.equal(step1.statusCode, 200, step1.body);
+    assert.equal((await get('rotate', kept)).statusCode, 200);
+    assert.equal(t.services.tokens.signatureChecks, checks, 'no signature check again after the step');
+  });
+
   test('deleting the mesh forgets its tokens', async () => {
     await newMesh('gone');
     const before = await token('gone');
@@ -98,29 +110,30 @@ describe('the verified-token memory', () => {
 
   test('holds at most its bound, dropping the oldest first', () => {
     const cache = new VerifiedTokens(3);
-    for (const name of ['a', 'b', 'c', 'd']) cache.remember(VerifiedTokens.keyOf(name), principal('m', name), undefined, undefined);
+    for (const name of ['a', 'b', 'c', 'd']) cache.remember(VerifiedTokens.keyOf(name), principal('m', name), 'keys-1', undefined, undefined);
     assert.equal(cache.size, 3);
     assert.equal(cache.get(VerifiedTokens.keyOf('a'), 0), undefined);
-    assert.equal(cache.get(VerifiedTokens.keyOf('d'), 0)?.name, 'd');
+    assert.equal(cache.get(VerifiedTokens.keyOf('d'), 0)?.principal.name, 'd');
   });
 
   test('answers only within [nbf, exp) in whole seconds, as the signature check does', () => {
     const cache = new VerifiedTokens();
     const key = VerifiedTokens.keyOf('t');
-    cache.remember(key, principal('m', 't'), 100, 200);
+    cache.remember(key, principal('m', 't'), 'keys-1', 100, 200);
     assert.equal(cache.get(key, 99_999), undefined, 'before nbf');
-    cache.remember(key, principal('m', 't'), 100, 200);
-    assert.equal(cache.get(key, 100_000)?.name, 't');
-    assert.equal(cache.get(key, 199_999)?.name, 't');
+    cache.remember(key, principal('m', 't'), 'keys-1', 100, 200);
+    assert.equal(cache.get(key, 100_000)?.principal.name, 't');
+    assert.equal(cache.get(key, 199_999)?.principal.name, 't');
     assert.equal(cache.get(key, 200_000), undefined, 'at exp');
   });
 
-  test('forgets one mesh without touching the others', () => {
+  test('remembers the keys each token was checked against', () => {
     const cache = new VerifiedTokens();
-    cache.remember('k1', principal('a', 'x'), undefined, undefined);
-    cache.remember('k2', principal('b', 'x'), undefined, undefined);
-    cache.forgetMesh('a');
+    cache.remember('k1', principal('a', 'x'), 'keys-of-a', undefined, undefined);
+    cache.remember('k2', principal('b', 'x'), 'keys-of-b', undefined, undefined);
+    assert.equal(cache.get('k1', 0)?.keysFingerprint, 'keys-of-a');
+    cache.forget('k1');
     assert.equal(cache.get('k1', 0), undefined);
-    assert.equal(cache.get('k2', 0)?.mesh, 'b');
+    assert.equal(cache.get('k2', 0)?.keysFingerprint, 'keys-of-b');
   });
 });

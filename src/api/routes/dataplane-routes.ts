@@ -6,6 +6,7 @@ import { DataplaneOverviewSchema, IssuedCertificateSchema, listOf, TrustBundleSc
 import { docs } from '../openapi-docs.js';
 import { registerResourceRoutes } from '../resource-routes.js';
 import { TrustBundleQuerySchema, type TrustBundleQuery } from '../query-schemas.js';
+import { POLL_ENDED } from '../../dataplanes/limits.js';
 
 type Params = { mesh: string; name: string };
 
@@ -95,8 +96,8 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
     { config: agentRoute, schema: trustBundleDocs },
     async (request, reply) => {
       const abort = new AbortController();
-      reply.raw.once('close', () => abort.abort()); // the client went away mid long-poll
-      if (request.raw.socket?.destroyed) abort.abort(); // ... or while it waited for its turn in the fleet's lane
+      reply.raw.once('close', () => abort.abort(POLL_ENDED)); // the client went away mid long-poll
+      if (request.raw.socket?.destroyed) abort.abort(POLL_ENDED); // ... or while it waited for its turn in the fleet's lane
       const { mesh, name } = request.params;
       const { wait: waitMs = 0, servedSerial } = request.query;
       const gate = waitMs > 0 ? services.longPolls.enter(`${mesh}/${name}`, abort.signal) : undefined;
