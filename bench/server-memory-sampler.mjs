@@ -10,13 +10,18 @@ const file = process.env.MESHCP_BENCH_MEMORY_FILE;
 if (isMainThread && file) {
   let peak = 0;
   const mib = (bytes) => Math.round(bytes / 1048576);
-  const gc = { count: 0, totalMs: 0, maxMs: 0, over10Ms: 0 };
+  const gc = { count: 0, totalMs: 0, maxMs: 0, over10Ms: 0, over10MsByKind: {} };
+  const KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gc.count++;
       gc.totalMs += entry.duration;
       gc.maxMs = Math.max(gc.maxMs, entry.duration);
-      if (entry.duration > 10) gc.over10Ms++;
+      if (entry.duration > 10) {
+        gc.over10Ms++;
+        const kind = KINDS[entry.detail?.kind] ?? 'other';
+        gc.over10MsByKind[kind] = (gc.over10MsByKind[kind] ?? 0) + 1;
+      }
     }
   }).observe({ entryTypes: ['gc'] });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -28,7 +33,7 @@ if (isMainThread && file) {
     if (ticks++ % 10 === 0) writeFileSync(
       `${file}.pauses.json`,
       JSON.stringify({
-        gc: { count: gc.count, totalMs: Math.round(gc.totalMs), maxMs: round(gc.maxMs), over10Ms: gc.over10Ms },
+        gc: { count: gc.count, totalMs: Math.round(gc.totalMs), maxMs: round(gc.maxMs), over10Ms: gc.over10Ms, over10MsByKind: gc.over10MsByKind },
         eventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
       }),
     );
