@@ -57,8 +57,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
   private changes = 0;
   /** Tokens that verified: a repeat request skips the signature check while its mesh's keys are the same. */
   private readonly verified: VerifiedTokens;
-  /** RS256 signature checks made (a remembered token makes none): for tests. */
-  signatureChecks = 0;
+  private checks = 0;
 
   constructor(
     private readonly store: ResourceStore,
@@ -112,6 +111,11 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     return this.verified.size;
   }
 
+  /** RS256 signature checks made so far (a remembered token makes none): for tests. */
+  get signatureChecks(): number {
+    return this.checks;
+  }
+
   async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
     if (token.length > MAX_TOKEN_LENGTH) return undefined;
     const cacheKey = VerifiedTokens.keyOf(token);
@@ -128,7 +132,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       const keys = await this.keysOf(unverified.data.Mesh);
       if (!keys) return undefined;
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
-      this.signatureChecks++;
+      this.checks++;
       const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;

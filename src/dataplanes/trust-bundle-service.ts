@@ -55,10 +55,9 @@ export class TrustBundleService {
       // acknowledgement below writes — contact, acknowledged bundle, served serial — decides neither).
       const known = await this.facts.get(mesh, name, { withTrusted: false });
       // Acknowledge once, as the request arrives: after a wait, a newer poll of the same dataplane (which ended this
-      // one) may have said it holds another bundle, and this older word must not overwrite it. Most polls repeat
-      // the bundle already recorded: then only the contact is written.
-      // Writes that would change nothing are skipped: in a rotation step's storm every answered poll comes straight
-      // back, repeating its bundle and served serial within milliseconds.
+      // one) may have said it holds another bundle, and this older word must not overwrite it. Writes that would
+      // change nothing are skipped: most polls repeat the recorded bundle and served serial (in a rotation step's
+      // storm every answered poll comes straight back within milliseconds), and contact is kept to the second.
       if (options.fromDataplane && arrived) {
         if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion) await this.facts.acknowledge(mesh, name, heldVersion, now);
         else if (!contactIsRecent(known, now)) await this.facts.touch(mesh, name, now);

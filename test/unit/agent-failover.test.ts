@@ -64,10 +64,11 @@ async function agentOn(mesh: string, name: string, addresses: string[], extra: P
   return { agent, events, token: res.body, switches: () => events.filter((e) => e.event === 'cp-switch').map(({ from, to, reason }) => ({ from, to, reason })) };
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/** `log`: the agent's events, quoted when the wait times out (what the agent was doing meanwhile). */
+async function until(what: string, condition: () => boolean | Promise<boolean>, log?: AgentEvent[], timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${log ? `; the agent's events: ${JSON.stringify(log)}` : ''}`);
     await sleep(20);
   }
 }
@@ -109,7 +110,7 @@ describe('agent failover', () => {
     await putMesh('killed', [ca1], 'ca-1');
     const a = await track(new Relay(live).listen());
     const b = await track(new Relay(live).listen());
-    const { agent, switches } = await agentOn('killed', 'web-1', [a.address, b.address]);
+    const { agent, events, switches } = await agentOn('killed', 'web-1', [a.address, b.address]);
     await agent.start();
     assert.deepEqual(switches(), []);
     const first = agent.material!;
@@ -127,7 +128,7 @@ describe('agent failover', () => {
     const connectionsOfA = a.connections;
     await putMesh('killed', [ca1, ca2], 'ca-2'); // step 2: the bundle asks for a re-issue
     await until('a certificate from ca-2', () => agent.material?.issuedBackend === 'ca-2');
-    await until('the new certificate served and reported', async () => (await facts('killed', 'web-1')).servedSerial === agent.held?.serial);
+    await until('the new certificate served and reported', async () => (await facts('killed', 'web-1')).servedSerial === agent.held?.serial, events);
     assert.equal(a.connections, connectionsOfA, 'no request went back to the first instance');
     assert.equal(switches().length, 1);
   });
