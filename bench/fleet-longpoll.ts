@@ -77,9 +77,12 @@ export async function benchFleetLongPoll() {
     return res.body ? JSON.parse(res.body) : undefined;
   };
 
+  const sampledHeapUsedMiB = (): number => JSON.parse(readFileSync(`${memoryFile}.pauses.json`, 'utf8')).heapUsedMiB;
   let loadgen: ChildProcess | undefined;
   try {
     await must('PUT', '/meshes/default', mesh('ca-1', [backends[0]]));
+    await new Promise((r) => setTimeout(r, 1200)); // the sampler writes its file every second
+    const heapBeforeFleetMiB = sampledHeapUsedMiB();
     loadgen = fork(join(ROOT, 'bench/fleet-loadgen.mjs'), [], {
       env: { ...process.env, FLEET_CONFIG: JSON.stringify({ baseUrl: server.baseUrl, fleet: FLEET, csrs, jitterMs: JITTER_MS, pollWait: '60s' }) },
       execArgv: [],
@@ -108,6 +111,7 @@ export async function benchFleetLongPoll() {
     trace(`fleet registered, issued and polling in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 3000)); // every poll has reached the server and waits
     const idleRssMiB = currentRssMiB(server.child.pid!);
+    const heapPerPollKiB = Math.round(((sampledHeapUsedMiB() - heapBeforeFleetMiB) * 1024) / FLEET);
 
     // The operator: a status GET and a dry-run PUT every ~50 ms, each timed, for as long as `sampling` holds.
     const operatorTimes = { status: [] as number[], dryRun: [] as number[] };
@@ -177,6 +181,8 @@ export async function benchFleetLongPoll() {
       dataplanes: FLEET,
       reissueJitterMs: JITTER_MS,
       serverIdleRssMiB: idleRssMiB,
+      /** The V8 heap in use per waiting poll: (heap with the fleet idle - heap before the fleet came) / fleet. */
+      serverHeapPerWaitingPollKiB: heapPerPollKiB,
       serverPeakRssMiB: usage.peakRssMiB,
       /** process.memoryUsage() at the highest RSS sampled inside the server (MiB). */
       serverMemoryAtPeakMiB: JSON.parse(readFileSync(memoryFile, 'utf8')) as Record<string, number>,

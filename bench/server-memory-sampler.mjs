@@ -34,6 +34,7 @@ if (isMainThread && file) {
       `${file}.pauses.json`,
       JSON.stringify({
         gc: { count: gc.count, totalMs: Math.round(gc.totalMs), maxMs: round(gc.maxMs), over10Ms: gc.over10Ms, over10MsByKind: gc.over10MsByKind },
+        heapUsedMiB: mib(usage.heapUsed),
         eventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
       }),
     );
