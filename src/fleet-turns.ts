@@ -27,27 +27,14 @@ export class FleetTurns {
 
   /** Starts `task` now when this turn has room and nothing waits; otherwise in a later turn, in arrival order. */
   run(task: () => void): void {
-    if (this.hasRoom()) {
-      this.startedThisTurn++;
-      this.scheduleTurn();
-      task();
-      return;
-    }
-    this.waiting.push(task);
-    this.scheduleTurn();
+    if (this.takeRoom()) task();
+    else this.enqueue(task);
   }
 
   /** Undefined when the caller may go on at once; otherwise a promise resolved on its turn. */
   turn(): Promise<void> | undefined {
-    if (this.hasRoom()) {
-      this.startedThisTurn++;
-      this.scheduleTurn();
-      return undefined;
-    }
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.scheduleTurn();
-    });
+    if (this.takeRoom()) return undefined;
+    return new Promise((resolve) => this.enqueue(resolve));
   }
 
   /** Items waiting for a turn (a metric: how far behind the fleet's lane is). */
@@ -55,8 +42,17 @@ export class FleetTurns {
     return this.waiting.length - this.head;
   }
 
-  private hasRoom(): boolean {
-    return this.queued === 0 && this.startedThisTurn < FLEET_SLICE;
+  /** Counts one more start in this turn, if the turn has room and nothing waits before it. */
+  private takeRoom(): boolean {
+    if (this.queued > 0 || this.startedThisTurn >= FLEET_SLICE) return false;
+    this.startedThisTurn++;
+    this.scheduleTurn(); // the next turn gives the room back
+    return true;
+  }
+
+  private enqueue(task: () => void): void {
+    this.waiting.push(task);
+    this.scheduleTurn();
   }
 
   private scheduleTurn(): void {

@@ -95,7 +95,6 @@ export class SigningPool {
     });
   }
 
-  /** Fails every waiting job and stops the workers. */
   /**
    * Fails every waiting job and stops the workers. Bounded: a worker terminated while it is still starting up can
    * take long to report its exit (seen once under load), and shutdown must never hang on it; the workers are unref'd,

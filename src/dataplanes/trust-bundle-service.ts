@@ -99,7 +99,7 @@ export class TrustBundleService {
  * Contact is recorded to the second: a poll within a second of the recorded contact does not write it again (what
  * reads it — the online window, 90 s by default, and the insights — counts in seconds).
  */
-export const CONTACT_RESOLUTION_MS = 1_000;
+const CONTACT_RESOLUTION_MS = 1_000;
 
 function contactIsRecent(facts: DataplaneFacts | undefined, now: number): boolean {
   return facts?.lastContact != null && now - facts.lastContact < CONTACT_RESOLUTION_MS && now >= facts.lastContact;

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { IssueRecorder, StaleIssue } from '../../src/dataplanes/issue-recorder.js';
-import { opensslCa } from '../helpers/api-assert.js';
+import { opensslCa, secretVersions } from '../helpers/api-assert.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
 import { TEST_STORE } from '../helpers/test-store.js';
@@ -71,10 +71,7 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
       const body = mesh('once', 'ca-1', [builtin('ca-1')]);
       const results = await Promise.all([call(a, 'PUT', '/meshes/once', body), call(b, 'PUT', '/meshes/once', body), call(racing, 'PUT', '/meshes/once', body)]);
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
-      const rows = await a.services.store.driver.all<{ name: string; version: number }>(
-        "SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'once' ORDER BY name",
-      );
-      assert.deepEqual(rows, [
+      assert.deepEqual(await secretVersions(a.services, 'once'), [
         { name: 'dataplane-token-signing-key-once-1', version: 1 },
         { name: 'once.ca-builtin-cert-ca-1', version: 1 },
         { name: 'once.ca-builtin-key-ca-1', version: 1 },

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
-import { RFC3339, b64, dbSnapshot, example, expectError, expectUnchanged, json, opensslCa, yaml } from '../helpers/api-assert.js';
+import { RFC3339, b64, dbSnapshot, example, expectError, expectUnchanged, json, opensslCa, secretVersions, yaml } from '../helpers/api-assert.js';
 
 const PROCESS = 'Could not process a resource';
 const builtinMesh = (name: string, backends = ['ca-1'], enabled = 'ca-1') => ({
@@ -227,11 +227,8 @@ describe('meshes', () => {
       const results = await Promise.all([put(), put(), put()]);
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
       for (const r of results) assert.deepEqual(r.json(), {});
-      const rows = await racing.services.store.driver.all<{ name: string; version: number }>(
-        "SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = 'race' ORDER BY name",
-      );
       // Each secret was written once: nobody replaced the first CA with their own.
-      assert.deepEqual(rows, [
+      assert.deepEqual(await secretVersions(racing.services, 'race'), [
         { name: 'dataplane-token-signing-key-race-1', version: 1 },
         { name: 'race.ca-builtin-cert-ca-1', version: 1 },
         { name: 'race.ca-builtin-key-ca-1', version: 1 },

@@ -65,6 +65,13 @@ export async function dbSnapshot(services: Services) {
 }
 
 /** What a user sees: the bodies of the list routes (and any extra GETs). */
+/** The mesh's secrets with the version each is at: a secret written once is at version 1. */
+export function secretVersions(services: Services, mesh: string): Promise<{ name: string; version: number }[]> {
+  return services.store.driver.all<{ name: string; version: number }>("SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = ? ORDER BY name", [
+    mesh,
+  ]);
+}
+
 export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
   const urls = ['/meshes?size=1000', '/secrets?size=1000', '/global-secrets?size=1000', '/dataplanes?size=1000', ...extra];
   const out: Record<string, { status: number; body: string }> = {};

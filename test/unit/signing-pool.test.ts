@@ -11,6 +11,14 @@ const material = { chainPem: '', keyPem: '' };
 const request = (uri: string) => ({ uris: [uri], notBefore: 0, notAfter: 1 });
 const sign = (pool: SigningPool, uri: string, timeoutMs?: number) => pool.sign('ca', material, undefined as unknown as CaSigner, request(uri), timeoutMs);
 
+/** `count` distinct P-256 roots, each with the id its signing jobs name (`<prefix>-<i>`). */
+function distinctCas(count: number, prefix: string, now: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const ca = ecdsaRootCa(`${prefix}-${i}`, 86_400_000, now);
+    return { id: `${prefix}-${i}`, chainPem: ca.certPem, keyPem: ca.keyPem, publicKey: ca.publicKey };
+  });
+}
+
 describe('the signing pool survives its workers', () => {
   test('a crashed worker fails only its own jobs, with SigningUnavailableError, and is replaced', async () => {
     const pool = new SigningPool(2, misbehaving);
@@ -51,10 +59,7 @@ describe('the signing pool survives its workers', () => {
 describe('the signing pool with more CAs than a worker keeps', () => {
   test('1,000 distinct CAs signed round-robin twice on one worker: no error, each leaf by its own CA', async () => {
     const now = Date.now();
-    const cas = Array.from({ length: 1_000 }, (_, i) => {
-      const ca = ecdsaRootCa(`mesh-${i}`, 86_400_000, now);
-      return { id: `ca-${i}`, chainPem: ca.certPem, keyPem: ca.keyPem, publicKey: ca.publicKey };
-    });
+    const cas = distinctCas(1_000, 'ca', now);
     const pool = new SigningPool(1);
     const unusedInlineSigner = loadCaSigner(cas[0].chainPem, cas[0].keyPem); // a pool with workers never signs inline
     const leafRequest = { uris: ['spiffe://mesh/web'], notBefore: now - 1_000, notAfter: now + 3_600_000 };
@@ -77,10 +82,7 @@ describe('the signing pool with more CAs than a worker keeps', () => {
 describe('jobs of one event-loop turn travel together', () => {
   test('many jobs for several CAs started at once on one worker: each answered, each leaf by its own CA, in few messages', async () => {
     const now = Date.now();
-    const cas = Array.from({ length: 3 }, (_, i) => {
-      const ca = ecdsaRootCa(`turn-${i}`, 86_400_000, now);
-      return { id: `turn-${i}`, chainPem: ca.certPem, keyPem: ca.keyPem, publicKey: ca.publicKey };
-    });
+    const cas = distinctCas(3, 'turn', now);
     let messages = 0;
     const pool = new SigningPool(1, () => {
       const worker = new Worker(new URL('../../src/ca/signing-worker-entry.mjs', import.meta.url), {
