@@ -7,16 +7,18 @@ import type { Config } from './config.js';
 import { DomainError } from './domain/errors.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { CertificateService } from './dataplanes/certificate-service.js';
-import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-service.js';
+import { dataplaneDescriptor, type DataplaneService } from './dataplanes/dataplane-rules.js';
 import { DataplaneTokenService } from './dataplanes/token-service.js';
 import { IssueRecorder } from './dataplanes/issue-recorder.js';
 import { TrustBundleService } from './dataplanes/trust-bundle-service.js';
 import { MeshEvents } from './mesh-events.js';
 import { FleetTurns } from './fleet-turns.js';
-import { MeshDescriptor } from './mesh/mesh-service.js';
+import { MeshDescriptor } from './mesh/mesh-rules.js';
 import type { Mesh } from './resources/mesh.js';
-import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-service.js';
+import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-rules.js';
 import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
+import { kindHandles, type KindRules } from './services/kind-rules.js';
+import type { ResourceType } from './resources/kinds.js';
 import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
 import type { Store } from './store/store.js';
@@ -48,7 +50,8 @@ export interface Services {
   /** The dataplane fleet's lane on the main thread: agents' requests and woken polls, a slice per turn. */
   fleetTurns: FleetTurns;
   ca: CaManager;
-  /** Every resource type through the one pipeline (src/services/resource-manager.ts), one handle per type. */
+  /** Every kind of the kinds table through the one pipeline (src/services/resource-manager.ts), one handle each. */
+  handles: Record<ResourceType, ResourceHandle<object>>;
   meshes: ResourceHandle<Mesh>;
   secrets: ResourceHandle<SecretSpec>;
   globalSecrets: ResourceHandle<SecretSpec>;
@@ -116,7 +119,14 @@ export async function createServices(deps: {
   });
   events.onAnyChange((mesh) => store.forgetMesh(mesh));
   const resources = new ResourceManager(store, events);
-  const dataplanes: DataplaneService = resources.handle(dataplaneDescriptor(deps.config.certProfile));
+  const rules: KindRules = {
+    Mesh: new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair),
+    Secret: secretDescriptor(),
+    GlobalSecret: globalSecretDescriptor,
+    Dataplane: dataplaneDescriptor(deps.config.certProfile),
+  };
+  const handles = kindHandles(resources, rules);
+  const dataplanes = handles.Dataplane as DataplaneService;
   let holders = 0;
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -135,9 +145,10 @@ export async function createServices(deps: {
     events,
     fleetTurns,
     ca,
-    meshes: resources.handle(new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
-    secrets: resources.handle(secretDescriptor()),
-    globalSecrets: resources.handle(globalSecretDescriptor),
+    handles,
+    meshes: handles.Mesh as ResourceHandle<Mesh>,
+    secrets: handles.Secret as ResourceHandle<SecretSpec>,
+    globalSecrets: handles.GlobalSecret as ResourceHandle<SecretSpec>,
     dataplanes,
     tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
     certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),

@@ -1,50 +1,54 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KINDS, type KnownKind } from '../resources/kinds.js';
 import type { ResourceHandle } from '../services/resource-manager.js';
-import type { ListQuery } from '../store/resource-store.js';
-import type { Access } from './auth.js';
+import type { ResourceType } from '../store/resource-store.js';
 import { listBody, parseListQuery } from './list-query.js';
-import type { ResourceSchemaName } from '../resources/index.js';
 import { docs } from './openapi-docs.js';
 import { renderResource } from './render.js';
 import { statusOf, writeOptions } from './write-options.js';
 
-/** How one resource type appears over HTTP; the handlers are the same for every type. */
-export interface ResourceRoutes {
-  kind: ResourceSchemaName;
-  /** The collection: `/meshes` (items at `/meshes/:name`) or mesh-scoped `/meshes/:mesh/secrets`. */
-  collection: string;
-  summaries: { list: string; get: string; put: string; del: string };
-  /** Kuma's spelling aliases are served but left out of the OpenAPI document. */
-  hidden?: boolean;
-  /** Who may GET and PUT one item besides admins ('own-dataplane': a dataplane, itself). */
-  itemAccess?: Access;
-  /** The list query of the collection (default: Kuma's size/offset/name/labels for the URL's mesh, if any). */
-  listQuery?: (request: FastifyRequest, mesh: string | undefined) => ListQuery;
-}
-
 type ItemParams = { mesh?: string; name: string };
 
-/** GET (list), GET, PUT and DELETE of one resource type, all through its handle. */
-export function registerResourceRoutes(app: FastifyInstance, handle: ResourceHandle<object>, routes: ResourceRoutes): void {
-  const meshScoped = handle.scope === 'mesh';
-  const hide = routes.hidden ?? false;
-  const item = `${routes.collection}/:name`;
-  const itemConfig = routes.itemAccess ? { config: { access: routes.itemAccess } } : {};
-  const listQuery = routes.listQuery ?? ((request, mesh) => parseListQuery(request, mesh));
+/** The CRUD routes of every kind of the kinds table, one loop (Kuma's API server does the same over its registry). */
+export function registerKindRoutes(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
+  for (const kind of KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
+}
 
-  app.get<{ Params: { mesh?: string } }>(routes.collection, { schema: docs.list(routes.kind, routes.summaries.list, meshScoped, hide) }, async (request) => {
-    const query = listQuery(request, request.params.mesh);
-    return listBody(request, query, handle.list(query));
-  });
-  app.get<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.get(routes.kind, routes.summaries.get, meshScoped, hide) }, async (request) =>
-    renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
-  );
-  app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(routes.kind, routes.summaries.put, meshScoped, hide) }, async (request, reply) => {
-    const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
-    return reply.status(statusOf(outcome)).send({});
-  });
-  app.delete<{ Params: ItemParams }>(item, { schema: docs.del(routes.kind, routes.summaries.del, meshScoped, hide) }, async (request) => {
-    await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
-    return {};
-  });
+/**
+ * GET (list), GET, PUT and DELETE of one kind, all through its handle: at `/<path>` (global kinds) or
+ * `/meshes/{mesh}/<path>`, and at each of Kuma's spelling aliases (served, left out of the OpenAPI document); a
+ * mesh-scoped kind may also be listed across meshes at `/<path>`.
+ */
+function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: ResourceHandle<object>): void {
+  const meshScoped = kind.scope === 'mesh';
+  const listQuery = (request: FastifyRequest, mesh: string | undefined) =>
+    parseListQuery(request, mesh, { dataplanes: kind.dataplaneFilters ?? false });
+  const itemConfig = kind.itemAccess ? { config: { access: kind.itemAccess } } : {};
+
+  for (const path of [kind.path, ...(kind.pathAliases ?? [])]) {
+    const hide = path !== kind.path;
+    const collection = meshScoped ? `/meshes/:mesh/${path}` : `/${path}`;
+    const item = `${collection}/:name`;
+    app.get<{ Params: { mesh?: string } }>(collection, { schema: docs.list(kind.type, kind.docs.list, meshScoped, hide) }, async (request) => {
+      const query = listQuery(request, request.params.mesh ?? '');
+      return listBody(request, query, handle.list(query));
+    });
+    app.get<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.get(kind.type, kind.docs.get, meshScoped, hide) }, async (request) =>
+      renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
+    );
+    app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) }, async (request, reply) => {
+      const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
+      return reply.status(statusOf(outcome)).send({});
+    });
+    app.delete<{ Params: ItemParams }>(item, { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) }, async (request) => {
+      await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
+      return {};
+    });
+  }
+  if (meshScoped && kind.crossMeshList) {
+    app.get(`/${kind.path}`, { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) }, async (request) => {
+      const query = listQuery(request, undefined);
+      return listBody(request, query, handle.list(query));
+    });
+  }
 }

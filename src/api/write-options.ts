@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { WriteOptions } from '../mesh/mesh-service.js';
+import type { WriteOptions } from '../mesh/mesh-rules.js';
 import type { WriteQuery } from './query-schemas.js';
 
 /**

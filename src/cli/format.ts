@@ -105,12 +105,6 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
           return [String(m.name), enabled ? `on: ${enabled}` : 'off', backends || '-', age(m.creationTime as string, now)];
         }),
       );
-    case 'Secret':
-    case 'GlobalSecret':
-      return renderTable(
-        [...(showMesh ? ['MESH'] : []), 'NAME', 'AGE'],
-        items.map((s) => [...(showMesh ? [String(s.mesh)] : []), String(s.name), age(s.creationTime as string, now)]),
-      );
     case 'Dataplane':
       return renderTable(
         [...(showMesh ? ['MESH'] : []), 'NAME', 'ADDRESS', 'SERVICES', 'AGE'],
@@ -121,6 +115,11 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
           servicesOf(d),
           age(d.creationTime as string, now),
         ]),
+      );
+    default:
+      return renderTable(
+        [...(showMesh ? ['MESH'] : []), 'NAME', 'AGE'],
+        items.map((s) => [...(showMesh ? [String(s.mesh)] : []), String(s.name), age(s.creationTime as string, now)]),
       );
   }
 }

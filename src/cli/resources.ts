@@ -1,21 +1,26 @@
-/** Resource types meshctl knows, their names on the command line, and their API routes. */
-
-export type Kind = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
+/** Resource kinds meshctl knows, their names on the command line, and their API routes: all from the kinds table. */
+import { KINDS, type ResourceType as Kind } from '../resources/kinds.js';
 
 export interface ResourceType {
   kind: Kind;
   /** The plural used by `get`, as kumactl. */
   plural: string;
-  aliases: string[];
+  aliases: readonly string[];
   meshScoped: boolean;
+  /** The collection's path segment. */
+  path: string;
+  /** Whether a mesh-scoped kind can be listed across meshes. */
+  crossMeshList: boolean;
 }
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [
-  { kind: 'Mesh', plural: 'meshes', aliases: ['mesh'], meshScoped: false },
-  { kind: 'Secret', plural: 'secrets', aliases: ['secret'], meshScoped: true },
-  { kind: 'GlobalSecret', plural: 'global-secrets', aliases: ['global-secret', 'globalsecrets', 'globalsecret'], meshScoped: false },
-  { kind: 'Dataplane', plural: 'dataplanes', aliases: ['dataplane', 'dp', 'dps'], meshScoped: true },
-];
+export const RESOURCE_TYPES: readonly ResourceType[] = KINDS.map((kind) => ({
+  kind: kind.type,
+  plural: kind.cli.plural,
+  aliases: kind.cli.aliases,
+  meshScoped: kind.scope === 'mesh',
+  path: kind.path,
+  crossMeshList: 'crossMeshList' in kind && kind.crossMeshList,
+}));
 
 export class UsageError extends Error {}
 
@@ -36,28 +41,18 @@ const enc = encodeURIComponent;
 
 /** The route of one resource. */
 export function itemPath(type: ResourceType, name: string, mesh: string): string {
-  switch (type.kind) {
-    case 'Mesh':
-      return `/meshes/${enc(name)}`;
-    case 'GlobalSecret':
-      return `/global-secrets/${enc(name)}`;
-    case 'Secret':
-      return `/meshes/${enc(mesh)}/secrets/${enc(name)}`;
-    case 'Dataplane':
-      return `/meshes/${enc(mesh)}/dataplanes/${enc(name)}`;
-  }
+  return type.meshScoped ? `/meshes/${enc(mesh)}/${type.path}/${enc(name)}` : `/${type.path}/${enc(name)}`;
 }
 
-/** The list route: mesh-scoped types list one mesh, or every mesh when `mesh` is undefined. */
+/**
+ * The list route: mesh-scoped types list one mesh, or every mesh when `mesh` is undefined (a kind without a
+ * cross-mesh list has none: its mesh is required).
+ */
 export function listPath(type: ResourceType, mesh: string | undefined): string {
-  switch (type.kind) {
-    case 'Mesh':
-      return '/meshes';
-    case 'GlobalSecret':
-      return '/global-secrets';
-    case 'Secret':
-      return mesh === undefined ? '/secrets' : `/meshes/${enc(mesh)}/secrets`;
-    case 'Dataplane':
-      return mesh === undefined ? '/dataplanes' : `/meshes/${enc(mesh)}/dataplanes`;
+  if (!type.meshScoped) return `/${type.path}`;
+  if (mesh === undefined) {
+    if (!type.crossMeshList) throw new UsageError(`${type.plural} are listed one mesh at a time: give --mesh`);
+    return `/${type.path}`;
   }
+  return `/meshes/${enc(mesh)}/${type.path}`;
 }

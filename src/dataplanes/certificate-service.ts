@@ -10,7 +10,7 @@ import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { certificateUris, type CertProfile } from './cert-profile.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
-import type { DataplaneService } from './dataplane-service.js';
+import type { DataplaneService } from './dataplane-rules.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
 import { VaultIssuer, type IssuedLeaf } from './vault-issuance.js';
 

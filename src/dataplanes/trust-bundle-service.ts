@@ -6,7 +6,7 @@ import type { Dataplane } from '../resources/dataplane.js';
 import { normalizeSerial, type DataplaneFacts, type FactsStore } from '../store/facts-store.js';
 import { expectedUris, type CertProfile } from './cert-profile.js';
 import { identityOf, requireMeshCa } from './certificate-service.js';
-import type { DataplaneService } from './dataplane-service.js';
+import type { DataplaneService } from './dataplane-rules.js';
 
 export const MAX_WAIT_MS = 60_000;
 

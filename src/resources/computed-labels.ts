@@ -1,13 +1,5 @@
-import {
-  DISPLAY_NAME_LABEL,
-  ENV_LABEL,
-  MESH_LABEL,
-  ORIGIN_LABEL,
-  PROXY_TYPE_LABEL,
-  ZONE_LABEL,
-  type Labels,
-} from './labels.js';
-import { dataplaneProxyType, type Dataplane } from './dataplane.js';
+import { ENV_LABEL, MESH_LABEL, ORIGIN_LABEL, ZONE_LABEL, DISPLAY_NAME_LABEL, type Labels } from './labels.js';
+import { kindOf, type ResourceType } from './kinds.js';
 import { mapKey, type Violation } from './violations.js';
 
 /**
@@ -16,45 +8,28 @@ import { mapKey, type Violation } from './violations.js';
  */
 export const ZONE_NAME = 'default';
 
-export const LISTENER_ZONE_INGRESS_LABEL = 'kuma.io/listener-zoneingress';
-export const LISTENER_ZONE_EGRESS_LABEL = 'kuma.io/listener-zoneegress';
-
-type LabelledType = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
-
-interface DataplaneShape {
-  networking?: { gateway?: { type?: string }; listeners?: { type?: string }[] };
-}
-
 /**
  * The labels Kuma 2.14 stores with a resource written through its API on a Universal zone CP: the caller's labels,
- * plus (where the caller did not set them) `kuma.io/mesh` on mesh-scoped types, and on the types a zone may create
- * (Dataplane, Secret, GlobalSecret; not Mesh, which belongs to the global CP) `kuma.io/origin: zone` and, unless
- * the origin is `global`, `kuma.io/zone` and `kuma.io/env: universal`. Dataplanes always get
- * `kuma.io/proxy-type` (`gateway` for builtin gateways, else `sidecar`) and a `kuma.io/listener-zone*` label
- * per zone ingress/egress listener. They show in GET and list answers and `filter[labels...]` matches them.
+ * plus (where the caller did not set them) `kuma.io/mesh` on mesh-scoped kinds, and on the kinds a zone may create
+ * (labels 'computed' in the kinds table; not Mesh, which belongs to the global CP) `kuma.io/origin: zone` and, unless
+ * the origin is `global`, `kuma.io/zone` and `kuma.io/env: universal`; then the labels a kind computes from its spec
+ * (a Dataplane's proxy type). They show in GET and list answers and `filter[labels...]` matches them.
  */
-export function computeLabels(type: LabelledType, mesh: string, spec: unknown, given: Labels | undefined): Labels {
+export function computeLabels(type: ResourceType, mesh: string, spec: unknown, given: Labels | undefined): Labels {
+  const kind = kindOf(type);
   const labels: Labels = { ...(given ?? {}) };
   const setIfAbsent = (key: string, value: string) => {
     if (!(key in labels)) labels[key] = value;
   };
-  if (type === 'Secret' || type === 'Dataplane') setIfAbsent(MESH_LABEL, mesh);
-  if (type !== 'Mesh') {
+  if (kind.scope === 'mesh') setIfAbsent(MESH_LABEL, mesh);
+  if (kind.labels === 'computed') {
     setIfAbsent(ORIGIN_LABEL, 'zone');
     if (labels[ORIGIN_LABEL] !== 'global') {
       setIfAbsent(ZONE_LABEL, ZONE_NAME);
       setIfAbsent(ENV_LABEL, 'universal');
     }
   }
-  if (type === 'Dataplane') {
-    const networking = (spec as DataplaneShape).networking ?? {};
-    labels[PROXY_TYPE_LABEL] = dataplaneProxyType({ networking } as Pick<Dataplane, 'networking'>);
-    const listenerTypes = new Set((networking.listeners ?? []).map((l) => l.type));
-    if (listenerTypes.has('ZoneIngress')) labels[LISTENER_ZONE_INGRESS_LABEL] = 'enabled';
-    else delete labels[LISTENER_ZONE_INGRESS_LABEL];
-    if (listenerTypes.has('ZoneEgress')) labels[LISTENER_ZONE_EGRESS_LABEL] = 'enabled';
-    else delete labels[LISTENER_ZONE_EGRESS_LABEL];
-  }
+  kind.specLabels?.(spec, labels);
   // Sorted by key, as Kuma's JSON (a Go map) shows them.
   return Object.fromEntries(Object.keys(labels).sort().map((key) => [key, labels[key]!]));
 }
@@ -72,7 +47,7 @@ export interface LabelsForWrite {
  * stored resource and for the new body must agree: they may be neither changed nor removed.
  */
 export function labelsForWrite(
-  type: LabelledType,
+  type: ResourceType,
   mesh: string,
   spec: unknown,
   given: Labels | undefined,

@@ -14,6 +14,7 @@ import {
   validateServiceProbe,
 } from './dataplane-sections.js';
 import { validateIdentityUris } from './identity-uris.js';
+import { PROXY_TYPE_LABEL, type Labels } from './labels.js';
 
 export const SERVICE_TAG = 'kuma.io/service';
 export const PROTOCOL_TAG = 'kuma.io/protocol';
@@ -346,6 +347,23 @@ export function dataplaneServices(dp: Dataplane): string[] {
  */
 export function dataplaneProxyType(dp: Pick<Dataplane, 'networking'>): 'gateway' | 'sidecar' {
   return dp.networking?.gateway?.type === 'BUILTIN' ? 'gateway' : 'sidecar';
+}
+
+export const LISTENER_ZONE_INGRESS_LABEL = 'kuma.io/listener-zoneingress';
+export const LISTENER_ZONE_EGRESS_LABEL = 'kuma.io/listener-zoneegress';
+
+/**
+ * The labels Kuma computes from a Dataplane's spec: always `kuma.io/proxy-type` (`gateway` for builtin gateways,
+ * else `sidecar`), and a `kuma.io/listener-zone*` label per zone ingress/egress listener (removed without one).
+ */
+export function dataplaneLabels(spec: unknown, labels: Labels): void {
+  const networking = (spec as Pick<Dataplane, 'networking'>).networking ?? {};
+  labels[PROXY_TYPE_LABEL] = dataplaneProxyType({ networking } as Pick<Dataplane, 'networking'>);
+  const listenerTypes = new Set((networking.listeners ?? []).map((l) => l.type));
+  if (listenerTypes.has('ZoneIngress')) labels[LISTENER_ZONE_INGRESS_LABEL] = 'enabled';
+  else delete labels[LISTENER_ZONE_INGRESS_LABEL];
+  if (listenerTypes.has('ZoneEgress')) labels[LISTENER_ZONE_EGRESS_LABEL] = 'enabled';
+  else delete labels[LISTENER_ZONE_EGRESS_LABEL];
 }
 
 /**

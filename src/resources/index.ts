@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BuiltinConfSchema, ProvidedConfSchema } from './ca-conf.js';
-import { DataplaneSchema } from './dataplane.js';
-import { MeshSchema } from './mesh.js';
-import { GlobalSecretSchema, SecretSchema } from './secret.js';
+import { KINDS } from './kinds.js';
+
+type KindSchemas = { [K in (typeof KINDS)[number] as K['type']]: K['schema'] };
 
 export * from './violations.js';
 export * from './names.js';
@@ -13,15 +13,15 @@ export * from './ca-conf.js';
 export * from './mesh.js';
 export * from './dataplane.js';
 
-/** One zod schema per resource: request validation, TypeScript types and the OpenAPI document all come from these. */
+/**
+ * One zod schema per resource kind (from the kinds table) and per CA backend conf: request validation, TypeScript
+ * types and the OpenAPI document all come from these.
+ */
 export const resourceSchemas = {
-  Mesh: MeshSchema,
-  Secret: SecretSchema,
-  GlobalSecret: GlobalSecretSchema,
-  Dataplane: DataplaneSchema,
+  ...(Object.fromEntries(KINDS.map((kind) => [kind.type, kind.schema])) as unknown as KindSchemas),
   BuiltinConf: BuiltinConfSchema,
   ProvidedConf: ProvidedConfSchema,
-} as const;
+};
 
 export type ResourceSchemaName = keyof typeof resourceSchemas;
 

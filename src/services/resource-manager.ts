@@ -2,6 +2,10 @@ import type { Principal } from '../domain/principal.js';
 import { invalidResource, meshNotFound, notFound, Titles } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { labelsForWrite, UPDATE_REFUSED_TITLE } from '../resources/computed-labels.js';
+import type { KnownKind } from '../resources/kinds.js';
+import { parseKindBody, type ResourceAt } from '../resources/parse-body.js';
+import { specOf } from '../resources/request-checks.js';
+import type { Violation } from '../resources/violations.js';
 import type { ListQuery, ResourceType, StoredResource } from '../store/resource-store.js';
 import type { Store, StoreTx } from '../store/store.js';
 
@@ -25,11 +29,7 @@ export interface ParsedResource {
   labels: Record<string, string>;
 }
 
-/** Where a resource lives: `mesh` is '' for global types (Mesh, GlobalSecret). */
-export interface ResourceAt {
-  mesh: string;
-  name: string;
-}
+export type { ResourceAt };
 
 export interface WriteCheck<P extends ParsedResource, Prepared> {
   /** The write's transaction: rules read (and writes go) through it, never through the store outside it. */
@@ -41,21 +41,20 @@ export interface WriteCheck<P extends ParsedResource, Prepared> {
   request: WriteRequest;
 }
 
+/** A body that passed its shape check, as the kind's schema types it. */
+type Body = { labels?: Record<string, string> } & Record<string, unknown>;
+
 /**
- * Everything that makes one resource type different; the manager does the rest (mesh existence, the transaction,
- * dry runs, the write, change events). Adding a resource type is one descriptor.
+ * Everything that makes one kind's writes different beyond its entry in the kinds table; the manager does the rest
+ * (the body's shape and Kuma's request checks, mesh existence, the transaction, dry runs, the write, change events).
+ * A kind whose writes need no rule that reads the store needs none (see `plainDescriptor`).
  */
-export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, Prepared = undefined> {
-  readonly type: ResourceType;
-  /** 'mesh': the resource lives in a mesh, which must exist (404 "mesh not found" before anything else). */
-  readonly scope: 'global' | 'mesh';
-  /**
-   * Whether the stored labels are Kuma's computed ones (origin, zone, env, proxy-type...), whose immutable members
-   * an update may neither change nor remove.
-   */
-  readonly computedLabels?: boolean;
-  /** Shape, validation and URL checks: pure, before any slow work (400s). */
-  parse(at: ResourceAt, body: unknown, request: WriteRequest): P;
+export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, Prepared = undefined, B = Body> {
+  readonly kind: KnownKind;
+  /** Rules of the body beyond the kind's own (those needing more than the resources layer): pure, 400s. */
+  validate?(value: B, at: ResourceAt): Violation[];
+  /** Once the body is accepted: per-caller checks (throw), and what is stored (default: its spec and labels). */
+  admit?(value: B, at: ResourceAt, request: WriteRequest): P;
   /** Slow work before the transaction (key generation); its result reaches `checkWrite`. */
   prepare?(at: ResourceAt, parsed: P): Promise<Prepared>;
   /** Called right before the write transaction (commit facts the rules read). */
@@ -102,8 +101,8 @@ export class ResourceManager {
     if (!(await tx.resources.exists('Mesh', '', mesh))) throw meshNotFound();
   }
 
-  handle<Spec, P extends ParsedResource, Prepared>(descriptor: ResourceDescriptor<P, Prepared>): ResourceHandle<Spec> {
-    const { type, scope } = descriptor;
+  handle<Spec, P extends ParsedResource, Prepared, B>(descriptor: ResourceDescriptor<P, Prepared, B>): ResourceHandle<Spec> {
+    const { type, scope } = descriptor.kind;
     const inMesh = (mesh: string) => (scope === 'mesh' ? mesh : '');
     return {
       type,
@@ -127,14 +126,15 @@ export class ResourceManager {
     };
   }
 
-  private async put<P extends ParsedResource, Prepared>(
-    d: ResourceDescriptor<P, Prepared>,
+  private async put<P extends ParsedResource, Prepared, B>(
+    d: ResourceDescriptor<P, Prepared, B>,
     at: ResourceAt,
     body: unknown,
     request: WriteRequest,
   ): Promise<WriteOutcome> {
-    if (d.scope === 'mesh') await this.requireMesh(at.mesh);
-    const parsed = d.parse(at, body, request);
+    if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
+    const value = parseKindBody<B>(d.kind, at, body, d.validate && ((v) => d.validate!(v, at)));
+    const parsed = d.admit ? d.admit(value, at, request) : (defaultParsed(value as Body) as P);
     // Slow work happens before the transaction, which re-reads everything: a concurrent writer can only make the
     // prepared work redundant (the descriptor then asks for a retry).
     for (let attempt = 1; ; attempt++) {
@@ -142,17 +142,17 @@ export class ResourceManager {
       try {
         await d.beforeTransaction?.();
         const outcome = await this.store.transaction(async (tx): Promise<WriteOutcome> => {
-          if (d.scope === 'mesh') await this.requireMesh(at.mesh, tx);
-          const stored = await tx.resources.get(d.type, at.mesh, at.name);
+          if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh, tx);
+          const stored = await tx.resources.get(d.kind.type, at.mesh, at.name);
           const alongside = await d.checkWrite?.({ tx, at, parsed, stored, prepared, request });
           let labels = parsed.labels;
-          if (d.computedLabels) {
-            const write = labelsForWrite(d.type, at.mesh, parsed.spec, parsed.labels, stored);
+          if (d.kind.labels === 'computed') {
+            const write = labelsForWrite(d.kind.type, at.mesh, parsed.spec, parsed.labels, stored);
             if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
             labels = write.labels;
           }
           if (request.dryRun) return stored ? 'updated' : 'created';
-          const written = await tx.resources.upsert(d.type, at.mesh, at.name, parsed.spec, labels);
+          const written = await tx.resources.upsert(d.kind.type, at.mesh, at.name, parsed.spec, labels);
           await alongside?.(tx);
           await this.announceInTransaction(tx, d, at);
           return written;
@@ -165,13 +165,13 @@ export class ResourceManager {
     }
   }
 
-  private async delete<P extends ParsedResource, Prepared>(d: ResourceDescriptor<P, Prepared>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): Promise<void> {
-    if (d.scope === 'mesh') await this.requireMesh(at.mesh);
+  private async delete<P extends ParsedResource, Prepared, B>(d: ResourceDescriptor<P, Prepared, B>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): Promise<void> {
+    if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
     await this.store.transaction(async (tx) => {
-      if (!(await tx.resources.exists(d.type, at.mesh, at.name))) throw notFound(Titles.delete);
+      if (!(await tx.resources.exists(d.kind.type, at.mesh, at.name))) throw notFound(Titles.delete);
       await d.checkDelete?.(tx, at);
       if (options.dryRun) return;
-      await tx.resources.delete(d.type, at.mesh, at.name);
+      await tx.resources.delete(d.kind.type, at.mesh, at.name);
       await d.afterDelete?.(tx, at);
       await this.announceInTransaction(tx, d, at);
     }, lockFor(d, at));
@@ -193,7 +193,17 @@ export class ResourceManager {
 }
 
 /** The mesh a write belongs to; global resources other than meshes (GlobalSecret) need no lock. */
-function lockFor(d: Pick<ResourceDescriptor, 'type' | 'scope'>, at: ResourceAt) {
-  if (d.type === 'Mesh') return { meshes: [at.name] };
-  return d.scope === 'mesh' ? { meshes: [at.mesh] } : {};
+function lockFor(d: { kind: KnownKind }, at: ResourceAt) {
+  if (d.kind.type === 'Mesh') return { meshes: [at.name] };
+  return d.kind.scope === 'mesh' ? { meshes: [at.mesh] } : {};
+}
+
+/** What a body stores when its kind says nothing else: its spec and its labels. */
+function defaultParsed(value: Body): ParsedResource {
+  return { spec: specOf(value), labels: value.labels ?? {} };
+}
+
+/** The descriptor of a kind whose writes need no rules beyond its entry in the kinds table. */
+export function plainDescriptor(kind: KnownKind): ResourceDescriptor {
+  return { kind };
 }

@@ -4,7 +4,9 @@ import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key
 import type { SecretCipher } from './secret-cipher.js';
 import type { Dialect, SqlExecutor } from './sql.js';
 
-export type ResourceType = 'Mesh' | 'Secret' | 'GlobalSecret' | 'Dataplane';
+import { kindOf, type ResourceType } from '../resources/kinds.js';
+
+export type { ResourceType };
 
 export interface StoredResource<Spec = Record<string, unknown>> {
   type: ResourceType;
@@ -47,8 +49,6 @@ interface Row {
   modification_time: string;
   version: number;
 }
-
-const ENCRYPTED_TYPES: ReadonlySet<ResourceType> = new Set(['Secret', 'GlobalSecret']);
 
 /**
  * The resource half of the store, over either engine. Reads and writes go through `exec`: the driver's own (each
@@ -145,14 +145,16 @@ export class ResourceStore {
   }
 
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
-    if (type === 'Mesh') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher));
+    const storage = kindOf(type).storage;
+    if (storage === 'sealed') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher));
     const json = JSON.stringify(spec);
-    if (!ENCRYPTED_TYPES.has(type)) return json;
+    if (storage === 'plain') return json;
     return this.cipher.encrypt(Buffer.from(json), `${type}/${mesh}/${name}`);
   }
 
   private decode<Spec>(row: Row): StoredResource<Spec> {
-    const json = ENCRYPTED_TYPES.has(row.type)
+    const storage = kindOf(row.type).storage;
+    const json = storage === 'encrypted'
       ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
       : row.spec.toString();
     const parsed = JSON.parse(json) as Record<string, unknown>;
@@ -160,7 +162,7 @@ export class ResourceStore {
       type: row.type,
       mesh: row.mesh,
       name: row.name,
-      spec: (row.type === 'Mesh' ? unsealMeshSpec(parsed, row.name, this.cipher) : parsed) as Spec,
+      spec: (storage === 'sealed' ? unsealMeshSpec(parsed, row.name, this.cipher) : parsed) as Spec,
       labels: JSON.parse(row.labels) as Record<string, string>,
       creationTime: row.creation_time,
       modificationTime: row.modification_time,

@@ -4,7 +4,6 @@ import { dataplaneOverview } from '../../dataplanes/insights.js';
 import { listBody, parseListQuery } from '../list-query.js';
 import { DataplaneOverviewSchema, IssuedCertificateSchema, listOf, TrustBundleSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
-import { registerResourceRoutes } from '../resource-routes.js';
 import { TrustBundleQuerySchema, type TrustBundleQuery } from '../query-schemas.js';
 import { POLL_ENDED } from '../../dataplanes/limits.js';
 
@@ -45,17 +44,6 @@ export function registerDataplaneRoutes(app: FastifyInstance, services: Services
 
   const own = { access: 'own-dataplane' as const };
   const agentRoute = { ...own, fleet: true };
-  registerResourceRoutes(app, dataplanes, {
-    kind: 'Dataplane',
-    collection: '/meshes/:mesh/dataplanes',
-    summaries: { list: 'List the dataplanes of a mesh', get: 'Get a dataplane', put: 'Create or replace a dataplane', del: 'Delete a dataplane' },
-    itemAccess: own.access,
-    listQuery: (request, mesh) => parseListQuery(request, mesh, DATAPLANES),
-  });
-  app.get('/dataplanes', { schema: docs.list('Dataplane', 'List the dataplanes of every mesh') }, async (request) => {
-    const query = parseListQuery(request, undefined, DATAPLANES);
-    return listBody(request, query, dataplanes.list(query));
-  });
   for (const path of ['/meshes/:mesh/dataplanes/_overview', '/meshes/:mesh/dataplanes+insights']) {
     app.get<{ Params: { mesh: string } }>(path, { schema: overviewListDocs('Dataplanes with their certificate insights') }, async (request) => {
       const query = parseListQuery(request, request.params.mesh, DATAPLANES);

@@ -5,10 +5,11 @@ import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
 import { conflict, invalidResource, invalidRequest, Titles } from '../domain/errors.js';
-import { MeshSchema, validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
+import { kindOf } from '../resources/kinds.js';
+import { validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
 import { validateMeshNameOnCreate } from '../resources/names.js';
-import { checkResourceRequest, specOf } from '../resources/request-checks.js';
-import { describeShapeError, parseShape, reroot, type Violation } from '../resources/violations.js';
+import { specOf } from '../resources/request-checks.js';
+import { reroot, type Violation } from '../resources/violations.js';
 import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } from '../rotation/rules.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../services/resource-manager.js';
@@ -48,9 +49,8 @@ interface ParsedMesh {
  * The Mesh resource: CA material is prepared before the transaction (key generation is slow), then the material
  * checks and the rotation rules run inside it against what is stored, and the bundle version is recorded with it.
  */
-export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWrite[]> {
-  readonly type = 'Mesh' as const;
-  readonly scope = 'global' as const;
+export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWrite[], Mesh> {
+  readonly kind = kindOf('Mesh');
 
   constructor(
     private readonly store: Store,
@@ -63,21 +63,16 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
   ) {
   }
 
-  parse(at: ResourceAt, body: unknown): ParsedMesh {
-    const name = at.name;
-    const shape = parseShape(MeshSchema, body);
-    if (!shape.ok) throw invalidRequest(describeShapeError('Mesh', shape.violations), shape.violations);
-    const mesh = shape.value;
-    // As Kuma: the body is validated first; a URL/body mismatch is reported only for an otherwise valid body.
-    const specViolations = validateMeshStructure(mesh, knownBackendTypes);
-    if (specViolations.length === 0) {
-      (mesh.mtls?.backends ?? []).forEach((backend, i) => {
-        specViolations.push(...reroot(pluginFor(backend.type).validateConf(backend), `mtls.backends[${i}].conf`));
-      });
-    }
-    if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
-    const violations = checkResourceRequest({ type: 'Mesh', name }, mesh);
-    if (violations.length > 0) throw invalidResource(Titles.process, violations);
+  /** Beyond the schema, as Kuma: the mesh's structure, then (on a sound structure) each backend's conf. */
+  validate(mesh: Mesh): Violation[] {
+    const violations = validateMeshStructure(mesh, knownBackendTypes);
+    if (violations.length > 0) return violations;
+    return (mesh.mtls?.backends ?? []).flatMap((backend, i) =>
+      reroot(pluginFor(backend.type).validateConf(backend), `mtls.backends[${i}].conf`),
+    );
+  }
+
+  admit(mesh: Mesh): ParsedMesh {
     return { mesh, spec: specOf(mesh), labels: mesh.labels ?? {} };
   }
 

@@ -1,0 +1,131 @@
+import type { z } from 'zod';
+import { dataplaneLabels, validateDataplane } from './dataplane.js';
+import { DataplaneSchema } from './dataplane.js';
+import { dataplaneSizeViolations } from './dataplane-limits.js';
+import type { Labels } from './labels.js';
+import { MeshSchema } from './mesh.js';
+import { GlobalSecretSchema, SecretSchema } from './secret.js';
+import type { Violation } from './violations.js';
+
+/**
+ * Every resource kind meshcp serves, once. The store's type, the computed labels, the OpenAPI document, meshctl's
+ * names and paths, the service handles and the CRUD routes all derive from this table (Kuma's type registry plays
+ * the same part). Adding a kind: its schema (and pure rules) in src/resources, one entry here, and, only if its writes
+ * need rules that read the store, a descriptor in the services layer (src/services/kind-rules.ts).
+ */
+export interface Kind {
+  /** Kuma's type name, as in a body's `type` and in manifests. */
+  readonly type: string;
+  /** 'mesh': lives in a mesh (`/meshes/{mesh}/<path>`); 'global': `/<path>`. */
+  readonly scope: 'global' | 'mesh';
+  /** The request and response shape (one schema per shape). */
+  readonly schema: z.ZodType;
+  /** The collection's path segment (Kuma's plural). */
+  readonly path: string;
+  /** Other spellings Kuma serves the collection under; served, left out of the OpenAPI document. */
+  readonly pathAliases?: readonly string[];
+  /** Mesh-scoped kinds: whether `/<path>` lists the kind across every mesh. */
+  readonly crossMeshList?: boolean;
+  /** meshctl: the plural `get` prints and the other names it accepts. */
+  readonly cli: { readonly plural: string; readonly aliases: readonly string[] };
+  /**
+   * How the spec is kept at rest: 'encrypted' whole (secrets), 'sealed' (a Mesh: only the CA backends' private
+   * material, so the rules can read the rest), 'plain'.
+   */
+  readonly storage: 'plain' | 'encrypted' | 'sealed';
+  /**
+   * 'computed': the kinds a zone control plane creates store Kuma's computed labels (see computed-labels.ts), whose
+   * immutable members an update may neither change nor remove; 'as-given': the caller's labels (a Mesh).
+   */
+  readonly labels: 'computed' | 'as-given';
+  /** Labels a kind computes from its own spec (a Dataplane's proxy type and zone listeners). */
+  readonly specLabels?: (spec: unknown, labels: Labels) => void;
+  /** Pure rules of a parsed body, run before the URL/body checks (as Kuma validates the body first). */
+  readonly validate?: (value: never, at: { mesh: string; name: string }) => Violation[];
+  /** Who may GET and PUT one item besides admins ('own-dataplane': a dataplane, itself). */
+  readonly itemAccess?: 'own-dataplane';
+  /** Lists take Kuma's dataplane filters (`tag=`, `gateway=`). */
+  readonly dataplaneFilters?: boolean;
+  /** OpenAPI summaries. */
+  readonly docs: { readonly list: string; readonly get: string; readonly put: string; readonly del: string; readonly crossMeshList?: string };
+}
+
+export const KINDS = [
+  {
+    type: 'Mesh',
+    scope: 'global',
+    schema: MeshSchema,
+    path: 'meshes',
+    cli: { plural: 'meshes', aliases: ['mesh'] },
+    storage: 'sealed',
+    labels: 'as-given',
+    docs: { list: 'List meshes', get: 'Get a mesh', put: 'Create or replace a mesh', del: 'Delete a mesh' },
+  },
+  {
+    type: 'Secret',
+    scope: 'mesh',
+    schema: SecretSchema,
+    path: 'secrets',
+    crossMeshList: true,
+    cli: { plural: 'secrets', aliases: ['secret'] },
+    storage: 'encrypted',
+    labels: 'computed',
+    docs: {
+      list: 'List the secrets of a mesh',
+      get: 'Get a secret',
+      put: 'Create or replace a secret',
+      del: 'Delete a secret',
+      crossMeshList: 'List the secrets of every mesh',
+    },
+  },
+  {
+    type: 'GlobalSecret',
+    scope: 'global',
+    schema: GlobalSecretSchema,
+    path: 'global-secrets',
+    pathAliases: ['globalsecrets'],
+    cli: { plural: 'global-secrets', aliases: ['global-secret', 'globalsecrets', 'globalsecret'] },
+    storage: 'encrypted',
+    labels: 'computed',
+    docs: { list: 'List global secrets', get: 'Get a global secret', put: 'Create or replace a global secret', del: 'Delete a global secret' },
+  },
+  {
+    type: 'Dataplane',
+    scope: 'mesh',
+    schema: DataplaneSchema,
+    path: 'dataplanes',
+    crossMeshList: true,
+    cli: { plural: 'dataplanes', aliases: ['dataplane', 'dp', 'dps'] },
+    storage: 'plain',
+    labels: 'computed',
+    specLabels: dataplaneLabels,
+    validate: (dp: z.infer<typeof DataplaneSchema>, at: { mesh: string }) => [...validateDataplane(dp), ...dataplaneSizeViolations(at.mesh, dp)],
+    itemAccess: 'own-dataplane',
+    dataplaneFilters: true,
+    docs: {
+      list: 'List the dataplanes of a mesh',
+      get: 'Get a dataplane',
+      put: 'Create or replace a dataplane',
+      del: 'Delete a dataplane',
+      crossMeshList: 'List the dataplanes of every mesh',
+    },
+  },
+] as const satisfies readonly Kind[];
+
+/** The type names of every kind. */
+export type ResourceType = (typeof KINDS)[number]['type'];
+
+/** A kind of the table, its type name known to be one of them. */
+export type KnownKind = Kind & { readonly type: ResourceType };
+
+const BY_TYPE = new Map<string, KnownKind>(KINDS.map((kind) => [kind.type, kind]));
+
+/** The kind of a type name (every stored row's type is one). */
+export function kindOf(type: ResourceType): KnownKind {
+  return BY_TYPE.get(type)!;
+}
+
+/** The kind of a type name from outside (a manifest, a URL), if it is one. */
+export function findKind(type: string): KnownKind | undefined {
+  return BY_TYPE.get(type);
+}
