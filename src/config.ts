@@ -1,8 +1,25 @@
 import { availableParallelism } from 'node:os';
-import { CERT_PROFILES, type CertProfile } from './dataplanes/cert-profile.js';
+import { isIP } from 'node:net';
 import { parseDuration } from './resources/duration.js';
-import { parseHostnameList } from './ops/server-cert-names.js';
 import { POSTGRES_TLS_MODES, type PostgresTlsMode, type StoreConfig } from './store/store-config.js';
+
+/** Certificate profiles (MESHCP_CERT_PROFILE): see src/dataplanes/cert-profile.ts. */
+export const CERT_PROFILES = ['kuma', 'spiffe'] as const;
+export type CertProfile = (typeof CERT_PROFILES)[number];
+
+/** A DNS name, or a wildcard one, as a server certificate may name it. */
+export const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** MESHCP_API_HTTPS_HOSTNAMES: comma-separated DNS names and IP addresses; returns an error message for a bad entry. */
+function parseHostnameList(raw: string | undefined): { names: string[] } | { error: string } {
+  const names = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (isIP(name) === 0 && (!DNS_NAME.test(name) || name.length > 253)) {
+      return { error: `MESHCP_API_HTTPS_HOSTNAMES: "${name}" is neither a DNS name nor an IP address` };
+    }
+  }
+  return { names };
+}
 
 export type { StoreConfig } from './store/store-config.js';
 

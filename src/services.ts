@@ -16,8 +16,8 @@ import { FleetTurns } from './fleet-turns.js';
 import { MeshDescriptor } from './mesh/mesh-rules.js';
 import type { Mesh } from './resources/mesh.js';
 import { globalSecretDescriptor, secretDescriptor, type SecretSpec } from './secrets/secret-rules.js';
-import { ResourceManager, type ResourceHandle } from './services/resource-manager.js';
-import { kindHandles, type KindRules } from './services/kind-rules.js';
+import { ResourceManager, type ResourceHandle } from './resource-manager/resource-manager.js';
+import { kindHandles, type KindRules } from './resource-manager/kind-rules.js';
 import type { ResourceType } from './resources/kinds.js';
 import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
@@ -50,7 +50,7 @@ export interface Services {
   /** The dataplane fleet's lane on the main thread: agents' requests and woken polls, a slice per turn. */
   fleetTurns: FleetTurns;
   ca: CaManager;
-  /** Every kind of the kinds table through the one pipeline (src/services/resource-manager.ts), one handle each. */
+  /** Every kind of the kinds table through the one pipeline (src/resource-manager/resource-manager.ts), one handle each. */
   handles: Record<ResourceType, ResourceHandle<object>>;
   meshes: ResourceHandle<Mesh>;
   secrets: ResourceHandle<SecretSpec>;

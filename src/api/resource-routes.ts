@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { KINDS, type KnownKind } from '../resources/kinds.js';
-import type { ResourceHandle } from '../services/resource-manager.js';
+import type { ResourceHandle } from '../resource-manager/resource-manager.js';
 import type { ResourceType } from '../store/resource-store.js';
 import { listBody, parseListQuery } from './list-query.js';
 import { docs } from './openapi-docs.js';

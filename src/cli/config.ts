@@ -7,7 +7,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseAddressList } from '../client/addresses.js';
-import { currentControlPlane, type ControlPlanesFile } from './control-planes.js';
+import { ConfigFileError, currentControlPlane, type ConfigFile, type ControlPlanesFile } from './control-planes.js';
+
+export { ConfigFileError, type ConfigFile };
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:5681';
 
@@ -20,14 +22,6 @@ export interface ConnectionFlags {
   insecureSkipVerify?: boolean;
 }
 
-export interface ConfigFile {
-  /** One address, several comma separated, or a list: instances of one control plane, tried in order. */
-  address?: string | string[];
-  token?: string;
-  tokenFile?: string;
-  caCert?: string;
-}
-
 export interface ResolvedConnection {
   /** Tried in order; the first that answers serves the command. */
   addresses: string[];
@@ -38,8 +32,6 @@ export interface ResolvedConnection {
   source: 'flag' | 'env' | 'config' | 'default';
   configFile?: string;
 }
-
-export class ConfigFileError extends Error {}
 
 /** The config file path meshctl reads (it need not exist). */
 export function configFilePath(env: NodeJS.ProcessEnv, home: string = homedir()): string {

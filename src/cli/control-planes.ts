@@ -5,7 +5,17 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ConfigFileError, type ConfigFile } from './config.js';
+
+/** A connection as a config file (or one of its contexts) names it. */
+export interface ConfigFile {
+  /** One address, several comma separated, or a list: instances of one control plane, tried in order. */
+  address?: string | string[];
+  token?: string;
+  tokenFile?: string;
+  caCert?: string;
+}
+
+export class ConfigFileError extends Error {}
 
 export interface ControlPlaneEntry extends ConfigFile {
   name: string;

@@ -14,19 +14,13 @@ import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manife
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
 import { renderRotationStatus } from './rotation-view.js';
 import { parseTagFlags, withDataplaneServiceTag } from './token-tags.js';
-import { CLEAR_SCREEN, StatusLine, type Out } from './terminal.js';
+import { CLEAR_SCREEN, StatusLine } from './terminal.js';
+import type { CliIo } from './io.js';
+
+export type { CliIo };
 import type { DataplaneOverview, MeshResource, RotationStatus } from './types.js';
 import { VERSION } from '../version.js';
 
-export interface CliIo {
-  stdout: Out;
-  stderr: Out;
-  env: NodeJS.ProcessEnv;
-  /** Reads all of stdin (for `apply -f -`). */
-  readStdin(): Promise<string>;
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
 
 /** A failure with a chosen exit code and already readable lines. */
 export class CliError extends Error {

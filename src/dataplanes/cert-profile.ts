@@ -5,12 +5,13 @@
  * `spiffe://<mesh>/<service>`, and so needs a mesh name that is a valid trust domain and one service whose name is a
  * valid SPIFFE path segment.
  */
+import type { CertProfile } from '../config.js';
 import { cannotIssue } from '../domain/errors.js';
+
+export type { CertProfile };
 import { dataplaneServices, dataplaneSpiffeUris, SERVICE_TAG, type Dataplane } from '../resources/dataplane.js';
 import { mapKey, type Violation } from '../resources/violations.js';
 
-export const CERT_PROFILES = ['kuma', 'spiffe'] as const;
-export type CertProfile = (typeof CERT_PROFILES)[number];
 
 /** SPIFFE ID spec: trust domain characters are lower-case letters, digits, dots, dashes and underscores. */
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;

@@ -3,7 +3,7 @@ import type { Dataplane } from '../resources/dataplane.js';
 import { kindOf } from '../resources/kinds.js';
 import { specOf } from '../resources/request-checks.js';
 import { workloadLabelProblem } from '../resources/labels.js';
-import type { ParsedResource, ResourceDescriptor, ResourceHandle } from '../services/resource-manager.js';
+import type { ParsedResource, ResourceDescriptor, ResourceHandle } from '../resource-manager/resource-manager.js';
 import { spiffeProfileViolations, type CertProfile } from './cert-profile.js';
 import { tokenTagViolation } from './token-tags.js';
 

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { DomainError } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
-import { signingKeySecretName } from '../mesh/mesh-rules.js';
+import { signingKeySecretName } from '../resources/backend-secrets.js';
 import { SERVICE_TAG } from '../resources/dataplane.js';
 import { parseDuration, MS_PER_YEAR } from '../resources/duration.js';
 import { isValidResourceName } from '../resources/names.js';

@@ -5,6 +5,7 @@ import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
 import { conflict, invalidResource, invalidRequest, Titles } from '../domain/errors.js';
+import { signingKeySecretName } from '../resources/backend-secrets.js';
 import { kindOf } from '../resources/kinds.js';
 import { validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
 import { validateMeshNameOnCreate } from '../resources/names.js';
@@ -12,15 +13,13 @@ import { specOf } from '../resources/request-checks.js';
 import { reroot, type Violation } from '../resources/violations.js';
 import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } from '../rotation/rules.js';
 import type { FactsStore } from '../store/facts-store.js';
-import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../services/resource-manager.js';
+import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { Store, StoreTx } from '../store/store.js';
 
-export type { WriteOptions, WriteOutcome } from '../services/resource-manager.js';
+export type { WriteOptions, WriteOutcome } from '../resource-manager/resource-manager.js';
 
 /** Seconds a refused rotation step should wait: dataplanes acknowledge and re-issue within a few polls. */
 export const ROTATION_RETRY_AFTER_SECONDS = 5;
-
-export const signingKeySecretName = (mesh: string) => `dataplane-token-signing-key-${mesh}-1`;
 
 /** Builtin CA secrets generated before the transaction, visible to checks inside it before they are written. */
 class PreparedSecrets implements SecretSource {

@@ -1,22 +1,10 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
+import { DNS_NAME } from '../config.js';
 
 export interface ServerCertNames {
   dnsNames: string[];
   ipAddresses: string[];
-}
-
-const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
-/** MESHCP_API_HTTPS_HOSTNAMES: comma-separated DNS names and IP addresses; returns an error message for a bad entry. */
-export function parseHostnameList(raw: string | undefined): { names: string[] } | { error: string } {
-  const names = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const name of names) {
-    if (isIP(name) === 0 && (!DNS_NAME.test(name) || name.length > 253)) {
-      return { error: `MESHCP_API_HTTPS_HOSTNAMES: "${name}" is neither a DNS name nor an IP address` };
-    }
-  }
-  return { names };
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);

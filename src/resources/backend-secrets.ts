@@ -2,6 +2,9 @@ import { providedConfSecretNames } from './ca-conf.js';
 import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from './mesh.js';
 import { validateVaultConf, vaultConfSecretNames } from './vault-conf.js';
 
+/** The Secret holding the key that signs a mesh's dataplane tokens (Kuma's name). */
+export const signingKeySecretName = (mesh: string) => `dataplane-token-signing-key-${mesh}-1`;
+
 /** The Secret that caches a vault backend's CA chain (fetched from Vault at PUT). */
 export const vaultChainSecretName = (mesh: string, backend: string) => `${mesh}.ca-vault-chain-${backend}`;
 

@@ -9,7 +9,7 @@ import type {
   ProbesSchema,
   ServiceProbeSchema,
   TransparentProxyingSchema,
-} from './dataplane.js';
+} from './dataplane-schema.js';
 
 /*
  * The Kuma 2.14 Dataplane sections beyond inbounds, outbounds and gateway tags: the admin port, probes, a service

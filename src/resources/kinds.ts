@@ -11,7 +11,7 @@ import type { Violation } from './violations.js';
  * Every resource kind meshcp serves, once. The store's type, the computed labels, the OpenAPI document, meshctl's
  * names and paths, the service handles and the CRUD routes all derive from this table (Kuma's type registry plays
  * the same part). Adding a kind: its schema (and pure rules) in src/resources, one entry here, and, only if its writes
- * need rules that read the store, a descriptor in the services layer (src/services/kind-rules.ts).
+ * need rules that read the store, a descriptor in the services layer (src/resource-manager/kind-rules.ts).
  */
 export interface Kind {
   /** Kuma's type name, as in a body's `type` and in manifests. */

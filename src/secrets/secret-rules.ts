@@ -3,7 +3,7 @@ import { conflict, invalidResource, Titles } from '../domain/errors.js';
 import { kindOf } from '../resources/kinds.js';
 import type { Mesh } from '../resources/mesh.js';
 import { decodeBase64Strict } from '../resources/secret.js';
-import type { ParsedResource, ResourceDescriptor, WriteCheck } from '../services/resource-manager.js';
+import type { ParsedResource, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
 export interface SecretSpec {

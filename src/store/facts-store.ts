@@ -1,4 +1,4 @@
-import type { FleetSummaryCache } from './fleet-summary-cache.js';
+import type { FleetSummary, FleetSummaryCache } from './fleet-summary-cache.js';
 import type { KnownBundles } from './known-bundles.js';
 import type { SqlExecutor } from './sql.js';
 
@@ -74,11 +74,7 @@ export function normalizeSerial(hex: string): string {
   return hex.toUpperCase().replace(/^0+(?=.)/, '');
 }
 
-export interface FleetSummary {
-  active: number;
-  issuedBy(backend: string): number;
-  trusting(backend: string, fingerprint: string): number;
-}
+export type { FleetSummary };
 
 const SQL = {
   get: 'SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?',

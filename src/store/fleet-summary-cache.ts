@@ -1,4 +1,9 @@
-import type { FleetSummary } from './facts-store.js';
+/** What the rotation rules count over a mesh's active dataplanes. */
+export interface FleetSummary {
+  active: number;
+  issuedBy(backend: string): number;
+  trusting(backend: string, fingerprint: string): number;
+}
 
 interface Entry {
   summary: FleetSummary;

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import type { Db } from './database.js';
 import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
-import type { Dialect, SqlExecutor } from './sql.js';
+import type { DataplaneListFilter, Dialect, GatewayMode, SqlExecutor } from './sql.js';
 
 import { kindOf, type ResourceType } from '../resources/kinds.js';
 
@@ -31,13 +31,7 @@ export interface ListQuery {
   size: number;
 }
 
-export type GatewayMode = 'true' | 'false' | 'builtin' | 'delegated';
-
-export interface DataplaneListFilter {
-  /** key -> text the value must contain (`*`: any value); all on one inbound, or all on the gateway. */
-  tags: Record<string, string>;
-  gateway?: GatewayMode;
-}
+export type { DataplaneListFilter, GatewayMode };
 
 interface Row {
   type: ResourceType;

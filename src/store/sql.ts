@@ -3,7 +3,6 @@
  * PostgreSQL accept (ON CONFLICT, IS DISTINCT FROM, aggregate FILTER); parameters are `?` (positional) or `@name`
  * (named, may repeat). What differs — substring tests, JSON filters, binary specs — lives in a `Dialect`.
  */
-import type { DataplaneListFilter } from './resource-store.js';
 
 export type SqlParams = readonly unknown[] | Readonly<Record<string, unknown>>;
 
@@ -61,4 +60,12 @@ export function toPositional(sql: string, params: SqlParams | undefined, placeho
     return placeholder(values.length);
   });
   return { text, values };
+}
+
+export type GatewayMode = 'true' | 'false' | 'builtin' | 'delegated';
+
+export interface DataplaneListFilter {
+  /** key -> text the value must contain (`*`: any value); all on one inbound, or all on the gateway. */
+  tags: Record<string, string>;
+  gateway?: GatewayMode;
 }

@@ -3,7 +3,7 @@
 // replaced or its mesh is deleted, and the memory stays bounded.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signingKeySecretName } from '../../src/mesh/mesh-rules.js';
+import { signingKeySecretName } from '../../src/resources/backend-secrets.js';
 import { revocationsSecretName } from '../../src/dataplanes/token-service.js';
 import { VerifiedTokens } from '../../src/dataplanes/verified-tokens.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';

@@ -14,7 +14,7 @@ import type { ApiClient } from '../../client/http.js';
 import { UsageError } from '../resources.js';
 import type { DataplaneCertificateFacts, DataplaneOverview } from '../types.js';
 import { VERSION } from '../../version.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 
 type ClientOf = (cmd: Command) => ApiClient;
 
