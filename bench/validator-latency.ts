@@ -16,6 +16,7 @@ import { openStore } from '../src/store/open-store.js';
 import { SecretCipher } from '../src/store/secret-cipher.js';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster.mjs';
 import { percentile, tempDir } from './lib.js';
+import { systemClock } from '../src/domain/clock.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
@@ -54,8 +55,8 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
   const database = await storeFor(engine, config);
   config.store = database.store;
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), instanceId: 'bench' });
-  const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench' });
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), instanceId: 'bench', clock: systemClock });
+  const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench', clock: systemClock });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

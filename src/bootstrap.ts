@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
-import { systemClock, type Clock } from './domain/clock.js';
+import type { Clock } from './domain/clock.js';
 import { createSelfSignedServerCertificate } from './ca/x509.js';
 import { namesKey, serverCertNames } from './ops/server-cert-names.js';
 
@@ -70,7 +70,7 @@ export function loadInstanceId(config: Config): string {
 }
 
 /** The HTTPS listener's certificate: from the configured files, or generated once into the data dir (ECDSA P-256, 1 year). */
-export function loadServerTls(config: Config, clock: Clock = systemClock): { key: string; cert: string } {
+export function loadServerTls(config: Config, clock: Clock): { key: string; cert: string } {
   if (config.httpsCertFile && config.httpsKeyFile) {
     return { key: readFileSync(config.httpsKeyFile, 'utf8'), cert: readFileSync(config.httpsCertFile, 'utf8') };
   }

@@ -7,6 +7,7 @@ import { FleetWatch } from './ops/fleet-watch.js';
 import { describeListenError, logDestination } from './ops/log-output.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
+import { systemClock } from './domain/clock.js';
 import { createServices } from './services.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
 import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
@@ -34,10 +35,11 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     cipher,
     instanceId,
+    clock: systemClock,
     notice: (message, fields) => log.info(fields, message),
   });
   log.info({ store: store.kind }, store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)');
-  const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId });
+  const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId, clock: systemClock });
 
   if (!config.skipDefaultMeshCreation && !(await services.meshes.exists('', 'default'))) {
     // Instances starting together may all get here: the mesh lock makes one create it, the others find it.
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   servers.push(http);
   log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (config.httpsPort !== -1) {
-    const https = await buildApp(services, { https: { ...loadServerTls(config), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
+    const https = await buildApp(services, { https: { ...loadServerTls(config, systemClock), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
     await listenOn(https, config.apiAddress, config.httpsPort, 'MESHCP_API_HTTPS_PORT');
     servers.push(https);
     log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
     servers.push(diagnostics);
     log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
   }
-  watch = new FleetWatch({ ...services, store: services.store.resources, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
+  watch = new FleetWatch({ ...services, store: services.store.resources, dpOnlineWindowMs: config.dpOnlineWindowMs });
   watch.start();
 
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock } from './domain/clock.js';
+import type { Clock } from './domain/clock.js';
 import { FleetTurns } from './fleet-turns.js';
 
 /**
@@ -17,7 +17,7 @@ export class MeshEvents {
    * synchronously): woken all at once, they held the main thread for seconds. They start in the fleet's lane instead.
    */
   constructor(
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
     private readonly turns: FleetTurns = new FleetTurns(),
   ) {
     this.emitter.setMaxListeners(0);

@@ -91,11 +91,11 @@ export async function createServices(deps: {
   log: Logger;
   adminToken: string;
   instanceId: string;
-  clock?: Clock;
+  clock: Clock;
   /** Makes the RSA keys of builtin CAs and token signing keys; tests hand out keys generated ahead of time. */
   rsaKeys?: RsaKeySource;
 }): Promise<Services> {
-  const clock = deps.clock ?? systemClock;
+  const clock = deps.clock;
   const store = deps.store;
   const facts = store.facts;
   const fleetTurns = new FleetTurns();
@@ -137,7 +137,7 @@ export async function createServices(deps: {
       await store.close();
     })());
   return {
-    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, now: () => clock.now() }),
+    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, clock }),
     config: deps.config,
     log: deps.log,
     store,

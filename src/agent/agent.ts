@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { AddressList, parseAddressList } from '../client/addresses.js';
 import { ApiCallError, ApiClient, ConnectionError, DEFAULT_REQUEST_TIMEOUT_MS } from '../client/http.js';
 import type { IssuedCertificate, TrustBundle } from '../client/types.js';
-import { sleep, systemClock, type Clock } from '../domain/clock.js';
+import { sleep, type Clock } from '../domain/clock.js';
 import { newKeyAndCsr } from './csr.js';
 import { publishFileSet } from './files.js';
 import { runReloadCommand } from './reload.js';
@@ -59,7 +59,7 @@ export interface AgentOptions {
   /** Time limit of one run of the reload command (default 30s). */
   reloadTimeoutMs?: number;
   /** Decides renewal times and backoffs (a fake clock in tests). */
-  clock?: Clock;
+  clock: Clock;
 }
 
 /** What the proxy really holds: acknowledged to the control plane on every poll. */
@@ -94,7 +94,7 @@ export class DataplaneAgent extends EventEmitter {
 
   constructor(private readonly options: AgentOptions) {
     super();
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock;
     this.mesh = options.dataplane.mesh;
     this.name = options.dataplane.name;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;

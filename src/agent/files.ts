@@ -11,7 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock } from '../domain/clock.js';
 
 export const DATA_LINK = '..data';
 
@@ -66,7 +65,7 @@ async function currentVersion(dir: string): Promise<string | undefined> {
  * Publishes a complete set and switches to it atomically; returns the version directory name. The directory is
  * traversable by others (0755) so proxy workers that drop privileges can follow the links; the key stays 0600.
  */
-export async function publishFileSet(dir: string, files: PemFiles, now = systemClock.now()): Promise<string> {
+export async function publishFileSet(dir: string, files: PemFiles, now: number): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const previous = await currentVersion(dir);
   const version = versionName(now);

@@ -2,9 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError } from 'commander';
-import { systemClock } from '../domain/clock.js';
+import { sleep, systemClock } from '../domain/clock.js';
 import { parseDuration } from '../resources/duration.js';
 import { DataplaneAgent, type AgentEvent } from './agent.js';
 import { dataplaneFromFile, dataplaneFromFlags, servePort } from './dataplane-spec.js';
@@ -90,11 +89,12 @@ async function main(): Promise<void> {
   const tokenFile = flags.tokenFile;
   if (tokenFile && !existsSync(tokenFile)) {
     log({ event: 'waiting-for-token', file: tokenFile });
-    while (!existsSync(tokenFile)) await sleep(1000);
+    while (!existsSync(tokenFile)) await sleep(systemClock, 1000);
   }
   const token = () => flags.token ?? (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.MESHCP_DP_TOKEN!);
 
   const agent = new DataplaneAgent({
+    clock: systemClock,
     cpAddress: flags.cpAddress ?? process.env.MESHCP_ADDRESS ?? 'http://127.0.0.1:5681',
     requestTimeoutMs: positive('--request-timeout', durationFlag('--request-timeout', flags.requestTimeout)),
     token,
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     await server.start();
   }
   if (peers.length > 0) {
-    caller = new PeerCaller(agent, peers, { mesh: dataplane.mesh, intervalMs: callIntervalMs, log });
+    caller = new PeerCaller(agent, peers, { mesh: dataplane.mesh, clock: systemClock, intervalMs: callIntervalMs, log });
     caller.start();
   }
 }

@@ -3,6 +3,7 @@
  * decides whether the agent may tell the control plane that the proxy holds the new material.
  */
 import { spawn } from 'node:child_process';
+import { systemClock } from '../domain/clock.js';
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -33,7 +34,8 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    // Real time on purpose: a bound on the reload command, which a test's fake clock must not stretch.
+    const cancelTimer = systemClock.schedule(() => {
       timedOut = true;
       try {
         process.kill(-child.pid!, 'SIGKILL');
@@ -42,7 +44,7 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
       }
     }, timeoutMs);
     const finish = (code: number | null, error?: Error) => {
-      clearTimeout(timer);
+      cancelTimer();
       if (error) keep(Buffer.from(error.message));
       resolve({ ok: code === 0 && !timedOut, code, timedOut, durationMs: Math.round(performance.now() - started), output: output.trim() });
     };

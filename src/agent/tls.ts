@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { AgentEvent, AgentMaterial, DataplaneAgent } from './agent.js';
+import { every, systemClock, type Clock } from '../domain/clock.js';
 
 export function contextOptions(material: AgentMaterial): tls.SecureContextOptions {
   return { key: material.keyPem, cert: material.certPem, ca: material.caPem };
@@ -112,7 +113,7 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
     const finish = (outcome: CallOutcome) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelTimer();
       socket.destroy();
       resolve(outcome);
     };
@@ -123,7 +124,8 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
       ...(isIP(peer.host) ? {} : { servername: peer.host }),
       checkServerIdentity: spiffeIdentityCheck(mesh),
     });
-    const timer = setTimeout(() => finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
+    // Real time on purpose: a bound on I/O, which a test's fake clock must not stretch.
+    const cancelTimer = systemClock.schedule(() => finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
     socket.on('connect', () => (connected = true));
     socket.on('error', (err: NodeJS.ErrnoException) =>
       finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: err.code ? `${err.code}: ${err.message}` : err.message }),
@@ -146,13 +148,13 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
 
 export class PeerCaller {
   readonly stats = new Map<string, CallStats>();
-  private timer?: NodeJS.Timeout;
+  private stopTicks = () => {};
   private inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly agent: DataplaneAgent,
     private readonly peers: Peer[],
-    private readonly options: { mesh: string; intervalMs?: number; log?: (e: AgentEvent) => void },
+    private readonly options: { mesh: string; clock: Clock; intervalMs?: number; log?: (e: AgentEvent) => void },
   ) {
     for (const p of peers) this.stats.set(`${p.host}:${p.port}`, { ok: 0, failed: 0, unreachable: 0 });
   }
@@ -165,11 +167,11 @@ export class PeerCaller {
       }
     };
     tick();
-    this.timer = setInterval(tick, this.options.intervalMs ?? 1000);
+    this.stopTicks = every(this.options.clock, this.options.intervalMs ?? 1000, tick);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopTicks();
     await Promise.all(this.inFlight);
   }
 

@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
+import { systemClock } from '../domain/clock.js';
 
 export interface ConnectionLimits {
   /** Open connections across the listeners; beyond it new ones are closed at once. */
@@ -46,11 +47,11 @@ export class ConnectionGate {
     this.total++;
     this.perAddress.set(address, fromAddress + 1);
     // On a TLS listener the TLS layer reads the socket itself (a 'data' listener here would never fire).
-    const silent = tls ? undefined : setTimeout(() => socket.destroy(), firstByteTimeoutMs);
-    silent?.unref();
-    if (silent) socket.once('data', () => clearTimeout(silent));
+    // Real time on purpose: a bound on a silent peer, which a test's fake clock must not stretch.
+    const silent = tls ? undefined : systemClock.schedule(() => socket.destroy(), firstByteTimeoutMs, { keepAlive: false });
+    if (silent) socket.once('data', silent);
     socket.once('close', () => {
-      clearTimeout(silent);
+      silent?.();
       this.total--;
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left === 0) this.perAddress.delete(address);

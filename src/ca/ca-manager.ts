@@ -3,7 +3,7 @@ import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
 import type { Store } from '../store/store.js';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { VaultHealth } from './vault-health.js';
@@ -90,7 +90,7 @@ export class CaManager {
 
   constructor(
     private readonly store: Store,
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {
     this.vaultHealth = new VaultHealth(clock);
   }

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { signLeaf, type LeafRequest, type LeafResult } from './leaf-signing.js';
 import type { CaSigner } from './x509.js';
+import { systemClock } from '../domain/clock.js';
 
 export interface SignerMaterial {
   chainPem: string;
@@ -37,7 +38,8 @@ interface PendingJob {
   material: SignerMaterial;
   resolve: (r: LeafResult) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Cancels the job's deadline. */
+  cancelDeadline: () => void;
 }
 
 interface PoolWorker {
@@ -88,9 +90,9 @@ export class SigningPool {
     const target = this.workers.reduce((best, w) => (w.pending.size < best.pending.size ? w : best));
     const job: SigningJob = { id: this.nextId++, signerId, request };
     return new Promise<LeafResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.timedOut(target, job.id, timeoutMs), timeoutMs);
-      timer.unref();
-      target.pending.set(job.id, { job, material, resolve, reject, timer });
+      // Real time on purpose: a bound on a worker's work, which a test's fake clock must not stretch.
+      const cancelDeadline = systemClock.schedule(() => this.timedOut(target, job.id, timeoutMs), timeoutMs, { keepAlive: false });
+      target.pending.set(job.id, { job, material, resolve, reject, cancelDeadline });
       this.post(target, job, material);
     });
   }
@@ -104,10 +106,10 @@ export class SigningPool {
     this.closed = true;
     const workers = this.workers.splice(0);
     for (const w of workers) this.failAll(w, 'the signing pool is closing');
-    let bound: NodeJS.Timeout | undefined;
+    let cancelBound = () => {};
     const stopped = Promise.all(workers.map((w) => w.worker.terminate().catch(() => undefined)));
-    await Promise.race([stopped, new Promise((resolve) => (bound = setTimeout(resolve, CLOSE_BOUND_MS).unref()))]);
-    clearTimeout(bound);
+    await Promise.race([stopped, new Promise((resolve) => (cancelBound = systemClock.schedule(() => resolve(undefined), CLOSE_BOUND_MS, { keepAlive: false })))]);
+    cancelBound();
   }
 
   /**
@@ -163,7 +165,7 @@ export class SigningPool {
     const pending = entry.pending.get(id);
     if (!pending) return;
     entry.pending.delete(id);
-    clearTimeout(pending.timer);
+    pending.cancelDeadline();
     if (outcome instanceof Error) pending.reject(outcome);
     else pending.resolve(outcome);
   }

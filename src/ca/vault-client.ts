@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { systemClock } from '../domain/clock.js';
 
 /*
  * The few Vault HTTP API calls a vault CA backend makes, over node:https (custom CA, SNI name, client certificate).
@@ -128,8 +129,9 @@ function callVaultOnce(conn: VaultConnection, call: VaultCall, fresh: boolean): 
       });
     }
     // A deadline for the whole call, not an idle timeout: a Vault that dribbles bytes cannot hold a request open.
-    const deadline = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
-    req.on('close', () => clearTimeout(deadline));
+    // Real time on purpose: a bound on I/O, which a test's fake clock must not stretch.
+    const cancelDeadline = systemClock.schedule(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+    req.on('close', cancelDeadline);
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (!fresh && !answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
         resolve(callVaultOnce(conn, call, true));

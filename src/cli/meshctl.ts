@@ -1,7 +1,6 @@
 /** The meshctl executable: real process I/O around runMeshctl. */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { systemClock } from '../domain/clock.js';
 import { runMeshctl } from './program.js';
+import { sleep, systemClock } from '../domain/clock.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -20,6 +19,6 @@ const code = await runMeshctl(process.argv.slice(2), {
   env: process.env,
   readStdin,
   now: () => systemClock.now(),
-  sleep: (ms) => sleep(ms),
+  sleep: (ms) => sleep(systemClock, ms),
 });
 process.exitCode = code;

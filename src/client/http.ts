@@ -8,6 +8,7 @@ import https from 'node:https';
 import { AddressList, parseAddressList } from './addresses.js';
 import { apiErrorLines } from './errors.js';
 import { FAILOVER_STATUSES, isFailover, isTlsTrustError, mayResendAfter, mayResendAfterStatus, type AttemptFailure } from './failover.js';
+import { systemClock } from '../domain/clock.js';
 
 export interface ClientOptions {
   /**
@@ -182,20 +183,21 @@ export class ApiClient {
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', (err) => fail(err));
           response.on('end', () => {
-            clearTimeout(deadline);
+            cancelDeadline();
             resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') });
           });
         },
       );
       // A whole-exchange deadline (not an idle timeout): a server that trickles bytes is bounded too.
-      const deadline = setTimeout(() => request.destroy(new DeadlinePassed(timeoutMs)), timeoutMs);
+      // Real time on purpose: a bound on I/O, which a test's fake clock must not stretch.
+      const cancelDeadline = systemClock.schedule(() => request.destroy(new DeadlinePassed(timeoutMs)), timeoutMs);
       // A kept-alive socket is connected already; a new one counts once its TCP connection is made.
       request.on('socket', (socket) => {
         if (!socket.connecting) reachedServer = true;
         else socket.once('connect', () => (reachedServer = true));
       });
       const fail = (err: Error) => {
-        clearTimeout(deadline);
+        cancelDeadline();
         if (err.name === 'AbortError') reject(err);
         else reject(new ConnectionError(address, err, reachedServer));
       };

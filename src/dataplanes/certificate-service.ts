@@ -49,7 +49,7 @@ export class CertificateService {
     private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
     private readonly certProfile: CertProfile = 'kuma',
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {
     this.vault = new VaultIssuer(ca.vaultHealth);
   }

@@ -1,6 +1,7 @@
 import { notFound, Titles } from '../domain/errors.js';
 import type { IssueFacts } from '../store/facts-store.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { systemClock } from '../domain/clock.js';
 
 /** The mesh CA changed between signing and recording: the caller signs again with the current CA. */
 export class StaleIssue extends Error {}
@@ -60,7 +61,8 @@ export class IssueRecorder {
         this.scheduled = true;
         const wait = this.lastCommitAt + MIN_COMMIT_GAP_MS - performance.now();
         if (wait <= 0) setImmediate(() => void this.flush());
-        else setTimeout(() => void this.flush(), wait);
+        // Real time on purpose: batching paced by real work, not the domain's time.
+        else systemClock.schedule(() => void this.flush(), wait);
       }
     });
   }

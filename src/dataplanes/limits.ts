@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { DomainError, tooManyRequests } from '../domain/errors.js';
 
 interface Bucket {
@@ -18,7 +18,7 @@ export class PerMinuteLimiter {
 
   constructor(
     private readonly perMinute: number,
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   get size(): number {

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { DomainError } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
@@ -63,7 +63,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     private readonly store: ResourceStore,
     events: MeshEvents,
     private readonly options: { requireServiceTag?: boolean; maxVerifiedTokens?: number } = {},
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {
     this.verified = new VerifiedTokens(options.maxVerifiedTokens);
     // A change re-reads the mesh's keys on next use; remembered tokens stay, checked against the keys then read.

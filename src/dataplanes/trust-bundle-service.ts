@@ -1,6 +1,6 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
 import type { TrustBundle } from '../contract/dataplanes.js';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { MeshEvents } from '../mesh-events.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { normalizeSerial, type DataplaneFacts, type FactsStore } from '../store/facts-store.js';
@@ -30,7 +30,7 @@ export class TrustBundleService {
     private readonly facts: FactsStore,
     private readonly events: MeshEvents,
     private readonly certProfile: CertProfile = 'kuma',
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   /**

@@ -44,6 +44,27 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Runs `fire` every `ms` of `clock` time until the returned function is called; each run is scheduled when the last
+ * one was, so a slow run never overlaps the next. Options as `Clock.schedule`.
+ */
+export function every(clock: Clock, ms: number, fire: () => void, options?: { keepAlive?: boolean }): () => void {
+  let cancel = () => {};
+  let stopped = false;
+  const arm = () => {
+    cancel = clock.schedule(() => {
+      if (stopped) return;
+      arm();
+      fire();
+    }, ms, options);
+  };
+  arm();
+  return () => {
+    stopped = true;
+    cancel();
+  };
+}
+
 /** Resolves after `ms` of `clock` time, or at once (without throwing) when `signal` aborts. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
@@ -56,7 +56,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     private readonly log: Logger,
     /** Commits certificates answered but not yet recorded, so the rotation rules see every one of them. */
     private readonly flushPendingIssues: () => Promise<void> = async () => {},
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
     /** Makes builtin CA keys and token signing keys (generated off the main thread in production). */
     private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
   ) {

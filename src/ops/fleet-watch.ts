@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { every, type Clock } from '../domain/clock.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager } from '../ca/ca-manager.js';
 import type { Mesh } from '../resources/mesh.js';
@@ -16,7 +17,7 @@ export interface FleetWatchDeps {
   facts: FactsStore;
   ca: CaManager;
   log: Logger;
-  now: () => number;
+  clock: Clock;
   dpOnlineWindowMs: number;
 }
 
@@ -27,14 +28,14 @@ export interface FleetWatchDeps {
  */
 export class FleetWatch {
   private lastCutoff: number;
-  private timers: NodeJS.Timeout[] = [];
+  private stops: (() => void)[] = [];
 
   constructor(private readonly deps: FleetWatchDeps) {
-    this.lastCutoff = deps.now() - deps.dpOnlineWindowMs;
+    this.lastCutoff = deps.clock.now() - deps.dpOnlineWindowMs;
   }
 
   async sweepOffline(): Promise<void> {
-    const cutoff = this.deps.now() - this.deps.dpOnlineWindowMs;
+    const cutoff = this.deps.clock.now() - this.deps.dpOnlineWindowMs;
     if (cutoff <= this.lastCutoff) return;
     const rows = await this.deps.facts.contactsBetween(this.lastCutoff, cutoff);
     this.lastCutoff = cutoff; // only after a successful read: a sweep during a store outage is made up by the next
@@ -51,7 +52,7 @@ export class FleetWatch {
   }
 
   async checkCaExpiry(): Promise<void> {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     for (const mesh of (await this.deps.store.list<Mesh>('Mesh', { offset: 0, size: 10_000 })).items) {
       let materials;
       try {
@@ -80,12 +81,13 @@ export class FleetWatch {
     const run = (work: () => Promise<void>) => () =>
       void work().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'fleet watch could not read the store'));
     run(() => this.checkCaExpiry())();
-    this.timers.push(setInterval(run(() => this.checkCaExpiry()), DAY_MS).unref());
-    this.timers.push(setInterval(run(() => this.sweepOffline()), sweepMs).unref());
+    const background = { keepAlive: false };
+    this.stops.push(every(this.deps.clock, DAY_MS, run(() => this.checkCaExpiry()), background));
+    this.stops.push(every(this.deps.clock, sweepMs, run(() => this.sweepOffline()), background));
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    for (const stop of this.stops) stop();
+    this.stops = [];
   }
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CaMaterialError } from '../ca/backend.js';
+import type { Clock } from '../domain/clock.js';
 import type { CaManager } from '../ca/ca-manager.js';
 import type { LongPollGate } from '../dataplanes/limits.js';
 import type { Mesh } from '../resources/mesh.js';
@@ -13,7 +14,7 @@ export interface MetricsSources {
   longPolls: LongPollGate;
   /** The fleet's lane on the main thread (src/fleet-turns.ts). */
   fleetLane: { readonly queued: number };
-  now: () => number;
+  clock: Clock;
 }
 
 /** Meshes read per scrape: the gauges are per mesh and backend, so this bounds a scrape's work and series. */
@@ -75,7 +76,7 @@ export class MeshcpMetrics {
       labelNames: ['mesh'],
       registers,
       async collect() {
-        const now = sources.now();
+        const now = sources.clock.now();
         const counts = [];
         for (const mesh of await meshes()) counts.push({ mesh: mesh.name, n: await sources.facts.countActive(mesh.name, now) });
         this.reset();
@@ -104,7 +105,7 @@ export class MeshcpMetrics {
       labelNames: ['mesh', 'backend', 'state'],
       registers,
       async collect() {
-        const now = sources.now();
+        const now = sources.clock.now();
         const rows = [];
         for (const mesh of await meshes()) {
           rows.push({ mesh, fleet: await sources.facts.fleetSummary(mesh.name, now), materials: await materialsOf(sources.ca, mesh.name) });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { StoreConfig } from './store-config.js';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { openDatabase } from './database.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { PostgresDriver, type PostgresOptions } from './postgres-driver.js';
@@ -18,7 +18,7 @@ export interface OpenStoreOptions {
   dataDir: string;
   cipher: SecretCipher;
   instanceId: string;
-  clock?: Clock;
+  clock: Clock;
   /** Tables in this PostgreSQL schema (tests give each app its own). */
   postgresSchema?: string;
   /** Called with what start-up did that the operator should hear of. */
@@ -45,7 +45,7 @@ export function postgresOptions(store: Extract<StoreConfig, { type: 'postgres' }
  * MESHCP_STORE_POSTGRES_AUTO_MIGRATE=true) and an instance refuses to start on a schema older than it needs.
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock;
   if (options.store.type === 'sqlite') {
     const db = openDatabase(join(options.dataDir, 'meshcp.db'));
     const sealed = sealPlaintextCaKeys(db, options.cipher);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { connectionConfig, type PostgresOptions } from './postgres-driver.js';
 import type { SqlExecutor } from './sql.js';
 import type { ChangeFeed } from './store.js';
+import { systemClock } from '../domain/clock.js';
 
 const RECONNECT_MS = [100, 250, 500, 1_000, 2_000];
 
@@ -18,7 +19,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   private everListened = false;
   private closed = false;
   private attempt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending reconnect, if any. */
+  private reconnect: (() => void) | undefined;
   private readonly channel: string;
   healthy = false;
 
@@ -45,7 +47,7 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.reconnect?.();
     await this.client?.end().catch(() => {});
   }
 
@@ -79,13 +81,13 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   private lost(client: pg.Client): void {
-    if (this.closed || this.client !== client || this.timer) return;
+    if (this.closed || this.client !== client || this.reconnect) return;
     this.healthy = false;
     const delay = RECONNECT_MS[Math.min(this.attempt++, RECONNECT_MS.length - 1)];
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    // Real time on purpose: a back-off between connection attempts, which a test's fake clock must not stretch.
+    this.reconnect = systemClock.schedule(() => {
+      this.reconnect = undefined;
       void this.connect();
-    }, delay);
-    this.timer.unref();
+    }, delay, { keepAlive: false });
   }
 }

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Db } from './database.js';
 import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
@@ -54,7 +54,7 @@ export class ResourceStore {
     private readonly dialect: Dialect,
     private readonly cipher: SecretCipher,
     /** Stamps creationTime and modificationTime. */
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   async get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): Promise<StoredResource<Spec> | undefined> {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { FactsStore } from './facts-store.js';
 import { FleetSummaryCache } from './fleet-summary-cache.js';
 import { KnownBundles } from './known-bundles.js';
@@ -46,7 +46,7 @@ export class Store {
     readonly driver: SqlDriver,
     private readonly cipher: SecretCipher,
     readonly changes: ChangeFeed = noChangeFeed,
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {
     this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
     this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;

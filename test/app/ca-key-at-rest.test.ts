@@ -18,6 +18,7 @@ import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { b64, opensslCa } from '../helpers/api-assert.js';
 import { startCpProcess } from '../helpers/cp-process.js';
 import { pooledRsaKeys } from '../helpers/rsa-key-pool.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 const ca = opensslCa('inline-ca');
 const keyBody = ca.keyPem.split('\n')[1]!; // a line of the key's base64 body, as it would appear in plaintext
@@ -37,8 +38,8 @@ async function start(dataDir: string) {
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_SIGNING_WORKERS: '0' });
   const log = createLogger('info', sink);
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), instanceId: 'x', notice: (message, fields) => log.info(fields, message) });
-  const services = await createServices({ store, config, log, adminToken: 'x', instanceId: 'x', rsaKeys: pooledRsaKeys });
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), instanceId: 'x', clock: systemClock, notice: (message, fields) => log.info(fields, message) });
+  const services = await createServices({ store, config, log, adminToken: 'x', instanceId: 'x', clock: systemClock, rsaKeys: pooledRsaKeys });
   const app = await buildApp(services);
   // This file is about SQLite's files on disk: it reads and plants rows under the store's feet.
   const db = (store.driver as SqliteDriver).db;

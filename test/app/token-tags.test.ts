@@ -108,7 +108,7 @@ describe('MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG=true refuses untagged dataplane to
   });
 
   test('an untagged token issued earlier (before the setting) authenticates nothing', async () => {
-    const lenient = new DataplaneTokenService(t.services.store.resources, t.services.events);
+    const lenient = new DataplaneTokenService(t.services.store.resources, t.services.events, { requireServiceTag: false }, t.services.clock);
     const auth = { authorization: `Bearer ${await lenient.issue({ name: 'web-1', mesh: 'default' })}` };
     for (const request of ownRequests(auth, dataplane('web'))) {
       const res = await t.app.inject(request);

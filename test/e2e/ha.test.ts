@@ -16,6 +16,7 @@ import type { CpProcess } from '../helpers/cp-process.js';
 import { FailoverClient, migrateUp, request, sharedEnv, startInstances } from '../helpers/pg-control-planes.js';
 import { freshDatabase, type PgDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 const DATAPLANES = [
   { name: 'web-1', service: 'web', csr: false },
@@ -104,6 +105,7 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
       const token = await request(own, 'POST', '/tokens/dataplane', { name: dp.name, mesh: 'default', validFor: '1h' });
       assert.equal(token.status, 200, JSON.stringify(token.body));
       fleet.add(dp, {
+        clock: systemClock,
         cpAddress: [own, ...[a, b, c].filter((x) => x !== own)].join(','),
         token: () => token.body,
         dataplane: resource,

@@ -140,7 +140,7 @@ describe('localhost is admin only with Kuma 2.14 strict checks', () => {
 describe('HTTPS listener', () => {
   test('serves the same API over TLS with the generated server certificate', async () => {
     const t = await createTestApp();
-    const tls = loadServerTls({ ...t.services.config, dataDir: t.dataDir });
+    const tls = loadServerTls({ ...t.services.config, dataDir: t.dataDir }, t.services.clock);
     const https = await buildApp(t.services, { https: tls });
     await https.listen({ host: '127.0.0.1', port: 0 });
     const port = (https.server.address() as { port: number }).port;

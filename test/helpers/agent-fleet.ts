@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { DataplaneAgent, type AgentEvent, type AgentMaterial, type AgentOptions } from '../../src/agent/agent.js';
 import { EchoServer, PeerCaller, type CallStats, type Peer } from '../../src/agent/tls.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 export interface FleetMember {
   name: string;
@@ -76,7 +77,7 @@ export class AgentFleet {
   startTraffic(intervalMs: number): void {
     for (const [name, agent] of this.agents) {
       const peers = this.names.filter((n) => n !== name).map((n) => this.peer(n));
-      const caller = new PeerCaller(agent, peers, { mesh: this.mesh, intervalMs, log: this.log });
+      const caller = new PeerCaller(agent, peers, { mesh: this.mesh, clock: systemClock, intervalMs, log: this.log });
       this.callers.set(name, caller);
       caller.start();
     }

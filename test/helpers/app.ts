@@ -13,6 +13,7 @@ import { createServices, type Services } from '../../src/services.js';
 import { SecretCipher } from '../../src/store/secret-cipher.js';
 import { pooledRsaKeys } from './rsa-key-pool.js';
 import { testStore, type StoreShare } from './test-store.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -52,7 +53,7 @@ export async function createTestApp(
     adminToken: ADMIN_TOKEN,
     instanceId,
     rsaKeys: options.rsaKeys ?? pooledRsaKeys, // real keys, made ahead of time: see rsa-key-pool.ts
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock: options.clock ?? systemClock,
   });
   if (options.defaultMesh !== false) {
     await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });

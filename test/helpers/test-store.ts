@@ -4,6 +4,7 @@ import type { Clock } from '../../src/domain/clock.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SecretCipher } from '../../src/store/secret-cipher.js';
 import type { Store } from '../../src/store/store.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 /** Which store the API suite runs on: `npm test` runs it on both (scripts/run-tests.mjs). */
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.MESHCP_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
@@ -52,7 +53,7 @@ export async function testStore(
   cipher: SecretCipher,
   options: { clock?: Clock; instanceId: string; schema?: string },
 ): Promise<{ store: Store; schema?: string; drop(): Promise<void> }> {
-  const clock = options.clock ? { clock: options.clock } : {};
+  const clock = { clock: options.clock ?? systemClock };
   if (TEST_STORE === 'sqlite') {
     if (options.schema) throw new Error('several instances share a store only on PostgreSQL');
     const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, instanceId: options.instanceId, ...clock });

@@ -14,6 +14,7 @@ import { blackHole, Relay, refusedAddress } from '../helpers/failing-instances.j
 import { FakeClock } from '../helpers/fake-clock.js';
 import { listenOnLoopback } from '../helpers/listen.js';
 import { freePort } from '../helpers/processes.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 let t: TestApp;
 let live: string;
@@ -60,6 +61,7 @@ async function agentOn(mesh: string, name: string, addresses: string[], extra: P
     reissueDelayMs: 0,
     log: (e) => events.push(e),
     ...extra,
+    clock: extra.clock ?? systemClock,
   });
   closers.push(() => agent.stop());
   return { agent, events, token: res.body, switches: () => events.filter((e) => e.event === 'cp-switch').map(({ from, to, reason }) => ({ from, to, reason })) };

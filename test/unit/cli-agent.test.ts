@@ -17,6 +17,7 @@ import { newKeyAndCsr } from '../../src/agent/csr.js';
 import { dataplaneFromFile, dataplaneFromFlags, DataplaneSpecError, parseInbound, servePort } from '../../src/agent/dataplane-spec.js';
 import { EchoServer, parsePeers, PeerCaller, spiffeIdentityCheck } from '../../src/agent/tls.js';
 import { runMeshctl } from '../../src/cli/program.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 let dir: string;
 before(() => {
@@ -126,6 +127,7 @@ describe('agents on a live control plane', () => {
   async function startAgent(mesh: string, name: string, service: string, csr = true): Promise<DataplaneAgent> {
     const jwt = await token(mesh, name);
     const agent = new DataplaneAgent({
+      clock: systemClock,
       cpAddress: address,
       token: () => jwt,
       dataplane: { type: 'Dataplane', mesh, name, networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] } },
@@ -162,8 +164,8 @@ describe('agents on a live control plane', () => {
       servers.push(server);
       ports.push(await server.start());
     }
-    callers.push(new PeerCaller(web, [{ host: '127.0.0.1', port: ports[1] }], { mesh: 'default', intervalMs: 100, log }));
-    callers.push(new PeerCaller(api, [{ host: '127.0.0.1', port: ports[0] }], { mesh: 'default', intervalMs: 100, log }));
+    callers.push(new PeerCaller(web, [{ host: '127.0.0.1', port: ports[1] }], { mesh: 'default', clock: systemClock, intervalMs: 100, log }));
+    callers.push(new PeerCaller(api, [{ host: '127.0.0.1', port: ports[0] }], { mesh: 'default', clock: systemClock, intervalMs: 100, log }));
     callers.forEach((c) => c.start());
     await until('calls', () => callers.every((c) => c.totals().ok >= 3));
 

@@ -47,7 +47,7 @@ describe('atomic file sets', () => {
   test('stable names are symlinks through ..data into one version directory; the keys are 0600', async () => {
     const out = join(dir, 'layout');
     const set = reissue();
-    const version = await publishFileSet(out, set);
+    const version = await publishFileSet(out, set, Date.now());
     assert.equal(readlinkSync(join(out, DATA_LINK)), version);
     for (const name of ['cert.pem', 'key.pem', 'ca.pem', 'cert-key.pem']) {
       assert.ok(lstatSync(join(out, name)).isSymbolicLink(), `${name} is a symlink`);
@@ -69,7 +69,7 @@ describe('atomic file sets', () => {
     writeFileSync(join(out, 'cert.pem'), 'old');
     writeFileSync(join(out, '.ca.pem.abc.tmp'), 'crash leftover');
     const versions: string[] = [];
-    for (let i = 0; i < 5; i++) versions.push(await publishFileSet(out, reissue()));
+    for (let i = 0; i < 5; i++) versions.push(await publishFileSet(out, reissue(), Date.now()));
     assert.ok(lstatSync(join(out, 'cert.pem')).isSymbolicLink());
     // The current version and the one before it (for readers that resolved ..data just before the switch).
     const left = readdirSync(out).filter((e) => e.startsWith('..') && e !== DATA_LINK);
@@ -80,7 +80,7 @@ describe('atomic file sets', () => {
   test('a reader in a tight loop never sees a mismatched pair during 100 re-issues', async () => {
     const out = join(dir, 'race');
     const first = reissue();
-    await publishFileSet(out, first);
+    await publishFileSet(out, first, Date.now());
     const sets = Array.from({ length: 100 }, reissue);
     // Each certificate with the key it was issued for: a lookup, so the reader spends its turns reading, not parsing.
     const keyOf = new Map([first, ...sets].map((set) => [set.certPem, set.keyPem]));
@@ -104,7 +104,7 @@ describe('atomic file sets', () => {
       }
     })();
     for (const set of sets) {
-      await publishFileSet(out, set);
+      await publishFileSet(out, set, Date.now());
       await yieldLoop();
     }
     writing = false;

@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { loadServerTls } from '../../src/bootstrap.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { serverCertNames } from '../../src/ops/server-cert-names.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshcp-https-names-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,15 +34,15 @@ async function handshake(tls: { key: string; cert: string }, servername: string)
 
 test('MESHCP_API_HTTPS_HOSTNAMES names and IPs are in the certificate; a changed list regenerates it', async () => {
   const env = { MESHCP_DATA_DIR: dir, MESHCP_API_HTTPS_HOSTNAMES: 'cp.example.com, 10.1.2.3' };
-  const first = loadServerTls(loadConfig(env));
+  const first = loadServerTls(loadConfig(env), systemClock);
   const san = new X509Certificate(first.cert).subjectAltName ?? '';
   assert.match(san, /DNS:cp\.example\.com/);
   assert.match(san, /IP Address:10\.1\.2\.3/);
   assert.match(san, /DNS:localhost/);
   assert.equal(await handshake(first, 'cp.example.com'), 'ok');
   assert.equal(await handshake(first, 'other.example.com'), 'ERR_TLS_CERT_ALTNAME_INVALID');
-  assert.equal(loadServerTls(loadConfig(env)).cert, first.cert, 'same names: the same certificate');
-  const second = loadServerTls(loadConfig({ ...env, MESHCP_API_HTTPS_HOSTNAMES: 'cp2.example.com' }));
+  assert.equal(loadServerTls(loadConfig(env), systemClock).cert, first.cert, 'same names: the same certificate');
+  const second = loadServerTls(loadConfig({ ...env, MESHCP_API_HTTPS_HOSTNAMES: 'cp2.example.com' }), systemClock);
   assert.notEqual(second.cert, first.cert);
   assert.equal(await handshake(second, 'cp2.example.com'), 'ok');
   assert.equal(readFileSync(join(dir, 'server-cert.pem'), 'utf8'), second.cert);

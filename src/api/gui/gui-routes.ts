@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { guiSnapshot } from './gui-state.js';
+import { sleep } from '../../domain/clock.js';
 
 /** The longest a page's poll waits for a change (below every idle timeout), and how often it looks meanwhile. */
 const LONG_POLL_MS = 25_000;
@@ -53,7 +54,7 @@ export function registerGui(app: FastifyInstance, services: Services): void {
     const deadline = services.clock.now() + LONG_POLL_MS;
     while (since !== undefined && snapshot.version === since && services.clock.now() < deadline && !gone.signal.aborted) {
       // Progress is mostly dataplanes acknowledging and re-issuing, which emit no event: look every 500 ms.
-      await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS));
+      await sleep(services.clock, CHECK_EVERY_MS, gone.signal);
       snapshot = await guiSnapshot(services, services.clock.now());
     }
     return reply.header('cache-control', 'no-store').send(snapshot);
