@@ -6,7 +6,7 @@ import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
 import { describeChain } from './pem-chain.js';
-import { createRootCaCertificate } from './x509.js';
+import { createRootCaCertificate } from '../x509/x509.js';
 
 
 /** A root CA the control plane generates once per backend and keeps in two mesh secrets. */

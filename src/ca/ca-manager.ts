@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { VaultHealth } from './vault-health.js';
-import { loadCaSigner, type CaSigner } from './x509.js';
+import { loadCaSigner, type CaSigner } from '../x509/x509.js';
 
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
 export interface MeshCaState {

@@ -5,9 +5,9 @@ import type { CaBackend } from '../resources/mesh.js';
 import { validateProvidedConfShape, type DataSource } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource } from './backend.js';
-import { readCertificateFacts } from './certificate-facts.js';
+import { readCertificateFacts } from '../x509/certificate-facts.js';
 import { describeChain } from './pem-chain.js';
-import { pemDecodeAll } from './x509.js';
+import { pemDecodeAll } from '../x509/pem.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { MeshCaState } from '../ca/ca-manager.js';
-import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
+import { CsrError, parseAndVerifyCsr } from '../x509/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
 import type { VaultHealth } from '../ca/vault-health.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
