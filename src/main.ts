@@ -8,6 +8,7 @@ import { describeListenError, logDestination } from './ops/log-output.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
+import { sealedConfFields } from './ca/backend-registry.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
 import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
 
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     store: config.store,
     dataDir: config.dataDir,
     cipher,
+    sealedConfFields,
     instanceId,
     notice: (message, fields) => log.info(fields, message),
   });
