@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { CaMaterialError, type BackendStatusFields, type CaIssuer, type CaMaterial, type IssuingServices, type SecretSource } from './backend.js';
 import { BackendContacts } from './backend-contacts.js';
-import { pluginFor } from './backend-registry.js';
+import { caBackendPlugins, pluginFor } from './backend-registry.js';
 import type { SigningPool } from './signing-pool.js';
 
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
@@ -114,7 +114,7 @@ export class CaManager {
 
   /** The fields `backend`'s type adds to its `/ca-rotation` entry (vault: its last contact). */
   statusFields(meshName: string, backend: CaBackend): BackendStatusFields {
-    return pluginFor(backend.type).statusFields?.(meshName, backend, this.contacts) ?? {};
+    return caBackendPlugins.get(backend.type)?.statusFields?.(meshName, backend, this.contacts) ?? {};
   }
 
   /** The cached state without loading it: undefined when not cached (never touches the store). */
