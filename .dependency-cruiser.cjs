@@ -2,16 +2,17 @@
  * The layers of meshcp, lowest first; imports point down only (see README, "Architecture"). `npm test` runs this.
  *
  *   domain     src/domain (clock, principal, errors), src/version.ts   imports nothing of ours
- *   resources  src/resources                                 -> domain
- *   store      src/store                                     -> resources, domain
- *   ca         src/ca (codec, backends, signing pool)        -> store, resources, domain
+ *   x509       src/x509 (DER, PEM, X.509, CSR, certificate facts; node:crypto only)  -> domain
+ *   resources  src/resources                                 -> x509, domain
+ *   store      src/store                                     -> resources, x509, domain
+ *   ca         src/ca (backends, CA manager, signing pool)   -> store, resources, x509, domain
  *   services   src/resource-manager, src/dataplanes, src/mesh, src/secrets, src/rotation, src/ops,
  *              src/mesh-events.ts, src/fleet-turns.ts, src/config.ts,
- *              src/services.ts                               -> ca, store, resources, domain
+ *              src/services.ts                               -> ca, store, resources, x509, domain
  *   api        src/api, src/app.ts                           -> services and below
  *   contract   src/contract (zod schemas of the API's answers)  -> domain
  *   client     src/client (HTTP client of meshctl and meshcp-dp)  -> contract, domain
- *   cli, agent src/cli, src/agent                            -> client, resources, domain (the agent: also the DER codec)
+ *   cli, agent src/cli, src/agent                            -> client, resources, x509, domain
  */
 const DOMAIN = '^src/(domain/|version\\.ts$)';
 const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|resource-manager|ops)/|^src/(mesh-events|fleet-turns|config|services)\\.ts$';
@@ -19,7 +20,7 @@ const API = '^src/api/|^src/app\\.ts$';
 const TOP = '^src/(main|bootstrap)\\.ts$';
 const CLIENT_SIDE = '^src/(client|cli|agent)/';
 /** Every layer above; a file of src/ outside all of them is an error (a new folder needs a rule). */
-const LAYERED = [DOMAIN, '^src/(resources|store|ca|contract)/', SERVICES, API, TOP, CLIENT_SIDE].join('|');
+const LAYERED = [DOMAIN, '^src/(x509|resources|store|ca|contract)/', SERVICES, API, TOP, CLIENT_SIDE].join('|');
 
 module.exports = {
   forbidden: [
@@ -38,22 +39,29 @@ module.exports = {
       to: { path: '^src/', pathNot: DOMAIN },
     },
     {
+      name: 'x509-only-on-domain',
+      comment: 'The certificate codec is shared by the CA and the agent: it can depend on neither.',
+      severity: 'error',
+      from: { path: '^src/x509/' },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/x509/` },
+    },
+    {
       name: 'resources-only-on-domain',
       severity: 'error',
       from: { path: '^src/resources/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/resources/` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|x509)/` },
     },
     {
       name: 'store-below-services',
       severity: 'error',
       from: { path: '^src/store/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store)/` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store|x509)/` },
     },
     {
       name: 'ca-below-services',
       severity: 'error',
       from: { path: '^src/ca/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store|ca)/` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(resources|store|ca|x509)/` },
     },
     {
       name: 'services-below-api',
@@ -87,14 +95,14 @@ module.exports = {
       comment: 'meshctl talks to the control plane only over HTTP, through src/client.',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|cli|resources)/` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|cli|resources|x509)/` },
     },
     {
       name: 'agent-on-client',
-      comment: 'meshcp-dp talks to the control plane only through src/client; it builds CSRs with the DER/PEM codec.',
+      comment: 'meshcp-dp talks to the control plane only through src/client; it builds CSRs with the x509 codec.',
       severity: 'error',
       from: { path: '^src/agent/' },
-      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|agent|resources)/|^src/ca/(der|pem)\\.ts$` },
+      to: { path: '^src/', pathNot: `${DOMAIN}|^src/(client|agent|resources|x509)/` },
     },
     {
       name: 'no-cycles',

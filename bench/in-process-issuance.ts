@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { createRootCaCertificate, issueLeafCertificate, loadCaSigner } from '../src/ca/x509.js';
+import { createRootCaCertificate, issueLeafCertificate, loadCaSigner } from '../src/x509/x509.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import { createLogger } from '../src/bootstrap.js';
+import { sealedConfFields } from '../src/ca/backend-registry.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createServices } from '../src/services.js';
 import { openStore } from '../src/store/open-store.js';
@@ -55,7 +56,7 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
   const database = await storeFor(engine, config);
   config.store = database.store;
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), instanceId: 'bench', clock: systemClock });
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), sealedConfFields, instanceId: 'bench', clock: systemClock });
   const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench', clock: systemClock });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });

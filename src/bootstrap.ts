@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Clock } from './domain/clock.js';
-import { createSelfSignedServerCertificate } from './ca/x509.js';
+import { createSelfSignedServerCertificate } from './x509/x509.js';
 import { namesKey, serverCertNames } from './ops/server-cert-names.js';
 
 /** Paths pino must never print, wherever they appear in a logged object. */

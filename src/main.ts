@@ -9,6 +9,7 @@ import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataD
 import { ConfigError, loadConfig } from './config.js';
 import { systemClock } from './domain/clock.js';
 import { createServices } from './services.js';
+import { sealedConfFields } from './ca/backend-registry.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
 import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     store: config.store,
     dataDir: config.dataDir,
     cipher,
+    sealedConfFields,
     instanceId,
     clock: systemClock,
     notice: (message, fields) => log.info(fields, message),

@@ -100,7 +100,8 @@ export async function createServices(deps: {
   const facts = store.facts;
   const fleetTurns = new FleetTurns();
   const events = new MeshEvents(clock, fleetTurns);
-  const ca = new CaManager(store, clock);
+  const signing = new SigningPool(deps.config.signingWorkers);
+  const ca = new CaManager(store, signing, clock);
   events.onAnyChange((mesh) => {
     if (mesh === '*') {
       ca.invalidateAll();
@@ -111,7 +112,6 @@ export async function createServices(deps: {
   // Another instance's commit: the same as a local one for caches and waiting long-polls.
   store.changes.subscribe((mesh) => events.meshChanged(mesh));
   await ca.recordCurrentBundles();
-  const signing = new SigningPool(deps.config.signingWorkers);
   const longPolls = new LongPollGate(deps.config.maxLongPolls);
   const recorder = new IssueRecorder(store, (mesh, version) => {
     const cached = ca.cachedState(mesh);
@@ -151,7 +151,7 @@ export async function createServices(deps: {
     globalSecrets: handles.GlobalSecret as ResourceHandle<SecretSpec>,
     dataplanes,
     tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
-    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),
+    certificates: new CertificateService(dataplanes, ca, recorder, deps.config.certProfile, clock),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),

@@ -4,8 +4,8 @@
  * The private key never leaves the agent; only the CSR is sent.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { encodeBitString, encodeDer, encodeInteger, encodeOid, encodeSequence, encodeSet, encodeUtf8String } from '../ca/der.js';
-import { pemEncode } from '../ca/pem.js';
+import { encodeBitString, encodeDer, encodeInteger, encodeOid, encodeSequence, encodeSet, encodeUtf8String } from '../x509/der.js';
+import { pemEncode } from '../x509/pem.js';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const COMMON_NAME = '2.5.4.3';

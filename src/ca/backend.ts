@@ -1,7 +1,9 @@
+import type { Dataplane } from '../resources/dataplane.js';
 import type { CaBackend } from '../resources/mesh.js';
 import type { Violation } from '../resources/violations.js';
+import type { BackendContacts } from './backend-contacts.js';
 import type { RsaKeySource } from './keys.js';
-import type { VaultConnection } from './vault-client.js';
+import type { SigningPool } from './signing-pool.js';
 
 /** Reads the decoded `data` of a secret in a mesh, synchronously (inside the write transaction). */
 export interface SecretSource {
@@ -31,9 +33,52 @@ export interface CaMaterial {
   notAfter: Date;
   /** The root certificate's SHA-256 fingerprint (colon-separated hex), for operators to compare. */
   rootSha256: string;
-  /** Set when the CA key stays remote (vault): leaves are issued by that Vault, not signed here. */
-  vault?: VaultConnection;
 }
+
+/** The backend an issuer issues for: the mesh's enabled backend and its loaded material. */
+export interface IssuingBackend {
+  enabled: CaBackend;
+  enabledMaterial: CaMaterial;
+}
+
+/** One dataplane certificate to issue. */
+export interface LeafIssueRequest {
+  mesh: string;
+  /** The Dataplane it is for (a vault backend's commonName template reads its tags). */
+  dataplane: Dataplane;
+  /** PEM PKCS#10 from the dataplane; without it the issuer makes the key pair and returns its private key. */
+  csr: string | undefined;
+  uris: string[];
+  /** The control plane's clock when the request was taken. */
+  now: number;
+}
+
+export interface IssuedLeaf {
+  certificatePem: string;
+  serialHex: string;
+  privateKeyPem?: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+/**
+ * Issues the dataplane certificates of one mesh's enabled backend; made once per mesh CA state. Refusals are domain
+ * errors (an invalid CSR, an expired CA, an unavailable or refusing upstream), answered as they are.
+ */
+export interface CaIssuer {
+  issue(request: LeafIssueRequest): Promise<IssuedLeaf>;
+}
+
+/** What issuers use of the running control plane (one per process, shared by every mesh). */
+export interface IssuingServices {
+  /** Signs with a local CA key off the main thread. */
+  signing: SigningPool;
+  /** Last contact with each backend whose CA is remote, for `/ca-rotation`. */
+  contacts: BackendContacts;
+}
+
+/** A backend's own fields in its `/ca-rotation` entry (the contract names them; vault: `vault`, its last contact). */
+export type BackendStatusFields = Record<string, unknown>;
 
 export class CaMaterialError extends Error {}
 
@@ -45,7 +90,8 @@ export class CaPrepareError extends Error {
 }
 
 /**
- * One CA backend type. Adding `vault` means adding a plugin; rotation rules and routes do not change.
+ * One CA backend type: it validates, loads and issues, and names the conf fields the store seals. Adding a type is
+ * its plugin, its conf schema and one line in backend-registry.ts; rotation rules, routes and the store do not change.
  * Field paths in returned violations are relative to the backend's `conf`.
  */
 export interface CaBackendPlugin {
@@ -65,4 +111,16 @@ export interface CaBackendPlugin {
   /** Whether the backend's CA material already exists in the store (builtin); provided material always "exists". */
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean;
   load(mesh: string, backend: CaBackend, secrets: SecretSource): CaMaterial;
+  /**
+   * The issuer of the enabled backend, from the material `load` returned (and the same secrets). Throws
+   * CaMaterialError when that material cannot issue (a key that does not load).
+   */
+  issuer(mesh: string, backend: IssuingBackend, secrets: SecretSource, services: IssuingServices): CaIssuer;
+  /**
+   * Paths (dot-separated, relative to `conf`) of the data sources that may carry secrets inline: the store keeps
+   * those sealed (see src/store/ca-key-sealing.ts).
+   */
+  readonly sealedFields: readonly string[];
+  /** Fields this type adds to its `/ca-rotation` entry; none when absent. */
+  statusFields?(mesh: string, backend: CaBackend, contacts: BackendContacts): BackendStatusFields;
 }

@@ -4,14 +4,18 @@ import type { RsaKeySource } from './keys.js';
 import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from '../resources/mesh.js';
 import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
-import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
+import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource, type SecretToWrite } from './backend.js';
+import { LocalIssuer } from './local-issuer.js';
 import { describeChain } from './pem-chain.js';
-import { createRootCaCertificate } from './x509.js';
+import { createRootCaCertificate } from '../x509/x509.js';
 
 
 /** A root CA the control plane generates once per backend and keeps in two mesh secrets. */
 export const builtinBackend: CaBackendPlugin = {
   type: 'builtin',
+
+  /** Its key is generated into a mesh Secret (encrypted as every secret); the conf holds none. */
+  sealedFields: [],
 
   validateConf(backend: CaBackend): Violation[] {
     return validateBuiltinConf(backend.conf ?? {}).violations;
@@ -68,5 +72,9 @@ export const builtinBackend: CaBackendPlugin = {
       notAfter: chain.issuerNotAfter,
       rootSha256: chain.rootSha256,
     };
+  },
+
+  issuer(_mesh: string, backend: IssuingBackend, _secrets: SecretSource, services: IssuingServices) {
+    return new LocalIssuer(backend, services.signing);
   },
 };

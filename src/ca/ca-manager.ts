@@ -4,10 +4,10 @@ import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../domain/clock.js';
-import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
-import { pluginFor } from './backend-registry.js';
-import { VaultHealth } from './vault-health.js';
-import { loadCaSigner, type CaSigner } from './x509.js';
+import { CaMaterialError, type BackendStatusFields, type CaIssuer, type CaMaterial, type IssuingServices, type SecretSource } from './backend.js';
+import { BackendContacts } from './backend-contacts.js';
+import { caBackendPlugins, pluginFor } from './backend-registry.js';
+import type { SigningPool } from './signing-pool.js';
 
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
 export interface MeshCaState {
@@ -22,8 +22,8 @@ export interface MeshCaState {
   supportedBackends: string[];
   /** The stored Mesh row's version this state was built from: a certificate is recorded only while it is current. */
   meshVersion: number;
-  /** The enabled backend's signer, parsed once (loading a private key costs ~750 µs); none when Vault signs. */
-  signer?: CaSigner;
+  /** Issues the enabled backend's certificates; made by its plugin once per state. */
+  issuer: CaIssuer;
 }
 
 export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
@@ -47,7 +47,7 @@ export async function loadBackendSecrets(resources: ResourceStore, mesh: string,
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
-export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'signer' | 'meshVersion'> | undefined {
+export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'issuer' | 'meshVersion'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -85,14 +85,17 @@ export class CaManager {
   /** Loads in flight, shared by concurrent callers; an invalidation makes a load's result uncacheable. */
   private readonly loading = new Map<string, Promise<MeshCaState | undefined>>();
   private readonly generations = new Map<string, number>();
-  /** Last contact with each vault backend, shown by `/ca-rotation`. */
-  readonly vaultHealth: VaultHealth;
+  /** Last contact with each backend whose CA is remote (vault), shown by `/ca-rotation`. */
+  readonly contacts: BackendContacts;
+  private readonly issuing: IssuingServices;
 
   constructor(
     private readonly store: Store,
+    signing: SigningPool,
     private readonly clock: Clock,
   ) {
-    this.vaultHealth = new VaultHealth(clock);
+    this.contacts = new BackendContacts(clock);
+    this.issuing = { signing, contacts: this.contacts };
   }
 
   /** The mesh's CA state, or undefined when the mesh has mTLS off. Throws CaMaterialError when it cannot be loaded. */
@@ -107,6 +110,11 @@ export class CaManager {
       this.loading.set(meshName, load);
     }
     return load;
+  }
+
+  /** The fields `backend`'s type adds to its `/ca-rotation` entry (vault: its last contact). */
+  statusFields(meshName: string, backend: CaBackend): BackendStatusFields {
+    return caBackendPlugins.get(backend.type)?.statusFields?.(meshName, backend, this.contacts) ?? {};
   }
 
   /** The cached state without loading it: undefined when not cached (never touches the store). */
@@ -155,19 +163,11 @@ export class CaManager {
       const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
       state = loaded
-        ? { ...loaded, meshVersion: mesh.version, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
+        ? { ...loaded, meshVersion: mesh.version, issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing) }
         : undefined;
     }
     // Only meshes that exist (the map cannot grow from requests), and only if nothing changed while loading.
     if (mesh && (this.generations.get(meshName) ?? 0) === generation) this.cache.set(meshName, state ?? null);
     return state;
-  }
-}
-
-function loadSigner(material: CaMaterial): CaSigner {
-  try {
-    return loadCaSigner(material.issuerChainPem, material.issuerKeyPem);
-  } catch (err) {
-    throw new CaMaterialError(`the CA of backend "${material.backend}" cannot sign: ${(err as Error).message}`);
   }
 }

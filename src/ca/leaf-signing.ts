@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { CsrError, parseAndVerifyCsr } from './csr.js';
-import { issueLeafCertificate, type CaSigner } from './x509.js';
+import { CsrError, parseAndVerifyCsr } from '../x509/csr.js';
+import { issueLeafCertificate, type CaSigner } from '../x509/x509.js';
 
 /** What a dataplane certificate needs besides the CA: plain data, so it can cross to a worker thread. */
 export interface LeafRequest {

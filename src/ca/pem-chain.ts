@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CaMaterialError } from './backend.js';
-import { fingerprintOf } from './certificate-facts.js';
-import { pemDecodeAll, pemEncode } from './x509.js';
+import { fingerprintOf } from '../x509/certificate-facts.js';
+import { pemDecodeAll, pemEncode } from '../x509/pem.js';
 
 export type ChainDescription = ReturnType<typeof describeUncached>;
 

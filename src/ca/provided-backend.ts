@@ -4,10 +4,11 @@ import { readFileSync, statSync } from 'node:fs';
 import type { CaBackend } from '../resources/mesh.js';
 import { validateProvidedConfShape, type DataSource } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
-import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource } from './backend.js';
-import { readCertificateFacts } from './certificate-facts.js';
+import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource } from './backend.js';
+import { LocalIssuer } from './local-issuer.js';
+import { readCertificateFacts } from '../x509/certificate-facts.js';
 import { describeChain } from './pem-chain.js';
-import { pemDecodeAll } from './x509.js';
+import { pemDecodeAll } from '../x509/pem.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -105,6 +106,9 @@ function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] 
 export const providedBackend: CaBackendPlugin = {
   type: 'provided',
 
+  /** The CA certificate and its key, when given inline. */
+  sealedFields: ['cert', 'key'],
+
   validateConf(backend: CaBackend): Violation[] {
     return validateProvidedConfShape(backend.conf ?? {}).violations;
   },
@@ -155,5 +159,9 @@ export const providedBackend: CaBackendPlugin = {
       notAfter: chain.issuerNotAfter,
       rootSha256: chain.rootSha256,
     };
+  },
+
+  issuer(_mesh: string, backend: IssuingBackend, _secrets: SecretSource, services: IssuingServices) {
+    return new LocalIssuer(backend, services.signing);
   },
 };

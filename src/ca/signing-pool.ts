@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { signLeaf, type LeafRequest, type LeafResult } from './leaf-signing.js';
-import type { CaSigner } from './x509.js';
+import type { CaSigner } from '../x509/x509.js';
 import { systemClock } from '../domain/clock.js';
 
 export interface SignerMaterial {

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { signLeaf } from './leaf-signing.js';
 import type { SigningJob, SigningReply } from './signing-pool.js';
-import { loadCaSigner, type CaSigner } from './x509.js';
+import { loadCaSigner, type CaSigner } from '../x509/x509.js';
 
 /**
  * A signing thread: keeps the CA signers it was sent (parsed once) in a bounded least-recently-used cache, and asks

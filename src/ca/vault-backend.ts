@@ -5,10 +5,12 @@ import type { DataSource } from '../resources/ca-conf.js';
 import { validateVaultConf, type VaultConf } from '../resources/vault-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { canonicalConfKey } from '../resources/ca-conf.js';
-import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
+import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource, type SecretToWrite } from './backend.js';
+import type { BackendContacts } from './backend-contacts.js';
 import { describeChain } from './pem-chain.js';
 import { loadDataSource } from './provided-backend.js';
 import { checkVaultCredentials, fetchVaultCaChain, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
+import { VaultIssuer } from './vault-issuance.js';
 
 /*
  * A CA whose key stays in HashiCorp Vault's PKI engine. Vault's CA chain is fetched when the backend is added (or
@@ -119,8 +121,38 @@ function checkChain(chainPem: string, now: Date): Violation[] {
   return problems.map((message) => ({ field: 'fromCp.pki', message }));
 }
 
+/** The connection `load` checked, for issuing; the same secrets resolve it the same way. */
+function connectionOf(mesh: string, backend: CaBackend, secrets: SecretSource): VaultConnection {
+  const resolved = resolveConnection(mesh, parsedConf(backend), secrets);
+  if (!resolved.connection) {
+    throw new CaMaterialError(`vault backend "${backend.name}": ${resolved.violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+  }
+  return resolved.connection;
+}
+
+/** A vault backend's last contact: bundles never need Vault (its chain is cached), issuance does. */
+function vaultStatus(mesh: string, backend: string, contacts: BackendContacts) {
+  const contact = contacts.lastContact(mesh, backend);
+  const description = !contact
+    ? 'not contacted since the control plane started; its CA chain is cached'
+    : !contact.reachable
+      ? 'Vault is unreachable: trust bundles are served from the cached CA chain, certificate requests answer 503 with Retry-After'
+      : contact.error
+        ? 'Vault answers but refused the last call: certificate requests answer 502'
+        : 'Vault issued the last certificate';
+  return {
+    reachable: contact ? contact.reachable : null,
+    lastContactAt: contact?.at ?? null,
+    ...(contact?.error ? { lastError: contact.error } : {}),
+    description,
+  };
+}
+
 export const vaultBackend: CaBackendPlugin = {
   type: 'vault',
+
+  /** Vault's own CA and the credentials meshcp logs in with. */
+  sealedFields: ['fromCp.tls.caCert', 'fromCp.auth.token', 'fromCp.auth.tls.clientCert', 'fromCp.auth.tls.clientKey'],
 
   validateConf(backend: CaBackend): Violation[] {
     return validateVaultConf(backend.conf).violations;
@@ -164,10 +196,7 @@ export const vaultBackend: CaBackendPlugin = {
     if (!cache || cache.stamp !== confStamp(backend)) {
       throw new CaMaterialError(`the CA chain of vault backend "${backend.name}" has not been fetched from Vault for its current conf`);
     }
-    const resolved = resolveConnection(mesh, parsedConf(backend), secrets);
-    if (!resolved.connection) {
-      throw new CaMaterialError(`vault backend "${backend.name}": ${resolved.violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
-    }
+    connectionOf(mesh, backend, secrets);
     const chain = describeChain(cache.chainPem);
     return {
       backend: backend.name,
@@ -179,7 +208,15 @@ export const vaultBackend: CaBackendPlugin = {
       issuerKeyPem: '',
       notAfter: chain.issuerNotAfter,
       rootSha256: chain.rootSha256,
-      vault: resolved.connection,
     };
+  },
+
+  /** Issuance is a call to Vault; the key stays there. */
+  issuer(mesh: string, backend: IssuingBackend, secrets: SecretSource, services: IssuingServices) {
+    return new VaultIssuer(services.contacts, backend, connectionOf(mesh, backend.enabled, secrets));
+  },
+
+  statusFields(mesh: string, backend: CaBackend, contacts: BackendContacts) {
+    return { vault: vaultStatus(mesh, backend.name, contacts) };
   },
 };

@@ -2,26 +2,20 @@ import { createHash } from 'node:crypto';
 import { CertificateRequestSchema, type IssuedCertificate } from '../contract/dataplanes.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
-import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
-import { CLOCK_SKEW_MS, systemClock, type Clock } from '../domain/clock.js';
-import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { cannotIssue, invalidRequest } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';
 import { certificateUris, type CertProfile } from './cert-profile.js';
-import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { describeShapeError, parseShape } from '../resources/violations.js';
 import type { DataplaneService } from './dataplane-rules.js';
 import { StaleIssue, type IssueRecorder } from './issue-recorder.js';
-import { VaultIssuer, type IssuedLeaf } from './vault-issuance.js';
 
 /** Renew at about 80% of the lifetime, up to 5% earlier at random so a fleet does not renew at once. */
 const RENEW_AT = 0.8;
 const RENEW_JITTER = 0.05;
 
 export type { IssuedCertificate } from '../contract/dataplanes.js';
-
-/** X.509 times carry whole seconds: the response and the stored facts must say what the certificate says. */
-const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 export function identityOf(uris: string[]): string {
   return createHash('sha256').update(uris.join('\n')).digest('base64url').slice(0, 22);
@@ -46,39 +40,10 @@ export class CertificateService {
   constructor(
     private readonly dataplanes: DataplaneService,
     private readonly ca: CaManager,
-    private readonly signing: SigningPool,
     private readonly recorder: IssueRecorder,
     private readonly certProfile: CertProfile = 'kuma',
     private readonly clock: Clock,
-  ) {
-    this.vault = new VaultIssuer(ca.vaultHealth);
-  }
-
-  private readonly vault: VaultIssuer;
-
-  private async signLocally(state: MeshCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
-    const signer = state.signer!;
-    const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
-    const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), signer.notAfter.getTime()));
-    if (notAfter <= now) {
-      throw cannotIssue(`the CA of backend "${state.enabled.name}" has expired`);
-    }
-    const material = state.enabledMaterial;
-    const signed = await this.signing
-      .sign(
-        material.fingerprint,
-        { chainPem: material.issuerChainPem, keyPem: material.issuerKeyPem },
-        signer,
-        { csr, uris, notBefore, notAfter },
-        dpCertRequestTimeoutMs(state.enabled),
-      )
-      .catch((err: unknown) => {
-        if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
-      });
-    if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
-    return { ...signed, notBefore, notAfter };
-  }
+  ) {}
 
   /**
    * `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService).
@@ -100,9 +65,7 @@ export class CertificateService {
       const state = await requireMeshCa(this.ca, mesh);
       const now = this.clock.now();
       const material = state.enabledMaterial;
-      const signed = material.vault
-        ? await this.vault.issue(mesh, dp, state, request.csr, uris, now)
-        : await this.signLocally(state, request.csr, uris, now);
+      const signed = await state.issuer.issue({ mesh, dataplane: dp, csr: request.csr, uris, now });
       const { notBefore, notAfter } = signed;
       // Signing ran off the main thread (or in Vault): record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.

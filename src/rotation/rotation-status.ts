@@ -41,7 +41,7 @@ export async function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager
       notAfter: material ? material.notAfter.toISOString() : null,
       dataplanesIssued: fleet.issuedBy(backend.name),
       dataplanesTrusting: material ? fleet.trusting(backend.name, material.fingerprint) : 0,
-      ...(backend.type === 'vault' ? { vault: vaultStatus(meshName, backend.name, ca) } : {}),
+      ...ca.statusFields(meshName, backend),
     };
   });
 
@@ -110,23 +110,5 @@ async function nextStep(
         ? `every active dataplane trusts "${target}": it can be enabled`
         : `waiting for ${plural(waitingFor.count)} to acknowledge a trust bundle with "${target}"`,
     waitingFor,
-  };
-}
-
-/** A vault backend's last contact: bundles never need Vault (its chain is cached), issuance does. */
-function vaultStatus(mesh: string, backend: string, ca: CaManager) {
-  const contact = ca.vaultHealth.lastContact(mesh, backend);
-  const description = !contact
-    ? 'not contacted since the control plane started; its CA chain is cached'
-    : !contact.reachable
-      ? 'Vault is unreachable: trust bundles are served from the cached CA chain, certificate requests answer 503 with Retry-After'
-      : contact.error
-        ? 'Vault answers but refused the last call: certificate requests answer 502'
-        : 'Vault issued the last certificate';
-  return {
-    reachable: contact ? contact.reachable : null,
-    lastContactAt: contact?.at ?? null,
-    ...(contact?.error ? { lastError: contact.error } : {}),
-    description,
   };
 }

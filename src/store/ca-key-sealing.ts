@@ -6,12 +6,15 @@ import type { SecretCipher } from './secret-cipher.js';
  * plaintext. Every inline data source of a backend's conf is stored sealed instead, with the same AES-256-GCM key
  * as secrets, and unsealed on read: the API still answers Kuma's shapes. The additional authenticated data names
  * the mesh, backend and field, so a sealed key copied onto another mesh or backend does not decrypt.
+ *
+ * Which conf fields are data sources that may hold secrets is the CA backend plugins' knowledge (their
+ * `sealedFields`); the store is handed the list when it is opened (`sealedConfFields` of src/ca/backend-registry.ts).
  */
 
 const SEALED = '$sealed';
 const INLINE_KINDS = ['inline', 'inlineString'];
-/** Data sources that may hold secrets: a provided backend's cert and key, a vault backend's credentials. */
-const SEALED_FIELDS = ['cert', 'key', 'fromCp.tls.caCert', 'fromCp.auth.token', 'fromCp.auth.tls.clientCert', 'fromCp.auth.tls.clientKey'];
+/** Paths (dot-separated, relative to a backend's `conf`) of the data sources that may hold secrets, of any type. */
+export type SealedConfFields = readonly string[];
 
 type Json = Record<string, unknown>;
 
@@ -31,15 +34,15 @@ function setPath(record: Json, path: string, value: Json): Json {
   return { ...record, [head]: setPath(record[head] as Json, rest.join('.'), value) };
 }
 
-/** Applies `transform` to every `cert`/`key` data source of every backend's conf; copies only what it changes. */
-function mapDataSources(spec: Json, transform: (source: Json, identity: string) => Json | undefined, mesh: string): Json {
+/** Applies `transform` to every sealed-field data source of every backend's conf; copies only what it changes. */
+function mapDataSources(spec: Json, fields: SealedConfFields, transform: (source: Json, identity: string) => Json | undefined, mesh: string): Json {
   const mtls = spec.mtls;
   if (!isObject(mtls) || !Array.isArray(mtls.backends)) return spec;
   let changed = false;
   const backends = mtls.backends.map((backend: unknown) => {
     if (!isObject(backend) || !isObject(backend.conf)) return backend;
     let conf = backend.conf;
-    for (const field of SEALED_FIELDS) {
+    for (const field of fields) {
       const source = getPath(conf, field);
       if (!isObject(source)) continue;
       const replaced = transform(source, identityOf(mesh, String(backend.name ?? ''), field));
@@ -56,9 +59,10 @@ function mapDataSources(spec: Json, transform: (source: Json, identity: string) 
 const isInline = (source: Json) => INLINE_KINDS.some((kind) => typeof source[kind] === 'string');
 
 /** The Mesh spec as stored: inline data sources replaced by `{"$sealed": "<base64 ciphertext of the source>"}`. */
-export function sealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher): Json {
+export function sealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher, fields: SealedConfFields): Json {
   return mapDataSources(
     spec,
+    fields,
     (source, identity) =>
       isInline(source) ? { [SEALED]: cipher.encrypt(Buffer.from(JSON.stringify(source)), identity).toString('base64') } : undefined,
     mesh,
@@ -66,9 +70,10 @@ export function sealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher): Js
 }
 
 /** The Mesh spec as the API knows it. Rows written before sealing existed (plaintext) are returned as they are. */
-export function unsealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher): Json {
+export function unsealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher, fields: SealedConfFields): Json {
   return mapDataSources(
     spec,
+    fields,
     (source, identity) => {
       const sealed = source[SEALED];
       if (typeof sealed !== 'string') return undefined;
@@ -79,10 +84,11 @@ export function unsealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher): 
 }
 
 /** Whether a stored Mesh spec still holds an inline data source in plaintext. */
-export function hasPlaintextInlineSource(spec: Json): boolean {
+export function hasPlaintextInlineSource(spec: Json, fields: SealedConfFields): boolean {
   let found = false;
   mapDataSources(
     spec,
+    fields,
     (source) => {
       if (isInline(source)) found = true;
       return undefined;

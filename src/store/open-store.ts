@@ -6,6 +6,7 @@ import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { PostgresDriver, type PostgresOptions } from './postgres-driver.js';
 import { migratePostgres, pendingPostgresMigrations } from './postgres-migrations.js';
 import { sealPlaintextCaKeys } from './resource-store.js';
+import type { SealedConfFields } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
 import { SqliteDriver } from './sqlite-driver.js';
 import { Store } from './store.js';
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   store: StoreConfig;
   dataDir: string;
   cipher: SecretCipher;
+  /** The CA backend conf fields that may hold secrets inline, kept sealed: `sealedConfFields` of src/ca/backend-registry.ts. */
+  sealedConfFields: SealedConfFields;
   instanceId: string;
   clock: Clock;
   /** Tables in this PostgreSQL schema (tests give each app its own). */
@@ -48,9 +51,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const clock = options.clock;
   if (options.store.type === 'sqlite') {
     const db = openDatabase(join(options.dataDir, 'meshcp.db'));
-    const sealed = sealPlaintextCaKeys(db, options.cipher);
+    const sealed = sealPlaintextCaKeys(db, options.cipher, options.sealedConfFields);
     if (sealed.length > 0) options.notice?.('encrypted the inline CA keys that were stored in plaintext', { meshes: sealed });
-    return new Store(new SqliteDriver(db), options.cipher, undefined, clock);
+    return new Store(new SqliteDriver(db), options.cipher, options.sealedConfFields, undefined, clock);
   }
   const pgOptions = postgresOptions(options.store, options.postgresSchema);
   const driver = new PostgresDriver(pgOptions);
@@ -72,7 +75,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
   const feed = new PostgresChangeFeed(pgOptions, options.instanceId);
   await feed.start();
-  return new Store(driver, options.cipher, feed, clock);
+  return new Store(driver, options.cipher, options.sealedConfFields, feed, clock);
 }
 
 /** `meshcp migrate up`: applies pending PostgreSQL migrations (SQLite migrates at start). Returns what it applied. */

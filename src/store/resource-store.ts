@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import type { Db } from './database.js';
-import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec } from './ca-key-sealing.js';
+import { hasPlaintextInlineSource, sealMeshSpec, unsealMeshSpec, type SealedConfFields } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { DataplaneListFilter, Dialect, GatewayMode, SqlExecutor } from './sql.js';
 
@@ -53,6 +53,8 @@ export class ResourceStore {
     private readonly exec: SqlExecutor,
     private readonly dialect: Dialect,
     private readonly cipher: SecretCipher,
+    /** The CA backend conf fields kept sealed in Mesh rows. */
+    private readonly sealedConfFields: SealedConfFields,
     /** Stamps creationTime and modificationTime. */
     private readonly clock: Clock,
   ) {}
@@ -140,7 +142,7 @@ export class ResourceStore {
 
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
     const storage = kindOf(type).storage;
-    if (storage === 'sealed') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher));
+    if (storage === 'sealed') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher, this.sealedConfFields));
     const json = JSON.stringify(spec);
     if (storage === 'plain') return json;
     return this.cipher.encrypt(Buffer.from(json), `${type}/${mesh}/${name}`);
@@ -156,7 +158,7 @@ export class ResourceStore {
       type: row.type,
       mesh: row.mesh,
       name: row.name,
-      spec: (storage === 'sealed' ? unsealMeshSpec(parsed, row.name, this.cipher) : parsed) as Spec,
+      spec: (storage === 'sealed' ? unsealMeshSpec(parsed, row.name, this.cipher, this.sealedConfFields) : parsed) as Spec,
       labels: JSON.parse(row.labels) as Record<string, string>,
       creationTime: row.creation_time,
       modificationTime: row.modification_time,
@@ -172,19 +174,19 @@ export class ResourceStore {
  * Returns the names of the meshes it rewrote; a one-time cost on upgrade, a scan of the Mesh rows otherwise.
  * (PostgreSQL stores were never written unsealed.)
  */
-export function sealPlaintextCaKeys(db: Db, cipher: SecretCipher): string[] {
+export function sealPlaintextCaKeys(db: Db, cipher: SecretCipher, sealedConfFields: SealedConfFields): string[] {
   const rows = db
     .prepare(
       `SELECT name, spec FROM resources WHERE type = 'Mesh' AND mesh = '' AND (instr(spec, '"inline"') > 0 OR instr(spec, '"inlineString"') > 0)`,
     )
     .all() as { name: string; spec: string }[];
-  const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>));
+  const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>, sealedConfFields));
   if (stale.length === 0) return [];
   const rewrite = db.prepare("UPDATE resources SET spec = ? WHERE type = 'Mesh' AND mesh = '' AND name = ?");
   db.pragma('secure_delete = ON');
   try {
     db.transaction(() => {
-      for (const row of stale) rewrite.run(JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher)), row.name);
+      for (const row of stale) rewrite.run(JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher, sealedConfFields)), row.name);
     })();
     db.exec('VACUUM');
     db.pragma('wal_checkpoint(TRUNCATE)');

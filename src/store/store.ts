@@ -3,6 +3,7 @@ import { FactsStore } from './facts-store.js';
 import { FleetSummaryCache } from './fleet-summary-cache.js';
 import { KnownBundles } from './known-bundles.js';
 import { ResourceStore } from './resource-store.js';
+import type { SealedConfFields } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
 
@@ -45,10 +46,12 @@ export class Store {
   constructor(
     readonly driver: SqlDriver,
     private readonly cipher: SecretCipher,
+    /** The CA backend conf fields kept sealed in Mesh rows (the CA plugins name them). */
+    private readonly sealedConfFields: SealedConfFields,
     readonly changes: ChangeFeed = noChangeFeed,
     private readonly clock: Clock,
   ) {
-    this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
+    this.resources = new ResourceStore(driver, driver.dialect, cipher, sealedConfFields, clock);
     this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;
     this.facts = new FactsStore(driver, this.summaries, false, this.bundles);
   }
@@ -65,7 +68,7 @@ export class Store {
     return this.driver.transaction(
       (exec) =>
         fn({
-          resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.clock),
+          resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.sealedConfFields, this.clock),
           facts: new FactsStore(exec, this.summaries, true, this.bundles),
           announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
         }),

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { buildApp } from '../../src/app.js';
 import { createLogger, looseDataDirMode } from '../../src/bootstrap.js';
+import { sealedConfFields } from '../../src/ca/backend-registry.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices } from '../../src/services.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -38,7 +39,7 @@ async function start(dataDir: string) {
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_SIGNING_WORKERS: '0' });
   const log = createLogger('info', sink);
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), instanceId: 'x', clock: systemClock, notice: (message, fields) => log.info(fields, message) });
+  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), sealedConfFields, instanceId: 'x', clock: systemClock, notice: (message, fields) => log.info(fields, message) });
   const services = await createServices({ store, config, log, adminToken: 'x', instanceId: 'x', clock: systemClock, rsaKeys: pooledRsaKeys });
   const app = await buildApp(services);
   // This file is about SQLite's files on disk: it reads and plants rows under the store's feet.

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSelfSignedServerCertificate } from '../../src/ca/x509.js';
+import { createSelfSignedServerCertificate } from '../../src/x509/x509.js';
 import { storedBytes } from '../helpers/api-assert.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
 import { fingerprintOf, VaultPkiDouble } from '../helpers/vault-pki-double.js';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createRootCaCertificate } from '../../src/ca/x509.js';
+import { createRootCaCertificate } from '../../src/x509/x509.js';
 
 export interface EcdsaRootCa {
   certPem: string;

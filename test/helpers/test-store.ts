@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { sealedConfFields } from '../../src/ca/backend-registry.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SecretCipher } from '../../src/store/secret-cipher.js';
@@ -56,12 +57,12 @@ export async function testStore(
   const clock = { clock: options.clock ?? systemClock };
   if (TEST_STORE === 'sqlite') {
     if (options.schema) throw new Error('several instances share a store only on PostgreSQL');
-    const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, instanceId: options.instanceId, ...clock });
+    const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, sealedConfFields, instanceId: options.instanceId, ...clock });
     return { store, drop: async () => {} };
   }
   const joining = options.schema !== undefined;
   const schema = options.schema ?? `t_${randomBytes(6).toString('hex')}`;
   if (!joining) await admin(`CREATE SCHEMA ${schema}`);
-  const store = await openStore({ store: postgresSettings(), dataDir, cipher, instanceId: options.instanceId, postgresSchema: schema, ...clock });
+  const store = await openStore({ store: postgresSettings(), dataDir, cipher, sealedConfFields, instanceId: options.instanceId, postgresSchema: schema, ...clock });
   return { store, schema, drop: () => (joining ? Promise.resolve() : admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)) };
 }

@@ -9,9 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
+import { CsrError, parseAndVerifyCsr } from '../../src/x509/csr.js';
 import { ecdsaRootCa } from './ecdsa-ca.js';
-import { createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import { createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/x509/x509.js';
 
 export interface VaultRole {
   /** Globs (`*` any run of characters) every requested URI SAN must match. */

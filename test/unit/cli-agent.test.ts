@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { parseAndVerifyCsr } from '../../src/ca/csr.js';
+import { parseAndVerifyCsr } from '../../src/x509/csr.js';
 import { DataplaneAgent, type AgentEvent } from '../../src/agent/agent.js';
 import { newKeyAndCsr } from '../../src/agent/csr.js';
 import { dataplaneFromFile, dataplaneFromFlags, DataplaneSpecError, parseInbound, servePort } from '../../src/agent/dataplane-spec.js';

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildCsr } from '../../src/agent/csr.js';
-import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
-import { parseDer } from '../../src/ca/der.js';
-import { createRootCaCertificate, issueLeafCertificate, loadCaSigner, pemDecodeAll, pemEncode } from '../../src/ca/x509.js';
+import { CsrError, parseAndVerifyCsr } from '../../src/x509/csr.js';
+import { parseDer } from '../../src/x509/der.js';
+import { createRootCaCertificate, issueLeafCertificate, loadCaSigner, pemDecodeAll, pemEncode } from '../../src/x509/x509.js';
 
 const execFileAsync = promisify(execFile);
 

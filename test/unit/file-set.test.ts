@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { DATA_LINK, publishFileSet } from '../../src/agent/files.js';
-import { createRootCaCertificate, issueLeafCertificate, loadCaSigner } from '../../src/ca/x509.js';
+import { createRootCaCertificate, issueLeafCertificate, loadCaSigner } from '../../src/x509/x509.js';
 
 let dir: string;
 before(() => {

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { describe, test } from 'node:test';
 import { SigningPool, SigningUnavailableError } from '../../src/ca/signing-pool.js';
-import { loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import { loadCaSigner, type CaSigner } from '../../src/x509/x509.js';
 import { ecdsaRootCa } from '../helpers/ecdsa-ca.js';
 
 const misbehaving = () => new Worker(new URL('../fixtures/workers/misbehaving-signer.mjs', import.meta.url));

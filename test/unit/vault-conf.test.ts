@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateVaultConf, vaultConfSecretNames } from '../../src/resources/vault-conf.js';
-import { renderCommonName } from '../../src/dataplanes/vault-issuance.js';
+import { renderCommonName } from '../../src/ca/vault-issuance.js';
 import { DomainError } from '../../src/domain/errors.js';
 
 const fromCp = (over: Record<string, unknown> = {}) => ({

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { DerError, DerNode, encodeOid, encodeTime, parseDer, readTlv } from '../../src/ca/der.js';
+import { DerError, DerNode, encodeOid, encodeTime, parseDer, readTlv } from '../../src/x509/der.js';
 import {
   caKeyTypeOf,
   createRootCaCertificate,
@@ -17,8 +17,8 @@ import {
   loadCaSigner,
   pemDecodeAll,
   pemEncode,
-} from '../../src/ca/x509.js';
-import type { CaKeyType, CaSigner } from '../../src/ca/x509.js';
+} from '../../src/x509/x509.js';
+import type { CaKeyType, CaSigner } from '../../src/x509/x509.js';
 
 let dir: string;
 before(() => {

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { MeshCaState } from '../ca/ca-manager.js';
-import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
-import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
-import type { VaultHealth } from '../ca/vault-health.js';
+import type { CaIssuer, IssuedLeaf, IssuingBackend, LeafIssueRequest } from './backend.js';
+import { CsrError, parseAndVerifyCsr } from '../x509/csr.js';
+import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
+import type { BackendContacts } from './backend-contacts.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
@@ -10,14 +10,6 @@ import { TAG_ACTION } from '../resources/vault-conf.js';
 
 /** Seconds a dataplane should wait before asking again while Vault is unreachable. */
 export const VAULT_RETRY_AFTER_SECONDS = 10;
-
-export interface IssuedLeaf {
-  certificatePem: string;
-  serialHex: string;
-  privateKeyPem?: string;
-  notBefore: number;
-  notAfter: number;
-}
 
 /** Vault refused, or answered with a certificate meshcp will not hand out. */
 const upstreamFailed = (detail: string) => new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
@@ -47,12 +39,17 @@ function uriSansOf(cert: X509Certificate): string[] {
  * What Vault returns is checked before anyone gets it: signed by the CA in the mesh's bundle, for the requested key,
  * with exactly the requested URI SANs. The lifetime is what Vault granted (it clamps the TTL to the role's max_ttl).
  */
-export class VaultIssuer {
-  constructor(private readonly health: VaultHealth) {}
+export class VaultIssuer implements CaIssuer {
+  constructor(
+    private readonly health: BackendContacts,
+    private readonly state: IssuingBackend,
+    private readonly connection: VaultConnection,
+  ) {}
 
-  async issue(mesh: string, dp: Dataplane, state: MeshCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+  async issue({ mesh, dataplane: dp, csr, uris, now }: LeafIssueRequest): Promise<IssuedLeaf> {
+    const state = this.state;
     const material = state.enabledMaterial;
-    const connection = material.vault as VaultConnection;
+    const connection = this.connection;
     let csrKey: Buffer | undefined;
     if (csr !== undefined) {
       try {
@@ -91,7 +88,7 @@ export class VaultIssuer {
     return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris);
   }
 
-  private checked(mesh: string, state: MeshCaState, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
+  private checked(mesh: string, state: IssuingBackend, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
     const backend = state.enabled.name;
     const bad = (why: string): never => {
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);

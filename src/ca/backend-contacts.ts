@@ -1,10 +1,11 @@
 import type { Clock } from '../domain/clock.js';
 
 /**
- * What the control plane last heard from each vault backend, for `/ca-rotation`: whether Vault answered, and the
- * error when it did not. Keyed by mesh and backend; bounded because backends are operator-configured resources.
+ * What the control plane last heard from each backend whose CA is remote (vault), for `/ca-rotation`: whether it
+ * answered, and the error when it did not. Keyed by mesh and backend; bounded because backends are
+ * operator-configured resources.
  */
-export interface VaultContact {
+export interface BackendContact {
   reachable: boolean;
   at: string;
   error?: string;
@@ -12,12 +13,12 @@ export interface VaultContact {
 
 const MAX_ENTRIES = 10_000;
 
-export class VaultHealth {
-  private readonly contacts = new Map<string, VaultContact>();
+export class BackendContacts {
+  private readonly contacts = new Map<string, BackendContact>();
 
   constructor(private readonly clock: Clock) {}
 
-  /** `reachable`: Vault answered (even to refuse); `error`: why the last call failed, if it did. */
+  /** `reachable`: the remote CA answered (even to refuse); `error`: why the last call failed, if it did. */
   record(mesh: string, backend: string, reachable: boolean, error?: string): void {
     const key = `${mesh}\n${backend}`;
     this.contacts.delete(key);
@@ -25,7 +26,7 @@ export class VaultHealth {
     this.contacts.set(key, { reachable, at: new Date(this.clock.now()).toISOString(), ...(error ? { error } : {}) });
   }
 
-  lastContact(mesh: string, backend: string): VaultContact | undefined {
+  lastContact(mesh: string, backend: string): BackendContact | undefined {
     return this.contacts.get(`${mesh}\n${backend}`);
   }
 }
