@@ -150,11 +150,20 @@ export class PeerCaller {
   readonly stats = new Map<string, CallStats>();
   private stopTicks = () => {};
   private inFlight = new Set<Promise<void>>();
+  /** Peers with a call still running: a slow call is never joined by the next one (no pile-up on a busy host). */
+  private busy = new Set<string>();
 
   constructor(
     private readonly agent: DataplaneAgent,
     private readonly peers: Peer[],
-    private readonly options: { mesh: string; clock: Clock; intervalMs?: number; log?: (e: AgentEvent) => void },
+    private readonly options: {
+      mesh: string;
+      clock: Clock;
+      intervalMs?: number;
+      /** How long one call may take before it counts as failed (default 5 s). */
+      callTimeoutMs?: number;
+      log?: (e: AgentEvent) => void;
+    },
   ) {
     for (const p of peers) this.stats.set(`${p.host}:${p.port}`, { ok: 0, failed: 0, unreachable: 0 });
   }
@@ -162,7 +171,13 @@ export class PeerCaller {
   start(): void {
     const tick = () => {
       for (const peer of this.peers) {
-        const run = this.callPeer(peer).finally(() => this.inFlight.delete(run));
+        const key = `${peer.host}:${peer.port}`;
+        if (this.busy.has(key)) continue;
+        this.busy.add(key);
+        const run = this.callPeer(peer).finally(() => {
+          this.inFlight.delete(run);
+          this.busy.delete(key);
+        });
         this.inFlight.add(run);
       }
     };
@@ -189,7 +204,7 @@ export class PeerCaller {
     const material = this.agent.material;
     if (!material) return;
     const key = `${peer.host}:${peer.port}`;
-    const outcome = await callOnce(peer, material, this.options.mesh);
+    const outcome = await callOnce(peer, material, this.options.mesh, this.options.callTimeoutMs);
     const stats = this.stats.get(key)!;
     if (outcome.ok) {
       stats.ok++;
