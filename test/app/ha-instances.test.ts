@@ -11,6 +11,7 @@ import { opensslCa, secretVersions } from '../helpers/api-assert.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
 import { TEST_STORE } from '../helpers/test-store.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ENV = { MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000000', MESHCP_SIGNING_WORKERS: '1' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -55,7 +56,7 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
 
     // The dataplane holds the current bundle and waits on B; the operator adds ca-2 on A.
     const waiting = call(b, 'GET', '/meshes/wake/dataplanes/web/trust-bundle?wait=30s', undefined, { ...auth, 'if-none-match': `"${bundle.bundleVersion}"` });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let B's poll start waiting
+    await waitFor("B's poll to start waiting", () => b.services.longPolls.size === 1);
     const changedAt = performance.now();
     ok(await call(a, 'PUT', '/meshes/wake', mesh('wake', 'ca-1', [builtin('ca-1'), builtin('ca-2')])), 'add ca-2 on A');
     const woken = await waiting;

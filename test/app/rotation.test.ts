@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { RsaKeySource } from '../../src/ca/keys.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
 import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
+import { waitFor } from '../helpers/wait.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 const manifest = (file: string) => readFileSync(new URL(file, EXAMPLES), 'utf8');
@@ -621,7 +622,7 @@ describe('acknowledgements: the latest word of a dataplane counts', () => {
       assert.notEqual(v0, v1);
       // web-1 acknowledges the bundle with ca-2 and waits for the next change...
       const waiting = cp.asDataplane('web-1', 'GET', `${bundleUrl}?wait=20s`, undefined, { 'if-none-match': `"${v1}"` });
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the poll to start waiting', () => cp.t.services.longPolls.size === 1);
       assert.equal((await cp.status()).nextStep.ready, true);
       // ... then (say, restarted from an old bundle file) it says it holds the ca-1-only bundle. That poll ends the
       // older one, which must not write its own, older statement back over this one.

@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { httpCall } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ATTACK_CONNECTIONS = 20_000;
 const PER_ADDRESS = 1_024;
@@ -60,7 +61,7 @@ describe('a connection flood from one address', () => {
     slowloris = setInterval(() => {
       for (const s of sockets) s.write(`X-Slow-${Math.random().toString(36).slice(2)}: 1\r\n`);
     }, 1_000);
-    await new Promise((r) => setTimeout(r, 500)); // let the server's closes of refused sockets reach us
+    await waitFor("the server's closes of refused sockets to reach us", () => sockets.size <= PER_ADDRESS);
     console.log(`attacker holds ${sockets.size} of ${ATTACK_CONNECTIONS} connections`);
     assert.ok(sockets.size <= PER_ADDRESS, `the attacker holds ${sockets.size} connections`);
 
