@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { IssuanceAdmission, LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
@@ -97,7 +98,9 @@ export async function createServices(deps: {
   const facts = store.facts;
   const fleetTurns = new FleetTurns();
   const events = new MeshEvents(clock, fleetTurns);
-  const ca = new CaManager(store, clock);
+  // `file` data sources: only where the operator allows, never in the data directory (keys, tokens, database).
+  const files = { allowedDirs: deps.config.fileSourceDirs, deniedDirs: [resolve(deps.config.dataDir)] };
+  const ca = new CaManager(store, clock, files);
   events.onAnyChange((mesh) => {
     if (mesh === '*') {
       ca.invalidateAll();
@@ -135,7 +138,7 @@ export async function createServices(deps: {
     events,
     fleetTurns,
     ca,
-    meshes: resources.handle(new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair)),
+    meshes: resources.handle(new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair, files)),
     secrets: resources.handle(secretDescriptor()),
     globalSecrets: resources.handle(globalSecretDescriptor),
     dataplanes,

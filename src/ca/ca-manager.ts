@@ -4,7 +4,7 @@ import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../domain/clock.js';
-import { CaMaterialError, type CaMaterial, type SecretSource } from './backend.js';
+import { CaMaterialError, type CaMaterial, type FileSourcePolicy, type SecretSource } from './backend.js';
 import { pluginFor } from './backend-registry.js';
 import { VaultHealth } from './vault-health.js';
 import { loadCaSigner, type CaSigner } from './x509.js';
@@ -34,16 +34,21 @@ export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[
 
 /**
  * The secrets `backends` of `mesh` read (each plugin names them), loaded up front from `resources` (inside or outside
- * a transaction) so the CA plugins read them from memory.
+ * a transaction) so the CA plugins read them from memory; `files` says where their `file` data sources may be read.
  */
-export async function loadBackendSecrets(resources: ResourceStore, mesh: string, backends: readonly CaBackend[]): Promise<SecretSource> {
+export async function loadBackendSecrets(
+  resources: ResourceStore,
+  mesh: string,
+  backends: readonly CaBackend[],
+  files: FileSourcePolicy,
+): Promise<SecretSource> {
   const names = new Set(backends.flatMap((backend) => pluginFor(backend.type).usedSecrets(mesh, backend)));
   const data = new Map<string, Buffer>();
   for (const name of names) {
     const secret = await resources.get<{ data?: string }>('Secret', mesh, name);
     if (secret) data.set(name, Buffer.from(secret.spec.data ?? '', 'base64'));
   }
-  return { read: (from, name) => (from === mesh ? data.get(name) : undefined) };
+  return { read: (from, name) => (from === mesh ? data.get(name) : undefined), files };
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
@@ -91,6 +96,8 @@ export class CaManager {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock = systemClock,
+    /** Where `file` data sources may be read (MESHCP_FILE_SOURCE_DIRS, never the data directory). */
+    private readonly files: FileSourcePolicy = { allowedDirs: [], deniedDirs: [] },
   ) {
     this.vaultHealth = new VaultHealth(clock);
   }
@@ -152,7 +159,7 @@ export class CaManager {
     const mesh = await this.store.resources.get<Mesh>('Mesh', '', meshName);
     let state: MeshCaState | undefined;
     if (mesh) {
-      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
+      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? [], this.files);
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
       state = loaded
         ? { ...loaded, meshVersion: mesh.version, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }

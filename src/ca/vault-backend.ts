@@ -7,7 +7,7 @@ import type { Violation } from '../resources/violations.js';
 import { canonicalConfKey } from '../resources/ca-conf.js';
 import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
 import { describeChain } from './pem-chain.js';
-import { loadDataSource } from './provided-backend.js';
+import { loadDataSource } from './data-sources.js';
 import { checkVaultCredentials, fetchVaultCaChain, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
 
 /*
