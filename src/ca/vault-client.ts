@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { vaultIdentityParams } from './vault-leaf-identity.js';
 
 /*
  * The few Vault HTTP API calls a vault CA backend makes, over node:https (custom CA, SNI name, client certificate).
@@ -197,8 +198,8 @@ export async function issueFromVault(
   const endpoint = request.csr === undefined ? 'issue' : 'sign';
   const body = {
     ...(request.csr !== undefined ? { csr: request.csr } : {}),
-    ...(request.commonName !== undefined ? { common_name: request.commonName } : {}),
-    uri_sans: request.uris.join(','),
+    // Exactly the identity meshcp decides: no DNS, IP or other SANs, the CN (if any) kept out of the SANs.
+    ...vaultIdentityParams(request.commonName, request.uris),
     ttl: `${request.ttlSeconds}s`,
     format: 'pem',
     ...(request.csr === undefined ? { private_key_format: 'pkcs8' } : {}),

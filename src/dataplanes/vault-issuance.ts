@@ -3,6 +3,7 @@ import type { MeshCaState } from '../ca/ca-manager.js';
 import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
 import type { VaultHealth } from '../ca/vault-health.js';
+import { unrequestedIdentity } from '../ca/vault-leaf-identity.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
@@ -45,7 +46,7 @@ function uriSansOf(cert: X509Certificate): string[] {
  * Issues a dataplane certificate through the enabled backend's Vault: `sign` with the dataplane's CSR (its proof of
  * possession checked here first, so Vault never sees a request the dataplane could not have made), `issue` without.
  * What Vault returns is checked before anyone gets it: signed by the CA in the mesh's bundle, for the requested key,
- * with exactly the requested URI SANs. The lifetime is what Vault granted (it clamps the TTL to the role's max_ttl).
+ * with exactly the requested URI SANs and no other name (src/ca/vault-leaf-identity.ts). The lifetime is what Vault granted (it clamps the TTL to the role's max_ttl).
  */
 export class VaultIssuer {
   constructor(private readonly health: VaultHealth) {}
@@ -88,10 +89,18 @@ export class VaultIssuer {
       }
       throw err;
     }
-    return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris);
+    return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris, commonName);
   }
 
-  private checked(mesh: string, state: MeshCaState, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
+  private checked(
+    mesh: string,
+    state: MeshCaState,
+    certificatePem: string,
+    privateKeyPem: string | undefined,
+    csrKey: Buffer | undefined,
+    uris: string[],
+    commonName: string | undefined,
+  ): IssuedLeaf {
     const backend = state.enabled.name;
     const bad = (why: string): never => {
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
@@ -121,6 +130,8 @@ export class VaultIssuer {
       bad(`its URI SANs are [${got.join(', ')}], not [${uris.join(', ')}] (check the role's allowed_uri_sans)`);
     }
     if (cert.ca) bad('it is a CA certificate');
+    const unrequested = unrequestedIdentity(cert, commonName);
+    if (unrequested) bad(unrequested);
     return {
       certificatePem: cert.toString(),
       serialHex: cert.serialNumber.toUpperCase(),
