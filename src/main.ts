@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   }
 
   if (config.diagnosticsPort !== -1) {
-    const diagnostics = await buildDiagnosticsApp(services);
+    const diagnostics = await buildDiagnosticsApp(services, { connectionGate });
     await listenOn(diagnostics, config.apiAddress, config.diagnosticsPort, 'MESHCP_DIAGNOSTICS_PORT');
     servers.push(diagnostics);
     log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
