@@ -14,7 +14,7 @@ import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manife
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
 import { renderRotationStatus } from './rotation-view.js';
 import { parseTagFlags, withDataplaneServiceTag } from './token-tags.js';
-import { CLEAR_SCREEN, StatusLine, type Out } from './terminal.js';
+import { CLEAR_SCREEN, safeOutput, StatusLine, type Out } from './terminal.js';
 import type { DataplaneOverview, MeshResource, RotationStatus } from './types.js';
 import { VERSION } from '../version.js';
 
@@ -367,7 +367,8 @@ export function errorLines(err: unknown): string[] {
 }
 
 /** Runs meshctl with `argv` (without node and script); returns the exit code. */
-export async function runMeshctl(argv: string[], io: CliIo): Promise<number> {
+export async function runMeshctl(argv: string[], given: CliIo): Promise<number> {
+  const io: CliIo = { ...given, stdout: safeOutput(given.stdout), stderr: safeOutput(given.stderr) };
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,6 +5,7 @@ import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type Va
 import type { VaultHealth } from '../ca/vault-health.js';
 import { unrequestedIdentity } from '../ca/vault-leaf-identity.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
+import { cleanUpstreamText } from '../domain/untrusted-text.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { TAG_ACTION } from '../resources/vault-conf.js';
@@ -102,7 +103,8 @@ export class VaultIssuer {
     commonName: string | undefined,
   ): IssuedLeaf {
     const backend = state.enabled.name;
-    const bad = (why: string): never => {
+    const bad = (reason: string): never => {
+      const why = cleanUpstreamText(reason); // it may quote the certificate's names: Vault's text
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
       throw upstreamFailed(`backend "${backend}": Vault returned a certificate meshcp will not hand out: ${why}`);
     };
