@@ -64,7 +64,7 @@ export function buildProgram(io: CliIo): Command {
     )
     .option('--request-timeout <duration>', 'bound on one request to one address before the next is tried', '15s')
     .option('--verbose', 'say on stderr which control-plane address answered, and why one was left')
-    .option('--token <token>', 'admin token (env MESHCP_TOKEN)')
+    .option('--token <token>', 'admin token; visible to other users in the process list: prefer --token-file or MESHCP_TOKEN_FILE (env MESHCP_TOKEN)')
     .option('--token-file <file>', 'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)')
     .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane (env MESHCP_CA_CERT)')
     .option('--insecure-skip-verify', 'do not verify the HTTPS certificate of the control plane')
@@ -81,6 +81,7 @@ export function buildProgram(io: CliIo): Command {
     const timeoutMs = duration('--request-timeout', flags.requestTimeout);
     if (timeoutMs <= 0) throw new UsageError('--request-timeout must be longer than 0');
     const connection = resolveConnection(flags, { env: io.env });
+    for (const warning of connection.warnings ?? []) io.stderr.write(`meshctl: warning: ${warning}\n`);
     // Only --verbose says where the answer came from: scripts read the same output whichever instance served it.
     const say = flags.verbose ? (line: string) => void io.stderr.write(`meshctl: ${line}\n`) : undefined;
     let answeredBy: string | undefined;
