@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
 import { parseDuration } from './resources/duration.js';
 import { POSTGRES_TLS_MODES, type PostgresTlsMode, type StoreConfig } from './store/store-config.js';
 
@@ -64,6 +65,8 @@ export interface Config {
   logFormat?: 'json' | 'pretty';
   /** Extra DNS names and IPs of the generated HTTPS certificate (MESHCP_API_HTTPS_HOSTNAMES). */
   httpsHostnames: string[];
+  /** Absolute directories `file` data sources of CA backends may read (MESHCP_FILE_SOURCE_DIRS); empty: none. */
+  fileSourceDirs: string[];
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
   store: StoreConfig;
 }
@@ -170,6 +173,14 @@ function parseHostnames(raw: string | undefined): string[] {
   return parsed.names;
 }
 
+/** Comma-separated absolute directories; unset or empty: file data sources are refused. */
+function parseFileSourceDirs(raw: string | undefined): string[] {
+  const dirs = (raw ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const relative = dirs.find((d) => !isAbsolute(d));
+  if (relative !== undefined) throw new ConfigError(`MESHCP_FILE_SOURCE_DIRS must list absolute directories (comma-separated), got "${relative}"`);
+  return dirs;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const window = env.MESHCP_DP_ONLINE_WINDOW ?? '90s';
   const dpOnlineWindowMs = parseDuration(window);
@@ -200,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: parseLogFormat(env.MESHCP_LOG_FORMAT),
     httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
     store: parseStore(env, env.MESHCP_SECRETS_KEY || undefined),
+    fileSourceDirs: parseFileSourceDirs(env.MESHCP_FILE_SOURCE_DIRS),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
     maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
     firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),

@@ -11,7 +11,7 @@ import { systemClock } from './domain/clock.js';
 import { createServices } from './services.js';
 import { sealedConfFields } from './ca/backend-registry.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
-import { SecretCipher, loadSecretsKey } from './store/secret-cipher.js';
+import { SecretCipher, SecretsKeyMismatch, loadSecretsKey, secretsKeySource } from './store/secret-cipher.js';
 
 function urlOf(scheme: string, app: FastifyInstance): string {
   const { address, family, port } = app.addresses()[0] as AddressInfo;
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
       `the data directory has mode ${looseMode}: other users can reach it (its database and key files are still 0600); chmod 700 it`,
     );
   }
-  const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey));
+  const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey), secretsKeySource(config.dataDir, config.secretsKey));
   const instanceId = loadInstanceId(config);
   const store = await openStore({
     store: config.store,
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     notice: (message, fields) => log.info(fields, message),
   });
+  await store.resources.checkSecretsKey();
   log.info({ store: store.kind }, store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)');
   const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId, clock: systemClock });
 
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   }
 
   if (config.diagnosticsPort !== -1) {
-    const diagnostics = await buildDiagnosticsApp(services);
+    const diagnostics = await buildDiagnosticsApp(services, { connectionGate });
     await listenOn(diagnostics, config.apiAddress, config.diagnosticsPort, 'MESHCP_DIAGNOSTICS_PORT');
     servers.push(diagnostics);
     log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
@@ -119,7 +120,7 @@ const [command, ...args] = process.argv.slice(2);
 const run = command === 'migrate' ? () => migrate(args) : command === undefined || command === 'run' ? main : undefined;
 
 (run ?? (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`))))().catch((err) => {
-  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError) {
+  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError || err instanceof SecretsKeyMismatch) {
     console.error(`meshcp: ${err.message}`);
   } else {
     console.error('meshcp failed to start:', err);

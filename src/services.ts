@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { IssuanceAdmission, LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
 import { CaManager } from './ca/ca-manager.js';
@@ -101,7 +102,9 @@ export async function createServices(deps: {
   const fleetTurns = new FleetTurns();
   const events = new MeshEvents(clock, fleetTurns);
   const signing = new SigningPool(deps.config.signingWorkers);
-  const ca = new CaManager(store, signing, clock);
+  // `file` data sources: only where the operator allows, never in the data directory (keys, tokens, database).
+  const files = { allowedDirs: deps.config.fileSourceDirs, deniedDirs: [resolve(deps.config.dataDir)] };
+  const ca = new CaManager(store, signing, clock, files);
   events.onAnyChange((mesh) => {
     if (mesh === '*') {
       ca.invalidateAll();
@@ -120,7 +123,7 @@ export async function createServices(deps: {
   events.onAnyChange((mesh) => store.forgetMesh(mesh));
   const resources = new ResourceManager(store, events);
   const rules: KindRules = {
-    Mesh: new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair),
+    Mesh: new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair, files),
     Secret: secretDescriptor(),
     GlobalSecret: globalSecretDescriptor,
     Dataplane: dataplaneDescriptor(deps.config.certProfile),

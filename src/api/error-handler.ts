@@ -28,6 +28,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
       // The caller hears "unavailable, retry"; the operator's log says why (an address, a driver message).
       if (err.kind === 'unavailable' && err.cause instanceof Error) request.log.warn({ cause: err.cause.message }, err.detail);
+      // An upstream CA (Vault) refused or answered something meshcp will not hand out: the operator must see it.
+      if (err.kind === 'upstream-failed') request.log.warn({ event: 'upstream-failed' }, err.detail);
       return reply.status(status).send(errorBody(status, err.title ?? title, err.detail, err.violations));
     }
     const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;

@@ -8,6 +8,16 @@ import type { SigningPool } from './signing-pool.js';
 /** Reads the decoded `data` of a secret in a mesh, synchronously (inside the write transaction). */
 export interface SecretSource {
   read(mesh: string, name: string): Buffer | undefined;
+  /** Where `file` data sources may be read (src/ca/data-sources.ts); absent: nowhere. */
+  readonly files?: FileSourcePolicy;
+}
+
+/** The operator's directories for `file` data sources, and those never read (the data directory). */
+export interface FileSourcePolicy {
+  /** Absolute directories `file` data sources may read from; empty: file sources are refused. */
+  allowedDirs: readonly string[];
+  /** Directories never read, even inside an allowed one. */
+  deniedDirs: readonly string[];
 }
 
 export interface SecretToWrite {

@@ -4,7 +4,7 @@ import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../domain/clock.js';
-import { CaMaterialError, type BackendStatusFields, type CaIssuer, type CaMaterial, type IssuingServices, type SecretSource } from './backend.js';
+import { CaMaterialError, type BackendStatusFields, type CaIssuer, type CaMaterial, type FileSourcePolicy, type IssuingServices, type SecretSource } from './backend.js';
 import { BackendContacts } from './backend-contacts.js';
 import { caBackendPlugins, pluginFor } from './backend-registry.js';
 import type { SigningPool } from './signing-pool.js';
@@ -34,16 +34,21 @@ export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[
 
 /**
  * The secrets `backends` of `mesh` read (each plugin names them), loaded up front from `resources` (inside or outside
- * a transaction) so the CA plugins read them from memory.
+ * a transaction) so the CA plugins read them from memory; `files` says where their `file` data sources may be read.
  */
-export async function loadBackendSecrets(resources: ResourceStore, mesh: string, backends: readonly CaBackend[]): Promise<SecretSource> {
+export async function loadBackendSecrets(
+  resources: ResourceStore,
+  mesh: string,
+  backends: readonly CaBackend[],
+  files: FileSourcePolicy,
+): Promise<SecretSource> {
   const names = new Set(backends.flatMap((backend) => pluginFor(backend.type).usedSecrets(mesh, backend)));
   const data = new Map<string, Buffer>();
   for (const name of names) {
     const secret = await resources.get<{ data?: string }>('Secret', mesh, name);
     if (secret) data.set(name, Buffer.from(secret.spec.data ?? '', 'base64'));
   }
-  return { read: (from, name) => (from === mesh ? data.get(name) : undefined) };
+  return { read: (from, name) => (from === mesh ? data.get(name) : undefined), files };
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
@@ -93,6 +98,8 @@ export class CaManager {
     private readonly store: Store,
     signing: SigningPool,
     private readonly clock: Clock,
+    /** Where `file` data sources may be read (MESHCP_FILE_SOURCE_DIRS, never the data directory). */
+    private readonly files: FileSourcePolicy,
   ) {
     this.contacts = new BackendContacts(clock);
     this.issuing = { signing, contacts: this.contacts };
@@ -160,7 +167,7 @@ export class CaManager {
     const mesh = await this.store.resources.get<Mesh>('Mesh', '', meshName);
     let state: MeshCaState | undefined;
     if (mesh) {
-      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
+      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? [], this.files);
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
       state = loaded
         ? { ...loaded, meshVersion: mesh.version, issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing) }

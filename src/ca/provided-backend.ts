@@ -1,41 +1,14 @@
 import { backendSecretNames } from '../resources/backend-secrets.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import type { CaBackend } from '../resources/mesh.js';
-import { validateProvidedConfShape, type DataSource } from '../resources/ca-conf.js';
+import { validateProvidedConfShape } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource } from './backend.js';
 import { LocalIssuer } from './local-issuer.js';
 import { readCertificateFacts } from '../x509/certificate-facts.js';
+import { loadDataSource } from './data-sources.js';
 import { describeChain } from './pem-chain.js';
 import { pemDecodeAll } from '../x509/pem.js';
-
-const MAX_FILE_BYTES = 1024 * 1024;
-
-/** Resolves a data source; throws CaMaterialError with Kuma's `could not load data: ...` wording. */
-export function loadDataSource(mesh: string, source: DataSource, secrets: SecretSource): Buffer {
-  if ('secret' in source) {
-    const data = secrets.read(mesh, source.secret);
-    if (data === undefined) {
-      throw new CaMaterialError(`could not load data: resource not found: type="Secret" name="${source.secret}" mesh="${mesh}"`);
-    }
-    return data;
-  }
-  if ('inline' in source) return Buffer.from(source.inline, 'base64');
-  if ('inlineString' in source) return Buffer.from(source.inlineString);
-  try {
-    // Only a regular file of sane size: a path like /dev/zero must not hang or exhaust the control plane.
-    const info = statSync(source.file);
-    if (!info.isFile()) throw new CaMaterialError(`could not load data: ${source.file} is not a regular file`);
-    if (info.size > MAX_FILE_BYTES) throw new CaMaterialError(`could not load data: ${source.file} is larger than ${MAX_FILE_BYTES} bytes`);
-    return readFileSync(source.file);
-  } catch (err) {
-    if (err instanceof CaMaterialError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read';
-    throw new CaMaterialError(`could not load data: open ${source.file}: ${reason}`);
-  }
-}
 
 function describeKey(key: KeyObject): string | undefined {
   const details = key.asymmetricKeyDetails ?? {};

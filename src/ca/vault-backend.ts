@@ -8,7 +8,7 @@ import { canonicalConfKey } from '../resources/ca-conf.js';
 import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource, type SecretToWrite } from './backend.js';
 import type { BackendContacts } from './backend-contacts.js';
 import { describeChain } from './pem-chain.js';
-import { loadDataSource } from './provided-backend.js';
+import { loadDataSource } from './data-sources.js';
 import { checkVaultCredentials, fetchVaultCaChain, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
 import { VaultIssuer } from './vault-issuance.js';
 

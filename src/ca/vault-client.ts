@@ -1,6 +1,8 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { systemClock } from '../domain/clock.js';
+import { cleanUpstreamText, MAX_UPSTREAM_MESSAGE_CHARS } from '../domain/untrusted-text.js';
+import { vaultIdentityParams } from './vault-leaf-identity.js';
 
 /*
  * The few Vault HTTP API calls a vault CA backend makes, over node:https (custom CA, SNI name, client certificate).
@@ -19,19 +21,34 @@ export interface VaultConnection {
   auth: { token: string } | { clientCertPem: string; clientKeyPem: string };
 }
 
+/*
+ * Every message below may carry Vault's own words (or a TLS error naming its certificate): the error classes are the
+ * boundary where that text enters meshcp, so they drop control characters and bound it (502 bodies, /ca-rotation,
+ * the web view, logs and meshctl all show it).
+ */
+const MAX_MESSAGE_CHARS = 4 * MAX_UPSTREAM_MESSAGE_CHARS;
+
 /** Vault could not be reached, or answered that it cannot serve now (5xx): retrying later may help. */
-export class VaultUnavailable extends Error {}
+export class VaultUnavailable extends Error {
+  constructor(message: string) {
+    super(cleanUpstreamText(message, MAX_MESSAGE_CHARS));
+  }
+}
 /** Vault answered 4xx: its configuration (role, policy, mount, token) refuses the call. */
 export class VaultRefused extends Error {
   constructor(
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(cleanUpstreamText(message, MAX_MESSAGE_CHARS));
   }
 }
 /** Vault answered 2xx with a body meshcp cannot use. */
-export class VaultBadAnswer extends Error {}
+export class VaultBadAnswer extends Error {
+  constructor(message: string) {
+    super(cleanUpstreamText(message, MAX_MESSAGE_CHARS));
+  }
+}
 
 const TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -53,16 +70,23 @@ function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): st
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 
-/** Vault's error body is `{"errors": ["..."]}`; anything else is shown trimmed. */
+/** Messages of an error body shown: the first few, each capped, so a long list cannot fill the answer. */
+const MAX_ERRORS_SHOWN = 3;
+
+/** Vault's error body is `{"errors": ["..."]}`, each message cleaned and capped; anything else is shown trimmed. */
 function vaultErrors(text: string): string {
   try {
     const parsed = JSON.parse(text) as { errors?: unknown };
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) return parsed.errors.map(String).join('; ');
+    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
+      const shown = parsed.errors.slice(0, MAX_ERRORS_SHOWN).map((e) => cleanUpstreamText(String(e)));
+      const more = parsed.errors.length - shown.length;
+      return shown.join('; ') + (more > 0 ? ` (and ${more} more)` : '');
+    }
     if (Array.isArray(parsed.errors)) return 'no error message';
   } catch {
     // not JSON
   }
-  const trimmed = text.trim().slice(0, 200);
+  const trimmed = cleanUpstreamText(text, 200);
   return trimmed === '' ? 'empty body' : trimmed;
 }
 
@@ -199,8 +223,8 @@ export async function issueFromVault(
   const endpoint = request.csr === undefined ? 'issue' : 'sign';
   const body = {
     ...(request.csr !== undefined ? { csr: request.csr } : {}),
-    ...(request.commonName !== undefined ? { common_name: request.commonName } : {}),
-    uri_sans: request.uris.join(','),
+    // Exactly the identity meshcp decides: no DNS, IP or other SANs, the CN (if any) kept out of the SANs.
+    ...vaultIdentityParams(request.commonName, request.uris),
     ttl: `${request.ttlSeconds}s`,
     format: 'pem',
     ...(request.csr === undefined ? { private_key_format: 'pkcs8' } : {}),

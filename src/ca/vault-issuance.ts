@@ -3,7 +3,9 @@ import type { CaIssuer, IssuedLeaf, IssuingBackend, LeafIssueRequest } from './b
 import { CsrError, parseAndVerifyCsr } from '../x509/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
 import type { BackendContacts } from './backend-contacts.js';
+import { unrequestedIdentity } from './vault-leaf-identity.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
+import { cleanUpstreamText } from '../domain/untrusted-text.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { TAG_ACTION } from '../resources/vault-conf.js';
@@ -37,7 +39,7 @@ function uriSansOf(cert: X509Certificate): string[] {
  * Issues a dataplane certificate through the enabled backend's Vault: `sign` with the dataplane's CSR (its proof of
  * possession checked here first, so Vault never sees a request the dataplane could not have made), `issue` without.
  * What Vault returns is checked before anyone gets it: signed by the CA in the mesh's bundle, for the requested key,
- * with exactly the requested URI SANs. The lifetime is what Vault granted (it clamps the TTL to the role's max_ttl).
+ * with exactly the requested URI SANs and no other name (src/ca/vault-leaf-identity.ts). The lifetime is what Vault granted (it clamps the TTL to the role's max_ttl).
  */
 export class VaultIssuer implements CaIssuer {
   constructor(
@@ -85,12 +87,21 @@ export class VaultIssuer implements CaIssuer {
       }
       throw err;
     }
-    return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris);
+    return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris, commonName);
   }
 
-  private checked(mesh: string, state: IssuingBackend, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
+  private checked(
+    mesh: string,
+    state: IssuingBackend,
+    certificatePem: string,
+    privateKeyPem: string | undefined,
+    csrKey: Buffer | undefined,
+    uris: string[],
+    commonName: string | undefined,
+  ): IssuedLeaf {
     const backend = state.enabled.name;
-    const bad = (why: string): never => {
+    const bad = (reason: string): never => {
+      const why = cleanUpstreamText(reason); // it may quote the certificate's names: Vault's text
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
       throw upstreamFailed(`backend "${backend}": Vault returned a certificate meshcp will not hand out: ${why}`);
     };
@@ -118,6 +129,8 @@ export class VaultIssuer implements CaIssuer {
       bad(`its URI SANs are [${got.join(', ')}], not [${uris.join(', ')}] (check the role's allowed_uri_sans)`);
     }
     if (cert.ca) bad('it is a CA certificate');
+    const unrequested = unrequestedIdentity(cert, commonName);
+    if (unrequested) bad(unrequested);
     return {
       certificatePem: cert.toString(),
       serialHex: cert.serialNumber.toUpperCase(),

@@ -2,7 +2,7 @@
  * Where meshctl finds the control plane: flags, then MESHCP_ADDRESS / MESHCP_TOKEN (or MESHCP_TOKEN_FILE), then a config file
  * (MESHCTL_CONFIG, else ~/.config/meshcp/meshctl.yaml), then the default address.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -31,6 +31,8 @@ export interface ResolvedConnection {
   /** Where the address came from, for error messages. */
   source: 'flag' | 'env' | 'config' | 'default';
   configFile?: string;
+  /** Said on stderr before the command runs: a token exposed on the command line or in a file others can read. */
+  warnings?: string[];
 }
 
 /** The config file path meshctl reads (it need not exist). */
@@ -70,7 +72,22 @@ export interface ResolveDeps {
   env: NodeJS.ProcessEnv;
   readFile?: (path: string) => string;
   exists?: (path: string) => boolean;
+  /** A file's permission bits (undefined when they cannot be read). */
+  mode?: (path: string) => number | undefined;
   home?: string;
+}
+
+function fileMode(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Group or others may read the file: anyone on the host with that access holds the token. */
+function readableByOthers(mode: number | undefined): boolean {
+  return mode !== undefined && (mode & 0o044) !== 0;
 }
 
 /** Resolves address, token and CA in precedence order: flag > env > config file > default. */
@@ -93,16 +110,31 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   else if (deps.env.MESHCP_ADDRESS) [address, source] = [deps.env.MESHCP_ADDRESS, 'env'];
   else if (config.address) [address, source] = [config.address, 'config'];
 
+  const modeOf = deps.mode ?? fileMode;
+  const warnings: string[] = [];
+  const warnIfOpen = (path: string, what: string) => {
+    const mode = modeOf(path);
+    if (readableByOthers(mode)) {
+      warnings.push(`${what} ${path} is readable by other users (mode ${mode!.toString(8).padStart(4, '0')}): chmod 600 ${path}`);
+    }
+  };
   const readToken = (path: string) => {
     if (!exists(path)) throw new ConfigFileError(`the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`);
+    warnIfOpen(path, 'the token file');
     return read(path).trim();
   };
   let token: string | undefined;
-  if (flags.token) token = flags.token;
+  if (flags.token) {
+    token = flags.token;
+    warnings.push('--token shows the token to every user of this host (process list, /proc/<pid>/cmdline) and stays in shell history: use --token-file <file> (mode 0600) or MESHCP_TOKEN_FILE instead');
+  }
   else if (flags.tokenFile) token = readToken(flags.tokenFile);
   else if (deps.env.MESHCP_TOKEN) token = deps.env.MESHCP_TOKEN;
   else if (deps.env.MESHCP_TOKEN_FILE) token = readToken(deps.env.MESHCP_TOKEN_FILE);
-  else if (config.token) token = config.token;
+  else if (config.token) {
+    token = config.token;
+    if (configFile) warnIfOpen(configFile, 'the config file holding the token');
+  }
   else if (config.tokenFile) token = readToken(config.tokenFile);
 
   const caFile = flags.caCert ?? deps.env.MESHCP_CA_CERT ?? config.caCert;
@@ -113,6 +145,7 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
     insecure: flags.insecureSkipVerify === true,
     source,
     ...(configFile ? { configFile } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manife
 import { itemPath, listPath, resourceTypeByName, UsageError } from './resources.js';
 import { renderRotationStatus } from './rotation-view.js';
 import { parseTagFlags, withDataplaneServiceTag } from './token-tags.js';
-import { CLEAR_SCREEN, StatusLine } from './terminal.js';
+import { CLEAR_SCREEN, safeOutput, StatusLine } from './terminal.js';
 import type { CliIo } from './io.js';
 
 export type { CliIo };
@@ -58,7 +58,7 @@ export function buildProgram(io: CliIo): Command {
     )
     .option('--request-timeout <duration>', 'bound on one request to one address before the next is tried', '15s')
     .option('--verbose', 'say on stderr which control-plane address answered, and why one was left')
-    .option('--token <token>', 'admin token (env MESHCP_TOKEN)')
+    .option('--token <token>', 'admin token; visible to other users in the process list: prefer --token-file or MESHCP_TOKEN_FILE (env MESHCP_TOKEN)')
     .option('--token-file <file>', 'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)')
     .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane (env MESHCP_CA_CERT)')
     .option('--insecure-skip-verify', 'do not verify the HTTPS certificate of the control plane')
@@ -75,6 +75,7 @@ export function buildProgram(io: CliIo): Command {
     const timeoutMs = duration('--request-timeout', flags.requestTimeout);
     if (timeoutMs <= 0) throw new UsageError('--request-timeout must be longer than 0');
     const connection = resolveConnection(flags, { env: io.env });
+    for (const warning of connection.warnings ?? []) io.stderr.write(`meshctl: warning: ${warning}\n`);
     // Only --verbose says where the answer came from: scripts read the same output whichever instance served it.
     const say = flags.verbose ? (line: string) => void io.stderr.write(`meshctl: ${line}\n`) : undefined;
     let answeredBy: string | undefined;
@@ -361,7 +362,8 @@ export function errorLines(err: unknown): string[] {
 }
 
 /** Runs meshctl with `argv` (without node and script); returns the exit code. */
-export async function runMeshctl(argv: string[], io: CliIo): Promise<number> {
+export async function runMeshctl(argv: string[], given: CliIo): Promise<number> {
+  const io: CliIo = { ...given, stdout: safeOutput(given.stdout), stderr: safeOutput(given.stderr) };
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
-import { CaMaterialError, CaPrepareError, type SecretSource, type SecretToWrite } from '../ca/backend.js';
+import { CaMaterialError, CaPrepareError, type FileSourcePolicy, type SecretSource, type SecretToWrite } from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
@@ -28,6 +28,10 @@ class PreparedSecrets implements SecretSource {
     private readonly mesh: string,
     readonly pending: SecretToWrite[],
   ) {}
+
+  get files(): FileSourcePolicy | undefined {
+    return this.stored.files;
+  }
 
   read(mesh: string, name: string): Buffer | undefined {
     const pending = mesh === this.mesh ? this.pending.find((s) => s.name === name) : undefined;
@@ -59,6 +63,8 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     private readonly clock: Clock,
     /** Makes builtin CA keys and token signing keys (generated off the main thread in production). */
     private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
+    /** Where `file` data sources may be read (MESHCP_FILE_SOURCE_DIRS, never the data directory). */
+    private readonly files: FileSourcePolicy = { allowedDirs: [], deniedDirs: [] },
   ) {
   }
 
@@ -80,7 +86,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     const name = at.name;
     const now = new Date(this.clock.now());
     const violations: Violation[] = [];
-    const stored = await loadBackendSecrets(this.store.resources, name, parsed.mesh.mtls?.backends ?? []);
+    const stored = await loadBackendSecrets(this.store.resources, name, parsed.mesh.mtls?.backends ?? [], this.files);
     const pending = await Promise.all(
       (parsed.mesh.mtls?.backends ?? []).map((backend, i) =>
         pluginFor(backend.type)
@@ -121,7 +127,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     const backends = mesh.mtls?.backends ?? [];
     const storedBackends = (stored?.spec as Mesh | undefined)?.mtls?.backends ?? [];
-    const storedSecrets = await loadBackendSecrets(tx.resources, name, [...storedBackends, ...backends]);
+    const storedSecrets = await loadBackendSecrets(tx.resources, name, [...storedBackends, ...backends], this.files);
     const secrets = new PreparedSecrets(storedSecrets, name, pending);
     for (const backend of backends) {
       if (!pluginFor(backend.type).materialExists(name, backend, secrets)) throw new PreparedMaterialMissing();

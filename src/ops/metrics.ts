@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CaMaterialError } from '../ca/backend.js';
+import { CaMaterialError, type CaMaterial } from '../ca/backend.js';
 import type { Clock } from '../domain/clock.js';
 import type { CaManager } from '../ca/ca-manager.js';
 import type { LongPollGate } from '../dataplanes/limits.js';
@@ -69,18 +69,32 @@ export class MeshcpMetrics {
         this.set(sources.fleetLane.queued);
       },
     });
-    const meshes = async () => (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;
+    // One read of the store per scrape, shared by every gauge that needs it. A store that cannot be read (PostgreSQL
+    // down) must not cost the scrape its other series: those gauges are left empty and meshcp_store_up says why.
+    let pending: Promise<StoreSnapshot | undefined> | undefined;
+    const snapshot = () =>
+      (pending ??= readStore(sources)
+        .catch(() => undefined)
+        .finally(() => {
+          pending = undefined;
+        }));
+    new Gauge({
+      name: 'meshcp_store_up',
+      help: 'Whether the last scrape could read the store (1) or not (0: the store-derived series are left out)',
+      registers,
+      async collect() {
+        this.set((await snapshot()) ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'meshcp_active_dataplanes',
       help: 'Dataplanes holding an unexpired certificate, by mesh',
       labelNames: ['mesh'],
       registers,
       async collect() {
-        const now = sources.clock.now();
-        const counts = [];
-        for (const mesh of await meshes()) counts.push({ mesh: mesh.name, n: await sources.facts.countActive(mesh.name, now) });
+        const rows = (await snapshot()) ?? [];
         this.reset();
-        for (const { mesh, n } of counts) this.set({ mesh }, n);
+        for (const { mesh, active } of rows) this.set({ mesh }, active);
       },
     });
     new Gauge({
@@ -89,12 +103,11 @@ export class MeshcpMetrics {
       labelNames: ['mesh', 'backend', 'type'],
       registers,
       async collect() {
-        const rows = [];
-        for (const mesh of await meshes()) rows.push({ mesh, materials: await materialsOf(sources.ca, mesh.name) });
+        const rows = (await snapshot()) ?? [];
         this.reset();
         for (const { mesh, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh: mesh.name, backend: material.backend, type: material.type }, Math.floor(material.notAfter.getTime() / 1000));
+            this.set({ mesh, backend: material.backend, type: material.type }, Math.floor(material.notAfter.getTime() / 1000));
           }
         }
       },
@@ -105,16 +118,12 @@ export class MeshcpMetrics {
       labelNames: ['mesh', 'backend', 'state'],
       registers,
       async collect() {
-        const now = sources.clock.now();
-        const rows = [];
-        for (const mesh of await meshes()) {
-          rows.push({ mesh, fleet: await sources.facts.fleetSummary(mesh.name, now), materials: await materialsOf(sources.ca, mesh.name) });
-        }
+        const rows = (await snapshot()) ?? [];
         this.reset();
         for (const { mesh, fleet, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh: mesh.name, backend: material.backend, state: 'trusting' }, fleet.trusting(material.backend, material.fingerprint));
-            this.set({ mesh: mesh.name, backend: material.backend, state: 'issued' }, fleet.issuedBy(material.backend));
+            this.set({ mesh, backend: material.backend, state: 'trusting' }, fleet.trusting(material.backend, material.fingerprint));
+            this.set({ mesh, backend: material.backend, state: 'issued' }, fleet.issuedBy(material.backend));
           }
         }
       },
@@ -127,6 +136,29 @@ export class MeshcpMetrics {
     this.defaultsCollected = true;
     collectDefaultMetrics({ register: this.registry });
   }
+}
+
+type StoreSnapshot = {
+  mesh: string;
+  active: number;
+  fleet: Awaited<ReturnType<FactsStore['fleetSummary']>>;
+  materials: CaMaterial[];
+}[];
+
+/** What the store-derived gauges show, per mesh (at most MAX_MESHES_PER_SCRAPE). Throws when the store cannot be read. */
+async function readStore(sources: MetricsSources): Promise<StoreSnapshot> {
+  const now = sources.clock.now();
+  const meshes = (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;
+  const rows: StoreSnapshot = [];
+  for (const mesh of meshes) {
+    rows.push({
+      mesh: mesh.name,
+      active: await sources.facts.countActive(mesh.name, now),
+      fleet: await sources.facts.fleetSummary(mesh.name, now),
+      materials: await materialsOf(sources.ca, mesh.name),
+    });
+  }
+  return rows;
 }
 
 async function materialsOf(ca: CaManager, mesh: string) {

@@ -64,6 +64,12 @@ export class ResourceStore {
     return row ? this.decode<Spec>(row) : undefined;
   }
 
+  /** Decrypts one sealed row, if there is any: a wrong secrets key is found at start, not on some later request. */
+  async checkSecretsKey(): Promise<void> {
+    const row = await this.exec.get<Row>("SELECT * FROM resources WHERE type IN ('Secret', 'GlobalSecret') ORDER BY type, mesh, name LIMIT 1", []);
+    if (row) this.decode(row);
+  }
+
   /** Existence without decoding (or decrypting) the spec. */
   async exists(type: ResourceType, mesh: string, name: string): Promise<boolean> {
     return (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) !== undefined;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -201,7 +202,9 @@ describe('vault CA backend', () => {
     const request = vault.requests[calls]!;
     assert.equal(request.path, '/v1/pki/sign/dataplanes');
     assert.deepEqual([request.token, request.namespace], [TOKEN, 'team-a']);
-    assert.deepEqual(Object.keys(request.body).sort(), ['common_name', 'csr', 'format', 'ttl', 'uri_sans']);
+    // Exactly the identity meshcp decides: nothing left to the CSR or to the role's defaults.
+    assert.deepEqual(Object.keys(request.body).sort(), ['alt_names', 'common_name', 'csr', 'exclude_cn_from_sans', 'format', 'ip_sans', 'other_sans', 'ttl', 'uri_sans']);
+    assert.deepEqual([request.body.alt_names, request.body.ip_sans, request.body.other_sans, request.body.exclude_cn_from_sans], ['', '', '', true]);
     assert.equal(request.body.common_name, 'web.mesh');
     assert.equal(request.body.ttl, '86400s');
     const cert = new X509Certificate(res.body.certificate);
@@ -323,4 +326,56 @@ describe('vault CA backend', () => {
     assert.ok(!cp.allLogs().includes(TOKEN));
     assert.ok(!(await storedBytes(cp.t)).includes(TOKEN), 'the store holds no plaintext token');
   });
+});
+
+describe('vault CA backend: a role that copies the CSR\'s names (use_csr_sans, use_csr_common_name)', () => {
+  let vault: VaultPkiDouble;
+  let cp: Cp;
+
+  before(async () => {
+    vault = await VaultPkiDouble.start({ namespace: 'team-a', tokens: [TOKEN], roles: { dataplanes: { ...ROLE, useCsrValues: true } } });
+    cp = await Cp.start();
+    assert.equal((await cp.putSecret('vault-ca', vault.tlsCaPem)).status, 201);
+    assert.equal((await cp.putSecret('vault-token', `${TOKEN}\n`)).status, 201);
+    const put = await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault)] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    await cp.addDataplane('web-1', 'web');
+  });
+  after(async () => {
+    await cp.t.close();
+    await vault.down();
+  });
+
+  /** A CSR as an attacker writes it: the URI SANs meshcp will ask for, plus names of the attacker's choice. */
+  function craftedCsr(subject: string, extraSans: string): { csrPem: string; keyPem: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'crafted-csr-'));
+    try {
+      const key = join(dir, 'key.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+      const sans = ['URI:spiffe://default/web', 'URI:kuma://kuma.io/service/web', extraSans].filter((s) => s !== '').join(',');
+      const csrPem = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', subject, '-addext', `subjectAltName=${sans}`]).toString();
+      return { csrPem, keyPem: readFileSync(key, 'utf8') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  for (const [what, subject, extra] of [
+    ['a DNS SAN', '/CN=web.mesh', 'DNS:payments.example.com'],
+    ['an IP SAN', '/CN=web.mesh', 'IP:10.0.0.1'],
+    ['an e-mail SAN', '/CN=web.mesh', 'email:ceo@example.com'],
+    ['a subject meshcp did not ask for', '/CN=payments.example.com/O=Bank', ''],
+  ] as const) {
+    it(`refuses (502, logged) a certificate carrying ${what}, and hands nothing out`, async () => {
+      const { csrPem } = craftedCsr(subject, extra);
+      const calls = vault.requests.length;
+      const res = await cp.certificate('web-1', { csr: csrPem });
+      assert.equal(vault.requests.length, calls + 1, 'Vault was asked');
+      assert.equal(res.status, 502, JSON.stringify(res.body));
+      assert.equal(res.body.certificate, undefined);
+      assert.match(res.body.detail, /Vault returned a certificate meshcp will not hand out: (it carries subject alternative names|its subject is)/);
+      assert.match(cp.allLogs(), /will not hand out/);
+      assert.ok(!cp.allLogs().includes(TOKEN), 'the token is never logged');
+    });
+  }
 });

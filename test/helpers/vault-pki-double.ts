@@ -4,7 +4,11 @@
 // (allowed_uri_sans globs, max_ttl, allow_any_name / allowed_domains, require_cn). Served over HTTPS with its own
 // self-signed server certificate. It signs with the control plane's X.509 code (empty subject, URI SANs), which is
 // fine for a test double; a real Vault also puts the common name in the subject.
-import { generateKeyPairSync, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +28,11 @@ export interface VaultRole {
   requireCn?: boolean;
   /** Key made by `issue`: Vault's default is RSA 2048; EC P-256 keeps tests quick. */
   keyType?: 'ec' | 'rsa';
+  /**
+   * Vault's role defaults `use_csr_common_name` and `use_csr_sans` (true): `sign` copies the CSR's subject and SANs
+   * into the certificate instead of the request's names. Signed with openssl (`-copy_extensions copyall`).
+   */
+  useCsrValues?: boolean;
 }
 
 export interface VaultDoubleOptions {
@@ -47,11 +56,28 @@ export interface RecordedRequest {
 interface PkiCa {
   signer: CaSigner;
   pem: string;
+  keyPem: string;
 }
 
 function newCa(name: string, lifetimeMs: number): PkiCa {
   const ca = ecdsaRootCa(name, lifetimeMs);
-  return { pem: ca.certPem, signer: loadCaSigner(ca.certPem, ca.keyPem) };
+  return { pem: ca.certPem, keyPem: ca.keyPem, signer: loadCaSigner(ca.certPem, ca.keyPem) };
+}
+
+/** What a role with `use_csr_sans`/`use_csr_common_name` makes of a CSR: its subject and extensions, copied. */
+function signCopyingCsr(ca: PkiCa, csrPem: string, days: number): { pem: string; serialHex: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'vault-double-'));
+  try {
+    writeFileSync(join(dir, 'csr.pem'), csrPem);
+    writeFileSync(join(dir, 'ca.pem'), ca.pem);
+    writeFileSync(join(dir, 'ca.key'), ca.keyPem);
+    const serialHex = randomBytes(16).toString('hex').replace(/^./, '4').toUpperCase();
+    const pem = execFileSync('openssl', ['x509', '-req', '-in', join(dir, 'csr.pem'), '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
+      '-set_serial', `0x${serialHex}`, '-days', String(days), '-copy_extensions', 'copyall']).toString();
+    return { pem, serialHex };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
@@ -260,7 +286,8 @@ export class VaultPkiDouble {
       privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     }
     if (uris.length === 0) return reply(res, 400, { errors: ['the double signs certificates with URI SANs only: uri_sans is empty'] });
-    const leaf = issueLeafCertificate({
+    const copied = mode === 'sign' && role.useCsrValues ? signCopyingCsr(this.ca, body.csr as string, Math.max(1, Math.floor(ttl / 86400))) : undefined;
+    const leaf = copied ? { pem: copied.pem, serialHex: copied.serialHex } : issueLeafCertificate({
       ca: this.ca.signer,
       subjectPublicKeyDer: spki,
       publicKeyIsRsa: isRsa,

@@ -15,8 +15,9 @@ let pki: OpensslWorkspace;
 const cas: Record<string, PemPair> = {};
 
 before(async () => {
-  t = await createTestApp({}, { defaultMesh: false });
   pki = new OpensslWorkspace();
+  // File data sources are read only under the operator's directories: here, the workspace's.
+  t = await createTestApp({ MESHCP_FILE_SOURCE_DIRS: pki.dir }, { defaultMesh: false });
   const made = await Promise.all([
     pki.ca({ key: 'ec-p256', cn: 'ca-p256' }),
     pki.ca({ key: 'ec-p384', cn: 'ca-p384' }),
@@ -340,7 +341,7 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
 
   test('a file that does not exist', async () => {
     const path = join(pki.dir, 'no-such-file.pem');
-    const message = `could not load data: open ${path}: no such file or directory`;
+    const message = `could not load data: open ${path}: not a readable regular file in the directories of MESHCP_FILE_SOURCE_DIRS`;
     await expectRefused('missing-file', withBad(provided('bad', { file: path }, { inlineString: cas.p256.keyPem })), [
       { field: at('.cert'), message },
       { field: at('.key'), message },

@@ -59,11 +59,22 @@ test('docker-compose: the default services are unchanged by the ha profile, whic
     assert.equal(cp.environment.MESHCP_STORE_POSTGRES_PASSWORD, db.environment.POSTGRES_PASSWORD);
     assert.equal(cp.environment.MESHCP_SECRETS_KEY, '${MESHCP_SECRETS_KEY:-}', 'one key from the shell for all, no per-instance default');
     assert.match(cp.healthcheck.test.join(' '), /readyz/);
-    for (const port of cp.ports) hostPorts.add(String(port).split(':')[0]);
+    for (const port of cp.ports) hostPorts.add(String(port).split(':').at(-2)!);
     assert.notEqual(cp.volumes[0].split(':')[0], 'meshcp-data', `${name} does not share the SQLite instance's data volume`);
   }
   assert.equal(hostPorts.size, 3, 'each instance on its own host port');
   for (const n of ['control-plane', 'init', 'web-1', 'web-2', 'meshctl']) {
     assert.doesNotMatch(JSON.stringify(services[n]), /STORE_TYPE|postgres/i, `${n} stays on SQLite`);
+  }
+});
+
+test('docker-compose publishes the plaintext ports (diagnostics 5680, HTTP 5681) on the host\'s loopback unless the operator opts in', () => {
+  const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'));
+  const services = compose.services as Record<string, Record<string, any>>;
+  const published = Object.entries(services).flatMap(([name, service]) => (service.ports ?? []).map((p: unknown) => [name, String(p)] as const));
+  const plaintext = published.filter(([, p]) => /:(5680|5681)$/.test(p));
+  assert.equal(plaintext.length, 5, JSON.stringify(published)); // control-plane's two, cp-1..3's HTTP
+  for (const [name, port] of plaintext) {
+    assert.match(port, /^\$\{MESHCP_PLAINTEXT_PUBLISH_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/, `${name} publishes ${port}`);
   }
 });
