@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { FleetWatch } from '../../src/ops/fleet-watch.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DAY = 86_400_000;
 let t: TestApp;
@@ -71,10 +72,11 @@ describe('fleet watch', () => {
     started.start(DAY);
     try {
       await later.advance(DAY);
-      assert.ok(lines.some((l) => l.event === 'dataplane-offline' && l.dataplanes.includes('web-9')), 'the sweep ran on the clock');
+      // The runs the clock fired read the store (a round trip on PostgreSQL): wait for what they report.
+      await waitFor('the sweep on the clock to report web-9', () => lines.some((l) => l.event === 'dataplane-offline' && l.dataplanes.includes('web-9')));
       assert.equal(warned(), before, 'day 1: the CA is not yet within 30 days of its end');
       await later.advance(24 * DAY);
-      assert.ok(warned() > before, 'a daily check on the clock warned once the CA came within 30 days');
+      await waitFor('a daily check on the clock to warn once the CA came within 30 days', () => warned() > before);
     } finally {
       started.stop();
     }
