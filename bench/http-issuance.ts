@@ -36,7 +36,7 @@ type Target = (typeof ALL_TARGETS)[number];
 /** BENCH_TARGETS=dataplane,cfssl runs only those (e.g. to profile one path); the ratios then need both sides. */
 const TARGETS = ALL_TARGETS.filter((t) => !process.env.BENCH_TARGETS || process.env.BENCH_TARGETS.split(',').includes(t));
 
-export interface TargetResult {
+interface TargetResult {
   /** Median over the rounds. */
   certsPerSecond: number;
   /** Median over the rounds: server CPU (all threads) per issued certificate. */
@@ -46,7 +46,7 @@ export interface TargetResult {
   runs: { certsPerSecond: number; cpuMicrosPerCert: number; mainThreadMicrosPerCert: number; certificates: number; errors: number }[];
 }
 
-export type HttpIssuanceResult = {
+type HttpIssuanceResult = {
   engine: 'sqlite' | 'postgres';
   connections: number;
   threads: number;
@@ -222,7 +222,7 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
 }
 
 /** One line per target, for a terminal. */
-export function describeHttpIssuance(r: HttpIssuanceResult): string[] {
+function describeHttpIssuance(r: HttpIssuanceResult): string[] {
   return TARGETS.map((t) => `${t.padEnd(20)} ${String(r[t].certsPerSecond).padStart(6)}/s  ${String(r[t].cpuMicrosPerCert).padStart(5)} µs CPU/cert (main thread ${String(r[t].mainThreadMicrosPerCert).padStart(4)})  (runs: ${r[t].runs.map((x) => `${x.certsPerSecond}/s ${x.cpuMicrosPerCert} µs${x.errors ? ` ${x.errors} errors` : ''}`).join(', ')})`);
 }
 

@@ -25,7 +25,7 @@ const step1 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', b
 const step2 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends } };
 const step3 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends: [backends[1]] } };
 
-export interface ValidatorBenchOptions {
+interface ValidatorBenchOptions {
   engine?: 'sqlite' | 'postgres';
   fleet?: number;
 }

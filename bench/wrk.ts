@@ -17,7 +17,7 @@ export interface WrkLoad {
   bodiesFile?: string;
 }
 
-export interface WrkResult {
+interface WrkResult {
   requests: number;
   /** Non-2xx answers plus socket errors. */
   errors: number;

@@ -20,7 +20,7 @@ import { errorBody } from './api/error-body.js';
 import type { Services } from './services.js';
 import { VERSION } from './version.js';
 
-export interface AppOptions {
+interface AppOptions {
   https?: HttpsServerOptions;
   /** Shared by the listeners of one process; tests through inject() have no sockets to limit. */
   connectionGate?: ConnectionGate;
@@ -29,7 +29,7 @@ export interface AppOptions {
 /** Fastify's own two lines per request are replaced by the one `onResponse` line below. */
 class OneLinePerRequest extends LogController {}
 
-export const REQUEST_TIMEOUT_MS = 75_000; // above the 60 s long-poll bound
+const REQUEST_TIMEOUT_MS = 75_000; // above the 60 s long-poll bound
 
 /** The HTTP API without a listener: `main.ts` listens, tests use `app.inject()`. */
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {

@@ -8,7 +8,7 @@ import { createSelfSignedServerCertificate } from './x509/x509.js';
 import { namesKey, serverCertNames } from './ops/server-cert-names.js';
 
 /** Paths pino must never print, wherever they appear in a logged object. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'authorization',
   '*.authorization',
   'req.headers.authorization',

@@ -5,7 +5,7 @@ import { parseDuration } from './resources/duration.js';
 import { POSTGRES_TLS_MODES, type PostgresTlsMode, type StoreConfig } from './store/store-config.js';
 
 /** Certificate profiles (MESHCP_CERT_PROFILE): see src/dataplanes/cert-profile.ts. */
-export const CERT_PROFILES = ['kuma', 'spiffe'] as const;
+const CERT_PROFILES = ['kuma', 'spiffe'] as const;
 export type CertProfile = (typeof CERT_PROFILES)[number];
 
 /** A DNS name, or a wildcard one, as a server certificate may name it. */
@@ -22,7 +22,7 @@ function parseHostnameList(raw: string | undefined): { names: string[] } | { err
   return { names };
 }
 
-export type { StoreConfig } from './store/store-config.js';
+
 
 export interface Config {
   apiAddress: string;

@@ -63,7 +63,7 @@ export interface AgentOptions {
 }
 
 /** What the proxy really holds: acknowledged to the control plane on every poll. */
-export interface HeldMaterial {
+interface HeldMaterial {
   bundleVersion: string;
   /** Serial of the served certificate, upper-case hex. */
   serial: string;

@@ -10,7 +10,7 @@ import { pemEncode } from '../x509/pem.js';
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const COMMON_NAME = '2.5.4.3';
 
-export interface KeyAndCsr {
+interface KeyAndCsr {
   privateKey: KeyObject;
   /** PKCS#8 PEM of the private key, for key.pem. */
   keyPem: string;

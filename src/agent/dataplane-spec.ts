@@ -1,7 +1,7 @@
 /** The Dataplane the agent registers: from a YAML/JSON file, or built from flags. */
 import { parse } from 'yaml';
 
-export type DataplaneResource = Record<string, unknown> & {
+type DataplaneResource = Record<string, unknown> & {
   type: 'Dataplane';
   mesh: string;
   name: string;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 export const DATA_LINK = '..data';
 
-export interface PemFiles {
+interface PemFiles {
   certPem: string;
   keyPem: string;
   caPem: string;
@@ -31,7 +31,7 @@ function setFiles(files: PemFiles): [string, string, number][] {
   ];
 }
 
-export const STABLE_NAMES = setFiles({ certPem: '', keyPem: '', caPem: '' }).map(([name]) => name);
+const STABLE_NAMES = setFiles({ certPem: '', keyPem: '', caPem: '' }).map(([name]) => name);
 
 let sequence = 0;
 

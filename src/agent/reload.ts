@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { systemClock } from '../domain/clock.js';
 
-export interface ReloadOutcome {
+interface ReloadOutcome {
   ok: boolean;
   /** Exit code, or null when killed. */
   code: number | null;

@@ -9,12 +9,12 @@ import tls from 'node:tls';
 import type { AgentEvent, AgentMaterial, DataplaneAgent } from './agent.js';
 import { every, systemClock, type Clock } from '../domain/clock.js';
 
-export function contextOptions(material: AgentMaterial): tls.SecureContextOptions {
+function contextOptions(material: AgentMaterial): tls.SecureContextOptions {
   return { key: material.keyPem, cert: material.certPem, ca: material.caPem };
 }
 
 /** URI SANs of a peer certificate (`URI:spiffe://default/web, URI:kuma://...`). */
-export function uriSans(cert: tls.PeerCertificate): string[] {
+function uriSans(cert: tls.PeerCertificate): string[] {
   return (cert.subjectaltname ?? '')
     .split(/,\s*/)
     .filter((s) => s.startsWith('URI:'))

@@ -6,9 +6,9 @@ import { forbidden, unauthenticated } from '../domain/errors.js';
 
 
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
-export type Access = 'public' | 'admin' | 'own-dataplane';
+type Access = 'public' | 'admin' | 'own-dataplane';
 
-export interface AuthOptions {
+interface AuthOptions {
   localhostIsAdmin: boolean;
   adminToken: string;
   dataplaneTokens: DataplaneTokenVerifier;
@@ -46,7 +46,7 @@ const isLoopbackHost = (host: string) => host === 'localhost' || isLoopbackAddre
  * Kuma 2.14's strict "localhost is admin": a loopback peer, a loopback Host, no forwarding headers (a proxy on the
  * same machine must not make every remote caller an admin), and nothing that marks a cross-site browser request.
  */
-export function isLocalAdminRequest(request: FastifyRequest): boolean {
+function isLocalAdminRequest(request: FastifyRequest): boolean {
   if (!isLoopbackAddress(request.socket.remoteAddress)) return false;
   if (FORWARDING_HEADERS.some((h) => request.headers[h] !== undefined)) return false;
   const host = request.headers.host ?? '';

@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
  * Bounds on what a request body may make the parsers do. No resource comes near them (a Dataplane at its inbound cap
  * is ~2,000 values); they exist so that one body, however hostile, costs a bounded amount of CPU and memory.
  */
-export const BODY_BOUNDS = {
+const BODY_BOUNDS = {
   /** Object/array nesting, JSON or YAML (the recursive checks downstream must not overflow the stack). */
   depth: 100,
   /** Values (objects, arrays, scalars) in one parsed body: bounds schema validation and every walk over the body. */

@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
 import { systemClock } from '../domain/clock.js';
 
-export interface ConnectionLimits {
+interface ConnectionLimits {
   /** Open connections across the listeners; beyond it new ones are closed at once. */
   maxConnections: number;
   /** Open connections from one remote address; 0 = no cap. */

@@ -15,7 +15,7 @@ declare module 'fastify' {
   }
 }
 
-export interface DataplaneTokenPolicyOptions {
+interface DataplaneTokenPolicyOptions {
   store: ResourceStore;
   /** MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG: refuse dataplane tokens not bound to a `kuma.io/service` value. */
   requireServiceTag: boolean;

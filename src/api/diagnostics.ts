@@ -13,7 +13,7 @@ const DIAGNOSTICS_REQUEST_TIMEOUT_MS = 10_000;
  * One rendering in flight at a time, reused for `METRICS_CACHE_MS` of the injected clock: concurrent scrapers wait
  * for the same text instead of each reading the store and serialising every series.
  */
-export class CachedRendering {
+class CachedRendering {
   private cached?: { at: number; text: string };
   private pending?: Promise<string>;
 

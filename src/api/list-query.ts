@@ -5,8 +5,8 @@ import type { ListQuery, StoredResource } from '../store/resource-store.js';
 import { renderResource } from './render.js';
 import { parseDataplaneListFilter } from './dataplane-list-filters.js';
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -22,7 +22,7 @@ function listError(detail: string, field?: string, reason?: string): DomainError
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value[value.length - 1] : value);
 
 /** The route as Kuma names it in violations: its template, `/meshes/{mesh}/dataplanes`, not the URL. */
-export function routeTemplate(request: FastifyRequest): string {
+function routeTemplate(request: FastifyRequest): string {
   const template = request.routeOptions.url ?? request.url.split('?')[0]!;
   return template.replace(/:([A-Za-z_]\w*)/g, '{$1}');
 }

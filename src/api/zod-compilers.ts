@@ -14,7 +14,7 @@ import { fromZodError } from '../resources/violations.js';
  * words, through the one error handler), and the document is generated with the same z.toJSONSchema as before.
  */
 
-export const isZodSchema = (schema: unknown): schema is z.ZodType => schema instanceof z.ZodType;
+const isZodSchema = (schema: unknown): schema is z.ZodType => schema instanceof z.ZodType;
 
 /** Refuses a value inside a zod check with the domain's own error, so the answer keeps Kuma's title and words. */
 export function refuse(ctx: z.RefinementCtx, refusal: DomainError): void {
@@ -36,7 +36,7 @@ function refusalOf(error: z.ZodError, part: string): DomainError {
 export const documentedAs = z.registry<Record<string, unknown>>();
 
 /** The OpenAPI 3.0 form of a zod schema: the same conversion for request parts and answers. */
-export function openApiSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+function openApiSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _drop, ...json } = z.toJSONSchema(schema, {
     target: 'openapi-3.0',
     io,

@@ -5,7 +5,7 @@ import type { Clock } from '../domain/clock.js';
  * answered, and the error when it did not. Keyed by mesh and backend; bounded because backends are
  * operator-configured resources.
  */
-export interface BackendContact {
+interface BackendContact {
   reachable: boolean;
   at: string;
   error?: string;

@@ -26,7 +26,7 @@ export interface MeshCaState {
   issuer: CaIssuer;
 }
 
-export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
+function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
   const hash = createHash('sha256').update(enabledBackend);
   for (const b of backends) hash.update(`\n${b.name}:${b.fingerprint}`);
   return hash.digest('base64url').slice(0, 22);

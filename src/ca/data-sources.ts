@@ -11,9 +11,9 @@ import { CaMaterialError, type FileSourcePolicy, type SecretSource } from './bac
  * regular file or not allowed gets one and the same answer, so the API cannot be used to probe the file system.
  */
 
-export const FILE_SOURCE_DIRS_SETTING = 'MESHCP_FILE_SOURCE_DIRS';
+const FILE_SOURCE_DIRS_SETTING = 'MESHCP_FILE_SOURCE_DIRS';
 
-export const NO_FILE_SOURCES: FileSourcePolicy = { allowedDirs: [], deniedDirs: [] };
+const NO_FILE_SOURCES: FileSourcePolicy = { allowedDirs: [], deniedDirs: [] };
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -52,7 +52,7 @@ function openedPath(fd: number): string | undefined {
   }
 }
 
-export function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
+function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
   if (policy.allowedDirs.length === 0) {
     throw new CaMaterialError(`could not load data: file data sources are turned off; the operator allows them with ${FILE_SOURCE_DIRS_SETTING} (directories they may read)`);
   }

@@ -3,7 +3,7 @@ import { CaMaterialError } from './backend.js';
 import { fingerprintOf } from '../x509/certificate-facts.js';
 import { pemDecodeAll, pemEncode } from '../x509/pem.js';
 
-export type ChainDescription = ReturnType<typeof describeUncached>;
+type ChainDescription = ReturnType<typeof describeUncached>;
 
 const described = new Map<string, ChainDescription>();
 const MAX_DESCRIBED = 256;

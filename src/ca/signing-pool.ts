@@ -3,7 +3,7 @@ import { signLeaf, type LeafRequest, type LeafResult } from './leaf-signing.js';
 import type { CaSigner } from '../x509/x509.js';
 import { systemClock } from '../domain/clock.js';
 
-export interface SignerMaterial {
+interface SignerMaterial {
   chainPem: string;
   keyPem: string;
 }
@@ -31,7 +31,7 @@ export class SigningUnavailableError extends Error {}
 const CLOSE_BOUND_MS = 2_000;
 
 /** Without `dpCert.requestTimeout`, a job that has not come back in this long fails (a signature takes ~1 ms). */
-export const DEFAULT_SIGNING_TIMEOUT_MS = 10_000;
+const DEFAULT_SIGNING_TIMEOUT_MS = 10_000;
 
 interface PendingJob {
   job: SigningJob;
@@ -51,7 +51,7 @@ interface PoolWorker {
   outbox: SigningJob[];
 }
 
-export type WorkerFactory = () => Worker;
+type WorkerFactory = () => Worker;
 
 /** Compiled (dist/*.js) the worker is plain JS; from source under tsx it needs tsx registered in the thread. */
 function startSigningWorker(): Worker {

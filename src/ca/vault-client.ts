@@ -53,7 +53,7 @@ export class VaultBadAnswer extends Error {
 const TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export interface VaultCall {
+interface VaultCall {
   method: 'GET' | 'POST';
   path: string;
   body?: object;
@@ -91,7 +91,7 @@ function vaultErrors(text: string): string {
 }
 
 /** One call to Vault; resolves with the body of a 2xx answer, throws a classified error otherwise. */
-export function callVault(conn: VaultConnection, call: VaultCall): Promise<string> {
+function callVault(conn: VaultConnection, call: VaultCall): Promise<string> {
   return callVaultOnce(conn, call, false);
 }
 
@@ -181,7 +181,7 @@ function parseJson(text: string, what: string): Record<string, unknown> {
 const loginTokens = new WeakMap<VaultConnection, string>();
 
 /** The token to send: the configured one, or one obtained by TLS certificate login (`auth/cert`). */
-export async function vaultToken(conn: VaultConnection): Promise<string> {
+async function vaultToken(conn: VaultConnection): Promise<string> {
   if ('token' in conn.auth) return conn.auth.token;
   const cached = loginTokens.get(conn);
   if (cached !== undefined) return cached;
@@ -210,7 +210,7 @@ export async function fetchVaultCaChain(conn: VaultConnection): Promise<string> 
   return [issuerBlocks[0]!, ...rest].map((b) => `${b}\n`).join('');
 }
 
-export interface VaultLeaf {
+interface VaultLeaf {
   certificatePem: string;
   privateKeyPem?: string;
 }

@@ -11,7 +11,7 @@ import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js
 import { TAG_ACTION } from '../resources/vault-conf.js';
 
 /** Seconds a dataplane should wait before asking again while Vault is unreachable. */
-export const VAULT_RETRY_AFTER_SECONDS = 10;
+const VAULT_RETRY_AFTER_SECONDS = 10;
 
 /** Vault refused, or answered with a certificate meshcp will not hand out. */
 const upstreamFailed = (detail: string) => new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });

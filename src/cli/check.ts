@@ -3,7 +3,7 @@ import { relativeTime, shortDuration, timestamp } from './format.js';
 import { rotationTarget } from './rotation-view.js';
 import type { RotationStatus } from './types.js';
 
-export interface Finding {
+interface Finding {
   mesh: string;
   problem: boolean;
   message: string;

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { parseAddressList } from '../client/addresses.js';
 import { ConfigFileError, currentControlPlane, type ConfigFile, type ControlPlanesFile } from './control-planes.js';
 
-export { ConfigFileError, type ConfigFile };
+export { ConfigFileError };
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:5681';
 
@@ -22,7 +22,7 @@ export interface ConnectionFlags {
   insecureSkipVerify?: boolean;
 }
 
-export interface ResolvedConnection {
+interface ResolvedConnection {
   /** Tried in order; the first that answers serves the command. */
   addresses: string[];
   token?: string;
@@ -68,7 +68,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   return out;
 }
 
-export interface ResolveDeps {
+interface ResolveDeps {
   env: NodeJS.ProcessEnv;
   readFile?: (path: string) => string;
   exists?: (path: string) => boolean;

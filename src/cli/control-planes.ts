@@ -17,7 +17,7 @@ export interface ConfigFile {
 
 export class ConfigFileError extends Error {}
 
-export interface ControlPlaneEntry extends ConfigFile {
+interface ControlPlaneEntry extends ConfigFile {
   name: string;
   /** Several (a list) for the instances of one HA control plane. */
   address: string | string[];

@@ -4,7 +4,7 @@ import { itemPath, resourceTypeByKind, RESOURCE_TYPES, type ResourceType } from 
 
 export class ManifestError extends Error {}
 
-export interface ApplyItem {
+interface ApplyItem {
   type: ResourceType;
   name: string;
   /** '' for global resources. */

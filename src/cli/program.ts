@@ -17,13 +17,13 @@ import { parseTagFlags, withDataplaneServiceTag } from './token-tags.js';
 import { CLEAR_SCREEN, safeOutput, StatusLine } from './terminal.js';
 import type { CliIo } from './io.js';
 
-export type { CliIo };
+
 import type { DataplaneOverview, MeshResource, RotationStatus } from './types.js';
 import { VERSION } from '../version.js';
 
 
 /** A failure with a chosen exit code and already readable lines. */
-export class CliError extends Error {
+class CliError extends Error {
   constructor(
     readonly lines: string[],
     readonly exitCode = 1,
@@ -47,7 +47,7 @@ function output(io: CliIo, format: OutputFormat, value: unknown, table: () => st
 const outputOption = () =>
   new Option('-o, --output <format>', 'output format: table, yaml or json').default('table').argParser(parseOutputFormat);
 
-export function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo): Command {
   const program = new Command('meshctl')
     .description('Operate a meshcp control plane: resources, dataplane tokens, and CA rotations')
     .version(VERSION)
@@ -350,7 +350,7 @@ function notFoundAsLine(err: unknown, label: string): unknown {
 }
 
 /** Readable lines for anything a command throws. */
-export function errorLines(err: unknown): string[] {
+function errorLines(err: unknown): string[] {
   if (err instanceof CliError) return err.lines;
   if (err instanceof ApiCallError) return err.lines;
   if (err instanceof ConnectionError || err instanceof UsageError || err instanceof ManifestError || err instanceof ConfigFileError) {

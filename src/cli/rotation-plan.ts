@@ -10,7 +10,7 @@ import type { MeshResource, RotationStatus } from './types.js';
 
 export type RotationPhase = 'enable' | 'remove';
 
-export type RotationAction =
+type RotationAction =
   | { kind: 'done'; message: string }
   | { kind: 'error'; message: string }
   | {
@@ -30,7 +30,7 @@ export const PHASE_TITLES: Record<RotationPhase, (target: string) => string> = {
 };
 
 /** The mesh as a PUT body: without the server-set times. */
-export function meshBody(mesh: MeshResource): MeshResource {
+function meshBody(mesh: MeshResource): MeshResource {
   const { creationTime: _c, modificationTime: _m, ...rest } = mesh;
   return rest as MeshResource;
 }

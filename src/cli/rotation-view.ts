@@ -19,7 +19,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-export function waitingLine(status: RotationStatus): string | undefined {
+function waitingLine(status: RotationStatus): string | undefined {
   const waiting = status.nextStep.waitingFor;
   if (!waiting || waiting.count === 0) return undefined;
   const more = waiting.count - waiting.names.length;

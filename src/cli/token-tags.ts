@@ -2,7 +2,7 @@ import { dataplaneServices, SERVICE_TAG, type Dataplane } from '../resources/dat
 import type { ApiClient } from '../client/http.js';
 import { UsageError } from './resources.js';
 
-export type TokenTags = Record<string, string[]>;
+type TokenTags = Record<string, string[]>;
 
 /** `--tag key=value` flags (repeatable; a key given twice allows both values). */
 export function parseTagFlags(flags: readonly string[]): TokenTags {

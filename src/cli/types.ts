@@ -1,6 +1,6 @@
 /** The documents meshctl reads from the control plane: the contract's (src/contract) and the resources it edits. */
 
-export type { BackendStatus, DataplaneCertificateFacts, DataplaneOverview, NextStep, RotationStatus } from '../client/types.js';
+export type { DataplaneCertificateFacts, DataplaneOverview, RotationStatus } from '../client/types.js';
 
 export interface MeshBackend {
   name: string;
@@ -19,8 +19,3 @@ export interface MeshResource {
   [key: string]: unknown;
 }
 
-export interface ListBody<T> {
-  total: number;
-  items: T[];
-  next: string | null;
-}

@@ -6,7 +6,7 @@
  */
 
 /** `host:port` (no scheme) means http://host:port, as kumactl users type it; a trailing slash is dropped. */
-export function normalizeAddress(address: string): string {
+function normalizeAddress(address: string): string {
   const trimmed = address.trim().replace(/\/+$/, '');
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
 }

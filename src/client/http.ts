@@ -10,7 +10,7 @@ import { apiErrorLines } from './errors.js';
 import { FAILOVER_STATUSES, isFailover, isTlsTrustError, mayResendAfter, mayResendAfterStatus, type AttemptFailure } from './failover.js';
 import { systemClock } from '../domain/clock.js';
 
-export interface ClientOptions {
+interface ClientOptions {
   /**
    * Base URL of the CP, e.g. http://127.0.0.1:5681; several (instances of one HA control plane) are tried in order
    * and the client stays on the one that answers. An AddressList shares the current address between clients.
@@ -34,7 +34,7 @@ export interface ClientOptions {
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
-export interface RequestOptions {
+interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   query?: Record<string, string | number | boolean | undefined>;
@@ -43,7 +43,7 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;

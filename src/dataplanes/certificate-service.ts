@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CertificateRequestSchema, type IssuedCertificate } from '../contract/dataplanes.js';
 import { CaMaterialError } from '../ca/backend.js';
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
-import { systemClock, type Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { cannotIssue, invalidRequest } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
 import { uriSanViolations } from '../resources/dataplane-limits.js';

@@ -7,7 +7,7 @@ import { systemClock } from '../domain/clock.js';
 export class StaleIssue extends Error {}
 
 /** Which CA state a certificate was signed under. */
-export interface IssuedUnder {
+interface IssuedUnder {
   /** The bundle the certificate was issued with. */
   bundleVersion: string;
   /** The Mesh row version that bundle was built from. */
@@ -40,7 +40,7 @@ interface PendingIssue {
  * so commits held one certificate each. Waiting at most this long after the previous commit lets a busy process put
  * several certificates in one; an idle one commits at once (the previous commit is older than this).
  */
-export const MIN_COMMIT_GAP_MS = 2;
+const MIN_COMMIT_GAP_MS = 2;
 
 export class IssueRecorder {
   private pending: PendingIssue[] = [];

@@ -21,7 +21,6 @@ const TokenRequestSchema = z.object({
   tags: z.record(z.string(), z.array(z.string())).optional(),
   validFor: z.string().optional(),
 });
-export type DataplaneTokenRequest = z.infer<typeof TokenRequestSchema>;
 
 /** Claims are checked as resource names before any lookup, so an unsigned token cannot make us look up (or keep) junk. */
 const ResourceNameClaim = z.string().refine((name) => isValidResourceName(name));
@@ -34,7 +33,7 @@ const TokenClaimsSchema = z.object({
 
 const CLOCK_SKEW_S = 5;
 /** Far above a real token (~1 KB, more with many tags); longer ones are refused before they are decoded. */
-export const MAX_TOKEN_LENGTH = 16 * 1024;
+const MAX_TOKEN_LENGTH = 16 * 1024;
 const KEY_ID = '1';
 
 interface MeshTokenKeys {

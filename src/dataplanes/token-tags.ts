@@ -1,6 +1,6 @@
 import { dataplaneTags, SERVICE_TAG, type Dataplane } from '../resources/dataplane.js';
 
-export type TokenTags = Readonly<Record<string, readonly string[]>>;
+type TokenTags = Readonly<Record<string, readonly string[]>>;
 
 /**
  * Kuma's token-tag rule: every tag key the token names must be on the dataplane (its inbounds or gateway), and every

@@ -8,12 +8,12 @@ import { expectedUris, type CertProfile } from './cert-profile.js';
 import { identityOf, requireMeshCa } from './certificate-service.js';
 import type { DataplaneService } from './dataplane-rules.js';
 
-export const MAX_WAIT_MS = 60_000;
+const MAX_WAIT_MS = 60_000;
 
-export type { TrustBundle } from '../contract/dataplanes.js';
+
 
 /** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
-export type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
+type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
 
 /** The trust bundle endpoint: acknowledgement by If-None-Match, 304 when current, long-poll until it changes. */
 export class TrustBundleService {

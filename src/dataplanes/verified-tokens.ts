@@ -11,7 +11,7 @@ interface Verified {
 }
 
 /** Far above the dataplanes one instance serves (10,000 in the benchmarks); ~150 bytes an entry. */
-export const DEFAULT_VERIFIED_TOKENS = 50_000;
+const DEFAULT_VERIFIED_TOKENS = 50_000;
 
 /**
  * Dataplane tokens that verified, so the next request with the same token skips the RS256 check and the claim

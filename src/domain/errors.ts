@@ -18,7 +18,7 @@ export interface FieldViolation {
  */
 export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-many-requests' | 'upstream-failed';
 
-export interface DomainErrorInit {
+interface DomainErrorInit {
   kind: ErrorKind;
   /** What could not be done, in Kuma's words ('Could not process a resource'); omitted: the kind's own title. */
   title?: string;

@@ -4,7 +4,7 @@ import { CaMaterialError, CaPrepareError, type FileSourcePolicy, type SecretSour
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
-import { conflict, invalidResource, invalidRequest, Titles } from '../domain/errors.js';
+import { conflict, invalidResource, Titles } from '../domain/errors.js';
 import { signingKeySecretName } from '../resources/backend-secrets.js';
 import { kindOf } from '../resources/kinds.js';
 import { validateMeshStructure, type Mesh, type CaBackend } from '../resources/mesh.js';
@@ -16,10 +16,10 @@ import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { Store, StoreTx } from '../store/store.js';
 
-export type { WriteOptions, WriteOutcome } from '../resource-manager/resource-manager.js';
+export type { WriteOptions } from '../resource-manager/resource-manager.js';
 
 /** Seconds a refused rotation step should wait: dataplanes acknowledge and re-issue within a few polls. */
-export const ROTATION_RETRY_AFTER_SECONDS = 5;
+const ROTATION_RETRY_AFTER_SECONDS = 5;
 
 /** Builtin CA secrets generated before the transaction, visible to checks inside it before they are written. */
 class PreparedSecrets implements SecretSource {

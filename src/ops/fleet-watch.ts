@@ -8,11 +8,11 @@ import type { ResourceStore } from '../store/resource-store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A CA expiring within this is worth a warning every day: time to plan a rotation. */
-export const CA_EXPIRY_WARNING_MS = 30 * DAY_MS;
+const CA_EXPIRY_WARNING_MS = 30 * DAY_MS;
 /** Names listed in one "gone offline" line; the count is always exact. */
 const OFFLINE_NAMES = 20;
 
-export interface FleetWatchDeps {
+interface FleetWatchDeps {
   store: ResourceStore;
   facts: FactsStore;
   ca: CaManager;

@@ -1,7 +1,7 @@
 import type { Mesh } from '../resources/mesh.js';
 
 /** One line of the operator's event log: a message and the fields that say what it was about. */
-export interface OpsEvent {
+interface OpsEvent {
   msg: string;
   fields: Record<string, unknown>;
 }

@@ -7,7 +7,7 @@ import type { Mesh } from '../resources/mesh.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
-export interface MetricsSources {
+interface MetricsSources {
   store: ResourceStore;
   facts: FactsStore;
   ca: CaManager;

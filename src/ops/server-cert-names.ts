@@ -2,7 +2,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { DNS_NAME } from '../config.js';
 
-export interface ServerCertNames {
+interface ServerCertNames {
   dnsNames: string[];
   ipAddresses: string[];
 }

@@ -19,7 +19,7 @@ export interface WriteOptions {
 export type WriteOutcome = 'created' | 'updated';
 
 /** Who writes, and how: the principal matters to types with per-caller rules (a dataplane's token tags). */
-export interface WriteRequest extends WriteOptions {
+interface WriteRequest extends WriteOptions {
   principal: Principal;
 }
 

@@ -15,7 +15,7 @@ export const ZONE_NAME = 'default';
  * the origin is `global`, `kuma.io/zone` and `kuma.io/env: universal`; then the labels a kind computes from its spec
  * (a Dataplane's proxy type). They show in GET and list answers and `filter[labels...]` matches them.
  */
-export function computeLabels(type: ResourceType, mesh: string, spec: unknown, given: Labels | undefined): Labels {
+function computeLabels(type: ResourceType, mesh: string, spec: unknown, given: Labels | undefined): Labels {
   const kind = kindOf(type);
   const labels: Labels = { ...(given ?? {}) };
   const setIfAbsent = (key: string, value: string) => {
@@ -37,7 +37,7 @@ export function computeLabels(type: ResourceType, mesh: string, spec: unknown, g
 const IMMUTABLE_LABELS = [ORIGIN_LABEL, ZONE_LABEL, DISPLAY_NAME_LABEL];
 
 /** What a write stores as labels, and (as Kuma) the violations when it would change an immutable computed label. */
-export interface LabelsForWrite {
+interface LabelsForWrite {
   labels: Labels;
   violations: Violation[];
 }

@@ -19,7 +19,7 @@ import type {
 
 type Networking = z.output<typeof DataplaneNetworkingSchema>;
 
-export const PORT_RANGE = 'port must be in the range [1, 65535]';
+const PORT_RANGE = 'port must be in the range [1, 65535]';
 export const BACKEND_REF_KINDS = ['MeshExternalService', 'MeshMultiZoneService', 'MeshService'];
 const POSITIVE = 'must have a positive value';
 

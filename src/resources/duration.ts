@@ -49,11 +49,6 @@ export function parseDuration(input: string): number | null {
   return total;
 }
 
-/** True when `input` parses. */
-export function isValidDuration(input: string): boolean {
-  return parseDuration(input) !== null;
-}
-
 const FORMAT_UNITS: ReadonlyArray<[string, number]> = [
   ['y', MS_PER_YEAR],
   ['d', MS_PER_DAY],

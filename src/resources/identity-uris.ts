@@ -14,7 +14,7 @@ const SERVICE_TAG = 'kuma.io/service';
 const SPIFFE_SEGMENT = /^[a-zA-Z0-9._-]+$/;
 
 /** Why `kuma://<key>/<value>` would not parse as Go's `url.Parse` + crypto/x509 read it, or undefined. */
-export function kumaUriProblem(key: string, value: string): string | undefined {
+function kumaUriProblem(key: string, value: string): string | undefined {
   const uri = `kuma://${key}/${value}`;
   const slash = key.indexOf('/');
   const host = slash === -1 ? key : key.slice(0, slash);
@@ -30,7 +30,7 @@ export function kumaUriProblem(key: string, value: string): string | undefined {
 }
 
 /** Why `spiffe://<mesh>/<service>` would not be a valid SPIFFE ID, or undefined. */
-export function spiffeServiceProblem(service: string): string | undefined {
+function spiffeServiceProblem(service: string): string | undefined {
   if (service === '.' || service === '..') return 'path cannot contain dot segments';
   if (!SPIFFE_SEGMENT.test(service)) return 'path segment characters are limited to letters, numbers, dots, dashes, and underscores';
   return undefined;

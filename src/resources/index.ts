@@ -25,7 +25,7 @@ export const resourceSchemas = {
 
 export type ResourceSchemaName = keyof typeof resourceSchemas;
 
-export interface OpenApiSchemaOptions {
+interface OpenApiSchemaOptions {
   /**
    * `input` (default) describes what a client may send: fields with defaults are optional; unknown fields
    * are refused (no field is ever silently dropped). `output` describes what the server returns.

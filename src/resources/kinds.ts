@@ -124,8 +124,3 @@ const BY_TYPE = new Map<string, KnownKind>(KINDS.map((kind) => [kind.type, kind]
 export function kindOf(type: ResourceType): KnownKind {
   return BY_TYPE.get(type)!;
 }
-
-/** The kind of a type name from outside (a manifest, a URL), if it is one. */
-export function findKind(type: string): KnownKind | undefined {
-  return BY_TYPE.get(type);
-}

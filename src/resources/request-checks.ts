@@ -3,7 +3,7 @@ import { validateLabels } from './labels.js';
 import { validateMeshReference, validateResourceName } from './names.js';
 import type { Violation } from './violations.js';
 
-export interface ResourceIdentity {
+interface ResourceIdentity {
   type: string;
   name: string;
   /** Mesh-scoped resources only. */

@@ -50,10 +50,3 @@ export const GlobalSecretSchema = z.strictObject({
 export type Secret = z.output<typeof SecretSchema>;
 export type GlobalSecret = z.output<typeof GlobalSecretSchema>;
 
-/** The secret's bytes (empty when `data` is absent). Throws only on data that did not go through the schema. */
-export function secretBytes(secret: { data?: string | undefined }): Buffer {
-  if (secret.data === undefined) return Buffer.alloc(0);
-  const bytes = decodeBase64Strict(secret.data);
-  if (bytes === null) throw new Error('secret data is not valid base64');
-  return bytes;
-}

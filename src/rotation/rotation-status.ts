@@ -4,7 +4,7 @@ import type { RotationStatus } from '../contract/rotation.js';
 import type { Mesh } from '../resources/mesh.js';
 import type { DataplaneSample, FactsStore, FleetSummary } from '../store/facts-store.js';
 
-export interface RotationStep {
+interface RotationStep {
   action: 'enable' | 'remove' | 'none';
   backend?: string;
   ready: boolean;

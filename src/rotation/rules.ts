@@ -26,7 +26,7 @@ export interface FleetFacts {
   issuedBy(backend: string): DataplaneSample | Promise<DataplaneSample>;
 }
 
-export type RuleName = 'enable' | 'remove' | 'replace';
+type RuleName = 'enable' | 'remove' | 'replace';
 
 export interface RotationViolation {
   rule: RuleName;

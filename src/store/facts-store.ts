@@ -67,7 +67,7 @@ interface FactsRow {
   served_backend: string | null;
 }
 
-export const SAMPLE_NAMES = 10;
+const SAMPLE_NAMES = 10;
 
 /** Serials compare as numbers: upper-case hex without leading zeros, however a client printed them. */
 export function normalizeSerial(hex: string): string {

@@ -14,7 +14,7 @@ import { Store } from './store.js';
 /** The store cannot be used as configured; the message says what to do. */
 export class StoreStartError extends Error {}
 
-export interface OpenStoreOptions {
+interface OpenStoreOptions {
   store: StoreConfig;
   dataDir: string;
   cipher: SecretCipher;
@@ -28,7 +28,7 @@ export interface OpenStoreOptions {
   notice?: (message: string, fields: Record<string, unknown>) => void;
 }
 
-export function postgresOptions(store: Extract<StoreConfig, { type: 'postgres' }>, schema?: string): PostgresOptions {
+function postgresOptions(store: Extract<StoreConfig, { type: 'postgres' }>, schema?: string): PostgresOptions {
   return {
     host: store.host,
     port: store.port,

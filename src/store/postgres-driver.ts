@@ -22,7 +22,7 @@ export interface PostgresOptions {
   timeoutMs?: number;
 }
 
-export const postgresDialect: Dialect = {
+const postgresDialect: Dialect = {
   name: 'postgres',
   contains(column, params, text) {
     params.push(text);
@@ -49,7 +49,7 @@ function isUnavailable(err: unknown): boolean {
 }
 
 /** What a caller hears of an outage: no address or driver message (the cause goes to the log via `cause`). */
-export function storeUnavailable(err: unknown): DomainError {
+function storeUnavailable(err: unknown): DomainError {
   const error = new DomainError({
     kind: 'unavailable',
     title: 'Store unavailable',

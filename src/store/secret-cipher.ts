@@ -17,7 +17,7 @@ const TAG_BYTES = 16;
 export class SecretsKeyMismatch extends Error {}
 
 /** Where the key came from and what an operator should check when it does not open the data. */
-export interface SecretsKeySource {
+interface SecretsKeySource {
   /** `MESHCP_SECRETS_KEY`, or the key file's path. */
   name: string;
   /** What to check when it is the wrong key. */

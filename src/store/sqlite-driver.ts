@@ -3,7 +3,7 @@ import { sqliteDataplaneFilter } from './dataplane-filter-sql.js';
 import type { Db } from './database.js';
 import type { Dialect, SqlDriver, SqlExecutor, SqlParams } from './sql.js';
 
-export const sqliteDialect: Dialect = {
+const sqliteDialect: Dialect = {
   name: 'sqlite',
   // instr() is 1 for an empty needle: an empty filter matches everything, as Kuma's substring match does.
   contains(column, params, text) {

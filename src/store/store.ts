@@ -26,7 +26,7 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
-export const noChangeFeed: ChangeFeed = {
+const noChangeFeed: ChangeFeed = {
   announce: async () => {},
   subscribe: () => {},
   healthy: true,

@@ -13,11 +13,11 @@ const KEY_USAGE_BITS = [
   'encipherOnly',
   'decipherOnly',
 ] as const;
-export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
+type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 
 const KEY_USAGE_OID = '2.5.29.15';
 
-export interface CertificateFacts {
+interface CertificateFacts {
   x509: X509Certificate;
   isCa: boolean;
   /** undefined when the certificate has no keyUsage extension. */

@@ -199,14 +199,14 @@ function checkDate(date: Date): number {
 }
 
 /** UTCTime (YYMMDDHHMMSSZ); only for 1950 <= year < 2050. Sub-second precision is dropped. */
-export function encodeUtcTime(date: Date): Buffer {
+function encodeUtcTime(date: Date): Buffer {
   const year = checkDate(date);
   if (year < 1950 || year >= 2050) throw new DerError(`year ${year} cannot be a UTCTime`);
   return encodeDer(Tag.UTC_TIME, Buffer.from(twoDigits(year % 100) + timeDigits(date), 'latin1'));
 }
 
 /** GeneralizedTime (YYYYMMDDHHMMSSZ). Sub-second precision is dropped. */
-export function encodeGeneralizedTime(date: Date): Buffer {
+function encodeGeneralizedTime(date: Date): Buffer {
   const year = checkDate(date);
   if (year < 0 || year > 9999) throw new DerError(`year ${year} cannot be a GeneralizedTime`);
   return encodeDer(Tag.GENERALIZED_TIME, Buffer.from(String(year).padStart(4, '0') + timeDigits(date), 'latin1'));
@@ -236,7 +236,7 @@ function contextNumber(n: number): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Reader
 
-export type TagClass = 'universal' | 'application' | 'context' | 'private';
+type TagClass = 'universal' | 'application' | 'context' | 'private';
 
 const TAG_CLASSES: readonly TagClass[] = ['universal', 'application', 'context', 'private'];
 

@@ -7,7 +7,7 @@ import { DataplaneAgent, type AgentEvent, type AgentMaterial, type AgentOptions 
 import { EchoServer, PeerCaller, type CallStats, type Peer } from '../../src/agent/tls.js';
 import { systemClock } from '../../src/domain/clock.js';
 
-export interface FleetMember {
+interface FleetMember {
   name: string;
   service: string;
   /** true: the agent sends a CSR; false: the control plane makes the key. */

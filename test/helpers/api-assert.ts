@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Services } from '../../src/services.js';
 
-export interface Param {
+interface Param {
   field: string;
   reason: string;
 }
@@ -72,7 +72,7 @@ export function secretVersions(services: Services, mesh: string): Promise<{ name
   ]);
 }
 
-export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
+async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
   const urls = ['/meshes?size=1000', '/secrets?size=1000', '/global-secrets?size=1000', '/dataplanes?size=1000', ...extra];
   const out: Record<string, { status: number; body: string }> = {};
   for (const url of urls) {

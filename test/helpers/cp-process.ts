@@ -28,7 +28,7 @@ export interface CpProcess {
   stop(): Promise<number | null>;
 }
 
-export interface CpOptions {
+interface CpOptions {
   /** Start on an existing data dir (a restart), which `stop()` then leaves in place. */
   dataDir?: string;
   /** 'source' (default): through tsx, as the tests run; 'compiled': dist/main.js, as `npm start` runs it. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createRootCaCertificate } from '../../src/x509/x509.js';
 
-export interface EcdsaRootCa {
+interface EcdsaRootCa {
   certPem: string;
   keyPem: string;
   publicKey: KeyObject;

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Violation } from '../../src/resources/index.js';
 
 /** One case of a Kuma 2.14.3 validator table, as our fixtures write it (see each fixture's header). */
-export interface KumaCase {
+interface KumaCase {
   name: string;
   manifest: unknown;
   violations: Violation[];

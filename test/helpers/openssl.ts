@@ -9,19 +9,19 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /** `openssl req -newkey` arguments of each key kind. */
-export const KEY_ARGS = {
+const KEY_ARGS = {
   'rsa-2048': ['-newkey', 'rsa:2048'],
   'ec-p256': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
   'ec-p384': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'],
 } as const;
-export type KeyKind = keyof typeof KEY_ARGS;
+type KeyKind = keyof typeof KEY_ARGS;
 
 export interface PemPair {
   certPem: string;
   keyPem: string;
 }
 
-export interface CaOptions {
+interface CaOptions {
   key?: KeyKind;
   cn?: string;
   days?: number;

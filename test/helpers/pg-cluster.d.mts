@@ -1,6 +1,6 @@
 // Types of pg-cluster.mjs (plain JS so that scripts/run-tests.mjs runs it without tsx).
-export const TEST_USER: string;
-export function findPostgresBin(): string;
+const TEST_USER: string;
+function findPostgresBin(): string;
 
 export interface PgCluster {
   host: string;

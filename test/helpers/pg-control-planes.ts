@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCpProcess, startCpProcess, type CpProcess } from './cp-process.js';
 import type { PgDatabase } from './postgres.js';
 
-export interface Answer {
+interface Answer {
   status: number;
   body: any;
   /** The address that answered. */

@@ -11,7 +11,7 @@ import { systemClock } from '../../src/domain/clock.js';
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.MESHCP_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
 /** The suite's PostgreSQL server (started by scripts/run-tests.mjs), as the store's settings. */
-export function postgresSettings(url = process.env.MESHCP_TEST_POSTGRES_URL) {
+function postgresSettings(url = process.env.MESHCP_TEST_POSTGRES_URL) {
   if (!url) throw new Error('MESHCP_TEST_STORE=postgres needs MESHCP_TEST_POSTGRES_URL (npm test starts a server and sets it)');
   const u = new URL(url);
   return {

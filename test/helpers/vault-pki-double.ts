@@ -17,7 +17,7 @@ import { CsrError, parseAndVerifyCsr } from '../../src/x509/csr.js';
 import { ecdsaRootCa } from './ecdsa-ca.js';
 import { createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/x509/x509.js';
 
-export interface VaultRole {
+interface VaultRole {
   /** Globs (`*` any run of characters) every requested URI SAN must match. */
   allowedUriSans: string[];
   maxTtlSeconds: number;
@@ -35,7 +35,7 @@ export interface VaultRole {
   useCsrValues?: boolean;
 }
 
-export interface VaultDoubleOptions {
+interface VaultDoubleOptions {
   pki?: string;
   namespace?: string;
   tokens?: string[];
@@ -45,7 +45,7 @@ export interface VaultDoubleOptions {
   caLifetimeMs?: number;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   token?: string;

@@ -4,10 +4,10 @@ import { rotationStatus } from '../../rotation/rotation-status.js';
 import type { Services } from '../../services.js';
 
 /** Bounds of one snapshot: the page shows the first meshes and dataplanes by name, with the true totals. */
-export const GUI_MAX_MESHES = 50;
-export const GUI_MAX_DATAPLANES = 200;
+const GUI_MAX_MESHES = 50;
+const GUI_MAX_DATAPLANES = 200;
 
-export interface GuiDataplaneRow {
+interface GuiDataplaneRow {
   name: string;
   issuedBackend: string | null;
   trustedBackends: string[];

@@ -7,7 +7,7 @@ import type { MeshResource } from '../types.js';
 const usedBy = (mesh: string, backends: CaBackend[]) => new Set(backends.flatMap((b) => backendSecretNames(mesh, b)));
 
 /** Secrets that backends of `before` used and no backend of `after` uses, in name order. */
-export function secretsLeftBehind(mesh: string, before: MeshResource, after: MeshResource): string[] {
+function secretsLeftBehind(mesh: string, before: MeshResource, after: MeshResource): string[] {
   const kept = usedBy(mesh, (after.mtls?.backends ?? []) as CaBackend[]);
   const gone = [...usedBy(mesh, (before.mtls?.backends ?? []) as CaBackend[])].filter((name) => !kept.has(name));
   return gone.sort();

@@ -13,21 +13,21 @@ export interface RotateDeps {
   now(): number;
 }
 
-export interface RotateUi {
+interface RotateUi {
   /** A permanent line. */
   log(line: string): void;
   /** The transient progress line. */
   progress(line: string): void;
 }
 
-export interface RotateOptions {
+interface RotateOptions {
   mesh: string;
   target: string;
   timeoutMs: number;
   intervalMs: number;
 }
 
-export type RotateResult = { ok: true; message: string } | { ok: false; message: string; lines?: string[] };
+type RotateResult = { ok: true; message: string } | { ok: false; message: string; lines?: string[] };
 
 function waitingSuffix(waitingFor: { count: number; names: string[] } | undefined): string {
   if (!waitingFor || waitingFor.count === 0) return '';
