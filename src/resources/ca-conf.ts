@@ -151,8 +151,8 @@ export function validateProvidedConfShape(conf: unknown): ConfResult<ProvidedCon
   if (notAnObject(input)) return { violations: [{ field: '', message: CONVERT_ERROR }] };
   const record = input as Record<string, unknown>;
   const violations: Violation[] = [];
-  const cert = validateDataSource('cert', record['cert'], violations);
-  const key = validateDataSource('key', record['key'], violations);
+  const cert = validateDataSource('cert', record.cert, violations);
+  const key = validateDataSource('key', record.key, violations);
   for (const k of Object.keys(record)) {
     if (k !== 'cert' && k !== 'key') violations.push({ field: k, message: `unknown field ${JSON.stringify(k)}` });
   }
@@ -167,7 +167,7 @@ export function providedConfSecretNames(conf: unknown): string[] {
   for (const k of ['cert', 'key']) {
     const ds = (conf as Record<string, unknown>)[k];
     if (!notAnObject(ds)) {
-      const secret = (ds as Record<string, unknown>)['secret'];
+      const secret = (ds as Record<string, unknown>).secret;
       if (typeof secret === 'string' && secret !== '' && !names.includes(secret)) names.push(secret);
     }
   }

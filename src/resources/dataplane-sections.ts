@@ -171,11 +171,11 @@ export function validateMetricsBackend(metrics: z.output<typeof DataplaneMetrics
     out.push({ field: 'metrics.type', message: 'unknown backend type. Available backends: "prometheus"' });
     return;
   }
-  const aggregate = metrics.conf?.['aggregate'];
+  const aggregate = metrics.conf?.aggregate;
   if (!Array.isArray(aggregate)) return;
   const used = new Set<string>();
   aggregate.forEach((entry: unknown, i) => {
-    const name = entry !== null && typeof entry === 'object' ? String((entry as Record<string, unknown>)['name'] ?? '') : '';
+    const name = entry !== null && typeof entry === 'object' ? String((entry as Record<string, unknown>).name ?? '') : '';
     if (used.has(name)) {
       out.push({ field: `metrics.conf.aggregate[${i}].name`, message: `duplicate entry: ${name}, values have to be unique` });
     }

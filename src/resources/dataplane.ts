@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { SERVICE_TAG, PROTOCOL_TAG, GatewaySchema, type Dataplane, type DataplaneInbound, type DataplaneOutbound } from './dataplane-schema.js';
+import { SERVICE_TAG, PROTOCOL_TAG, type GatewaySchema, type Dataplane, type DataplaneInbound, type DataplaneOutbound } from './dataplane-schema.js';
 import { mapKey, type Violation } from './violations.js';
 import {
   BACKEND_REF_KINDS,

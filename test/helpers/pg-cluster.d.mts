@@ -1,6 +1,4 @@
 // Types of pg-cluster.mjs (plain JS so that scripts/run-tests.mjs runs it without tsx).
-const TEST_USER: string;
-function findPostgresBin(): string;
 
 export interface PgCluster {
   host: string;

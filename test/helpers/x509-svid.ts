@@ -124,7 +124,7 @@ export function verifyX509Svid(chainPem: string, bundlePem: string, now = new Da
       return uris[0];
     }
     const next = chain.find((c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey));
-    if (!next || !next.ca) throw new Error('the chain does not lead to a root of the bundle');
+    if (!next?.ca) throw new Error('the chain does not lead to a root of the bundle');
     current = next;
   }
   throw new Error('chain too long');

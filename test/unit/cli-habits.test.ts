@@ -94,7 +94,7 @@ describe('meshctl habits', () => {
     const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '10.0.0.1', inbound: [{ port: 1, servicePort: 2, tags: { 'kuma.io/service': 'web' } }] } };
     assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', headers: admin, payload: dp })).statusCode, 201);
     const before = await meshctl(['--address', hostPort, 'inspect', 'dataplane', 'web-1']);
-    assert.match(before.stdout, /^Dataplane default\/web-1 \(10\.0\.0\.1\), services web\n  certificate:\s+none issued yet\n/);
+    assert.match(before.stdout, /^Dataplane default\/web-1 \(10\.0\.0\.1\), services web\n {2}certificate:\s+none issued yet\n/);
     const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', headers: admin, payload: { name: 'web-1', mesh: 'default' } })).body;
     const asDp = { authorization: `Bearer ${token}` };
     assert.equal((await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: asDp, payload: {} })).statusCode, 200);
@@ -103,9 +103,9 @@ describe('meshctl habits', () => {
     await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/trust-bundle', headers: { ...asDp, 'if-none-match': `"${version}"`, 'x-meshcp-poll-timeout': '0' } });
     const run = await meshctl(['--address', hostPort, 'inspect', 'dataplane', 'web-1']);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /\n  certificate:\s+serial [0-9A-F]+ issued by ca-1, expires \d{4}-.*\(1 issued, last .*\)\n/);
-    assert.match(run.stdout, /\n  trusts:\s+ca-1\n/);
-    assert.match(run.stdout, /\n  last contact:\s+\d{4}-\d\d-\d\dT.* \(online\)\n$/);
+    assert.match(run.stdout, /\n {2}certificate:\s+serial [0-9A-F]+ issued by ca-1, expires \d{4}-.*\(1 issued, last .*\)\n/);
+    assert.match(run.stdout, /\n {2}trusts:\s+ca-1\n/);
+    assert.match(run.stdout, /\n {2}last contact:\s+\d{4}-\d\d-\d\dT.* \(online\)\n$/);
     const json = JSON.parse((await meshctl(['--address', hostPort, 'inspect', 'dataplane', 'web-1', '-o', 'json'])).stdout);
     assert.equal(json.issuedBackend, 'ca-1');
     assert.equal(json.acknowledgedBundleVersion, version);
@@ -143,7 +143,7 @@ describe('meshctl habits', () => {
     }
     const kept = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--interval', '10ms']);
     assert.equal(kept.code, 0, kept.stderr);
-    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets only the removed backends used remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n  delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
+    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets only the removed backends used remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n {2}delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 200);
 
     const pruned = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'prune', '--to', 'ca-2', '--interval', '10ms', '--prune-secrets']);

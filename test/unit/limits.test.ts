@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IssuanceAdmission, PerMinuteLimiter } from '../../src/dataplanes/limits.js';
-import { DomainError } from '../../src/domain/errors.js';
+import type { DomainError } from '../../src/domain/errors.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 function refusal(fn: () => void): DomainError {

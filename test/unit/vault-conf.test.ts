@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateVaultConf, vaultConfSecretNames } from '../../src/resources/vault-conf.js';
 import { renderCommonName } from '../../src/ca/vault-issuance.js';
-import { DomainError } from '../../src/domain/errors.js';
+import type { DomainError } from '../../src/domain/errors.js';
 
 const fromCp = (over: Record<string, unknown> = {}) => ({
   fromCp: { address: 'https://vault:8200', auth: { token: { secret: 't' } }, pki: 'pki', role: 'dp', ...over },

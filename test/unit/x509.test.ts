@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { DerError, DerNode, encodeOid, encodeTime, parseDer, readTlv } from '../../src/x509/der.js';
+import { DerError, type DerNode, encodeOid, encodeTime, parseDer, readTlv } from '../../src/x509/der.js';
 import {
   caKeyTypeOf,
   createRootCaCertificate,
