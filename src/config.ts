@@ -47,6 +47,10 @@ export interface Config {
   logFormat?: 'json' | 'pretty';
   /** Extra DNS names and IPs of the generated HTTPS certificate (MESHCP_API_HTTPS_HOSTNAMES). */
   httpsHostnames: string[];
+  /** Origins (anchored regular expressions, as Kuma's) allowed to call the API from a browser; empty: none. */
+  corsAllowedDomains: RegExp[];
+  /** A kuma-gui build served at /gui (MESHCP_API_KUMA_GUI_DIR); unset: meshcp's rotation view is at /gui too. */
+  kumaGuiDir?: string;
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
   store: StoreConfig;
 }
@@ -147,6 +151,17 @@ function parseLogFormat(raw: string | undefined): 'json' | 'pretty' | undefined 
   throw new ConfigError(`MESHCP_LOG_FORMAT must be "json" or "pretty", got "${raw}"`);
 }
 
+function parseCorsDomains(raw: string | undefined): RegExp[] {
+  const entries = (raw ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  return entries.map((entry) => {
+    try {
+      return new RegExp(`^(?:${entry})$`);
+    } catch {
+      throw new ConfigError(`MESHCP_API_CORS_ALLOWED_DOMAINS: "${entry}" is not a valid regular expression`);
+    }
+  });
+}
+
 function parseHostnames(raw: string | undefined): string[] {
   const parsed = parseHostnameList(raw);
   if ('error' in parsed) throw new ConfigError(parsed.error);
@@ -182,6 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logRequests: parseBool('MESHCP_LOG_REQUESTS', env.MESHCP_LOG_REQUESTS, false),
     logFormat: parseLogFormat(env.MESHCP_LOG_FORMAT),
     httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
+    corsAllowedDomains: parseCorsDomains(env.MESHCP_API_CORS_ALLOWED_DOMAINS),
+    kumaGuiDir: env.MESHCP_API_KUMA_GUI_DIR || undefined,
     store: parseStore(env, env.MESHCP_SECRETS_KEY || undefined),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
     maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),

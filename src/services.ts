@@ -95,6 +95,7 @@ export async function createServices(deps: {
   const clock = deps.clock ?? systemClock;
   const store = deps.store;
   const facts = store.facts;
+  store.setOnlineWindow(deps.config.dpOnlineWindowMs);
   const fleetTurns = new FleetTurns();
   const events = new MeshEvents(clock, fleetTurns);
   const ca = new CaManager(store, clock);

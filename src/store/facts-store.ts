@@ -14,6 +14,8 @@ export interface DataplaneFacts {
   lastIssueTime: number | null;
   ackedBundleVersion: string | null;
   lastContact: number | null;
+  /** The first contact of the current (or, when offline, the last) online stretch. */
+  onlineSince: number | null;
   /** Serial of the newest issued certificate (upper-case hex, no leading zeros). */
   issuedSerial: string | null;
   /** The serial the dataplane last reported serving, and the backend of that certificate when it was known. */
@@ -62,12 +64,23 @@ interface FactsRow {
   last_issue_time: number | null;
   acked_bundle_version: string | null;
   last_contact: number | null;
+  online_since: number | null;
   issued_serial: string | null;
   served_serial: string | null;
   served_backend: string | null;
 }
 
 export const SAMPLE_NAMES = 10;
+
+/** What every FactsStore of one store shares. */
+export interface FactsSettings {
+  /** A contact after a longer silence than this starts a new online stretch. */
+  onlineWindowMs: number;
+}
+
+/** online_since as a contact at @contact sets it: kept within a stretch, restarted after a silence of the window. */
+const ONLINE_SINCE = `CASE WHEN dataplane_facts.last_contact IS NULL OR dataplane_facts.online_since IS NULL
+    OR dataplane_facts.last_contact < @contact - @window THEN @contact ELSE dataplane_facts.online_since END`;
 
 /** Serials compare as numbers: upper-case hex without leading zeros, however a client printed them. */
 export function normalizeSerial(hex: string): string {
@@ -86,9 +99,9 @@ const SQL = {
   bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
-      regenerations, last_issue_time, last_contact, issued_serial)
-    VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
-    ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
+      regenerations, last_issue_time, last_contact, issued_serial, online_since)
+    VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @contact, @contact, @serial, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, issued_backend = excluded.issued_backend, identity = excluded.identity,
       cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
       renew_after = excluded.renew_after, regenerations = dataplane_facts.regenerations + 1,
       last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact,
@@ -98,10 +111,10 @@ const SQL = {
   reportServed: `UPDATE dataplane_facts SET served_serial = @serial,
       served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
     WHERE mesh = @mesh AND name = @name`,
-  touch: `INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
-    ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`,
-  setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
-    ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
+  touch: `INSERT INTO dataplane_facts (mesh, name, last_contact, online_since) VALUES (@mesh, @name, @contact, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, last_contact = excluded.last_contact`,
+  setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact, online_since) VALUES (@mesh, @name, @version, @contact, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, acked_bundle_version = excluded.acked_bundle_version,
       last_contact = excluded.last_contact`,
   deleteFacts: 'DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?',
   deleteMeshFacts: 'DELETE FROM dataplane_facts WHERE mesh = ?',
@@ -165,6 +178,7 @@ export class FactsStore {
     private readonly summaries?: FleetSummaryCache,
     private readonly inTransaction = false,
     private readonly bundles?: KnownBundles,
+    private readonly settings: FactsSettings = { onlineWindowMs: 90_000 },
   ) {}
 
   /** Every write of fleet facts goes through here first. */
@@ -193,6 +207,7 @@ export class FactsStore {
       lastIssueTime: row.last_issue_time,
       ackedBundleVersion: row.acked_bundle_version,
       lastContact: row.last_contact,
+      onlineSince: row.online_since ?? row.last_contact,
       issuedSerial: row.issued_serial,
       servedSerial: row.served_serial,
       servedBackend: row.served_backend,
@@ -209,7 +224,8 @@ export class FactsStore {
     this.changing(mesh);
     const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
     const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
-    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, issuedAt, serial });
+    const window = this.settings.onlineWindowMs;
+    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, contact: issuedAt, serial, window });
   }
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
@@ -219,7 +235,7 @@ export class FactsStore {
   }
 
   async touch(mesh: string, name: string, now: number): Promise<void> {
-    await this.exec.run(SQL.touch, [mesh, name, now]);
+    await this.exec.run(SQL.touch, { mesh, name, contact: now, window: this.settings.onlineWindowMs });
   }
 
   /**
@@ -232,7 +248,7 @@ export class FactsStore {
       return false;
     }
     this.changing(mesh);
-    await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
+    await this.exec.run(SQL.setAcked, { mesh, name, version, contact: now, window: this.settings.onlineWindowMs });
     return true;
   }
 
