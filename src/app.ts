@@ -14,6 +14,8 @@ import { documentPathParams } from './api/openapi-docs.js';
 import { installZodCompilers, openApiOfRoute } from './api/zod-compilers.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
 import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.js';
+import { registerDataplaneInspectRoutes } from './api/routes/dataplane-inspect-routes.js';
+import { registerEmptyCollectionRoutes } from './api/routes/empty-collection-routes.js';
 import { registerMeshRoutes } from './api/routes/mesh-routes.js';
 import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
@@ -90,6 +92,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   registerSecretRoutes(app, services);
   registerDataplaneRoutes(app, services);
   registerDataplaneFactsRoute(app, services);
+  registerDataplaneInspectRoutes(app, services);
+  registerEmptyCollectionRoutes(app, services);
   registerGui(app, services);
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -216,3 +216,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return config;
 }
+
+const REDACTED = '*****';
+
+/**
+ * `GET /config`: the effective configuration, as kuma-cp answers its own (Kuma's mode and environment first);
+ * secrets and tokens are replaced by `*****` (as Kuma's sanitized config) and never leave the process.
+ */
+export function effectiveConfig(config: Config): Record<string, unknown> {
+  const { secretsKey, adminToken, corsAllowedDomains, store, ...rest } = config;
+  const storeView: Record<string, unknown> = { ...store };
+  if ('password' in storeView && storeView.password) storeView.password = REDACTED;
+  return {
+    environment: 'universal',
+    mode: 'zone',
+    ...rest,
+    secretsKey: secretsKey ? REDACTED : null,
+    adminToken: adminToken ? REDACTED : null,
+    corsAllowedDomains: corsAllowedDomains.map((re) => re.source.replace(/^\^\(\?:/, '').replace(/\)\$$/, '')),
+    store: storeView,
+  };
+}

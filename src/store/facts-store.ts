@@ -80,7 +80,7 @@ export interface FactsSettings {
 
 /** online_since as a contact at @contact sets it: kept within a stretch, restarted after a silence of the window. */
 const ONLINE_SINCE = `CASE WHEN dataplane_facts.last_contact IS NULL OR dataplane_facts.online_since IS NULL
-    OR dataplane_facts.last_contact < @contact - @window THEN @contact ELSE dataplane_facts.online_since END`;
+    OR dataplane_facts.last_contact < CAST(@contact AS BIGINT) - CAST(@window AS BIGINT) THEN @contact ELSE dataplane_facts.online_since END`;
 
 /** Serials compare as numbers: upper-case hex without leading zeros, however a client printed them. */
 export function normalizeSerial(hex: string): string {
