@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
+import { installCors } from './api/cors.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
 import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
 import type { ConnectionGate } from './api/connection-gate.js';
@@ -21,6 +22,7 @@ import { registerSecretRoutes } from './api/routes/secret-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
 import { errorBody } from './api/error-body.js';
 import type { Services } from './services.js';
+import { corsOriginPattern } from './config.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -70,6 +72,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   installBodyParsers(app);
   installErrorHandlers(app);
   installFleetLane(app, services.fleetTurns);
+  installCors(app, services.config.corsAllowedDomains.map(corsOriginPattern));
   installAuth(app, {
     localhostIsAdmin: services.config.localhostIsAdmin,
     adminToken: services.adminToken,

@@ -47,8 +47,8 @@ export interface Config {
   logFormat?: 'json' | 'pretty';
   /** Extra DNS names and IPs of the generated HTTPS certificate (MESHCP_API_HTTPS_HOSTNAMES). */
   httpsHostnames: string[];
-  /** Origins (anchored regular expressions, as Kuma's) allowed to call the API from a browser; empty: none. */
-  corsAllowedDomains: RegExp[];
+  /** Origins (regular expressions matching the whole Origin, as Kuma's) allowed to call the API from a browser; empty: none. */
+  corsAllowedDomains: string[];
   /** A kuma-gui build served at /gui (MESHCP_API_KUMA_GUI_DIR); unset: meshcp's rotation view is at /gui too. */
   kumaGuiDir?: string;
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
@@ -151,15 +151,21 @@ function parseLogFormat(raw: string | undefined): 'json' | 'pretty' | undefined 
   throw new ConfigError(`MESHCP_LOG_FORMAT must be "json" or "pretty", got "${raw}"`);
 }
 
-function parseCorsDomains(raw: string | undefined): RegExp[] {
+/** The whole Origin must match: `https://gui\\.example\\.com` does not allow `https://gui.example.com.evil.net`. */
+export function corsOriginPattern(entry: string): RegExp {
+  return new RegExp(`^(?:${entry})$`);
+}
+
+function parseCorsDomains(raw: string | undefined): string[] {
   const entries = (raw ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
-  return entries.map((entry) => {
+  for (const entry of entries) {
     try {
-      return new RegExp(`^(?:${entry})$`);
+      corsOriginPattern(entry);
     } catch {
       throw new ConfigError(`MESHCP_API_CORS_ALLOWED_DOMAINS: "${entry}" is not a valid regular expression`);
     }
-  });
+  }
+  return entries;
 }
 
 function parseHostnames(raw: string | undefined): string[] {
@@ -233,7 +239,7 @@ export function effectiveConfig(config: Config): Record<string, unknown> {
     ...rest,
     secretsKey: secretsKey ? REDACTED : null,
     adminToken: adminToken ? REDACTED : null,
-    corsAllowedDomains: corsAllowedDomains.map((re) => re.source.replace(/^\^\(\?:/, '').replace(/\)\$$/, '')),
+    corsAllowedDomains,
     store: storeView,
   };
 }

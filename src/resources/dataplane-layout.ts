@@ -19,7 +19,7 @@ const byKri = (a: { kri: string }, b: { kri: string }) => (a.kri < b.kri ? -1 : 
  * Kuma's `_layout` of a Dataplane, from the resource alone. Inbounds and zone listeners as Kuma names them (section:
  * the name, else the port; protocol: the field, else the `kuma.io/protocol` tag, else tcp). Outbounds: meshcp has
  * no MeshServices, so each outbound names the MeshService KRI of what it reaches — its `backendRef`, or its
- * `kuma.io/service` (older outbounds) — with the outbound's port as the section.
+ * `kuma.io/service` (older outbounds), in the dataplane's zone — with the service's port as the section.
  */
 export function dataplaneLayout(mesh: string, name: string, labels: Record<string, string>, dp: Pick<Dataplane, 'networking'>): DataplaneLayout {
   const zone = labels['kuma.io/zone'] ?? '';
@@ -49,7 +49,7 @@ export function dataplaneLayout(mesh: string, name: string, labels: Record<strin
     const target = ref?.name || outbound.tags?.[SERVICE_TAG] || outbound.service;
     if (!target) continue;
     const port = ref?.port ?? outbound.port ?? 0;
-    const id = kri('msvc', mesh, '', '', target, String(port));
+    const id = kri('msvc', mesh, zone, namespace, target, String(port));
     outbounds.push({ kri: id, port: outbound.port ?? port, protocol: outbound.tags?.[PROTOCOL_TAG] || 'tcp', proxyResourceName: id });
   }
   return { kri: self(), labels, inbounds, outbounds: outbounds.sort(byKri), listeners };
