@@ -78,16 +78,8 @@ function sumStats(...stats: TypeCount[]): TypeCount {
 }
 
 /** Kuma's MeshInsight from the indexed fleet facts (counts kept with every Dataplane write; active ones for mTLS). */
-export async function meshInsight(
-  mesh: StoredResource,
-  fleet: FleetCounts,
-  resources: Record<string, number>,
-  facts: FactsStore,
-  now: number,
-  onlineWindowMs: number,
-): Promise<MeshInsight> {
-  const onlineSince = now - onlineWindowMs;
-  const { issued, trusted } = await facts.backendStats(mesh.name, now, onlineSince);
+export function meshInsight(mesh: StoredResource, fleet: FleetCounts, resources: Record<string, number>): MeshInsight {
+  const { issued, trusted } = fleet.live;
   const { standard, gatewayBuiltin, gatewayDelegated } = fleet.byType;
   const all = sumStats(standard, gatewayBuiltin, gatewayDelegated);
   const gatewayServices = fleet.services.gatewayBuiltin + fleet.services.gatewayDelegated;

@@ -1,5 +1,6 @@
 import type { FleetSummaryCache } from './fleet-summary-cache.js';
 import type { KnownBundles } from './known-bundles.js';
+import type { LiveStatsCache } from './live-fleet-stats.js';
 import type { SqlExecutor } from './sql.js';
 
 export interface DataplaneFacts {
@@ -76,6 +77,8 @@ export const SAMPLE_NAMES = 10;
 export interface FactsSettings {
   /** A contact after a longer silence than this starts a new online stretch. */
   onlineWindowMs: number;
+  /** The insights' live stats (SQLite): dropped by every facts write and every contact that starts a stretch. */
+  liveStats?: LiveStatsCache;
 }
 
 /** online_since as a contact at @contact sets it: kept within a stretch, restarted after a silence of the window. */
@@ -112,10 +115,12 @@ const SQL = {
       served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
     WHERE mesh = @mesh AND name = @name`,
   touch: `INSERT INTO dataplane_facts (mesh, name, last_contact, online_since) VALUES (@mesh, @name, @contact, @contact)
-    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, last_contact = excluded.last_contact`,
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, last_contact = excluded.last_contact
+    RETURNING online_since AS "onlineSince"`,
   setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact, online_since) VALUES (@mesh, @name, @version, @contact, @contact)
     ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, acked_bundle_version = excluded.acked_bundle_version,
-      last_contact = excluded.last_contact`,
+      last_contact = excluded.last_contact
+    RETURNING online_since AS "onlineSince"`,
   deleteFacts: 'DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?',
   deleteMeshFacts: 'DELETE FROM dataplane_facts WHERE mesh = ?',
   deleteMeshBundles: 'DELETE FROM bundle_versions WHERE mesh = ?',
@@ -134,14 +139,6 @@ const SQL = {
   namesNotReloaded: `SELECT name, issued_backend AS "issuedBackend" FROM dataplane_facts WHERE mesh = @mesh
     AND served_backend = @backend AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`,
   countActive: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?',
-  issuedStats: `SELECT issued_backend AS backend, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
-    FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`,
-  trustStats: `SELECT b.backend AS backend, SUM(v.total) AS total, SUM(v.online) AS online
-    FROM (SELECT acked_bundle_version AS version, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
-          FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY acked_bundle_version) v
-    JOIN bundle_version_backends b ON b.mesh = @mesh AND b.version = v.version
-    GROUP BY b.backend`,
-  onlineCount: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?',
   everEnabled: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1',
   fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n,
       MIN(cert_not_after) AS expires
@@ -184,8 +181,14 @@ export class FactsStore {
   /** Every write of fleet facts goes through here first. */
   private changing(mesh: string): void {
     this.summaries?.invalidate(mesh);
+    this.settings.liveStats?.invalidate(mesh);
     this.memo = undefined;
     if (this.inTransaction) this.wrote = true;
+  }
+
+  /** A contact that started an online stretch changes the online counts; one that continues a stretch does not. */
+  private stretchMayHaveStarted(mesh: string, onlineSince: number | string | null | undefined, contact: number): void {
+    if (onlineSince == null || Number(onlineSince) === contact) this.settings.liveStats?.invalidate(mesh);
   }
 
   /** `withTrusted: false` skips the backends of the acknowledged bundle (`trusted` is then empty): the poll path. */
@@ -235,7 +238,8 @@ export class FactsStore {
   }
 
   async touch(mesh: string, name: string, now: number): Promise<void> {
-    await this.exec.run(SQL.touch, { mesh, name, contact: now, window: this.settings.onlineWindowMs });
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.touch, { mesh, name, contact: now, window: this.settings.onlineWindowMs });
+    this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
   }
 
   /**
@@ -248,7 +252,8 @@ export class FactsStore {
       return false;
     }
     this.changing(mesh);
-    await this.exec.run(SQL.setAcked, { mesh, name, version, contact: now, window: this.settings.onlineWindowMs });
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.setAcked, { mesh, name, version, contact: now, window: this.settings.onlineWindowMs });
+    this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
     return true;
   }
 
@@ -338,21 +343,6 @@ export class FactsStore {
 
   async countActive(mesh: string, now: number): Promise<number> {
     return (await this.exec.get<{ n: number }>(SQL.countActive, [mesh, now]))!.n;
-  }
-
-  /** Per backend: active dataplanes holding its certificates (`issued`) or trusting it (`trusted`), and how many are online. */
-  async backendStats(mesh: string, now: number, onlineSince: number) {
-    const params = { mesh, now, onlineSince };
-    type Stat = { backend: string; total: number; online: number | null };
-    const toMap = (rows: Stat[]) => new Map(rows.map((r) => [r.backend, { total: r.total, online: r.online ?? 0 }]));
-    return {
-      issued: toMap(await this.exec.all<Stat>(SQL.issuedStats, params)),
-      trusted: toMap(await this.exec.all<Stat>(SQL.trustStats, params)),
-    };
-  }
-
-  async countOnline(mesh: string, onlineSince: number): Promise<number> {
-    return (await this.exec.get<{ n: number }>(SQL.onlineCount, [mesh, onlineSince]))!.n;
   }
 
   /** Whether `backend` was ever the enabled backend of the mesh (so it is an old backend, not a new one). */

@@ -1,4 +1,5 @@
 import { INSIGHT_PROXY_TYPES, profileCountChanges, type DataplaneProfile, type InsightProxyType } from '../resources/dataplane-profile.js';
+import { liveStats, type LiveStats, type LiveStatsCache } from './live-fleet-stats.js';
 import type { SqlExecutor } from './sql.js';
 
 /** Dataplanes of one kind: how many, and how many are online (contact within the online window). */
@@ -12,6 +13,8 @@ export interface FleetCounts {
   byType: Record<InsightProxyType, TypeCount>;
   /** Distinct services per kind of dataplane that names them. */
   services: Record<InsightProxyType, number>;
+  /** Online counts and the mTLS counts (see live-fleet-stats.ts). */
+  live: LiveStats;
 }
 
 const SQL = {
@@ -29,15 +32,6 @@ const SQL = {
   allCounts: `SELECT kind, CASE WHEN kind = 'type' THEN key ELSE '' END AS key,
       CASE WHEN kind = 'type' THEN SUM(n) ELSE COUNT(*) END AS n
     FROM fleet_counts WHERE n > 0 GROUP BY kind, CASE WHEN kind = 'type' THEN key ELSE '' END`,
-  meshOnline: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE last_contact >= ? AND mesh = ?',
-  allOnline: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE last_contact >= ?',
-  // Gateways are few: counted through their profiles, the rest of the online dataplanes are standard ones.
-  meshGatewaysOnline: `SELECT p.proxy_type AS "proxyType", COUNT(*) AS n FROM dataplane_profiles p
-    JOIN dataplane_facts f ON f.mesh = p.mesh AND f.name = p.name
-    WHERE p.mesh = ? AND p.proxy_type IN ('gatewayBuiltin', 'gatewayDelegated') AND f.last_contact >= ? GROUP BY p.proxy_type`,
-  allGatewaysOnline: `SELECT p.proxy_type AS "proxyType", COUNT(*) AS n FROM dataplane_profiles p
-    JOIN dataplane_facts f ON f.mesh = p.mesh AND f.name = p.name
-    WHERE p.proxy_type IN ('gatewayBuiltin', 'gatewayDelegated') AND f.last_contact >= ? GROUP BY p.proxy_type`,
 };
 
 const zeroByType = (): Record<InsightProxyType, number> => ({ standard: 0, gatewayBuiltin: 0, gatewayDelegated: 0 });
@@ -47,11 +41,17 @@ const zeroByType = (): Record<InsightProxyType, number> => ({ standard: 0, gatew
  * that writes the Dataplane, and the counts kept from them. The insights read counts, never the dataplanes.
  */
 export class FleetIndexStore {
-  constructor(private readonly exec: SqlExecutor) {}
+  constructor(
+    private readonly exec: SqlExecutor,
+    /** SQLite: the live stats kept between the moments they may change (every write here drops the mesh's). */
+    private readonly live?: LiveStatsCache,
+  ) {}
 
   /** Records the profile of a written Dataplane and moves the counts from its previous profile. */
   async dataplaneWritten(mesh: string, name: string, profile: DataplaneProfile): Promise<void> {
     const before = await this.profileOf(mesh, name);
+    // Of the live stats only the online gateways depend on a profile (a new dataplane has no facts yet).
+    if (before && before.proxyType !== profile.proxyType) this.live?.invalidate(mesh);
     await this.exec.run(SQL.putProfile, [mesh, name, profile.proxyType, JSON.stringify(profile.services)]);
     await this.applyChanges(mesh, before, profile);
   }
@@ -59,17 +59,19 @@ export class FleetIndexStore {
   async dataplaneDeleted(mesh: string, name: string): Promise<void> {
     const before = await this.profileOf(mesh, name);
     if (!before) return;
+    this.live?.invalidate(mesh);
     await this.exec.run(SQL.deleteProfile, [mesh, name]);
     await this.applyChanges(mesh, before, undefined);
   }
 
   async deleteMesh(mesh: string): Promise<void> {
+    this.live?.invalidate(mesh);
     await this.exec.run(SQL.deleteMeshProfiles, [mesh]);
     await this.exec.run(SQL.deleteMeshCounts, [mesh]);
   }
 
-  /** `mesh` undefined: every mesh. `onlineSince`: contacts at or after it count as online. */
-  async counts(mesh: string | undefined, onlineSince: number): Promise<FleetCounts> {
+  /** `mesh` undefined: every mesh. Online: a contact within `windowMs` before `now`. */
+  async counts(mesh: string | undefined, now: number, windowMs: number): Promise<FleetCounts> {
     const rows = await this.exec.all<{ kind: string; key: string; n: number | string }>(mesh === undefined ? SQL.allCounts : SQL.meshCounts, mesh === undefined ? [] : [mesh]);
     const totals = zeroByType();
     const services = zeroByType();
@@ -78,18 +80,13 @@ export class FleetIndexStore {
       const type = row.kind.startsWith('service:') ? row.kind.slice('service:'.length) : undefined;
       if (type !== undefined && isProxyType(type)) services[type] += mesh === undefined ? Number(row.n) : 1;
     }
-    const online = Number((await this.exec.get<{ n: number | string }>(mesh === undefined ? SQL.allOnline : SQL.meshOnline, mesh === undefined ? [onlineSince] : [onlineSince, mesh]))!.n);
-    const gatewayRows = await this.exec.all<{ proxyType: string; n: number | string }>(
-      mesh === undefined ? SQL.allGatewaysOnline : SQL.meshGatewaysOnline,
-      mesh === undefined ? [onlineSince] : [mesh, onlineSince],
-    );
-    const onlineByType = zeroByType();
-    for (const row of gatewayRows) if (isProxyType(row.proxyType)) onlineByType[row.proxyType] = Number(row.n);
-    onlineByType.standard = Math.max(0, online - onlineByType.gatewayBuiltin - onlineByType.gatewayDelegated);
+    const live = await liveStats(this.exec, this.live, mesh, now, windowMs);
+    const onlineByType = { standard: 0, ...live.gatewaysOnline };
+    onlineByType.standard = Math.max(0, live.online - live.gatewaysOnline.gatewayBuiltin - live.gatewaysOnline.gatewayDelegated);
     const byType = Object.fromEntries(
       INSIGHT_PROXY_TYPES.map((t) => [t, { total: totals[t], online: Math.min(onlineByType[t], totals[t]) }]),
     ) as Record<InsightProxyType, TypeCount>;
-    return { byType, services };
+    return { byType, services, live };
   }
 
   private async profileOf(mesh: string, name: string): Promise<DataplaneProfile | undefined> {

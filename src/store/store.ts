@@ -3,6 +3,7 @@ import { FactsStore, type FactsSettings } from './facts-store.js';
 import { FleetIndexStore } from './fleet-index-store.js';
 import { FleetSummaryCache } from './fleet-summary-cache.js';
 import { KnownBundles } from './known-bundles.js';
+import { LiveStatsCache } from './live-fleet-stats.js';
 import { ResourceStore } from './resource-store.js';
 import type { SecretCipher } from './secret-cipher.js';
 import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
@@ -55,8 +56,9 @@ export class Store {
   ) {
     this.resources = new ResourceStore(driver, driver.dialect, cipher, clock);
     this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;
+    this.factsSettings.liveStats = driver.dialect.name === 'sqlite' ? new LiveStatsCache() : undefined;
     this.facts = new FactsStore(driver, this.summaries, false, this.bundles, this.factsSettings);
-    this.fleet = new FleetIndexStore(driver);
+    this.fleet = new FleetIndexStore(driver, this.factsSettings.liveStats);
   }
 
   /** A contact after a longer silence than this starts a new online stretch (`MESHCP_DP_ONLINE_WINDOW`). */
@@ -78,7 +80,7 @@ export class Store {
         fn({
           resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.clock),
           facts: new FactsStore(exec, this.summaries, true, this.bundles, this.factsSettings),
-          fleet: new FleetIndexStore(exec),
+          fleet: new FleetIndexStore(exec, this.factsSettings.liveStats),
           announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
         }),
       locks,

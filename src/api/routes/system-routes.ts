@@ -35,14 +35,14 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
   const insightOf = async (name: string, now: number) => {
     const mesh = await services.store.resources.get('Mesh', '', name);
     if (!mesh) return undefined;
-    const fleet = await services.store.fleet.counts(name, now - window);
+    const fleet = await services.store.fleet.counts(name, now, window);
     const dataplanes = Object.values(fleet.byType).reduce((n, t) => n + t.total, 0);
     const resources = { Dataplane: dataplanes, Secret: await services.store.resources.count('Secret', name) };
-    return meshInsight(mesh, fleet, resources, services.facts, now, window);
+    return meshInsight(mesh, fleet, resources);
   };
   app.get('/global-insight', { schema: docs.custom('Insights', "Kuma's GlobalInsight: counts over every mesh", docs.answers(GlobalInsightSchema, 'the global insight')) }, async () => {
     const now = services.clock.now();
-    const fleet = await services.store.fleet.counts(undefined, now - window);
+    const fleet = await services.store.fleet.counts(undefined, now, window);
     const meshes = await services.store.resources.count('Mesh', '');
     const dataplanes = Object.values(fleet.byType).reduce((n, t) => n + t.total, 0);
     return globalInsight(fleet, meshes, { Mesh: meshes, Dataplane: dataplanes }, now);
