@@ -27,7 +27,7 @@ INSERT INTO dataplane_profiles (mesh, name, proxy_type, services)
     CASE WHEN d.spec -> 'networking' -> 'gateway' IS NULL THEN 'standard'
          WHEN d.spec -> 'networking' -> 'gateway' ->> 'type' = 'BUILTIN' THEN 'gatewayBuiltin'
          ELSE 'gatewayDelegated' END,
-    COALESCE((SELECT json_agg(s ORDER BY s)::text FROM (
+    COALESCE((SELECT array_to_json(array_agg(s ORDER BY s))::text FROM (
       SELECT DISTINCT s FROM (
         SELECT i -> 'tags' ->> 'kuma.io/service' AS s
           FROM jsonb_array_elements(COALESCE(d.spec -> 'networking' -> 'inbound', '[]'::jsonb)) i
