@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
+import { installCors } from './api/cors.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
 import { installDataplaneTokenPolicy } from './api/dataplane-token-policy.js';
 import type { ConnectionGate } from './api/connection-gate.js';
@@ -15,9 +16,12 @@ import { installZodCompilers, openApiOfRoute } from './api/zod-compilers.js';
 import { registerDataplaneRoutes } from './api/routes/dataplane-routes.js';
 import { registerDataplaneFactsRoute } from './api/routes/dataplane-facts-route.js';
 import { registerKindRoutes } from './api/resource-routes.js';
+import { registerDataplaneInspectRoutes } from './api/routes/dataplane-inspect-routes.js';
+import { registerEmptyCollectionRoutes } from './api/routes/empty-collection-routes.js';
 import { registerSystemRoutes } from './api/routes/system-routes.js';
 import { errorBody } from './api/error-body.js';
 import type { Services } from './services.js';
+import { corsOriginPattern } from './config.js';
 import { VERSION } from './version.js';
 
 interface AppOptions {
@@ -67,6 +71,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   installBodyParsers(app);
   installErrorHandlers(app);
   installFleetLane(app, services.fleetTurns);
+  installCors(app, services.config.corsAllowedDomains.map(corsOriginPattern));
   installAuth(app, {
     localhostIsAdmin: services.config.localhostIsAdmin,
     adminToken: services.adminToken,
@@ -88,6 +93,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   registerKindRoutes(app, services.handles);
   registerDataplaneRoutes(app, services);
   registerDataplaneFactsRoute(app, services);
+  registerDataplaneInspectRoutes(app, services);
+  registerEmptyCollectionRoutes(app, services);
   registerGui(app, services);
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;

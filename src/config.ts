@@ -67,6 +67,10 @@ export interface Config {
   httpsHostnames: string[];
   /** Absolute directories `file` data sources of CA backends may read (MESHCP_FILE_SOURCE_DIRS); empty: none. */
   fileSourceDirs: string[];
+  /** Origins (regular expressions matching the whole Origin, as Kuma's) allowed to call the API from a browser; empty: none. */
+  corsAllowedDomains: string[];
+  /** A kuma-gui build served at /gui (MESHCP_API_KUMA_GUI_DIR); unset: meshcp's rotation view is at /gui too. */
+  kumaGuiDir?: string;
   /** Where resources and facts live: one SQLite file in the data dir (default), or PostgreSQL shared by instances. */
   store: StoreConfig;
 }
@@ -167,6 +171,23 @@ function parseLogFormat(raw: string | undefined): 'json' | 'pretty' | undefined 
   throw new ConfigError(`MESHCP_LOG_FORMAT must be "json" or "pretty", got "${raw}"`);
 }
 
+/** The whole Origin must match: `https://gui\\.example\\.com` does not allow `https://gui.example.com.evil.net`. */
+export function corsOriginPattern(entry: string): RegExp {
+  return new RegExp(`^(?:${entry})$`);
+}
+
+function parseCorsDomains(raw: string | undefined): string[] {
+  const entries = (raw ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  for (const entry of entries) {
+    try {
+      corsOriginPattern(entry);
+    } catch {
+      throw new ConfigError(`MESHCP_API_CORS_ALLOWED_DOMAINS: "${entry}" is not a valid regular expression`);
+    }
+  }
+  return entries;
+}
+
 function parseHostnames(raw: string | undefined): string[] {
   const parsed = parseHostnameList(raw);
   if ('error' in parsed) throw new ConfigError(parsed.error);
@@ -210,6 +231,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logRequests: parseBool('MESHCP_LOG_REQUESTS', env.MESHCP_LOG_REQUESTS, false),
     logFormat: parseLogFormat(env.MESHCP_LOG_FORMAT),
     httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
+    corsAllowedDomains: parseCorsDomains(env.MESHCP_API_CORS_ALLOWED_DOMAINS),
+    kumaGuiDir: env.MESHCP_API_KUMA_GUI_DIR || undefined,
     store: parseStore(env, env.MESHCP_SECRETS_KEY || undefined),
     fileSourceDirs: parseFileSourceDirs(env.MESHCP_FILE_SOURCE_DIRS),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
@@ -227,4 +250,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('MESHCP_API_HTTPS_CERT_FILE and MESHCP_API_HTTPS_KEY_FILE must be set together');
   }
   return config;
+}
+
+const REDACTED = '*****';
+
+/**
+ * `GET /config`: the effective configuration, as kuma-cp answers its own (Kuma's mode and environment first);
+ * secrets and tokens are replaced by `*****` (as Kuma's sanitized config) and never leave the process.
+ */
+export function effectiveConfig(config: Config): Record<string, unknown> {
+  const { secretsKey, adminToken, corsAllowedDomains, store, ...rest } = config;
+  const storeView: Record<string, unknown> = { ...store };
+  if ('password' in storeView && storeView.password) storeView.password = REDACTED;
+  return {
+    environment: 'universal',
+    mode: 'zone',
+    ...rest,
+    secretsKey: secretsKey ? REDACTED : null,
+    adminToken: adminToken ? REDACTED : null,
+    corsAllowedDomains,
+    store: storeView,
+  };
 }

@@ -99,6 +99,7 @@ export async function createServices(deps: {
   const clock = deps.clock;
   const store = deps.store;
   const facts = store.facts;
+  store.setOnlineWindow(deps.config.dpOnlineWindowMs);
   const fleetTurns = new FleetTurns();
   const events = new MeshEvents(clock, fleetTurns);
   const signing = new SigningPool(deps.config.signingWorkers);

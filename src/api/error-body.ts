@@ -10,6 +10,7 @@ export const HTTP_OF_KIND: Record<ErrorKind, { status: number; title: string }> 
   unavailable: { status: 503, title: 'Service Unavailable' },
   'too-many-requests': { status: 429, title: 'Too Many Requests' },
   'upstream-failed': { status: 502, title: 'Bad Gateway' },
+  internal: { status: 500, title: 'Internal Server Error' },
 };
 
 /** The one JSON error body of api.md: current fields plus Kuma's legacy `details`/`causes`. */

@@ -1,5 +1,6 @@
 import { forbidden, invalidRequest, invalidResource, Titles } from '../domain/errors.js';
 import type { Dataplane } from '../resources/dataplane.js';
+import { dataplaneProfile } from '../resources/dataplane-profile.js';
 import { kindOf } from '../resources/kinds.js';
 import { specOf } from '../resources/request-checks.js';
 import { workloadLabelProblem } from '../resources/labels.js';
@@ -30,6 +31,11 @@ export function dataplaneDescriptor(certProfile: CertProfile = 'kuma'): Resource
       }
       return { spec: specOf(dp), labels: dp.labels ?? {} };
     },
-    afterDelete: (tx, at) => tx.facts.deleteDataplane(at.mesh, at.name),
+    // The insights' counts move with the write, in its transaction (not on dry runs).
+    checkWrite: async ({ at, parsed }) => (tx) => tx.fleet.dataplaneWritten(at.mesh, at.name, dataplaneProfile(parsed.spec as Dataplane)),
+    afterDelete: async (tx, at) => {
+      await tx.facts.deleteDataplane(at.mesh, at.name);
+      await tx.fleet.dataplaneDeleted(at.mesh, at.name);
+    },
   };
 }

@@ -15,8 +15,9 @@ export interface FieldViolation {
  * - unavailable: a dependency is busy or unreachable; the caller may retry
  * - too-many-requests: the caller's budget is spent
  * - upstream-failed: an external CA (Vault) refused or answered something unusable
+ * - internal: what Kuma answers with a 500 on purpose (a proxy's unreachable admin API); never a crash
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-many-requests' | 'upstream-failed';
+export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-many-requests' | 'upstream-failed' | 'internal';
 
 interface DomainErrorInit {
   kind: ErrorKind;

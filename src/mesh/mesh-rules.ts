@@ -173,6 +173,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
   async afterDelete(tx: StoreTx, at: ResourceAt): Promise<void> {
     await tx.resources.deleteMeshContents(at.name);
     await tx.facts.deleteMesh(at.name);
+    await tx.fleet.deleteMesh(at.name);
   }
 
   meshChangedBy(at: ResourceAt): string {

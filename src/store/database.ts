@@ -34,7 +34,7 @@ export function openDatabase(file: string): Db {
   return db;
 }
 
-function applyMigrations(db: Db, dir = MIGRATIONS_DIR): string[] {
+export function applyMigrations(db: Db, dir = MIGRATIONS_DIR): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = new Set(

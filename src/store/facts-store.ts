@@ -1,5 +1,6 @@
 import type { FleetSummary, FleetSummaryCache } from './fleet-summary-cache.js';
 import type { KnownBundles } from './known-bundles.js';
+import type { LiveStatsCache } from './live-fleet-stats.js';
 import type { SqlExecutor } from './sql.js';
 
 export interface DataplaneFacts {
@@ -14,6 +15,8 @@ export interface DataplaneFacts {
   lastIssueTime: number | null;
   ackedBundleVersion: string | null;
   lastContact: number | null;
+  /** The first contact of the current (or, when offline, the last) online stretch. */
+  onlineSince: number | null;
   /** Serial of the newest issued certificate (upper-case hex, no leading zeros). */
   issuedSerial: string | null;
   /** The serial the dataplane last reported serving, and the backend of that certificate when it was known. */
@@ -62,12 +65,25 @@ interface FactsRow {
   last_issue_time: number | null;
   acked_bundle_version: string | null;
   last_contact: number | null;
+  online_since: number | null;
   issued_serial: string | null;
   served_serial: string | null;
   served_backend: string | null;
 }
 
 const SAMPLE_NAMES = 10;
+
+/** What every FactsStore of one store shares. */
+export interface FactsSettings {
+  /** A contact after a longer silence than this starts a new online stretch. */
+  onlineWindowMs: number;
+  /** The insights' live stats (SQLite): dropped by every facts write and every contact that starts a stretch. */
+  liveStats?: LiveStatsCache;
+}
+
+/** online_since as a contact at @contact sets it: kept within a stretch, restarted after a silence of the window. */
+const ONLINE_SINCE = `CASE WHEN dataplane_facts.last_contact IS NULL OR dataplane_facts.online_since IS NULL
+    OR dataplane_facts.last_contact < CAST(@contact AS BIGINT) - CAST(@window AS BIGINT) THEN @contact ELSE dataplane_facts.online_since END`;
 
 /** Serials compare as numbers: upper-case hex without leading zeros, however a client printed them. */
 export function normalizeSerial(hex: string): string {
@@ -82,9 +98,9 @@ const SQL = {
   bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
-      regenerations, last_issue_time, last_contact, issued_serial)
-    VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @issuedAt, @issuedAt, @serial)
-    ON CONFLICT (mesh, name) DO UPDATE SET issued_backend = excluded.issued_backend, identity = excluded.identity,
+      regenerations, last_issue_time, last_contact, issued_serial, online_since)
+    VALUES (@mesh, @name, @backend, @identity, @notBefore, @notAfter, @renewAfter, 1, @contact, @contact, @serial, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, issued_backend = excluded.issued_backend, identity = excluded.identity,
       cert_not_before = excluded.cert_not_before, cert_not_after = excluded.cert_not_after,
       renew_after = excluded.renew_after, regenerations = dataplane_facts.regenerations + 1,
       last_issue_time = excluded.last_issue_time, last_contact = excluded.last_contact,
@@ -94,11 +110,13 @@ const SQL = {
   reportServed: `UPDATE dataplane_facts SET served_serial = @serial,
       served_backend = CASE WHEN issued_serial = @serial THEN issued_backend ELSE served_backend END
     WHERE mesh = @mesh AND name = @name`,
-  touch: `INSERT INTO dataplane_facts (mesh, name, last_contact) VALUES (?, ?, ?)
-    ON CONFLICT (mesh, name) DO UPDATE SET last_contact = excluded.last_contact`,
-  setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact) VALUES (?, ?, ?, ?)
-    ON CONFLICT (mesh, name) DO UPDATE SET acked_bundle_version = excluded.acked_bundle_version,
-      last_contact = excluded.last_contact`,
+  touch: `INSERT INTO dataplane_facts (mesh, name, last_contact, online_since) VALUES (@mesh, @name, @contact, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, last_contact = excluded.last_contact
+    RETURNING online_since AS "onlineSince"`,
+  setAcked: `INSERT INTO dataplane_facts (mesh, name, acked_bundle_version, last_contact, online_since) VALUES (@mesh, @name, @version, @contact, @contact)
+    ON CONFLICT (mesh, name) DO UPDATE SET online_since = ${ONLINE_SINCE}, acked_bundle_version = excluded.acked_bundle_version,
+      last_contact = excluded.last_contact
+    RETURNING online_since AS "onlineSince"`,
   deleteFacts: 'DELETE FROM dataplane_facts WHERE mesh = ? AND name = ?',
   deleteMeshFacts: 'DELETE FROM dataplane_facts WHERE mesh = ?',
   deleteMeshBundles: 'DELETE FROM bundle_versions WHERE mesh = ?',
@@ -117,14 +135,6 @@ const SQL = {
   namesNotReloaded: `SELECT name, issued_backend AS "issuedBackend" FROM dataplane_facts WHERE mesh = @mesh
     AND served_backend = @backend AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`,
   countActive: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?',
-  issuedStats: `SELECT issued_backend AS backend, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
-    FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY issued_backend`,
-  trustStats: `SELECT b.backend AS backend, SUM(v.total) AS total, SUM(v.online) AS online
-    FROM (SELECT acked_bundle_version AS version, COUNT(*) AS total, COUNT(*) FILTER (WHERE last_contact >= @onlineSince) AS online
-          FROM dataplane_facts WHERE mesh = @mesh AND cert_not_after > @now GROUP BY acked_bundle_version) v
-    JOIN bundle_version_backends b ON b.mesh = @mesh AND b.version = v.version
-    GROUP BY b.backend`,
-  onlineCount: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND last_contact >= ?',
   everEnabled: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1',
   fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n,
       MIN(cert_not_after) AS expires
@@ -161,13 +171,20 @@ export class FactsStore {
     private readonly summaries?: FleetSummaryCache,
     private readonly inTransaction = false,
     private readonly bundles?: KnownBundles,
+    private readonly settings: FactsSettings = { onlineWindowMs: 90_000 },
   ) {}
 
   /** Every write of fleet facts goes through here first. */
   private changing(mesh: string): void {
     this.summaries?.invalidate(mesh);
+    this.settings.liveStats?.invalidate(mesh);
     this.memo = undefined;
     if (this.inTransaction) this.wrote = true;
+  }
+
+  /** A contact that started an online stretch changes the online counts; one that continues a stretch does not. */
+  private stretchMayHaveStarted(mesh: string, onlineSince: number | string | null | undefined, contact: number): void {
+    if (onlineSince == null || Number(onlineSince) === contact) this.settings.liveStats?.invalidate(mesh);
   }
 
   /** `withTrusted: false` skips the backends of the acknowledged bundle (`trusted` is then empty): the poll path. */
@@ -189,6 +206,7 @@ export class FactsStore {
       lastIssueTime: row.last_issue_time,
       ackedBundleVersion: row.acked_bundle_version,
       lastContact: row.last_contact,
+      onlineSince: row.online_since ?? row.last_contact,
       issuedSerial: row.issued_serial,
       servedSerial: row.served_serial,
       servedBackend: row.served_backend,
@@ -205,7 +223,8 @@ export class FactsStore {
     this.changing(mesh);
     const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
     const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
-    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, issuedAt, serial });
+    const window = this.settings.onlineWindowMs;
+    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, contact: issuedAt, serial, window });
   }
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
@@ -215,7 +234,8 @@ export class FactsStore {
   }
 
   async touch(mesh: string, name: string, now: number): Promise<void> {
-    await this.exec.run(SQL.touch, [mesh, name, now]);
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.touch, { mesh, name, contact: now, window: this.settings.onlineWindowMs });
+    this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
   }
 
   /**
@@ -228,7 +248,8 @@ export class FactsStore {
       return false;
     }
     this.changing(mesh);
-    await this.exec.run(SQL.setAcked, [mesh, name, version, now]);
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.setAcked, { mesh, name, version, contact: now, window: this.settings.onlineWindowMs });
+    this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
     return true;
   }
 
@@ -318,21 +339,6 @@ export class FactsStore {
 
   async countActive(mesh: string, now: number): Promise<number> {
     return (await this.exec.get<{ n: number }>(SQL.countActive, [mesh, now]))!.n;
-  }
-
-  /** Per backend: active dataplanes holding its certificates (`issued`) or trusting it (`trusted`), and how many are online. */
-  async backendStats(mesh: string, now: number, onlineSince: number) {
-    const params = { mesh, now, onlineSince };
-    type Stat = { backend: string; total: number; online: number | null };
-    const toMap = (rows: Stat[]) => new Map(rows.map((r) => [r.backend, { total: r.total, online: r.online ?? 0 }]));
-    return {
-      issued: toMap(await this.exec.all<Stat>(SQL.issuedStats, params)),
-      trusted: toMap(await this.exec.all<Stat>(SQL.trustStats, params)),
-    };
-  }
-
-  async countOnline(mesh: string, onlineSince: number): Promise<number> {
-    return (await this.exec.get<{ n: number }>(SQL.onlineCount, [mesh, onlineSince]))!.n;
   }
 
   /** Whether `backend` was ever the enabled backend of the mesh (so it is an old backend, not a new one). */

@@ -1,7 +1,9 @@
 import type { Clock } from '../domain/clock.js';
-import { FactsStore } from './facts-store.js';
+import { FactsStore, type FactsSettings } from './facts-store.js';
+import { FleetIndexStore } from './fleet-index-store.js';
 import { FleetSummaryCache } from './fleet-summary-cache.js';
 import { KnownBundles } from './known-bundles.js';
+import { LiveStatsCache } from './live-fleet-stats.js';
 import { ResourceStore } from './resource-store.js';
 import type { SealedConfFields } from './ca-key-sealing.js';
 import type { SecretCipher } from './secret-cipher.js';
@@ -11,6 +13,7 @@ import type { SqlDriver, SqlExecutor, TransactionLocks } from './sql.js';
 export interface StoreTx {
   resources: ResourceStore;
   facts: FactsStore;
+  fleet: FleetIndexStore;
   /** Tells every other instance, when (and only if) this transaction commits, that `mesh`'s CA view changed. */
   announceMeshChange(mesh: string): Promise<void>;
 }
@@ -38,6 +41,9 @@ export class Store {
   /** Statements outside any transaction. */
   readonly resources: ResourceStore;
   readonly facts: FactsStore;
+  readonly fleet: FleetIndexStore;
+  /** Shared by every FactsStore of this store; the services set the online window from the configuration. */
+  private readonly factsSettings: FactsSettings = { onlineWindowMs: 90_000 };
   /** Fleet summaries kept between writes; SQLite only (see FleetSummaryCache). */
   private readonly summaries: FleetSummaryCache | undefined;
   /** Bundle versions seen committed; the owner calls `forgetMesh` on every mesh change. */
@@ -53,7 +59,14 @@ export class Store {
   ) {
     this.resources = new ResourceStore(driver, driver.dialect, cipher, sealedConfFields, clock);
     this.summaries = driver.dialect.name === 'sqlite' ? new FleetSummaryCache() : undefined;
-    this.facts = new FactsStore(driver, this.summaries, false, this.bundles);
+    this.factsSettings.liveStats = driver.dialect.name === 'sqlite' ? new LiveStatsCache() : undefined;
+    this.facts = new FactsStore(driver, this.summaries, false, this.bundles, this.factsSettings);
+    this.fleet = new FleetIndexStore(driver, this.factsSettings.liveStats);
+  }
+
+  /** A contact after a longer silence than this starts a new online stretch (`MESHCP_DP_ONLINE_WINDOW`). */
+  setOnlineWindow(ms: number): void {
+    this.factsSettings.onlineWindowMs = ms;
   }
 
   get kind(): 'sqlite' | 'postgres' {
@@ -69,7 +82,8 @@ export class Store {
       (exec) =>
         fn({
           resources: new ResourceStore(exec, this.driver.dialect, this.cipher, this.sealedConfFields, this.clock),
-          facts: new FactsStore(exec, this.summaries, true, this.bundles),
+          facts: new FactsStore(exec, this.summaries, true, this.bundles, this.factsSettings),
+          fleet: new FleetIndexStore(exec, this.factsSettings.liveStats),
           announceMeshChange: (mesh) => this.changes.announce(exec, mesh),
         }),
       locks,

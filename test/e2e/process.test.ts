@@ -55,7 +55,8 @@ describe('the real process', () => {
     const index = await fetch(`${first.baseUrl}/`);
     assert.equal(index.status, 200);
     const indexBody = (await index.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(indexBody).sort(), ['clusterId', 'hostname', 'instanceId', 'product', 'version']);
+    assert.deepEqual(Object.keys(indexBody).sort(), ['clusterId', 'gui', 'hostname', 'instanceId', 'product', 'version']);
+    assert.equal(indexBody.gui, '/gui', 'as Kuma: where the GUI is');
     assert.equal(indexBody.product, 'meshcp');
     assert.equal((await fetch(`${first.baseUrl}/healthz`)).status, 200);
     assert.equal((await fetch(`${first.baseUrl}/readyz`)).status, 200);

@@ -4,6 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { guiSnapshot } from './gui-state.js';
 import { sleep } from '../../domain/clock.js';
+import { registerKumaGui } from './kuma-gui.js';
+
+/** meshcp's own rotation view; also at /gui unless a kuma-gui build is served there (MESHCP_API_KUMA_GUI_DIR). */
+export const ROTATION_VIEW_PATH = '/meshcp-gui';
 
 /** The longest a page's poll waits for a change (below every idle timeout), and how often it looks meanwhile. */
 const LONG_POLL_MS = 25_000;
@@ -30,8 +34,8 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * GET /gui: a read-only page of meshes, CA backends, rotation progress and dataplanes, live through a long-poll
- * on /gui/api/state (admin access, as the JSON API it reads). The static files are public: they hold no data.
+ * GET /meshcp-gui (and /gui without a kuma-gui build): a read-only page of meshes, CA backends, rotation progress and dataplanes, live through a long-poll
+ * on /meshcp-gui/api/state (admin access, as the JSON API it reads). The static files are public: they hold no data.
  */
 export function registerGui(app: FastifyInstance, services: Services): void {
   const dir = assetDir();
@@ -41,12 +45,17 @@ export function registerGui(app: FastifyInstance, services: Services): void {
     return reply.headers(SECURITY_HEADERS).type(file.type).send(file.body);
   };
   const hidden = { config: { access: 'public' as const }, schema: { hide: true } };
-  app.get('/gui', hidden, serve('index.html'));
-  app.get('/gui/', hidden, serve('index.html'));
-  app.get('/gui/gui.js', hidden, serve('gui.js'));
-  app.get('/gui/gui.css', hidden, serve('gui.css'));
+  const view = ROTATION_VIEW_PATH;
+  const pages = services.config.kumaGuiDir ? [view] : [view, '/gui'];
+  for (const page of pages) {
+    app.get(page, hidden, serve('index.html'));
+    app.get(`${page}/`, hidden, serve('index.html'));
+  }
+  app.get(`${view}/gui.js`, hidden, serve('gui.js'));
+  app.get(`${view}/gui.css`, hidden, serve('gui.css'));
+  if (services.config.kumaGuiDir) registerKumaGui(app, services, services.config.kumaGuiDir);
 
-  app.get<{ Querystring: { since?: string } }>('/gui/api/state', { schema: { hide: true } }, async (request, reply) => {
+  app.get<{ Querystring: { since?: string } }>(`${view}/api/state`, { schema: { hide: true } }, async (request, reply) => {
     const since = typeof request.query.since === 'string' ? request.query.since : undefined;
     let snapshot = await guiSnapshot(services, services.clock.now());
     const gone = new AbortController();

@@ -41,22 +41,25 @@ function heldVersion(header: string | undefined): string | undefined {
 
 export function registerDataplaneRoutes(app: FastifyInstance, services: Services): void {
   const { dataplanes, facts } = services;
+  const view = () => ({ now: services.clock.now(), onlineWindowMs: services.config.dpOnlineWindowMs, instanceId: services.instanceId });
 
   const own = { access: 'own-dataplane' as const };
   const agentRoute = { ...own, fleet: true };
   for (const path of ['/meshes/:mesh/dataplanes/_overview', '/meshes/:mesh/dataplanes+insights']) {
     app.get<{ Params: { mesh: string } }>(path, { schema: overviewListDocs('Dataplanes with their certificate insights') }, async (request) => {
       const query = parseListQuery(request, request.params.mesh, DATAPLANES);
-      return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
+      const now = view();
+      return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts, now));
     });
   }
   app.get('/dataplanes+insights', { schema: overviewListDocs('Dataplanes of every mesh with insights') }, async (request) => {
     const query = parseListQuery(request, undefined, DATAPLANES);
-    return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts));
+    const now = view();
+    return listBody(request, query, dataplanes.list(query), (dp) => dataplaneOverview(dp, facts, now));
   });
   for (const path of ['/meshes/:mesh/dataplanes/:name/_overview', '/meshes/:mesh/dataplanes+insights/:name']) {
     app.get<{ Params: Params }>(path, { schema: docs.custom('Dataplane', 'One dataplane with its certificate insight', docs.answers(DataplaneOverviewSchema, 'the dataplane and its certificate insight')) }, async (request) =>
-      dataplaneOverview(await dataplanes.get(request.params.mesh, request.params.name), facts),
+      dataplaneOverview(await dataplanes.get(request.params.mesh, request.params.name), facts, view()),
     );
   }
 

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { DomainError, meshNotFound, notFound, Titles } from '../../domain/errors.js';
-import { meshInsight } from '../../dataplanes/insights.js';
+import { globalInsight, meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
-import { listOf, MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
+import { GlobalInsightSchema, listOf, MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
 import { VERSION } from '../../version.js';
 
@@ -18,6 +18,7 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     version: VERSION,
     instanceId: services.instanceId,
     clusterId: services.instanceId,
+    gui: '/gui',
   }));
   app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)') }, async () => {
@@ -30,11 +31,22 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     reply.type('text/plain').send(await services.tokens.issue(request.body)),
   );
 
+  const window = services.config.dpOnlineWindowMs;
   const insightOf = async (name: string, now: number) => {
     const mesh = await services.store.resources.get('Mesh', '', name);
     if (!mesh) return undefined;
-    return meshInsight(mesh, await services.store.resources.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
+    const fleet = await services.store.fleet.counts(name, now, window);
+    const dataplanes = Object.values(fleet.byType).reduce((n, t) => n + t.total, 0);
+    const resources = { Dataplane: dataplanes, Secret: await services.store.resources.count('Secret', name) };
+    return meshInsight(mesh, fleet, resources);
   };
+  app.get('/global-insight', { schema: docs.custom('Insights', "Kuma's GlobalInsight: counts over every mesh", docs.answers(GlobalInsightSchema, 'the global insight')) }, async () => {
+    const now = services.clock.now();
+    const fleet = await services.store.fleet.counts(undefined, now, window);
+    const meshes = await services.store.resources.count('Mesh', '');
+    const dataplanes = Object.values(fleet.byType).reduce((n, t) => n + t.total, 0);
+    return globalInsight(fleet, meshes, { Mesh: meshes, Dataplane: dataplanes }, now);
+  });
   app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh', docs.answers(listOf(MeshInsightSchema), 'the insights of the meshes, a page at a time')) }, async (request) => {
     const query = parseListQuery(request);
     const now = services.clock.now();

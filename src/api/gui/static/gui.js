@@ -1,4 +1,4 @@
-// The /gui page: reads /gui/api/state (admin) in a long-poll loop and redraws. Everything from the server is put in
+// The rotation view (/meshcp-gui, and /gui without a kuma-gui build): reads /meshcp-gui/api/state (admin) in a long-poll loop and redraws. Everything from the server is put in
 // the page as text (textContent), never as HTML.
 const TOKEN_KEY = 'meshcp-admin-token';
 const $ = (id) => document.getElementById(id);
@@ -107,7 +107,7 @@ async function poll() {
     const headers = token ? { authorization: `Bearer ${token}` } : {};
     let response;
     try {
-      response = await fetch(`/gui/api/state${since ? `?since=${encodeURIComponent(since)}` : ''}`, { headers, cache: 'no-store' });
+      response = await fetch(`/meshcp-gui/api/state${since ? `?since=${encodeURIComponent(since)}` : ''}`, { headers, cache: 'no-store' });
     } catch {
       setLive('error', 'control plane unreachable, retrying…');
       await new Promise((r) => setTimeout(r, 2000));
