@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { KINDS, type KnownKind } from '../resources/kinds.js';
+import { STORED_KINDS, UNMODELLED_KINDS, type KnownKind, type UnmodelledKind } from '../resources/kinds.js';
 import type { ResourceHandle } from '../resource-manager/resource-manager.js';
 import type { ResourceType } from '../store/resource-store.js';
+import { z } from 'zod';
+import { listOf } from '../contract/index.js';
+import { meshNotFound, notFound, Titles } from '../domain/errors.js';
 import { listBody, parseListQuery } from './list-query.js';
 import { docs } from './openapi-docs.js';
 import { renderResource } from './render.js';
@@ -9,9 +12,15 @@ import { statusOf, writeOptions } from './write-options.js';
 
 type ItemParams = { mesh?: string; name: string };
 
-/** The CRUD routes of every kind of the kinds table, one loop (Kuma's API server does the same over its registry). */
-export function registerKindRoutes(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
-  for (const kind of KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
+const EmptyListSchema = listOf(z.looseObject({}));
+
+/**
+ * The routes of every kind of the kinds table, one loop (Kuma's API server does the same over its registry): CRUD for
+ * the kinds meshcp stores, Kuma's empty answers for those it does not model yet.
+ */
+export function registerKindRoutes(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>, meshExists: (mesh: string) => Promise<boolean>): void {
+  for (const kind of STORED_KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
+  for (const kind of UNMODELLED_KINDS) registerEmptyKindRoutes(app, kind, meshExists);
 }
 
 /**
@@ -49,6 +58,35 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
     app.get(`/${kind.path}`, { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) }, async (request) => {
       const query = listQuery(request, undefined);
       return listBody(request, query, handle.list(query));
+    });
+  }
+}
+
+/**
+ * Kuma's answers for a kind meshcp does not model yet: lists are `{"total":0,"items":[],"next":null}` (with Kuma's
+ * 400s for bad paging and the mesh's 404 first), items are 404s.
+ */
+function registerEmptyKindRoutes(app: FastifyInstance, kind: UnmodelledKind, meshExists: (mesh: string) => Promise<boolean>): void {
+  const meshScoped = kind.scope === 'mesh';
+  const collection = meshScoped ? `/meshes/:mesh/${kind.path}` : `/${kind.path}`;
+  const requireMesh = async (mesh: string | undefined) => {
+    if (mesh !== undefined && !(await meshExists(mesh))) throw meshNotFound();
+  };
+  const tag = kind.type;
+  const collections = kind.overview ? [collection, `${collection}/_overview`] : [collection];
+  for (const path of collections) {
+    const summary = `${kind.displayName.plural}${path.endsWith('_overview') ? ' with insights' : ''}: always empty (meshcp does not model ${kind.type} yet)`;
+    app.get<{ Params: { mesh?: string } }>(path, { schema: docs.custom(tag, summary, docs.answers(EmptyListSchema, 'an empty list')) }, async (request) => {
+      parseListQuery(request, request.params.mesh); // Kuma's 400s for bad paging and label filters
+      await requireMesh(request.params.mesh);
+      return { total: 0, items: [], next: null };
+    });
+  }
+  const items = kind.overview ? [`${collection}/:name`, `${collection}/:name/_overview`] : [`${collection}/:name`];
+  for (const path of items) {
+    app.get<{ Params: { mesh?: string; name: string } }>(path, { schema: docs.custom(tag, `One ${kind.displayName.singular}: always 404`) }, async (request) => {
+      await requireMesh(request.params.mesh);
+      throw notFound(Titles.retrieve);
     });
   }
 }

@@ -1,5 +1,5 @@
 /** Resource kinds meshctl knows, their names on the command line, and their API routes: all from the kinds table. */
-import { KINDS, type ResourceType as Kind } from '../resources/kinds.js';
+import { STORED_KINDS, type ResourceType as Kind } from '../resources/kinds.js';
 
 export interface ResourceType {
   kind: Kind;
@@ -13,13 +13,13 @@ export interface ResourceType {
   crossMeshList: boolean;
 }
 
-export const RESOURCE_TYPES: readonly ResourceType[] = KINDS.map((kind) => ({
+export const RESOURCE_TYPES: readonly ResourceType[] = STORED_KINDS.map((kind) => ({
   kind: kind.type,
   plural: kind.cli.plural,
   aliases: kind.cli.aliases,
   meshScoped: kind.scope === 'mesh',
   path: kind.path,
-  crossMeshList: 'crossMeshList' in kind && kind.crossMeshList,
+  crossMeshList: kind.crossMeshList ?? false,
 }));
 
 export class UsageError extends Error {}

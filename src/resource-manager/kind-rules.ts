@@ -1,4 +1,4 @@
-import { KINDS, type ResourceType } from '../resources/kinds.js';
+import { STORED_KINDS, type ResourceType } from '../resources/kinds.js';
 import { plainDescriptor, type ParsedResource, type ResourceDescriptor, type ResourceHandle, type ResourceManager } from './resource-manager.js';
 
 /**
@@ -10,6 +10,6 @@ export type KindRules = Partial<Record<ResourceType, ResourceDescriptor<ParsedRe
 /** One handle per kind of the kinds table, through its rules or, without any, its table entry. */
 export function kindHandles(resources: ResourceManager, rules: KindRules): Record<ResourceType, ResourceHandle<object>> {
   return Object.fromEntries(
-    KINDS.map((kind) => [kind.type, resources.handle(rules[kind.type] ?? plainDescriptor(kind))]),
+    STORED_KINDS.map((kind) => [kind.type, resources.handle(rules[kind.type] ?? plainDescriptor(kind))]),
   ) as Record<ResourceType, ResourceHandle<object>>;
 }

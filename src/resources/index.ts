@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BuiltinConfSchema, ProvidedConfSchema } from './ca-conf.js';
-import { KINDS } from './kinds.js';
+import { STORED_KINDS, type StoredEntry } from './kinds.js';
 
-type KindSchemas = { [K in (typeof KINDS)[number] as K['type']]: K['schema'] };
+type KindSchemas = { [K in StoredEntry as K['type']]: K['schema'] };
 
 export * from './violations.js';
 export * from './names.js';
@@ -18,7 +18,7 @@ export * from './dataplane.js';
  * types and the OpenAPI document all come from these.
  */
 export const resourceSchemas = {
-  ...(Object.fromEntries(KINDS.map((kind) => [kind.type, kind.schema])) as unknown as KindSchemas),
+  ...(Object.fromEntries(STORED_KINDS.map((kind) => [kind.type, kind.schema])) as unknown as KindSchemas),
   BuiltinConf: BuiltinConfSchema,
   ProvidedConf: ProvidedConfSchema,
 };

@@ -13,15 +13,35 @@ import type { Violation } from './violations.js';
  * the same part). Adding a kind: its schema (and pure rules) in src/resources, one entry here, and, only if its writes
  * need rules that read the store, a descriptor in the services layer (src/resource-manager/kind-rules.ts).
  */
-export interface Kind {
+interface KindBase {
   /** Kuma's type name, as in a body's `type` and in manifests. */
   readonly type: string;
   /** 'mesh': lives in a mesh (`/meshes/{mesh}/<path>`); 'global': `/<path>`. */
   readonly scope: 'global' | 'mesh';
-  /** The request and response shape (one schema per shape). */
-  readonly schema: z.ZodType;
   /** The collection's path segment (Kuma's plural). */
   readonly path: string;
+  /** Kuma's short name (in KRIs, `kri_<short>_...`); '' for kinds Kuma gives none. */
+  readonly shortName: string;
+  /** Kuma's display names (`/_resources`). */
+  readonly displayName: { readonly singular: string; readonly plural: string };
+  /** Kuma's `includeInFederation` (`/_resources`): synced from a global control plane to zones. */
+  readonly includeInFederation: boolean;
+}
+
+/**
+ * A kind Kuma has and meshcp does not model yet: its collection answers as Kuma answers an empty one (`total: 0`,
+ * the mesh's 404 first, Kuma's paging 400s), its items are 404s, and `/_resources` lists it read-only.
+ */
+export interface UnmodelledKind extends KindBase {
+  readonly unmodelled: true;
+  /** Kuma also serves `<path>/_overview` and `<path>/{name}/_overview` for it. */
+  readonly overview?: boolean;
+}
+
+/** A kind meshcp stores and serves. */
+export interface Kind extends KindBase {
+  /** The request and response shape (one schema per shape). */
+  readonly schema: z.ZodType;
   /** Other spellings Kuma serves the collection under; served, left out of the OpenAPI document. */
   readonly pathAliases?: readonly string[];
   /** Mesh-scoped kinds: whether `/<path>` lists the kind across every mesh. */
@@ -50,12 +70,36 @@ export interface Kind {
   readonly docs: { readonly list: string; readonly get: string; readonly put: string; readonly del: string; readonly crossMeshList?: string };
 }
 
+/** Kuma's name for a type, split at its words: `MeshTrust` -> `Mesh Trust`. */
+const words = (type: string) => type.replace(/([a-z])([A-Z])/g, '$1 $2');
+
+const unmodelled = (
+  type: string,
+  scope: 'global' | 'mesh',
+  path: string,
+  shortName: string,
+  plural: string,
+  more: { includeInFederation?: boolean; overview?: boolean } = {},
+): UnmodelledKind => ({
+  type,
+  scope,
+  path,
+  shortName,
+  displayName: { singular: words(type), plural },
+  includeInFederation: more.includeInFederation ?? false,
+  unmodelled: true,
+  ...(more.overview ? { overview: true } : {}),
+});
+
 export const KINDS = [
   {
     type: 'Mesh',
     scope: 'global',
     schema: MeshSchema,
     path: 'meshes',
+    shortName: 'm',
+    displayName: { singular: 'Mesh', plural: 'Meshes' },
+    includeInFederation: true,
     cli: { plural: 'meshes', aliases: ['mesh'] },
     storage: 'sealed',
     labels: 'as-given',
@@ -66,6 +110,9 @@ export const KINDS = [
     scope: 'mesh',
     schema: SecretSchema,
     path: 'secrets',
+    shortName: '',
+    displayName: { singular: 'Secret', plural: 'Secrets' },
+    includeInFederation: true,
     crossMeshList: true,
     cli: { plural: 'secrets', aliases: ['secret'] },
     storage: 'encrypted',
@@ -83,6 +130,9 @@ export const KINDS = [
     scope: 'global',
     schema: GlobalSecretSchema,
     path: 'global-secrets',
+    shortName: '',
+    displayName: { singular: 'Global Secret', plural: 'Global Secrets' },
+    includeInFederation: false,
     pathAliases: ['globalsecrets'],
     cli: { plural: 'global-secrets', aliases: ['global-secret', 'globalsecrets', 'globalsecret'] },
     storage: 'encrypted',
@@ -94,6 +144,9 @@ export const KINDS = [
     scope: 'mesh',
     schema: DataplaneSchema,
     path: 'dataplanes',
+    shortName: 'dp',
+    displayName: { singular: 'Dataplane', plural: 'Dataplanes' },
+    includeInFederation: false,
     crossMeshList: true,
     cli: { plural: 'dataplanes', aliases: ['dataplane', 'dp', 'dps'] },
     storage: 'plain',
@@ -110,17 +163,58 @@ export const KINDS = [
       crossMeshList: 'List the dataplanes of every mesh',
     },
   },
-] as const satisfies readonly Kind[];
+  // Kinds Kuma's GUI asks for that meshcp does not model yet: an entry each, no route or schema of their own.
+  unmodelled('MeshIdentity', 'mesh', 'meshidentities', 'mid', 'Mesh Identities', { includeInFederation: true }),
+  unmodelled('MeshTrust', 'mesh', 'meshtrusts', 'mtrust', 'Mesh Trusts', { includeInFederation: true }),
+  unmodelled('MeshGateway', 'mesh', 'meshgateways', 'mgw', 'Mesh Gateways', { includeInFederation: true }),
+  unmodelled('Workload', 'mesh', 'workloads', 'wl', 'Workloads'),
+  unmodelled('MeshService', 'mesh', 'meshservices', 'msvc', 'Mesh Services'),
+  unmodelled('MeshExternalService', 'mesh', 'meshexternalservices', 'extsvc', 'Mesh External Services', { includeInFederation: true }),
+  unmodelled('MeshMultiZoneService', 'mesh', 'meshmultizoneservices', 'mzsvc', 'Mesh Multi Zone Services', { includeInFederation: true }),
+  unmodelled('ExternalService', 'mesh', 'external-services', '', 'External Services', { includeInFederation: true }),
+  unmodelled('ServiceInsight', 'mesh', 'service-insights', '', 'Service Insights'),
+  unmodelled('ZoneEgress', 'global', 'zoneegresses', 'ze', 'Zone Egresses', { overview: true }),
+  unmodelled('ZoneIngress', 'global', 'zoneingresses', 'zi', 'Zone Ingresses', { overview: true }),
+  unmodelled('HostnameGenerator', 'global', 'hostnamegenerators', 'hg', 'Hostname Generators', { includeInFederation: true }),
+] as const satisfies readonly (Kind | UnmodelledKind)[];
 
-/** The type names of every kind. */
-export type ResourceType = (typeof KINDS)[number]['type'];
+/** The table's entries of the kinds meshcp stores, with their literal types. */
+export type StoredEntry = Exclude<(typeof KINDS)[number], UnmodelledKind>;
+
+/** The type names of the kinds meshcp stores. */
+export type ResourceType = StoredEntry['type'];
 
 /** A kind of the table, its type name known to be one of them. */
 export type KnownKind = Kind & { readonly type: ResourceType };
 
-const BY_TYPE = new Map<string, KnownKind>(KINDS.map((kind) => [kind.type, kind]));
+const isStored = (kind: Kind | UnmodelledKind): kind is KnownKind => !('unmodelled' in kind);
+
+/** The kinds meshcp stores and serves, in table order. */
+const ALL_KINDS: readonly (Kind | UnmodelledKind)[] = KINDS;
+
+export const STORED_KINDS: readonly KnownKind[] = ALL_KINDS.filter(isStored);
+
+/** Kuma's kinds meshcp answers as empty collections. */
+export const UNMODELLED_KINDS: readonly UnmodelledKind[] = ALL_KINDS.filter((kind): kind is UnmodelledKind => !isStored(kind));
+
+const BY_TYPE = new Map<string, KnownKind>(STORED_KINDS.map((kind) => [kind.type, kind]));
 
 /** The kind of a type name (every stored row's type is one). */
 export function kindOf(type: ResourceType): KnownKind {
   return BY_TYPE.get(type)!;
+}
+
+/** Kuma's `/_resources` answer: every kind of the table, sorted by name; the unmodelled ones read-only. */
+export function resourceTypeDescriptions() {
+  const resources = ALL_KINDS.map((kind) => ({
+    name: kind.type,
+    scope: kind.scope === 'mesh' ? ('Mesh' as const) : ('Global' as const),
+    readOnly: !isStored(kind),
+    path: kind.path,
+    singularDisplayName: kind.displayName.singular,
+    pluralDisplayName: kind.displayName.plural,
+    shortName: kind.shortName,
+    includeInFederation: kind.includeInFederation,
+  }));
+  return { resources: resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { freePort, Proc } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
