@@ -2,7 +2,7 @@
 // inspect dataplane <name>, scheme-less addresses, suggestions for typos, check's exit 2, first-try errors.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,28 @@ describe('meshctl habits', () => {
     const remote = await t.app.inject({ method: 'GET', url: '/meshes', headers: { host: 'cp.example.com' } });
     assert.equal(remote.statusCode, 403);
     assert.match(JSON.parse(remote.body).detail, /an admin token is required \(the control plane wrote it to <data dir>\/admin-token; send it as "Authorization: Bearer <token>"/);
+  });
+
+  test('apply of a Mesh that turns mTLS off under a live dataplane: the refusal, a hint naming --force, and --force', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const mesh = { type: 'Mesh', name: 'off', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/off', headers: admin, payload: mesh })).statusCode, 201);
+    const dp = { type: 'Dataplane', mesh: 'off', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] } };
+    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/off/dataplanes/web-1', headers: admin, payload: dp })).statusCode, 201);
+    assert.equal((await t.app.inject({ method: 'POST', url: '/meshes/off/dataplanes/web-1/certificate', headers: admin, payload: {} })).statusCode, 200);
+    const file = join(work, 'mesh-off.yaml');
+    writeFileSync(file, 'type: Mesh\nname: off\n');
+    const refused = await meshctl(['--address', hostPort, 'apply', '-f', file]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      'Error: Mesh off: mtls: cannot turn mTLS off: 1 active dataplane holds a certificate and would be refused a new one (web-1); stop them and delete their Dataplanes first, or send ?force=true to turn it off anyway\n' +
+        `hint: to turn mTLS off anyway (those dataplanes get no new certificate): meshctl apply -f ${file} --force\n`,
+    );
+    assert.deepEqual(await meshctl(['--address', hostPort, 'apply', '-f', file, '--force', '--dry-run']), { code: 0, stdout: 'Mesh off configured (dry run)\n', stderr: '' });
+    assert.deepEqual(await meshctl(['--address', hostPort, 'apply', '-f', file, '--force']), { code: 0, stdout: 'Mesh off configured\n', stderr: '' });
+    const after = JSON.parse((await t.app.inject({ method: 'GET', url: '/meshes/off', headers: admin })).body);
+    assert.equal(after.mtls, undefined);
   });
 
   test('rotate names the secrets only the removed backends used; --prune-secrets deletes them', async () => {
