@@ -293,7 +293,7 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--to <backend>', 'the backend to rotate to (added to the mesh already: step 1)')
     .option('--timeout <duration>', 'give up after this long (safe: re-run to continue)', '5m')
     .option('--interval <duration>', 'how often to read the rotation status', '2s')
-    .option('--prune-secrets', 'then delete the secrets only the removed backends used (each is named)')
+    .option('--prune-secrets', 'then list and delete the secrets no backend of the mesh uses any more (a removed builtin CA\'s key among them)')
     .action(async (opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean }, cmd: Command) => {
       const timeoutMs = duration('--timeout', opts.timeout);
       const intervalMs = duration('--interval', opts.interval);

@@ -157,7 +157,7 @@ describe('meshctl habits', () => {
     assert.equal(after.mtls, undefined);
   });
 
-  test('rotate names the secrets only the removed backends used; --prune-secrets deletes them', async () => {
+  test('rotate names the secrets no backend uses any more; --prune-secrets lists then deletes them, also after the rotation is done', async () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     for (const mesh of ['keep', 'prune']) {
       const body = { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }] } };
@@ -165,12 +165,20 @@ describe('meshctl habits', () => {
     }
     const kept = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--interval', '10ms']);
     assert.equal(kept.code, 0, kept.stderr);
-    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets only the removed backends used remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n  delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
+    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets no backend of mesh keep uses any more remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n  delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 200);
+    // Exactly the command it printed, run after the rotation is complete, deletes them (listed first).
+    const later = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--prune-secrets']);
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stdout, /✓ rotation to ca-2 complete[^\n]*\nsecrets no backend of mesh keep uses any more: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n✓ deleted secret keep\/keep\.ca-builtin-cert-ca-1\n✓ deleted secret keep\/keep\.ca-builtin-key-ca-1\n$/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 404);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-2', headers: admin })).statusCode, 200, 'ca-2 keeps its key');
+    const nothingLeft = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--prune-secrets']);
+    assert.doesNotMatch(nothingLeft.stdout, /secret/);
 
     const pruned = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'prune', '--to', 'ca-2', '--interval', '10ms', '--prune-secrets']);
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.match(pruned.stdout, /\n✓ deleted secret prune\/prune\.ca-builtin-cert-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-key-ca-1\n$/);
+    assert.match(pruned.stdout, /\nsecrets no backend of mesh prune uses any more: prune\.ca-builtin-cert-ca-1, prune\.ca-builtin-key-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-cert-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-key-ca-1\n$/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-1', headers: admin })).statusCode, 404);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-2', headers: admin })).statusCode, 200, 'ca-2 keeps its key');
   });

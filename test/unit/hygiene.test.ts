@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 test('.gitignore covers data dirs, agent output, tokens and CA keys', () => {
-  const paths = ['data/meshcp.db', 'data/admin-token', 'certs/web-1/key.pem', 'web-1.token', 'ca-2.key', 'ca-2.crt', 'node_modules/x'];
+  const paths = ['data/meshcp.db', 'data/admin-token', 'certs/web-1/key.pem', 'web-1.token', 'ca-2.key', 'ca-2.crt', 'ca-2-secrets.yaml', 'node_modules/x'];
   const ignored = execFileSync('git', ['check-ignore', '--no-index', ...paths], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n');
   assert.deepEqual(ignored, paths);
   // and the committed examples and sources are not ignored
