@@ -68,7 +68,10 @@ describe('without localhost-is-admin, only public routes answer without a token'
   test('a bad token is 401 Invalid authentication data; the admin token works', async () => {
     const bad = await httpCall(base, 'GET', '/meshes', { headers: { authorization: 'Bearer nope' } });
     assert.equal(bad.status, 401);
-    assert.deepEqual([bad.json().title, bad.json().detail], ['Invalid authentication data', 'Unauthenticated']);
+    assert.deepEqual([bad.json().title, bad.json().detail], [
+      'Invalid authentication data',
+      'Unauthenticated: the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)',
+    ]);
     assert.equal((await httpCall(base, 'GET', '/meshes', { headers: admin })).status, 200);
   });
 

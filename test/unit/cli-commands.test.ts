@@ -83,7 +83,7 @@ describe('apply, get, delete', () => {
     );
     assert.deepEqual(await meshctl(['get', 'dataplane', 'nope']), { code: 1, stdout: '', stderr: 'Error: Dataplane default/nope not found\n' });
     assert.equal((await meshctl(['get', 'zones'])).stderr, 'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes\n');
-    assert.equal((await meshctl(['get', 'meshes', '--token', 'wrong'])).stderr, 'Error: Invalid authentication data: Unauthenticated\n');
+    assert.equal((await meshctl(['get', 'meshes', '--token', 'wrong'])).stderr, 'Error: Invalid authentication data: Unauthenticated: the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)\n');
     const down = await meshctl(['get', 'meshes', '--address', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
     assert.equal(down.stderr, 'Error: cannot reach the control plane at http://127.0.0.1:1: ECONNREFUSED\n');
