@@ -69,6 +69,16 @@ describe('meshctl habits', () => {
     assert.match(readFileSync(file, 'utf8'), /currentContext: remote/);
   });
 
+  test('config control-planes add stores --token-file and --ca-cert as absolute paths (the config file is read later from any directory)', async () => {
+    const file = join(work, 'abs', 'meshctl.yaml');
+    const env = { MESHCTL_CONFIG: file };
+    const added = await meshctl(['config', 'control-planes', 'add', '--name', 'local', '--address', hostPort, '--token-file', 'data/admin-token', '--ca-cert', 'data/server-cert.pem'], env);
+    assert.equal(added.code, 0, added.stderr);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, new RegExp(`tokenFile: ${join(process.cwd(), 'data/admin-token')}\n`));
+    assert.match(text, new RegExp(`caCert: ${join(process.cwd(), 'data/server-cert.pem')}\n`));
+  });
+
   test('config control-planes add with several addresses: kept as a list, listed, and failed over in order', async () => {
     const file = join(work, 'ha', 'meshctl.yaml');
     const env = { MESHCTL_CONFIG: file };
