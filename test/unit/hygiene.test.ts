@@ -1,6 +1,7 @@
 // What the walk-throughs create stays out of git, and docker-compose runs a built image with a patient health check.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -64,4 +65,13 @@ test('docker-compose: the default services are unchanged by the ha profile, whic
   for (const n of ['control-plane', 'init', 'web-1', 'web-2', 'meshctl']) {
     assert.doesNotMatch(JSON.stringify(services[n]), /STORE_TYPE|postgres/i, `${n} stays on SQLite`);
   }
+});
+
+test('every package in package-lock.json runs on this Node (npm ci warns EBADENGINE otherwise)', () => {
+  const satisfies = createRequire(import.meta.url)('semver').satisfies as (version: string, range: string) => boolean;
+  const lock = JSON.parse(readFileSync(`${ROOT}/package-lock.json`, 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } }> };
+  const refused = Object.entries(lock.packages)
+    .filter(([, p]) => typeof p.engines?.node === 'string' && !satisfies(process.version, p.engines.node))
+    .map(([path, p]) => `${path}@${p.version} requires node ${p.engines!.node}`);
+  assert.deepEqual(refused, [], `on Node ${process.version}`);
 });
