@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,6 +247,7 @@ describe('logs never carry secrets', () => {
         assert.ok(!log.includes(forbidden), `log must not contain ${forbidden.slice(0, 20)}…`);
       }
       assert.match(log, /\[redacted\]/);
+      rmSync(dir, { recursive: true, force: true }); // kept (with captured.log) only when an assertion failed
     } finally {
       await t.close();
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -67,6 +67,7 @@ export async function createTestApp(
     async close() {
       await app.close(); // the app owns the services: this also stops the signing pool and closes the database
       await store.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
