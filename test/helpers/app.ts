@@ -22,7 +22,8 @@ export interface TestApp {
   dataDir: string;
   /** How another instance joins this one's store (PostgreSQL only): same schema, same secrets key. */
   share: StoreShare;
-  close(): Promise<void>;
+  /** Closes the app and removes its data dir (`keepDataDir`: the caller reads the database file after, then removes it). */
+  close(options?: { keepDataDir?: boolean }): Promise<void>;
 }
 
 /**
@@ -64,10 +65,10 @@ export async function createTestApp(
     services,
     dataDir,
     share: { key: share.key, schema: store.schema },
-    async close() {
+    async close(closeOptions = {}) {
       await app.close(); // the app owns the services: this also stops the signing pool and closes the database
       await store.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!closeOptions.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
