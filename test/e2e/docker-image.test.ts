@@ -2,24 +2,27 @@
 // every COPY copies exactly what it names into an empty directory per stage, every RUN step runs there (npm run build
 // compiles for real), then the image's CMD and the default compose services' commands run from the final stage with
 // their environment: the control plane, its health check, `init` (meshctl: mTLS on, a token per agent), the two
-// agents calling each other over mTLS, and `docker compose run meshctl`. A file the image lacks fails here.
+// agents calling each other over mTLS, and `docker compose run meshctl`; and the `ha` profile's migration and two of
+// its instances on this run's PostgreSQL (in place of the postgres service's image). A file the image lacks fails here.
 //
 // Not run: the base image's system layer (apt-get's toolchain, the volumes' mount points and their owner), named in
 // SYSTEM_STEPS. `npm ci` is stood for by hard links to this checkout's node_modules, after checking that they are
-// exactly what `npm ci` installs from the package-lock.json the image copies (npm's own record of the install,
-// node_modules/.package-lock.json, against the lock): running npm ci offline would rebuild better-sqlite3 from source
-// (its prebuilt binary is a download), minutes of CPU for the same files.
+// what `npm ci` installs from the package-lock.json the image copies (every locked package at its path and version,
+// nothing more): running npm ci offline would rebuild better-sqlite3 from source (its prebuilt binary is a download),
+// minutes of CPU for the same files.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { buildDockerfile, type Stage } from '../helpers/dockerfile.js';
 import { freePort, Proc, type LogLine } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshDatabase } from '../helpers/postgres.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,19 +33,39 @@ const SYSTEM_STEPS: Record<string, string> = {
     "the volumes' mount points outside /app, owned by the node user: stood for by this test's own directories",
 };
 
-/** The lock's packages as npm ci installs them on this platform: npm's record of the install must list the same. */
+/** Every package directory under a node_modules tree (scoped ones and nested node_modules too), as lock paths. */
+function installedPackages(dir: string, prefix = 'node_modules'): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const names = entry.name.startsWith('@') ? readdirSync(join(dir, entry.name)).map((n) => `${entry.name}/${n}`) : [entry.name];
+    for (const name of names) {
+      const path = `${prefix}/${name}`;
+      out.push(path);
+      const nested = join(dir, name, 'node_modules');
+      if (existsSync(nested)) out.push(...installedPackages(nested, `${path}/node_modules`));
+    }
+  }
+  return out;
+}
+
+/**
+ * The checkout's node_modules is what `npm ci` installs from the lock the image copies: every locked package (but
+ * other platforms' optional binaries) installed at its path in its version, and nothing installed that the lock lacks.
+ */
 function assertNodeModulesAreNpmCi(stage: Stage): void {
-  const lock = JSON.parse(readFileSync(join(stage.dir, 'package-lock.json'), 'utf8')).packages as Record<string, Record<string, unknown>>;
-  const installed = JSON.parse(readFileSync(join(ROOT, 'node_modules/.package-lock.json'), 'utf8')).packages as Record<string, Record<string, unknown>>;
-  const pick = (p: Record<string, unknown>) => ({ version: p.version, resolved: p.resolved, integrity: p.integrity });
-  for (const [path, entry] of Object.entries(installed)) {
-    assert.ok(lock[path], `node_modules has ${path}, which package-lock.json does not: run npm ci`);
-    assert.deepEqual(pick(entry), pick(lock[path]), `${path} differs from package-lock.json: run npm ci`);
-  }
+  const lock = JSON.parse(readFileSync(join(stage.dir, 'package-lock.json'), 'utf8')).packages as Record<string, { version?: string; optional?: boolean; link?: boolean }>;
   for (const [path, entry] of Object.entries(lock)) {
-    if (path === '' || entry.optional) continue; // optional: other platforms' binaries (esbuild), skipped by npm ci too
-    assert.ok(installed[path], `package-lock.json's ${path} is not installed: run npm ci`);
+    if (path === '' || entry.link) continue;
+    const manifest = join(ROOT, path, 'package.json');
+    if (!existsSync(manifest)) {
+      assert.ok(entry.optional, `package-lock.json's ${path} is not installed: run npm ci`);
+      continue;
+    }
+    assert.equal(JSON.parse(readFileSync(manifest, 'utf8')).version, entry.version, `${path} is not the locked version: run npm ci`);
   }
+  const extra = installedPackages(join(ROOT, 'node_modules')).filter((path) => !lock[path]);
+  assert.deepEqual(extra, [], 'installed but not in package-lock.json: run npm ci');
 }
 
 const root = mkdtempSync(join(tmpdir(), 'meshcp-docker-'));
@@ -61,8 +84,10 @@ function run(cmd: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code
 }
 
 describe('the Docker image, built and run without Docker', { timeout: 240_000 }, () => {
-  it('builds from exactly what the Dockerfile copies, and the compose services run from it', async () => {
-    const built = buildDockerfile({
+  let built: ReturnType<typeof buildDockerfile>;
+  let image: Stage;
+  before(() => {
+    built = buildDockerfile({
       context: ROOT,
       root: join(root, 'stages'),
       systemSteps: SYSTEM_STEPS,
@@ -73,7 +98,10 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
         },
       },
     });
-    const image = built.stages.at(-1)!;
+    image = built.stages.at(-1)!;
+  });
+
+  it('builds from exactly what the Dockerfile copies, and the compose services run from it', async () => {
     assert.deepEqual(built.cmd, ['node', 'dist/main.js']);
     assert.equal(built.user, 'node');
     // The image runs what it compiled: bin/*.js find dist/ fresh, so they never fall back to tsx.
@@ -163,5 +191,43 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
       assert.equal(summary?.calls.failed, 0, agent.stderr);
     }
     assert.equal(await cp.stop(), 0, cp.stderr);
+  });
+
+  it("the ha profile: the one-shot migration, then two instances on one database sharing one secrets key", async () => {
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'));
+    const services = compose.services as Record<string, Record<string, any>>;
+    const db = await freshDatabase('meshcp_docker');
+    try {
+      const secretsKey = randomBytes(32).toString('base64');
+      /** The x-ha-environment, with the compose network's database replaced by this run's and the key from "the shell". */
+      const envOf = (service: string, dataDir: string): NodeJS.ProcessEnv => {
+        const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(root, 'home'), ...image.env };
+        for (const [key, value] of Object.entries<string>(services[service].environment)) env[key] = value;
+        assert.equal(env.MESHCP_SECRETS_KEY, '${MESHCP_SECRETS_KEY:-}');
+        return { ...env, ...db.storeEnv(), MESHCP_SECRETS_KEY: secretsKey, MESHCP_ADMIN_TOKEN: '', MESHCP_DATA_DIR: dataDir, MESHCP_API_ADDRESS: '127.0.0.1' };
+      };
+      const migrate = await run(services.migrate.command, image.dir, envOf('migrate', join(root, 'volumes', 'migrate')));
+      assert.equal(migrate.code, 0, migrate.stderr);
+      assert.match(migrate.stdout, /^applied \d+/);
+      const instances: { proc: Proc; port: number }[] = [];
+      for (const name of ['cp-1', 'cp-2']) {
+        const port = await freePort();
+        const dataDir = join(root, 'volumes', `ha-${name}`);
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        const env = { ...envOf(name, dataDir), MESHCP_API_HTTP_PORT: String(port), MESHCP_API_HTTPS_PORT: '-1', MESHCP_DIAGNOSTICS_PORT: '-1', MESHCP_LOG_FORMAT: 'json' };
+        const proc = new Proc(name, spawn(built.cmd[0], built.cmd.slice(1), { cwd: image.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+        procs.push(proc);
+        await proc.waitFor('HTTP API listening', (l) => l.msg === 'HTTP API listening', 60_000);
+        const health = services[name].healthcheck.test.slice(1).map((a: string) => a.split('127.0.0.1:5681').join(`127.0.0.1:${port}`));
+        await waitFor(`${name}'s health check passes`, async () => (await run(health, image.dir, env)).code === 0, 30_000);
+        instances.push({ proc, port });
+      }
+      const put = await fetch(`http://127.0.0.1:${instances[0].port}/meshes/ha-check`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Mesh', name: 'ha-check' }) });
+      assert.equal(put.status, 201);
+      assert.equal((await fetch(`http://127.0.0.1:${instances[1].port}/meshes/ha-check`)).status, 200, 'a write on cp-1 is read on cp-2');
+      for (const { proc } of instances) assert.equal(await proc.stop(), 0, proc.stderr);
+    } finally {
+      await db.drop();
+    }
   });
 });
