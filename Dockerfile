@@ -7,6 +7,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
+# scripts/build.mjs compiles (npm run build) and tells bin/*.js whether dist/ is fresh.
+COPY scripts ./scripts
 COPY src ./src
 COPY bin ./bin
 COPY migrations ./migrations
@@ -19,6 +21,9 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./
+# bin/*.js (meshctl, meshcp-dp) import scripts/build.mjs, which compares dist/ with src/ and these files.
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations

@@ -1,10 +1,12 @@
 // `npm test`'s test runner: one real PostgreSQL for the whole run (test/helpers/pg-cluster.mjs), then
 //   1. every test file (test/*/*.test.ts), with the cluster's URL in MESHCP_TEST_POSTGRES_URL;
-//   2. the API suite (test/app) again with MESHCP_TEST_STORE=postgres: the same behaviour on both stores.
+//   2. the API suite (test/app) again with MESHCP_TEST_STORE=postgres: the same behaviour on both stores;
+//   with TMPDIR a directory of this run, which must be empty at the end (a test that leaves files fails the run).
 // The cluster is removed at the end, also after a failure or Ctrl-C; the exit code is non-zero if any pass failed.
 // `node scripts/run-tests.mjs <files...>` runs just those files (one pass) with the cluster.
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster } from '../test/helpers/pg-cluster.mjs';
@@ -63,7 +65,7 @@ function runPass(pass, url) {
     cwd: ROOT,
     stdio: 'inherit',
     detached: true, // its own process group, so that a signal reaches every test file process
-    env: { ...process.env, MESHCP_TEST_POSTGRES_URL: url, ...pass.env },
+    env: { ...process.env, MESHCP_TEST_POSTGRES_URL: url, TMPDIR: runTmp, ...pass.env },
   });
   const groupId = child.pid;
   const watchdog = setTimeout(() => {
@@ -79,6 +81,15 @@ function runPass(pass, url) {
   );
 }
 
+// The tests' temp dir: private to this run (other runs on the machine share os.tmpdir()), so that what a test leaves
+// behind is seen, named and fails the run. Traversable by others: the PostgreSQL clusters of tests run as postgres.
+const runTmp = mkdtempSync(join(tmpdir(), 'meshcp-test-run-'));
+chmodSync(runTmp, 0o711);
+// tsx keeps its compile cache in <temp dir>/tsx-<uid>: the machine's own, kept across runs (it is no test's leftover).
+const tsxCache = `tsx-${process.getuid?.() ?? 0}`;
+mkdirSync(join(tmpdir(), tsxCache), { recursive: true, mode: 0o700 });
+symlinkSync(join(tmpdir(), tsxCache), join(runTmp, tsxCache));
+
 const started = Date.now();
 const cluster = await startCluster({ log: (line) => console.log(`# run-tests: ${line}`), signals: false });
 const failed = [];
@@ -93,6 +104,12 @@ try {
   }
 } finally {
   await cluster.stop();
+  const left = readdirSync(runTmp).filter((name) => name !== tsxCache);
+  rmSync(runTmp, { recursive: true, force: true });
+  if (left.length > 0 && !interrupted) {
+    console.log(`# run-tests: the tests left ${left.length} entries in the temp dir (each test removes its own): ${left.sort().join(', ')}`);
+    failed.push('temp dir left behind');
+  }
 }
 console.log(`# run-tests: ${failed.length ? `failed: ${failed.join('; ')}` : 'every pass passed'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 process.exit(interrupted ? 130 : failed.length ? 1 : 0);

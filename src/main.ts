@@ -8,6 +8,7 @@ import { describeListenError, logDestination } from './ops/log-output.js';
 import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { systemClock } from './domain/clock.js';
+import { DataDirLock, DataDirLocked } from './data-dir-lock.js';
 import { createServices } from './services.js';
 import { sealedConfFields } from './ca/backend-registry.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, logDestination(config.logFormat));
   prepareDataDir(config);
+  // The embedded store belongs to one process; PostgreSQL instances share their database by design.
+  const lock = config.store.type === 'sqlite' ? DataDirLock.acquire(config.dataDir) : undefined;
   const looseMode = looseDataDirMode(config.dataDir);
   if (looseMode) {
     log.warn(
@@ -68,23 +71,21 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const connectionGate = new ConnectionGate(config);
-  const http = await buildApp(services, { connectionGate });
-  await listenOn(http, config.apiAddress, config.httpPort, 'MESHCP_API_HTTP_PORT');
-  servers.push(http);
-  log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
+  const listeners: Listener[] = [{ name: 'HTTP', app: await buildApp(services, { connectionGate }), port: config.httpPort, variable: 'MESHCP_API_HTTP_PORT' }];
   if (config.httpsPort !== -1) {
     const https = await buildApp(services, { https: { ...loadServerTls(config, systemClock), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
-    await listenOn(https, config.apiAddress, config.httpsPort, 'MESHCP_API_HTTPS_PORT');
-    servers.push(https);
-    log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
+    listeners.push({ name: 'HTTPS', app: https, port: config.httpsPort, variable: 'MESHCP_API_HTTPS_PORT' });
   }
-
   if (config.diagnosticsPort !== -1) {
-    const diagnostics = await buildDiagnosticsApp(services, { connectionGate });
-    await listenOn(diagnostics, config.apiAddress, config.diagnosticsPort, 'MESHCP_DIAGNOSTICS_PORT');
-    servers.push(diagnostics);
-    log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
+    listeners.push({ name: 'diagnostics', app: await buildDiagnosticsApp(services, { connectionGate }), port: config.diagnosticsPort, variable: 'MESHCP_DIAGNOSTICS_PORT' });
   }
+  await listenAll(listeners, config.apiAddress);
+  const [http, https, diagnostics] = [listeners[0].app, listeners.find((l) => l.name === 'HTTPS')?.app, listeners.find((l) => l.name === 'diagnostics')?.app];
+  servers.push(...listeners.map((l) => l.app));
+  log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
+  if (https) log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
+  if (diagnostics) log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
+  lock?.recordPorts(Object.fromEntries(listeners.map((l) => [l.name, (l.app.addresses()[0] as AddressInfo).port])));
   watch = new FleetWatch({ ...services, store: services.store.resources, dpOnlineWindowMs: config.dpOnlineWindowMs });
   watch.start();
 
@@ -92,13 +93,22 @@ async function main(): Promise<void> {
 
 class ListenError extends Error {}
 
-async function listenOn(app: FastifyInstance, host: string, port: number, variable: string): Promise<void> {
-  try {
-    await app.listen({ host, port });
-  } catch (err) {
-    const message = describeListenError(err, variable, port);
-    throw message ? new ListenError(message) : err;
-  }
+interface Listener {
+  name: string;
+  app: FastifyInstance;
+  port: number;
+  variable: string;
+}
+
+/** Binds every listener; when any cannot listen, closes them all and reports every port that failed, not the first. */
+async function listenAll(listeners: Listener[], host: string): Promise<void> {
+  const results = await Promise.allSettled(listeners.map((l) => l.app.listen({ host, port: l.port })));
+  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ listener: listeners[i], err: r.reason as unknown }] : []));
+  if (failures.length === 0) return;
+  await Promise.allSettled(listeners.map((l) => l.app.close()));
+  const messages = failures.map(({ listener, err }) => describeListenError(err, listener.variable, listener.port));
+  if (messages.some((m) => m === undefined)) throw failures.find((_, i) => messages[i] === undefined)!.err;
+  throw new ListenError(messages.join('\nmeshcp: '));
 }
 
 /** `meshcp migrate up`, as `kuma-cp migrate up`: brings the configured store's schema up to date, then exits. */
@@ -120,7 +130,7 @@ const [command, ...args] = process.argv.slice(2);
 const run = command === 'migrate' ? () => migrate(args) : command === undefined || command === 'run' ? main : undefined;
 
 (run ?? (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`))))().catch((err) => {
-  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError || err instanceof SecretsKeyMismatch) {
+  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError || err instanceof SecretsKeyMismatch || err instanceof DataDirLocked) {
     console.error(`meshcp: ${err.message}`);
   } else {
     console.error('meshcp failed to start:', err);

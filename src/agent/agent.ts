@@ -142,6 +142,8 @@ export class DataplaneAgent extends EventEmitter {
         return;
       } catch (err) {
         if (this.stopped) throw new Error('agent stopped');
+        const refused = this.refusal(during, err);
+        if (refused) throw refused;
         const wait = retryDelay(err, backoff);
         this.log({ event: 'error', during, message: describe(err), retryInMs: wait });
         await sleep(this.clock, wait, this.stopAbort.signal);
@@ -261,6 +263,13 @@ export class DataplaneAgent extends EventEmitter {
       } catch (err) {
         if (this.stopped) break;
         if (isAbort(err)) continue; // the renewal timer woke the poll
+        const refused = this.refusal('sync', err);
+        if (refused) {
+          this.stopped = true;
+          this.cancelRenewal();
+          this.emit('refused', refused);
+          break;
+        }
         const wait = retryDelay(err, backoff);
         this.log({ event: 'error', during: err instanceof ReloadFailed ? 'reload' : 'sync', message: describe(err), retryInMs: wait });
         // While the proxy cannot reload, keep telling the control plane what it holds (the older bundle): the
@@ -270,6 +279,20 @@ export class DataplaneAgent extends EventEmitter {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
+  }
+
+  /**
+   * A 403 on the agent's own routes: its token is another dataplane's, lacks the tags this Dataplane carries, or is
+   * not bound to a service where the control plane requires it. Asking again with the same token cannot change
+   * that, so the agent stops (logged once) instead of retrying forever.
+   */
+  private refusal(during: string, err: unknown): AgentRefused | undefined {
+    if (!(err instanceof ApiCallError) || err.status !== 403) return undefined;
+    const message =
+      `the control plane refused this agent's token (${describe(err)}). Retrying with it cannot help: give the agent a token ` +
+      `of dataplane ${this.mesh}/${this.name} (meshctl generate dataplane-token --name ${this.name} --mesh ${this.mesh}) and start it again`;
+    this.log({ event: 'refused', during, message });
+    return new AgentRefused(message);
   }
 
   /** One long-poll; returns whether the control plane asks for a new certificate. */
@@ -303,6 +326,9 @@ export class DataplaneAgent extends EventEmitter {
 }
 
 class ReloadFailed extends Error {}
+
+/** The control plane refused the agent's token (403): it stops rather than retry. */
+export class AgentRefused extends Error {}
 
 function heldOf(material: AgentMaterial): HeldMaterial {
   return { bundleVersion: material.bundleVersion, serial: new X509Certificate(material.certPem).serialNumber.toUpperCase() };

@@ -133,6 +133,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // A 403 after the start (the token's tags no longer fit, a token swapped for another dataplane's): stop, exit 1.
+  agent.on('refused', (err: Error) => {
+    process.stderr.write(`meshcp-dp: ${err.message}\n`);
+    void Promise.allSettled([caller?.stop(), server?.stop()]).then(() => process.exit(1));
+  });
 
   await agent.start();
   if (flags.serve) {

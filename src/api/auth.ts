@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { forbidden, unauthenticated } from '../domain/errors.js';
+import { isValidResourceName } from '../resources/names.js';
 
 
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
@@ -75,6 +76,21 @@ function sameSecret(given: string, expected: string): boolean {
 const ADMIN_TOKEN_HINT =
   ' (the control plane wrote it to <data dir>/admin-token; send it as "Authorization: Bearer <token>", e.g. meshctl --token-file <copy of admin-token>)';
 
+/** What is wrong with an Authorization header that carries no Bearer token (never echoing the header). */
+function bearerProblem(header: string): string {
+  if (header.trim() === '') return 'the Authorization header is empty: send "Authorization: Bearer <token>"';
+  if (/^Bearer\s*$/i.test(header.trim())) return 'no token after "Bearer": send "Authorization: Bearer <token>"';
+  if (/^Bearer\s+\S+\s+\S/i.test(header)) return 'the Authorization header holds more than one word after "Bearer": send "Authorization: Bearer <token>"';
+  return 'the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"';
+}
+
+/** Where a caller away from loopback finds a dataplane's token, for the routes a dataplane may call. */
+function dataplaneTokenHint(request: FastifyRequest): string {
+  const { mesh, name } = request.params as { mesh?: string; name?: string };
+  const shown = (value: string | undefined, placeholder: string) => (value !== undefined && isValidResourceName(value) ? value : placeholder);
+  return ` or the dataplane's own token (meshctl generate dataplane-token --name ${shown(name, '<name>')} --mesh ${shown(mesh, '<mesh>')}; meshcp-dp --token-file <file>)`;
+}
+
 function describe(principal: Principal): string {
   if (principal.kind === 'dataplane') return `dataplane "${principal.name}" of mesh "${principal.mesh}"`;
   return 'user "mesh-system:anonymous/mesh-system:unauthenticated"';
@@ -98,10 +114,11 @@ async function authenticate(request: FastifyRequest, options: AuthOptions, acces
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const token = match?.[1];
-    if (token && sameSecret(token, options.adminToken)) return { kind: 'admin' };
-    const dataplane = token ? await options.dataplaneTokens.verify(token) : undefined;
-    if (dataplane) return dataplane;
-    throw unauthenticated();
+    if (!token) throw unauthenticated(bearerProblem(header));
+    if (sameSecret(token, options.adminToken)) return { kind: 'admin' };
+    const dataplane = await options.dataplaneTokens.verify(token);
+    if (dataplane.kind === 'refused') throw unauthenticated(dataplane.reason);
+    return dataplane;
   }
   if (options.localhostIsAdmin && isLocalAdminRequest(request)) return { kind: 'admin' };
   return { kind: 'anonymous' };
@@ -114,6 +131,9 @@ function authorize(request: FastifyRequest, access: Access): void {
     const params = request.params as { mesh?: string; name?: string };
     if (params.mesh === principal.mesh && params.name === principal.name) return;
     throw forbidden(`${describe(principal)} can act only on its own Dataplane`);
+  }
+  if (access === 'own-dataplane' && principal.kind === 'anonymous') {
+    throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token${ADMIN_TOKEN_HINT}${dataplaneTokenHint(request)} is required`);
   }
   throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
 }

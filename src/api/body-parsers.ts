@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidRequest } from '../domain/errors.js';
 import { jsonExceedsBounds, parseBoundedYaml, valueExceedsBounds } from './body-bounds.js';
+import { jsonHint, yamlHint } from './body-hints.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml'];
@@ -17,7 +18,7 @@ export function installBodyParsers(app: FastifyInstance): void {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return done(invalidRequest(`invalid JSON: ${(err as Error).message}`));
+      return done(invalidRequest(`invalid JSON: ${jsonHint(text)}${(err as Error).message}`));
     }
     const excess = valueExceedsBounds(value);
     if (excess) return done(invalidRequest(`invalid JSON: ${excess}`));
@@ -28,7 +29,7 @@ export function installBodyParsers(app: FastifyInstance): void {
     try {
       value = parseBoundedYaml(body as string);
     } catch (err) {
-      return done(invalidRequest(`invalid YAML: ${(err as Error).message.split('\n')[0]}`));
+      return done(invalidRequest(`invalid YAML: ${yamlHint(body as string)}${(err as Error).message.split('\n')[0]}`));
     }
     const excess = valueExceedsBounds(value);
     if (excess) return done(invalidRequest(`invalid YAML: ${excess}`));

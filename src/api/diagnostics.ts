@@ -64,9 +64,12 @@ export async function buildDiagnosticsApp(services: Services, options: { connect
     return reply.type(services.metrics.registry.contentType).send(body);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
-    const ready = await services.ready();
-    return ready.ok ? { status: 'ok' } : reply.status(503).send({ status: 'not ready', reason: ready.reason });
-  });
+  // Both names, as on the API port: /ready (Kuma's diagnostics) and /readyz.
+  for (const path of ['/ready', '/readyz']) {
+    app.get(path, async (_request, reply) => {
+      const ready = await services.ready();
+      return ready.ok ? { status: 'ok' } : reply.status(503).send({ status: 'not ready', reason: ready.reason });
+    });
+  }
   return app;
 }

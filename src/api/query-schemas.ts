@@ -26,7 +26,7 @@ function flag(name: string, description: string) {
 /** `?dryRun=` and `?force=` on PUT and DELETE of every resource. Other parameters are ignored, as Kuma does. */
 export const WriteQuerySchema = z.looseObject({
   dryRun: flag('dryRun', 'answer as the real call would, write nothing'),
-  force: flag('force', 'skip CA rotation rules 1-3 (admin only, logged)'),
+  force: flag('force', 'skip the CA rotation rules, and the refusal to turn mTLS off under active dataplanes (admin only, logged)'),
 });
 export type WriteQuery = z.output<typeof WriteQuerySchema>;
 

@@ -96,7 +96,8 @@ function buildProgram(io: CliIo): Command {
     .description('create or replace resources from a YAML or JSON manifest (several --- documents allowed)')
     .requiredOption('-f, --file <file>', 'manifest file, or - for stdin')
     .option('--dry-run', 'validate on the server (?dryRun=true): same answer, nothing written')
-    .action(async (opts: { file: string; dryRun?: boolean }, cmd: Command) => {
+    .option('--force', 'skip the CA rotation rules (?force=true; admin only, logged as a warning)')
+    .action(async (opts: { file: string; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const text = opts.file === '-' ? await io.readStdin() : readFileSync(opts.file, 'utf8');
       const items = planApply(parseManifests(text, opts.file === '-' ? 'stdin' : opts.file));
       if (items.length === 0) throw new CliError([`${opts.file === '-' ? 'stdin' : opts.file}: no resources to apply`]);
@@ -104,14 +105,18 @@ function buildProgram(io: CliIo): Command {
       for (const item of items) {
         let status: number;
         try {
-          status = (await client.put(item.path, item.body, { dryRun: opts.dryRun ? 'true' : undefined })).status;
+          const query = { dryRun: opts.dryRun ? 'true' : undefined, force: opts.force ? 'true' : undefined };
+          status = (await client.put(item.path, item.body, query)).status;
         } catch (err) {
           if (!(err instanceof ApiCallError)) throw err;
           const lines = err.lines.map((l) => `${item.label}: ${l}`);
-          const hints =
-            err.retryAfterSeconds !== undefined && item.type.kind === 'Mesh'
-              ? [`waiting helps (Retry-After ${err.retryAfterSeconds}s): meshctl rotation status --mesh ${item.name} --watch`]
-              : [];
+          const hints: string[] = [];
+          if (err.retryAfterSeconds !== undefined && item.type.kind === 'Mesh') {
+            hints.push(`waiting helps (Retry-After ${err.retryAfterSeconds}s): meshctl rotation status --mesh ${item.name} --watch`);
+          }
+          if (err.status === 409 && item.type.kind === 'Mesh' && err.causes.some((c) => c.field === 'mtls' && c.message.startsWith('cannot turn mTLS off'))) {
+            hints.push(`to turn mTLS off anyway (those dataplanes get no new certificate): meshctl apply -f ${opts.file} --force`);
+          }
           throw new CliError(lines, 1, hints);
         }
         io.stdout.write(`${item.label} ${status === 201 ? 'created' : 'configured'}${opts.dryRun ? ' (dry run)' : ''}\n`);
@@ -283,7 +288,7 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--to <backend>', 'the backend to rotate to (added to the mesh already: step 1)')
     .option('--timeout <duration>', 'give up after this long (safe: re-run to continue)', '5m')
     .option('--interval <duration>', 'how often to read the rotation status', '2s')
-    .option('--prune-secrets', 'then delete the secrets only the removed backends used (each is named)')
+    .option('--prune-secrets', 'then list and delete the secrets no backend of the mesh uses any more (a removed builtin CA\'s key among them)')
     .action(async (opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean }, cmd: Command) => {
       const timeoutMs = duration('--timeout', opts.timeout);
       const intervalMs = duration('--interval', opts.interval);

@@ -35,6 +35,23 @@ function meshBody(mesh: MeshResource): MeshResource {
   return rest as MeshResource;
 }
 
+/**
+ * How to take step 1 from the mesh as it is now: the guide's example only where it would pass (mesh default at the
+ * guide's step 0, rotating to ca-2); otherwise the stored mesh with the backend added, which step 1 always accepts.
+ */
+function addFirst(mesh: MeshResource, target: string): string {
+  const backends = mesh.mtls?.backends ?? [];
+  const atGuideStep0 = mesh.name === 'default' && mesh.mtls?.enabledBackend === 'ca-1' && backends.length === 1 && backends[0].name === 'ca-1' && backends[0].type === 'builtin';
+  if (atGuideStep0 && target === 'ca-2') {
+    return 'add it first (step 1 of the rotation), e.g. meshctl apply -f examples/1-add-ca-2.yaml (with the secrets ca-2-cert and ca-2-key stored)';
+  }
+  const file = `${mesh.name}.yaml`;
+  return (
+    `add it first (step 1 of the rotation), keeping the backends the mesh has: meshctl get mesh ${mesh.name} -o yaml > ${file}, ` +
+    `append to mtls.backends e.g. "- {name: ${target}, type: builtin}" (or your provided or vault backend), then meshctl apply -f ${file}`
+  );
+}
+
 export function planRotation(mesh: MeshResource, status: RotationStatus, target: string): RotationAction {
   const enabled = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
@@ -44,9 +61,7 @@ export function planRotation(mesh: MeshResource, status: RotationStatus, target:
   if (!backends.some((b) => b.name === target)) {
     return {
       kind: 'error',
-      message:
-        `backend "${target}" is not in mesh "${mesh.name}" (backends: ${backends.map((b) => b.name).join(', ')}): ` +
-        `add it first (step 1 of the rotation), e.g. meshctl apply -f examples/1-add-ca-2.yaml`,
+      message: `backend "${target}" is not in mesh "${mesh.name}" (backends: ${backends.map((b) => b.name).join(', ')}): ${addFirst(mesh, target)}`,
     };
   }
   const total = status.activeDataplanes;

@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObje
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { Clock } from '../domain/clock.js';
-import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
+import type { DataplanePrincipal, DataplaneTokenVerifier, TokenRefusal } from '../domain/principal.js';
 import { DomainError } from '../domain/errors.js';
 import type { MeshEvents } from '../mesh-events.js';
 import { signingKeySecretName } from '../resources/backend-secrets.js';
@@ -46,6 +46,36 @@ interface MeshTokenKeys {
 
 function invalidTokenRequest(field: string, message: string): DomainError {
   return new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
+}
+
+const refused = (reason: string): TokenRefusal => ({ kind: 'refused', reason });
+
+/** The header and claims of a token, unverified: enough to pick the mesh's key, or why the token is no dataplane token. */
+function decodeUnverified(token: string): z.infer<typeof TokenClaimsSchema> | TokenRefusal {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  let claims: unknown;
+  try {
+    header = decodeProtectedHeader(token);
+    claims = decodeJwt(token);
+  } catch {
+    return refused('the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)');
+  }
+  // Kuma's messages for these two.
+  if (header.alg !== 'RS256') return refused(`unsupported token alg ${String(header.alg)}: only RS256 is accepted`);
+  if (header.kid !== KEY_ID) return refused(header.kid === undefined ? 'JWT token must have kid header' : `there is no signing key with KID ${String(header.kid)}`);
+  const parsed = TokenClaimsSchema.safeParse(claims);
+  if (!parsed.success) return refused('the token is not a dataplane token (it needs the claims Name and Mesh, valid resource names, and jti)');
+  return parsed.data;
+}
+
+/** Why jose refused a token whose header and claims looked right. */
+function joseReason(err: unknown, mesh: string): string {
+  const code = (err as { code?: string }).code;
+  const claim = (err as { claim?: string }).claim;
+  if (code === 'ERR_JWT_EXPIRED') return 'token is expired: generate a new one';
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return `bad token signature: it was not signed by the current signing key of mesh "${mesh}" (was the mesh recreated?): regenerate the token`;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'nbf') return 'token is not valid yet (nbf is in the future: check the clocks)';
+  return 'the token is malformed';
 }
 
 /** Kuma-style dataplane tokens: RS256 JWTs signed with a per-mesh key kept as a mesh secret. */
@@ -115,8 +145,8 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     return this.checks;
   }
 
-  async verify(token: string): Promise<Extract<Principal, { kind: 'dataplane' }> | undefined> {
-    if (token.length > MAX_TOKEN_LENGTH) return undefined;
+  async verify(token: string): Promise<DataplanePrincipal | TokenRefusal> {
+    if (token.length > MAX_TOKEN_LENGTH) return refused(`the token is longer than ${MAX_TOKEN_LENGTH} characters`);
     const cacheKey = VerifiedTokens.keyOf(token);
     try {
       const known = this.verified.get(cacheKey, this.clock.now());
@@ -124,17 +154,22 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         if ((await this.keysOf(known.principal.mesh))?.fingerprint === known.keysFingerprint) return known.principal;
         this.verified.forget(cacheKey);
       }
-      const header = decodeProtectedHeader(token);
-      if (header.alg !== 'RS256' || header.kid !== KEY_ID) return undefined;
-      const unverified = TokenClaimsSchema.safeParse(decodeJwt(token));
-      if (!unverified.success) return undefined;
-      const keys = await this.keysOf(unverified.data.Mesh);
-      if (!keys) return undefined;
+      const unverified = decodeUnverified(token);
+      if ('kind' in unverified) return unverified;
+      const keys = await this.keysOf(unverified.Mesh);
+      // Kuma's words for a mesh without a signing key (a mesh that does not exist, or was recreated).
+      if (!keys) return refused(`there is no signing key with KID ${KEY_ID} in mesh "${unverified.Mesh}" (the mesh does not exist or was recreated): regenerate the token`);
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
       this.checks++;
-      const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
+      const now = this.clock.now();
+      let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+      try {
+        ({ payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(now) }));
+      } catch (err) {
+        return refused(joseReason(err, unverified.Mesh));
+      }
       const claims = TokenClaimsSchema.parse(payload);
-      if (keys.revoked.has(claims.jti)) return undefined;
+      if (keys.revoked.has(claims.jti)) return refused('token is revoked');
       const principal = { kind: 'dataplane' as const, mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
       // Remembered with the keys it was checked against: if a revocation overtook this check, they differ next time.
       this.verified.remember(cacheKey, principal, keys.fingerprint, payload.nbf, payload.exp);
@@ -142,7 +177,7 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
     } catch (err) {
       // The store being unreachable is not the token's fault: the caller gets a 503 to retry, not a 401.
       if (err instanceof DomainError && err.kind === 'unavailable') throw err;
-      return undefined;
+      return refused('the token could not be verified');
     }
   }
 

@@ -85,8 +85,9 @@ export function forbidden(detail: string): DomainError {
   return new DomainError({ kind: 'forbidden', detail });
 }
 
-export function unauthenticated(): DomainError {
-  return new DomainError({ kind: 'unauthenticated', detail: 'Unauthenticated' });
+/** Kuma's `Unauthenticated`, followed by what was wrong with the credential when that is known. */
+export function unauthenticated(reason?: string): DomainError {
+  return new DomainError({ kind: 'unauthenticated', detail: reason ? `Unauthenticated: ${reason}` : 'Unauthenticated' });
 }
 
 export function tooManyRequests(detail: string, retryAfterSeconds: number): DomainError {

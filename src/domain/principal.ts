@@ -6,7 +6,13 @@ export type Principal =
 
 export type DataplanePrincipal = Extract<Principal, { kind: 'dataplane' }>;
 
+/** Why a token did not verify, in words no more revealing than Kuma's own (missing key, bad signature, expired). */
+export interface TokenRefusal {
+  kind: 'refused';
+  reason: string;
+}
+
 export interface DataplaneTokenVerifier {
-  /** Returns the dataplane identity, or undefined when the token is not a valid dataplane token. */
-  verify(token: string): Promise<DataplanePrincipal | undefined>;
+  /** Returns the dataplane identity, or why the token is not a valid dataplane token. */
+  verify(token: string): Promise<DataplanePrincipal | TokenRefusal>;
 }

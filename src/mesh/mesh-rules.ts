@@ -209,5 +209,6 @@ function fleetAt(facts: FactsStore, mesh: string, now: number): FleetFacts {
   return {
     notTrusting: (backend, fingerprint) => facts.activeNotTrusting(mesh, backend, fingerprint, now),
     issuedBy: (backend) => facts.activeIssuedBy(mesh, backend, now),
+    active: () => facts.activeSample(mesh, now),
   };
 }

@@ -12,7 +12,7 @@ import type { Store, StoreTx } from '../store/store.js';
 export interface WriteOptions {
   /** Run every check and answer as the real call would, but write nothing. */
   dryRun: boolean;
-  /** Skip rotation rules 1-3 (admins only; logged). */
+  /** Skip the rotation rules, turning mTLS off under active dataplanes included (admins only; logged). */
   force: boolean;
 }
 

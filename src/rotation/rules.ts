@@ -24,9 +24,11 @@ export interface MtlsView {
 export interface FleetFacts {
   notTrusting(backend: string, fingerprint: string): DataplaneSample | Promise<DataplaneSample>;
   issuedBy(backend: string): DataplaneSample | Promise<DataplaneSample>;
+  /** Every active dataplane (holding an unexpired certificate from any backend). */
+  active(): DataplaneSample | Promise<DataplaneSample>;
 }
 
-type RuleName = 'enable' | 'remove' | 'replace';
+export type RuleName = 'enable' | 'remove' | 'replace' | 'disable';
 
 export interface RotationViolation {
   rule: RuleName;
@@ -142,13 +144,32 @@ async function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFa
   return violations;
 }
 
+/**
+ * Rule 6 (beyond Kuma, which accepts it): turning mTLS off while active dataplanes hold certificates. Every one of
+ * them would get a 409 "mTLS is disabled" on its next certificate request, and its peers would stop trusting it as
+ * soon as its certificate expires. Waiting (for them to expire) takes the certificates' lifetime, so no Retry-After.
+ */
+async function disableViolations(fleet: FleetFacts): Promise<RotationViolation[]> {
+  const holders = await fleet.active();
+  if (holders.count === 0) return [];
+  return [
+    {
+      rule: 'disable',
+      field: 'mtls',
+      retryable: false,
+      message: `cannot turn mTLS off: ${dataplanes(holders.count)} ${holders.count === 1 ? 'holds a certificate' : 'hold certificates'} and would be refused a new one (${listNames(holders)}); stop them and delete their Dataplanes first, or send ?force=true to turn it off anyway`,
+    },
+  ];
+}
+
 /** All rotation violations of a mesh update; empty means the step is safe. Creating a mesh is never a rotation. */
 export async function evaluateRotation(stored: MtlsView | undefined, next: MtlsView, fleet: FleetFacts): Promise<RotationViolation[]> {
   if (!stored) return [];
   const onBefore = stored.enabledBackend !== '';
   const onAfter = next.enabledBackend !== '';
   const violations = replacedInPlace(stored, next, onBefore && onAfter);
-  // Rule 5: turning mTLS on or off is not a rotation step.
+  // Rule 5: turning mTLS on is not a rotation step; turning it off is refused under a live fleet (rule 6).
+  if (onBefore && !onAfter) violations.push(...(await disableViolations(fleet)));
   if (onBefore && onAfter) {
     if (stored.enabledBackend !== next.enabledBackend) violations.push(...(await enableViolations(stored, next, fleet)));
     violations.push(...(await removeViolations(stored, next, fleet)));

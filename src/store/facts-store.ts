@@ -134,6 +134,7 @@ const SQL = {
     AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now`,
   namesNotReloaded: `SELECT name, issued_backend AS "issuedBackend" FROM dataplane_facts WHERE mesh = @mesh
     AND served_backend = @backend AND issued_backend IS DISTINCT FROM @backend AND cert_not_after > @now ORDER BY name LIMIT @limit`,
+  namesActive: 'SELECT name FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ? ORDER BY name LIMIT ?',
   countActive: 'SELECT COUNT(*) AS n FROM dataplane_facts WHERE mesh = ? AND cert_not_after > ?',
   everEnabled: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND enabled_backend = ? LIMIT 1',
   fleetGroups: `SELECT acked_bundle_version AS version, issued_backend AS issued, served_backend AS served, COUNT(*) AS n,
@@ -292,6 +293,13 @@ export class FactsStore {
     if (stale === 0) return { count, names };
     const dataplanes = await this.exec.all<{ name: string; issuedBackend: string }>(SQL.namesNotReloaded, params);
     return { count, names, notReloaded: { count: stale, dataplanes } };
+  }
+
+  /** Every active dataplane: a count and the first names. */
+  async activeSample(mesh: string, now: number): Promise<DataplaneSample> {
+    const count = (await this.fleetSummary(mesh, now)).active;
+    if (count === 0) return { count, names: [] };
+    return { count, names: (await this.exec.all<{ name: string }>(SQL.namesActive, [mesh, now, SAMPLE_NAMES])).map((r) => r.name) };
   }
 
   /**

@@ -38,6 +38,7 @@ describe('OpenAPI document', () => {
       '/': ['get'],
       '/healthz': ['get'],
       '/readyz': ['get'],
+      '/ready': ['get'],
       '/meshes': ['get'],
       '/meshes/{name}': ['get', 'put', 'delete'],
       '/meshes/{mesh}/secrets': ['get'],

@@ -126,6 +126,22 @@ describe('event log', () => {
   });
 });
 
+describe('readiness', () => {
+  it('answers /readyz and /ready on the API listener and on the diagnostics listener alike', async () => {
+    const diagnostics = await buildDiagnosticsApp(t.services);
+    try {
+      for (const [listener, app] of [['API', t.app], ['diagnostics', diagnostics]] as const) {
+        for (const path of ['/readyz', '/ready', '/healthz']) {
+          const res = await app.inject({ method: 'GET', url: path, headers: { host: 'cp.example.com' } });
+          assert.deepEqual([res.statusCode, res.json()], [200, { status: 'ok' }], `${listener} ${path}`);
+        }
+      }
+    } finally {
+      await diagnostics.close();
+    }
+  });
+});
+
 describe('metrics', () => {
   it('serves the documented series at /metrics, computed from the store', async () => {
     // a stranger's certificate request for a mesh that does not exist: counted under "unknown", not a new series

@@ -359,14 +359,48 @@ describe('refusals that waiting does not fix carry no Retry-After', () => {
   it("changing the builtin ca-1's caCert is 409 at mtls.backends[0], and still with mTLS off", async () => {
     const withCaCert = STEP[1].replace('    type: builtin\n', '    type: builtin\n    conf:\n      caCert:\n        RSAbits: 4096\n');
     assert.match(conflictAt(await cp.dryRunThenPut(withCaCert), 'mtls.backends[0]'), /the CA of builtin backend "ca-1" already exists/);
-    // Turning mTLS off is allowed; changing the builtin CA's parameters then is still refused.
+    // Turning mTLS off (forced: web-1 holds a certificate); changing the builtin CA's parameters then is still refused.
     const off = STEP[1].replace('enabledBackend: ca-1', 'enabledBackend: ""');
-    assert.equal((await cp.putMesh(off)).status, 200);
+    assert.equal((await cp.putMesh(off, '?force=true')).status, 200);
     const offWithCaCert = withCaCert.replace('enabledBackend: ca-1', 'enabledBackend: ""');
     const answer = await cp.dryRunThenPut(offWithCaCert);
     assert.match(conflictAt(answer, 'mtls.backends[0]'), /already exists and is never regenerated/);
     assert.equal(answer.retryAfter, undefined);
     assert.equal((await cp.putMesh(STEP[1])).status, 200, 'turning it back on passes (rule 5)');
+  });
+});
+
+describe('turning mTLS off under a live fleet is refused unless forced (beyond Kuma)', () => {
+  let cp: Cp;
+  before(async () => {
+    cp = await cpAtStep0('web-1', 'web-2', 'api-1');
+  });
+  after(() => cp.close());
+
+  it('a Mesh PUT without mtls is 409 naming the active dataplanes, no Retry-After, dry run identical; force turns it off', async () => {
+    const off = 'type: Mesh\nname: default\n';
+    const answer = await cp.dryRunThenPut(off);
+    assert.equal(
+      conflictAt(answer, 'mtls'),
+      'cannot turn mTLS off: 3 active dataplanes hold certificates and would be refused a new one (api-1, web-1, web-2); stop them and delete their Dataplanes first, or send ?force=true to turn it off anyway',
+    );
+    assert.equal(answer.retryAfter, undefined);
+    assert.equal((await cp.call('GET', '/meshes/default')).body.mtls.enabledBackend, 'ca-1');
+    // An empty enabledBackend is the same step.
+    assert.equal((await cp.putMesh(STEP[0].replace('enabledBackend: ca-1', 'enabledBackend: ""'), '?dryRun=true')).status, 409);
+
+    assert.deepEqual(await cp.putMesh(off, '?force=true&dryRun=true'), { status: 200, body: {}, retryAfter: undefined });
+    assert.equal((await cp.call('GET', '/meshes/default')).body.mtls.enabledBackend, 'ca-1', 'a forced dry run writes nothing');
+    assert.deepEqual(await cp.putMesh(off, '?force=true'), { status: 200, body: {}, retryAfter: undefined });
+    assert.equal((await cp.call('GET', '/meshes/default')).body.mtls, undefined);
+    const forced = cp.warnings().find((l) => l.event === 'force-used');
+    assert.match(forced.skippedRules.join('\n'), /^disable: cannot turn mTLS off: 3 active dataplanes/);
+  });
+
+  it('once no dataplane is active (Dataplanes deleted), turning it off passes without force', async () => {
+    assert.equal((await cp.putMesh(STEP[0], '?force=true')).status, 200);
+    for (const name of ['web-1', 'web-2', 'api-1']) assert.equal((await cp.call('DELETE', `/meshes/default/dataplanes/${name}`)).status, 200);
+    assert.equal((await cp.putMesh('type: Mesh\nname: default\n')).status, 200);
   });
 });
 

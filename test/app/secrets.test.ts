@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
@@ -310,7 +310,7 @@ describe('secret data is encrypted at rest', () => {
       assert.match(caKeyPem, /BEGIN PRIVATE KEY/);
       rows = t.services.store.kind === 'postgres' ? await storedBytes(t) : undefined;
     } finally {
-      await t.close(); // closing the database checkpoints the WAL into the main file
+      await t.close({ keepDataDir: true }); // closing the database checkpoints the WAL into the main file
     }
 
     const bytes = rows ?? (await storedBytes(t));
@@ -325,5 +325,6 @@ describe('secret data is encrypted at rest', () => {
     }
     const keyBody = caKeyPem.split('\n')[1]!;
     assert.ok(!bytes.includes(keyBody), 'a line of the CA key is in the database file');
+    rmSync(t.dataDir, { recursive: true, force: true });
   });
 });

@@ -138,7 +138,20 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
     const rotate = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-2', '--timeout', '45s', '--interval', '500ms');
     assert.equal(rotate.code, 0, rotate.stderr + rotate.stdout);
     assert.match(rotate.stdout, /^mesh default: enabled backend ca-1, backends ca-1, ca-2, 2 active dataplanes; rotating to ca-2\n/);
-    assert.match(rotate.stdout, /\nstep 2\/3: every dataplane trusts ca-2\n[^]*✓ enabled ca-2\nstep 3\/3: every dataplane re-issued by ca-2\n[^]*✓ removed ca-1\n✓ rotation to ca-2 complete/);
+    assert.match(rotate.stdout, /\nstep 2\/3: every dataplane trusts ca-2\n[^]*✓ enabled ca-2\nstep 3\/3: every dataplane re-issued by ca-2\n[^]*✓ removed ca-1\n✓ rotation to ca-2 complete: ca-2 is enabled and the only backend of mesh "default"\n/);
+    assert.match(rotate.stdout, /\nsecrets no backend of mesh default uses any more remain: default\.ca-builtin-cert-ca-1, default\.ca-builtin-key-ca-1\n {2}delete them: meshctl rotate --mesh default --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh default\)\n$/);
+    // the command it printed, as the README runs it next
+    const prune = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-2', '--prune-secrets');
+    assert.deepEqual(prune, {
+      code: 0,
+      stderr: '',
+      stdout:
+        'mesh default: enabled backend ca-2, backends ca-2, 2 active dataplanes; rotating to ca-2\n' +
+        '✓ rotation to ca-2 complete: ca-2 is enabled and the only backend of mesh "default"\n' +
+        'secrets no backend of mesh default uses any more: default.ca-builtin-cert-ca-1, default.ca-builtin-key-ca-1\n' +
+        '✓ deleted secret default/default.ca-builtin-cert-ca-1\n' +
+        '✓ deleted secret default/default.ca-builtin-key-ca-1\n',
+    });
 
     const done = await meshctl('rotation', 'status');
     assert.match(done.stdout, /enabled backend ca-2, 2 active dataplanes/);

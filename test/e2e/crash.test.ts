@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -72,6 +72,7 @@ test('kill -9 during a burst of mesh PUTs leaves every mesh whole or absent', as
     await restarted.stop();
   }
   assert.equal(integrityCheck(dataDir), 'ok');
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('kill -9 during certificate issuance: the store stays consistent and issuing resumes', async () => {
@@ -99,4 +100,5 @@ test('kill -9 during certificate issuance: the store stays consistent and issuin
   } finally {
     await restarted.stop();
   }
+  rmSync(dataDir, { recursive: true, force: true });
 });

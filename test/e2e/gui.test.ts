@@ -81,6 +81,7 @@ after(async () => {
   }
   await cp?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (!process.env.MESHCP_GUI_SCREENSHOTS) rmSync(SHOTS, { recursive: true, force: true });
 });
 
 describe('/gui in chromium', { timeout: 90_000 }, () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,10 @@ describe('without localhost-is-admin, only public routes answer without a token'
   test('a bad token is 401 Invalid authentication data; the admin token works', async () => {
     const bad = await httpCall(base, 'GET', '/meshes', { headers: { authorization: 'Bearer nope' } });
     assert.equal(bad.status, 401);
-    assert.deepEqual([bad.json().title, bad.json().detail], ['Invalid authentication data', 'Unauthenticated']);
+    assert.deepEqual([bad.json().title, bad.json().detail], [
+      'Invalid authentication data',
+      'Unauthenticated: the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)',
+    ]);
     assert.equal((await httpCall(base, 'GET', '/meshes', { headers: admin })).status, 200);
   });
 
@@ -244,6 +247,7 @@ describe('logs never carry secrets', () => {
         assert.ok(!log.includes(forbidden), `log must not contain ${forbidden.slice(0, 20)}…`);
       }
       assert.match(log, /\[redacted\]/);
+      rmSync(dir, { recursive: true, force: true }); // kept (with captured.log) only when an assertion failed
     } finally {
       await t.close();
     }

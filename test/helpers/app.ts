@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,8 @@ export interface TestApp {
   dataDir: string;
   /** How another instance joins this one's store (PostgreSQL only): same schema, same secrets key. */
   share: StoreShare;
-  close(): Promise<void>;
+  /** Closes the app and removes its data dir (`keepDataDir`: the caller reads the database file after, then removes it). */
+  close(options?: { keepDataDir?: boolean }): Promise<void>;
 }
 
 /**
@@ -65,9 +66,10 @@ export async function createTestApp(
     services,
     dataDir,
     share: { key: share.key, schema: store.schema },
-    async close() {
+    async close(closeOptions = {}) {
       await app.close(); // the app owns the services: this also stops the signing pool and closes the database
       await store.drop();
+      if (!closeOptions.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -136,9 +136,9 @@ export async function startCpProcess(env: Record<string, string> = {}, startTime
  */
 export async function runCpProcess(
   env: Record<string, string>,
-  options: { stopWhen?: (stdout: string) => boolean; timeoutMs?: number; command?: string[] } = {},
+  options: { stopWhen?: (stdout: string) => boolean; timeoutMs?: number; command?: string[]; dataDir?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-run-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'meshcp-run-'));
   const child = spawnCp(dataDir, env, 'source', options.command);
   let stdout = '';
   let stderr = '';
@@ -159,6 +159,6 @@ export async function runCpProcess(
     return { code, stdout, stderr };
   } finally {
     clearTimeout(timer);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { runMeshctl } from '../../src/cli/program.js';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 let t: TestApp;
 let address: string;
@@ -83,7 +84,7 @@ describe('apply, get, delete', () => {
     );
     assert.deepEqual(await meshctl(['get', 'dataplane', 'nope']), { code: 1, stdout: '', stderr: 'Error: Dataplane default/nope not found\n' });
     assert.equal((await meshctl(['get', 'zones'])).stderr, 'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes\n');
-    assert.equal((await meshctl(['get', 'meshes'], { env: { MESHCP_TOKEN: 'wrong' } })).stderr, 'Error: Invalid authentication data: Unauthenticated\n');
+    assert.equal((await meshctl(['get', 'meshes'], { env: { MESHCP_TOKEN: 'wrong' } })).stderr, 'Error: Invalid authentication data: Unauthenticated: the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)\n');
     const down = await meshctl(['get', 'meshes', '--address', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
     assert.equal(down.stderr, 'Error: cannot reach the control plane at http://127.0.0.1:1: ECONNREFUSED\n');
@@ -142,6 +143,18 @@ describe('tokens, rotation, check', () => {
     const run = await meshctl(['rotate', '--to', 'ca-9']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^Error: backend "ca-9" is not in mesh "default" \(backends: ca-2\): add it first/);
+    // The guide's example would be refused in this state (it enables ca-1, which is gone): not suggested here.
+    assert.equal((await meshctl(['apply', '-f', 'examples/1-add-ca-2.yaml', '--dry-run'])).code, 1);
+    assert.doesNotMatch(run.stderr, /examples\//);
+    assert.equal(
+      run.stderr,
+      'Error: backend "ca-9" is not in mesh "default" (backends: ca-2): add it first (step 1 of the rotation), keeping the backends the mesh has: ' +
+        'meshctl get mesh default -o yaml > default.yaml, append to mtls.backends e.g. "- {name: ca-9, type: builtin}" (or your provided or vault backend), then meshctl apply -f default.yaml\n',
+    );
+    // What it suggests passes: the stored mesh, ca-9 appended to its backends.
+    const stored = parseYaml((await meshctl(['get', 'mesh', 'default', '-o', 'yaml'])).stdout);
+    stored.mtls.backends.push(parseYaml('{name: ca-9, type: builtin}'));
+    assert.deepEqual(await meshctl(['apply', '-f', '-', '--dry-run'], { stdin: stringifyYaml(stored) }), { code: 0, stdout: 'Mesh default configured (dry run)\n', stderr: '' });
   });
 
   test('inspect dataplanes and meshes', async () => {

@@ -2,7 +2,7 @@
 // inspect dataplane <name>, scheme-less addresses, suggestions for typos, check's exit 2, first-try errors.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,16 @@ describe('meshctl habits', () => {
     assert.deepEqual([nope.code, nope.stderr], [1, 'Error: there is no control plane "nope" (configured: local, remote)\n']);
     assert.equal((await meshctl(['config', 'control-planes', 'remove', '--name', 'local'], env)).stdout, 'removed control plane "local"; current: "remote"\n');
     assert.match(readFileSync(file, 'utf8'), /currentContext: remote/);
+  });
+
+  test('config control-planes add stores --token-file and --ca-cert as absolute paths (the config file is read later from any directory)', async () => {
+    const file = join(work, 'abs', 'meshctl.yaml');
+    const env = { MESHCTL_CONFIG: file };
+    const added = await meshctl(['config', 'control-planes', 'add', '--name', 'local', '--address', hostPort, '--token-file', 'data/admin-token', '--ca-cert', 'data/server-cert.pem'], env);
+    assert.equal(added.code, 0, added.stderr);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, new RegExp(`tokenFile: ${join(process.cwd(), 'data/admin-token')}\n`));
+    assert.match(text, new RegExp(`caCert: ${join(process.cwd(), 'data/server-cert.pem')}\n`));
   });
 
   test('config control-planes add with several addresses: kept as a list, listed, and failed over in order', async () => {
@@ -135,7 +145,29 @@ describe('meshctl habits', () => {
     assert.match(JSON.parse(remote.body).detail, /an admin token is required \(the control plane wrote it to <data dir>\/admin-token; send it as "Authorization: Bearer <token>"/);
   });
 
-  test('rotate names the secrets only the removed backends used; --prune-secrets deletes them', async () => {
+  test('apply of a Mesh that turns mTLS off under a live dataplane: the refusal, a hint naming --force, and --force', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const mesh = { type: 'Mesh', name: 'off', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/off', headers: admin, payload: mesh })).statusCode, 201);
+    const dp = { type: 'Dataplane', mesh: 'off', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] } };
+    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/off/dataplanes/web-1', headers: admin, payload: dp })).statusCode, 201);
+    assert.equal((await t.app.inject({ method: 'POST', url: '/meshes/off/dataplanes/web-1/certificate', headers: admin, payload: {} })).statusCode, 200);
+    const file = join(work, 'mesh-off.yaml');
+    writeFileSync(file, 'type: Mesh\nname: off\n');
+    const refused = await meshctl(['--address', hostPort, 'apply', '-f', file]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      'Error: Mesh off: mtls: cannot turn mTLS off: 1 active dataplane holds a certificate and would be refused a new one (web-1); stop them and delete their Dataplanes first, or send ?force=true to turn it off anyway\n' +
+        `hint: to turn mTLS off anyway (those dataplanes get no new certificate): meshctl apply -f ${file} --force\n`,
+    );
+    assert.deepEqual(await meshctl(['--address', hostPort, 'apply', '-f', file, '--force', '--dry-run']), { code: 0, stdout: 'Mesh off configured (dry run)\n', stderr: '' });
+    assert.deepEqual(await meshctl(['--address', hostPort, 'apply', '-f', file, '--force']), { code: 0, stdout: 'Mesh off configured\n', stderr: '' });
+    const after = JSON.parse((await t.app.inject({ method: 'GET', url: '/meshes/off', headers: admin })).body);
+    assert.equal(after.mtls, undefined);
+  });
+
+  test('rotate names the secrets no backend uses any more; --prune-secrets lists then deletes them, also after the rotation is done', async () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     for (const mesh of ['keep', 'prune']) {
       const body = { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }] } };
@@ -143,12 +175,20 @@ describe('meshctl habits', () => {
     }
     const kept = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--interval', '10ms']);
     assert.equal(kept.code, 0, kept.stderr);
-    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets only the removed backends used remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n {2}delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
+    assert.match(kept.stdout, /✓ rotation to ca-2 complete.*\nsecrets no backend of mesh keep uses any more remain: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n {2}delete them: meshctl rotate --mesh keep --to ca-2 --prune-secrets \(or one by one: meshctl delete secret <name> --mesh keep\)\n$/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 200);
+    // Exactly the command it printed, run after the rotation is complete, deletes them (listed first).
+    const later = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--prune-secrets']);
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stdout, /✓ rotation to ca-2 complete[^\n]*\nsecrets no backend of mesh keep uses any more: keep\.ca-builtin-cert-ca-1, keep\.ca-builtin-key-ca-1\n✓ deleted secret keep\/keep\.ca-builtin-cert-ca-1\n✓ deleted secret keep\/keep\.ca-builtin-key-ca-1\n$/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-1', headers: admin })).statusCode, 404);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/keep/secrets/keep.ca-builtin-key-ca-2', headers: admin })).statusCode, 200, 'ca-2 keeps its key');
+    const nothingLeft = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'keep', '--to', 'ca-2', '--prune-secrets']);
+    assert.doesNotMatch(nothingLeft.stdout, /secret/);
 
     const pruned = await meshctl(['--address', hostPort, 'rotate', '--mesh', 'prune', '--to', 'ca-2', '--interval', '10ms', '--prune-secrets']);
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.match(pruned.stdout, /\n✓ deleted secret prune\/prune\.ca-builtin-cert-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-key-ca-1\n$/);
+    assert.match(pruned.stdout, /\nsecrets no backend of mesh prune uses any more: prune\.ca-builtin-cert-ca-1, prune\.ca-builtin-key-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-cert-ca-1\n✓ deleted secret prune\/prune\.ca-builtin-key-ca-1\n$/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-1', headers: admin })).statusCode, 404);
     assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/prune/secrets/prune.ca-builtin-key-ca-2', headers: admin })).statusCode, 200, 'ca-2 keeps its key');
   });

@@ -67,6 +67,10 @@ class Fleet implements FleetFacts {
   issuedBy(backend: string) {
     return this.sample((dp) => dp.issuedBackend === backend);
   }
+
+  active() {
+    return this.sample(() => true);
+  }
 }
 
 const trustsBoth = { 'ca-1': FP_CA1, 'ca-2': FP_CA2 };
@@ -271,7 +275,7 @@ describe('rule 3: no replacing CA material in place', () => {
   });
 });
 
-describe('rule 5: turning mTLS on or off is not a rotation step', () => {
+describe('rule 5: turning mTLS on is not a rotation step', () => {
   const fleet = new Fleet().add('web-1', 'ca-1', {}).add('web-2', 'ca-1', {});
 
   it('enabling mTLS passes, even for a backend added in the same update', async () => {
@@ -279,9 +283,23 @@ describe('rule 5: turning mTLS on or off is not a rotation step', () => {
     assert.deepEqual(await evaluateRotation(mtls('', builtin('ca-1')), mtls('ca-2', builtin('ca-1'), provided('ca-2')), fleet), []);
   });
 
-  it('disabling mTLS passes, even removing a backend whose certificates are held', async () => {
-    assert.deepEqual(await evaluateRotation(step1(), mtls('', builtin('ca-1'), provided('ca-2')), fleet), []);
+});
+
+describe('rule 6: turning mTLS off is refused while active dataplanes hold certificates', () => {
+  it('names the active dataplanes, whatever happens to the backends, and waiting is not offered', async () => {
+    const fleet = new Fleet().add('web-2', 'ca-1', {}).add('web-1', 'ca-2', {}).add('gone', 'ca-1', {}, NOW - 1);
+    for (const next of [mtls('', builtin('ca-1'), provided('ca-2')), mtls('')]) {
+      const v = only(await evaluateRotation(step1(), next, fleet), 'disable');
+      assert.equal(v.field, 'mtls');
+      assert.equal(v.retryable, false);
+      assert.equal(v.message, 'cannot turn mTLS off: 2 active dataplanes hold certificates and would be refused a new one (web-1, web-2); stop them and delete their Dataplanes first, or send ?force=true to turn it off anyway');
+    }
+  });
+
+  it('passes when no dataplane holds an unexpired certificate', async () => {
+    const fleet = new Fleet().add('gone', 'ca-1', {}, NOW - 1);
     assert.deepEqual(await evaluateRotation(step1(), mtls(''), fleet), []);
+    assert.deepEqual(await evaluateRotation(mtls(''), mtls(''), new Fleet().add('web-1', 'ca-1', {})), [], 'already off');
   });
 });
 
@@ -297,6 +315,7 @@ describe('rule 2 says which dataplanes must re-issue and which only have to relo
   it('names the backend that issued the newer certificate of a proxy still serving the old one', async () => {
     const fleet = {
       notTrusting: () => ({ count: 0, names: [] }),
+      active: () => ({ count: 0, names: [] }),
       issuedBy: () => ({
         count: 3,
         names: ['api-1', 'db-1', 'web-1'],

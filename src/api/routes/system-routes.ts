@@ -21,11 +21,15 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     gui: '/gui',
   }));
   app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)') }, async () => {
+  const readiness = async () => {
     const ready = await services.ready();
     if (!ready.ok) throw new DomainError({ kind: 'unavailable', title: 'Not ready', detail: ready.reason, retryAfterSeconds: 1 });
     return { status: 'ok' };
-  });
+  };
+  // Both names on both listeners (the diagnostics port too): /readyz as Kubernetes probes spell it, /ready as Kuma's.
+  for (const path of ['/readyz', '/ready']) {
+    app.get(path, { config: publicRoute, schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)') }, readiness);
+  }
 
   app.post('/tokens/dataplane', { schema: docs.custom('Tokens', 'Issue a dataplane token (text/plain JWT)') }, async (request, reply) =>
     reply.type('text/plain').send(await services.tokens.issue(request.body)),

@@ -1,4 +1,5 @@
 /** kumactl habits in meshctl: version, config control-planes, inspect dataplane <name>. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { configFilePath } from '../config.js';
 import { parseAddressList } from '../../client/addresses.js';
@@ -47,8 +48,9 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
       const entry = {
         name: opts.name,
         address: addresses.length === 1 ? addresses[0] : addresses,
-        ...(tokenFile ? { tokenFile } : {}),
-        ...(caCert ? { caCert } : {}),
+        // Absolute: the config file is read from any directory later, not from the one meshctl ran in now.
+        ...(tokenFile ? { tokenFile: resolve(tokenFile) } : {}),
+        ...(caCert ? { caCert: resolve(caCert) } : {}),
       };
       writeControlPlanes(file(), addControlPlane(readControlPlanes(file()), entry, opts.overwrite === true));
       io.stdout.write(`added control plane "${opts.name}" (${addresses.join(', ')}) and switched to it\n`);
