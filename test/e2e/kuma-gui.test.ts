@@ -87,6 +87,7 @@ after(async () => {
   await agent?.stop();
   await cp?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (!process.env.MESHCP_GUI_SCREENSHOTS) rmSync(SHOTS, { recursive: true, force: true });
 });
 
 describe("Kuma's GUI on meshcp", { timeout: 120_000 }, () => {

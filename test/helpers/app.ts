@@ -59,8 +59,17 @@ export async function createTestApp(
   if (options.defaultMesh !== false) {
     await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
   }
-  const app = await buildApp(services);
-  await app.ready();
+  let app;
+  try {
+    app = await buildApp(services);
+    await app.ready();
+  } catch (err) {
+    // A refused start (a bad setting) leaves nothing behind: the services, the store and the data directory go.
+    await services.close();
+    await store.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     app,
     services,
