@@ -26,13 +26,31 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
   const FLEET = options.fleet ?? Number(process.env.BENCH_FLEET ?? 100_000);
   const dataDir = tempDir('meshcp-bench-insights-');
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), sealedConfFields, instanceId: 'bench', clock: systemClock });
-  const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench', clock: systemClock });
+  const store = await openStore({
+    store: config.store,
+    dataDir,
+    cipher: new SecretCipher(randomBytes(32)),
+    sealedConfFields,
+    instanceId: 'bench',
+    clock: systemClock,
+  });
+  const services = await createServices({
+    store,
+    config,
+    log: createLogger('silent'),
+    adminToken: 'x',
+    instanceId: 'bench',
+    clock: systemClock,
+  });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   try {
-    const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    const mesh = {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
     await services.meshes.put('', 'default', mesh, { principal: { kind: 'admin' }, dryRun: false, force: false });
     const version = (await services.ca.stateOf('default'))!.bundleVersion;
     const now = Date.now();
@@ -43,12 +61,30 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
       await store.transaction(async (tx) => {
         for (let i = from; i < Math.min(FLEET, from + 10_000); i++) {
           const service = `svc-${i % 1000}`;
-          const spec = i % 10 === 0
-            ? { networking: { address: '127.0.0.1', gateway: { type: 'BUILTIN' as const, tags: { 'kuma.io/service': `gw-${service}` } } } }
-            : { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': service } }] } };
+          const spec =
+            i % 10 === 0
+              ? {
+                  networking: {
+                    address: '127.0.0.1',
+                    gateway: { type: 'BUILTIN' as const, tags: { 'kuma.io/service': `gw-${service}` } },
+                  },
+                }
+              : {
+                  networking: {
+                    address: '127.0.0.1',
+                    inbound: [{ port: 20001, tags: { 'kuma.io/service': service } }],
+                  },
+                };
           await tx.resources.upsert('Dataplane', 'default', names[i]!, spec, {});
           await tx.fleet.dataplaneWritten('default', names[i]!, dataplaneProfile(spec));
-          await tx.facts.recordIssue('default', names[i]!, { backend: 'ca-1', identity: 'x', notBefore: now - 1000, notAfter: now + 86_400_000, renewAfter: now + 60_000, issuedAt: i % 2 === 0 ? now : now - 3_600_000 });
+          await tx.facts.recordIssue('default', names[i]!, {
+            backend: 'ca-1',
+            identity: 'x',
+            notBefore: now - 1000,
+            notAfter: now + 86_400_000,
+            renewAfter: now + 60_000,
+            issuedAt: i % 2 === 0 ? now : now - 3_600_000,
+          });
           await tx.facts.acknowledge('default', names[i]!, version, i % 2 === 0 ? now : now - 3_600_000);
         }
       });
@@ -61,7 +97,8 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
       return body;
     };
     const insight = await call('/mesh-insights/default');
-    if (insight.dataplanes.total !== FLEET || insight.dataplanes.online !== FLEET / 2) throw new Error(`unexpected counts ${JSON.stringify(insight.dataplanes)}`);
+    if (insight.dataplanes.total !== FLEET || insight.dataplanes.online !== FLEET / 2)
+      throw new Error(`unexpected counts ${JSON.stringify(insight.dataplanes)}`);
     const measure = async (path: string) => {
       for (let i = 0; i < 20; i++) await call(path); // warm-up
       const times: number[] = [];
@@ -72,17 +109,36 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
       }
       times.sort((a, b) => a - b);
       const p99Ms = Number(percentile(times, 99).toFixed(2));
-      return { case: `GET ${path}`, p50Ms: Number(percentile(times, 50).toFixed(2)), p99Ms, targetP99Ms: TARGET_P99_MS, met: p99Ms <= TARGET_P99_MS };
+      return {
+        case: `GET ${path}`,
+        p50Ms: Number(percentile(times, 50).toFixed(2)),
+        p99Ms,
+        targetP99Ms: TARGET_P99_MS,
+        met: p99Ms <= TARGET_P99_MS,
+      };
     };
-    const results = [await measure('/mesh-insights/default'), await measure('/mesh-insights'), await measure('/global-insight')];
+    const results = [
+      await measure('/mesh-insights/default'),
+      await measure('/mesh-insights'),
+      await measure('/global-insight'),
+    ];
     // A view right after a Dataplane write (the counts move with the write; nothing is recounted), and right after a
     // contact that starts an online stretch (the live counts are recounted: a scan of the online contacts and of the
     // active certificates), as after any certificate or acknowledgement: what a page costs while the fleet changes.
     const afterWriteMs: number[] = [];
     const afterNewContactMs: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const dp = { type: 'Dataplane', mesh: 'default', name: `extra-${i}`, networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'extra' } }] } };
-      await services.dataplanes.put('default', `extra-${i}`, dp, { principal: { kind: 'admin' }, dryRun: false, force: false });
+      const dp = {
+        type: 'Dataplane',
+        mesh: 'default',
+        name: `extra-${i}`,
+        networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'extra' } }] },
+      };
+      await services.dataplanes.put('default', `extra-${i}`, dp, {
+        principal: { kind: 'admin' },
+        dryRun: false,
+        force: false,
+      });
       const start = process.hrtime.bigint();
       await call('/mesh-insights/default');
       afterWriteMs.push(Number((Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)));
@@ -91,7 +147,16 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
       await call('/mesh-insights/default');
       afterNewContactMs.push(Number((Number(process.hrtime.bigint() - recount) / 1e6).toFixed(1)));
     }
-    return { engine: 'sqlite', dataplanes: FLEET, online: FLEET / 2, seedSeconds, iterations: ITERATIONS, results, meshInsightAfterDataplaneWriteMs: afterWriteMs, meshInsightAfterNewContactMs: afterNewContactMs };
+    return {
+      engine: 'sqlite',
+      dataplanes: FLEET,
+      online: FLEET / 2,
+      seedSeconds,
+      iterations: ITERATIONS,
+      results,
+      meshInsightAfterDataplaneWriteMs: afterWriteMs,
+      meshInsightAfterNewContactMs: afterNewContactMs,
+    };
   } finally {
     await app.close();
     await services.close();
@@ -103,5 +168,9 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? '')) {
   const machine = describeMachine();
   const insights = await benchInsightsLatency();
   console.log(JSON.stringify(insights, null, 2));
-  if (process.env.BENCH_WRITE) writeJson(new URL(`./results/${machine.at.replace(/[:.]/g, '-')}-insights.json`, import.meta.url).pathname, { machine, insights });
+  if (process.env.BENCH_WRITE)
+    writeJson(new URL(`./results/${machine.at.replace(/[:.]/g, '-')}-insights.json`, import.meta.url).pathname, {
+      machine,
+      insights,
+    });
 }

@@ -29,7 +29,7 @@ step(5, 'rotation checks at 10,000 active dataplanes, PostgreSQL');
 const validatorsPostgres = await benchValidatorLatency({ engine: 'postgres', fleet: 10_000 });
 step(6, '10,000 dataplanes long-polling one instance through a rotation');
 const fleet = await benchFleetLongPoll();
-step(7, "Kuma GUI insights at 100,000 dataplanes, SQLite");
+step(7, 'Kuma GUI insights at 100,000 dataplanes, SQLite');
 const insights = await benchInsightsLatency({ fleet: 100_000 });
 step(8, 'done');
 

@@ -54,7 +54,8 @@ function readHolder(path: string): LockHolder | undefined {
 
 function describeHolder(holder: LockHolder): string {
   const ports = Object.entries(holder.ports ?? {});
-  const where = ports.length > 0 ? ports.map(([name, port]) => `${name} port ${port}`).join(', ') : 'still starting, no port yet';
+  const where =
+    ports.length > 0 ? ports.map(([name, port]) => `${name} port ${port}`).join(', ') : 'still starting, no port yet';
   return `PID ${holder.pid}, ${where}`;
 }
 

@@ -5,7 +5,14 @@ import { buildApp } from './app.js';
 import { buildDiagnosticsApp } from './api/diagnostics.js';
 import { FleetWatch } from './ops/fleet-watch.js';
 import { describeListenError, logDestination } from './ops/log-output.js';
-import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
+import {
+  createLogger,
+  loadAdminToken,
+  loadInstanceId,
+  loadServerTls,
+  looseDataDirMode,
+  prepareDataDir,
+} from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { systemClock } from './domain/clock.js';
 import { DataDirLock, DataDirLocked } from './data-dir-lock.js';
@@ -32,7 +39,10 @@ async function main(): Promise<void> {
       `the data directory has mode ${looseMode}: other users can reach it (its database and key files are still 0600); chmod 700 it`,
     );
   }
-  const cipher = new SecretCipher(loadSecretsKey(config.dataDir, config.secretsKey), secretsKeySource(config.dataDir, config.secretsKey));
+  const cipher = new SecretCipher(
+    loadSecretsKey(config.dataDir, config.secretsKey),
+    secretsKeySource(config.dataDir, config.secretsKey),
+  );
   const instanceId = loadInstanceId(config);
   const store = await openStore({
     store: config.store,
@@ -44,12 +54,27 @@ async function main(): Promise<void> {
     notice: (message, fields) => log.info(fields, message),
   });
   await store.resources.checkSecretsKey();
-  log.info({ store: store.kind }, store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)');
-  const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId, clock: systemClock });
+  log.info(
+    { store: store.kind },
+    store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)',
+  );
+  const services = await createServices({
+    store,
+    config,
+    log,
+    adminToken: loadAdminToken(config, log),
+    instanceId,
+    clock: systemClock,
+  });
 
   if (!config.skipDefaultMeshCreation && !(await services.meshes.exists('', 'default'))) {
     // Instances starting together may all get here: the mesh lock makes one create it, the others find it.
-    const outcome = await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+    const outcome = await services.meshes.put(
+      '',
+      'default',
+      { type: 'Mesh', name: 'default' },
+      { principal: { kind: 'admin' }, dryRun: false, force: false },
+    );
     if (outcome === 'created') log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
   }
 
@@ -71,24 +96,46 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const connectionGate = new ConnectionGate(config);
-  const listeners: Listener[] = [{ name: 'HTTP', app: await buildApp(services, { connectionGate }), port: config.httpPort, variable: 'MESHCP_API_HTTP_PORT' }];
+  const listeners: Listener[] = [
+    {
+      name: 'HTTP',
+      app: await buildApp(services, { connectionGate }),
+      port: config.httpPort,
+      variable: 'MESHCP_API_HTTP_PORT',
+    },
+  ];
   if (config.httpsPort !== -1) {
-    const https = await buildApp(services, { https: { ...loadServerTls(config, systemClock), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
+    const https = await buildApp(services, {
+      https: { ...loadServerTls(config, systemClock), handshakeTimeout: config.firstByteTimeoutMs },
+      connectionGate,
+    });
     listeners.push({ name: 'HTTPS', app: https, port: config.httpsPort, variable: 'MESHCP_API_HTTPS_PORT' });
   }
   if (config.diagnosticsPort !== -1) {
-    listeners.push({ name: 'diagnostics', app: await buildDiagnosticsApp(services, { connectionGate }), port: config.diagnosticsPort, variable: 'MESHCP_DIAGNOSTICS_PORT' });
+    listeners.push({
+      name: 'diagnostics',
+      app: await buildDiagnosticsApp(services, { connectionGate }),
+      port: config.diagnosticsPort,
+      variable: 'MESHCP_DIAGNOSTICS_PORT',
+    });
   }
   await listenAll(listeners, config.apiAddress);
-  const [http, https, diagnostics] = [listeners[0].app, listeners.find((l) => l.name === 'HTTPS')?.app, listeners.find((l) => l.name === 'diagnostics')?.app];
+  const [http, https, diagnostics] = [
+    listeners[0].app,
+    listeners.find((l) => l.name === 'HTTPS')?.app,
+    listeners.find((l) => l.name === 'diagnostics')?.app,
+  ];
   servers.push(...listeners.map((l) => l.app));
   log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (https) log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
-  if (diagnostics) log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
+  if (diagnostics)
+    log.info(
+      { address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` },
+      'diagnostics listening (Prometheus metrics)',
+    );
   lock?.recordPorts(Object.fromEntries(listeners.map((l) => [l.name, (l.app.addresses()[0] as AddressInfo).port])));
   watch = new FleetWatch({ ...services, store: services.store.resources, dpOnlineWindowMs: config.dpOnlineWindowMs });
   watch.start();
-
 }
 
 class ListenError extends Error {}
@@ -103,7 +150,9 @@ interface Listener {
 /** Binds every listener; when any cannot listen, closes them all and reports every port that failed, not the first. */
 async function listenAll(listeners: Listener[], host: string): Promise<void> {
   const results = await Promise.allSettled(listeners.map((l) => l.app.listen({ host, port: l.port })));
-  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ listener: listeners[i], err: r.reason as unknown }] : []));
+  const failures = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ listener: listeners[i], err: r.reason as unknown }] : [],
+  );
   if (failures.length === 0) return;
   await Promise.allSettled(listeners.map((l) => l.app.close()));
   const messages = failures.map(({ listener, err }) => describeListenError(err, listener.variable, listener.port));
@@ -129,8 +178,17 @@ async function migrate(args: string[]): Promise<void> {
 const [command, ...args] = process.argv.slice(2);
 const run = command === 'migrate' ? () => migrate(args) : command === undefined || command === 'run' ? main : undefined;
 
-(run ?? (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`))))().catch((err) => {
-  if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError || err instanceof SecretsKeyMismatch || err instanceof DataDirLocked) {
+(
+  run ??
+  (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`)))
+)().catch((err) => {
+  if (
+    err instanceof ConfigError ||
+    err instanceof ListenError ||
+    err instanceof StoreStartError ||
+    err instanceof SecretsKeyMismatch ||
+    err instanceof DataDirLocked
+  ) {
     console.error(`meshcp: ${err.message}`);
   } else {
     console.error('meshcp failed to start:', err);

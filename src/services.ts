@@ -111,7 +111,9 @@ export async function createServices(deps: {
       ca.invalidateAll();
       return;
     }
-    ca.reload(mesh).catch((err: unknown) => deps.log.warn({ mesh, err: (err as Error).message }, 'could not reload the CA state of a changed mesh'));
+    ca.reload(mesh).catch((err: unknown) =>
+      deps.log.warn({ mesh, err: (err as Error).message }, 'could not reload the CA state of a changed mesh'),
+    );
   });
   // Another instance's commit: the same as a local one for caches and waiting long-polls.
   store.changes.subscribe((mesh) => events.meshChanged(mesh));
@@ -154,7 +156,12 @@ export async function createServices(deps: {
     secrets: handles.Secret as ResourceHandle<SecretSpec>,
     globalSecrets: handles.GlobalSecret as ResourceHandle<SecretSpec>,
     dataplanes,
-    tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
+    tokens: new DataplaneTokenService(
+      store.resources,
+      events,
+      { requireServiceTag: deps.config.dpTokenRequireServiceTag },
+      clock,
+    ),
     certificates: new CertificateService(dataplanes, ca, recorder, deps.config.certProfile, clock),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
@@ -176,7 +183,8 @@ export async function createServices(deps: {
         const why = err instanceof DomainError ? err.detail : (err as Error).message;
         return { ok: false, reason: `the ${store.kind} store does not answer: ${why}` };
       }
-      if (!store.changes.healthy) return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
+      if (!store.changes.healthy)
+        return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
       return { ok: true };
     },
     close,

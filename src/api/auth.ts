@@ -5,7 +5,6 @@ import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { forbidden, unauthenticated } from '../domain/errors.js';
 import { isValidResourceName } from '../resources/names.js';
 
-
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
 type Access = 'public' | 'admin' | 'own-dataplane';
 
@@ -27,7 +26,14 @@ declare module 'fastify' {
 }
 
 /** Any of these says a proxy stands between the caller and us: the loopback peer is then the proxy, not the caller. */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'via'];
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-real-ip',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'via',
+];
 
 function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
@@ -80,14 +86,16 @@ const ADMIN_TOKEN_HINT =
 function bearerProblem(header: string): string {
   if (header.trim() === '') return 'the Authorization header is empty: send "Authorization: Bearer <token>"';
   if (/^Bearer\s*$/i.test(header.trim())) return 'no token after "Bearer": send "Authorization: Bearer <token>"';
-  if (/^Bearer\s+\S+\s+\S/i.test(header)) return 'the Authorization header holds more than one word after "Bearer": send "Authorization: Bearer <token>"';
+  if (/^Bearer\s+\S+\s+\S/i.test(header))
+    return 'the Authorization header holds more than one word after "Bearer": send "Authorization: Bearer <token>"';
   return 'the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"';
 }
 
 /** Where a caller away from loopback finds a dataplane's token, for the routes a dataplane may call. */
 function dataplaneTokenHint(request: FastifyRequest): string {
   const { mesh, name } = request.params as { mesh?: string; name?: string };
-  const shown = (value: string | undefined, placeholder: string) => (value !== undefined && isValidResourceName(value) ? value : placeholder);
+  const shown = (value: string | undefined, placeholder: string) =>
+    value !== undefined && isValidResourceName(value) ? value : placeholder;
   return ` or the dataplane's own token (meshctl generate dataplane-token --name ${shown(name, '<name>')} --mesh ${shown(mesh, '<mesh>')}; meshcp-dp --token-file <file>)`;
 }
 
@@ -133,7 +141,11 @@ function authorize(request: FastifyRequest, access: Access): void {
     throw forbidden(`${describe(principal)} can act only on its own Dataplane`);
   }
   if (access === 'own-dataplane' && principal.kind === 'anonymous') {
-    throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token${ADMIN_TOKEN_HINT}${dataplaneTokenHint(request)} is required`);
+    throw forbidden(
+      `${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token${ADMIN_TOKEN_HINT}${dataplaneTokenHint(request)} is required`,
+    );
   }
-  throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
+  throw forbidden(
+    `${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`,
+  );
 }

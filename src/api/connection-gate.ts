@@ -48,7 +48,9 @@ export class ConnectionGate {
     this.perAddress.set(address, fromAddress + 1);
     // On a TLS listener the TLS layer reads the socket itself (a 'data' listener here would never fire).
     // Real time on purpose: a bound on a silent peer, which a test's fake clock must not stretch.
-    const silent = tls ? undefined : systemClock.schedule(() => socket.destroy(), firstByteTimeoutMs, { keepAlive: false });
+    const silent = tls
+      ? undefined
+      : systemClock.schedule(() => socket.destroy(), firstByteTimeoutMs, { keepAlive: false });
     if (silent) socket.once('data', silent);
     socket.once('close', () => {
       silent?.();

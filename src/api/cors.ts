@@ -20,16 +20,25 @@ export function installCors(app: FastifyInstance, allowed: readonly RegExp[]): v
   app.addHook('onRequest', async (request, reply) => {
     const origin = allowedOrigin(request, allowed);
     if (!origin) return;
-    reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-expose-headers', 'Access-Control-Allow-Origin, ETag, Retry-After');
+    reply
+      .header('access-control-allow-origin', origin)
+      .header('vary', 'Origin')
+      .header('access-control-expose-headers', 'Access-Control-Allow-Origin, ETag, Retry-After');
   });
   app.options('*', { config: { access: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const origin = allowedOrigin(request, allowed);
-    if (!origin) throw forbidden(`origin ${JSON.stringify(request.headers.origin ?? '')} is not allowed (MESHCP_API_CORS_ALLOWED_DOMAINS)`);
+    if (!origin)
+      throw forbidden(
+        `origin ${JSON.stringify(request.headers.origin ?? '')} is not allowed (MESHCP_API_CORS_ALLOWED_DOMAINS)`,
+      );
     const requested = request.headers['access-control-request-headers'];
     return reply
       .status(204)
       .header('access-control-allow-methods', METHODS)
-      .header('access-control-allow-headers', typeof requested === 'string' && requested !== '' ? requested : 'Authorization, Content-Type')
+      .header(
+        'access-control-allow-headers',
+        typeof requested === 'string' && requested !== '' ? requested : 'Authorization, Content-Type',
+      )
       .header('access-control-max-age', MAX_AGE_SECONDS)
       .send();
   });

@@ -25,7 +25,8 @@ class CachedRendering {
 
   get(): Promise<string> {
     const now = this.clock.now();
-    if (this.cached && now >= this.cached.at && now - this.cached.at < this.ttlMs) return Promise.resolve(this.cached.text);
+    if (this.cached && now >= this.cached.at && now - this.cached.at < this.ttlMs)
+      return Promise.resolve(this.cached.text);
     this.pending ??= this.render()
       .then((text) => {
         this.cached = { at: now, text };
@@ -44,7 +45,10 @@ class CachedRendering {
  * through the API's connection gate (per-address cap, first-byte timeout, counted in MESHCP_API_MAX_CONNECTIONS) and
  * get the API's header, keep-alive and idle timeouts: idle sockets here must not take the descriptors the API needs.
  */
-export async function buildDiagnosticsApp(services: Services, options: { connectionGate?: ConnectionGate } = {}): Promise<FastifyInstance> {
+export async function buildDiagnosticsApp(
+  services: Services,
+  options: { connectionGate?: ConnectionGate } = {},
+): Promise<FastifyInstance> {
   const { config } = services;
   const app = Fastify({
     loggerInstance: services.log.child({ listener: 'diagnostics' }),

@@ -23,10 +23,12 @@ const errorBody = {
       items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } },
     },
     details: { type: 'string' },
-    causes: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+    causes: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
   },
 };
-
 
 const listQuery = {
   type: 'object',
@@ -45,9 +47,14 @@ const dataplaneListQuery = {
     tag: {
       type: 'array',
       items: { type: 'string' },
-      description: '<key>:<value>, repeatable (ANDed): one inbound, or the gateway, has the key with a value containing <value> (`*`: any)',
+      description:
+        '<key>:<value>, repeatable (ANDed): one inbound, or the gateway, has the key with a value containing <value> (`*`: any)',
     },
-    gateway: { type: 'string', enum: ['true', 'false', 'builtin', 'delegated'], description: 'only gateways, only non-gateways, or one gateway type' },
+    gateway: {
+      type: 'string',
+      enum: ['true', 'false', 'builtin', 'delegated'],
+      description: 'only gateways, only non-gateways, or one gateway type',
+    },
   },
 };
 
@@ -76,7 +83,14 @@ export const docs = {
     tags: [kind],
     querystring: kind === 'Dataplane' ? dataplaneListQuery : listQuery,
     response: {
-      200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: components[kind] }, next: { type: 'string', nullable: true } } },
+      200: {
+        type: 'object',
+        properties: {
+          total: { type: 'integer' },
+          items: { type: 'array', items: components[kind] },
+          next: { type: 'string', nullable: true },
+        },
+      },
       ...errors,
     },
   }),
@@ -104,6 +118,8 @@ export const docs = {
   }),
   custom: (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ summary, tags: [tag], ...extra }),
   /** A 200 answer written through its contract schema (src/contract): documented by it, and nothing it does not name is sent. */
-  answers: (contract: z.ZodType, description: string) => ({ response: { 200: contract.describe(description), ...errors } }),
+  answers: (contract: z.ZodType, description: string) => ({
+    response: { 200: contract.describe(description), ...errors },
+  }),
   errors,
 };

@@ -18,7 +18,11 @@ const EmptyListSchema = listOf(z.looseObject({}));
  * The routes of every kind of the kinds table, one loop (Kuma's API server does the same over its registry): CRUD for
  * the kinds meshcp stores, Kuma's empty answers for those it does not model yet.
  */
-export function registerKindRoutes(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>, meshExists: (mesh: string) => Promise<boolean>): void {
+export function registerKindRoutes(
+  app: FastifyInstance,
+  handles: Record<ResourceType, ResourceHandle<object>>,
+  meshExists: (mesh: string) => Promise<boolean>,
+): void {
   for (const kind of STORED_KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
   for (const kind of UNMODELLED_KINDS) registerEmptyKindRoutes(app, kind, meshExists);
 }
@@ -38,27 +42,48 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
     const hide = path !== kind.path;
     const collection = meshScoped ? `/meshes/:mesh/${path}` : `/${path}`;
     const item = `${collection}/:name`;
-    app.get<{ Params: { mesh?: string } }>(collection, { schema: docs.list(kind.type, kind.docs.list, meshScoped, hide) }, async (request) => {
-      const query = listQuery(request, request.params.mesh ?? '');
-      return listBody(request, query, handle.list(query));
-    });
-    app.get<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.get(kind.type, kind.docs.get, meshScoped, hide) }, async (request) =>
-      renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
+    app.get<{ Params: { mesh?: string } }>(
+      collection,
+      { schema: docs.list(kind.type, kind.docs.list, meshScoped, hide) },
+      async (request) => {
+        const query = listQuery(request, request.params.mesh ?? '');
+        return listBody(request, query, handle.list(query));
+      },
     );
-    app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) }, async (request, reply) => {
-      const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
-      return reply.status(statusOf(outcome)).send({});
-    });
-    app.delete<{ Params: ItemParams }>(item, { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) }, async (request) => {
-      await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
-      return {};
-    });
+    app.get<{ Params: ItemParams }>(
+      item,
+      { ...itemConfig, schema: docs.get(kind.type, kind.docs.get, meshScoped, hide) },
+      async (request) => renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
+    );
+    app.put<{ Params: ItemParams }>(
+      item,
+      { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) },
+      async (request, reply) => {
+        const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, {
+          principal: request.principal,
+          ...writeOptions(request),
+        });
+        return reply.status(statusOf(outcome)).send({});
+      },
+    );
+    app.delete<{ Params: ItemParams }>(
+      item,
+      { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) },
+      async (request) => {
+        await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
+        return {};
+      },
+    );
   }
   if (meshScoped && kind.crossMeshList) {
-    app.get(`/${kind.path}`, { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) }, async (request) => {
-      const query = listQuery(request, undefined);
-      return listBody(request, query, handle.list(query));
-    });
+    app.get(
+      `/${kind.path}`,
+      { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) },
+      async (request) => {
+        const query = listQuery(request, undefined);
+        return listBody(request, query, handle.list(query));
+      },
+    );
   }
 }
 
@@ -66,7 +91,11 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
  * Kuma's answers for a kind meshcp does not model yet: lists are `{"total":0,"items":[],"next":null}` (with Kuma's
  * 400s for bad paging and the mesh's 404 first), items are 404s.
  */
-function registerEmptyKindRoutes(app: FastifyInstance, kind: UnmodelledKind, meshExists: (mesh: string) => Promise<boolean>): void {
+function registerEmptyKindRoutes(
+  app: FastifyInstance,
+  kind: UnmodelledKind,
+  meshExists: (mesh: string) => Promise<boolean>,
+): void {
   const meshScoped = kind.scope === 'mesh';
   const collection = meshScoped ? `/meshes/:mesh/${kind.path}` : `/${kind.path}`;
   const requireMesh = async (mesh: string | undefined) => {
@@ -76,17 +105,25 @@ function registerEmptyKindRoutes(app: FastifyInstance, kind: UnmodelledKind, mes
   const collections = kind.overview ? [collection, `${collection}/_overview`] : [collection];
   for (const path of collections) {
     const summary = `${kind.displayName.plural}${path.endsWith('_overview') ? ' with insights' : ''}: always empty (meshcp does not model ${kind.type} yet)`;
-    app.get<{ Params: { mesh?: string } }>(path, { schema: docs.custom(tag, summary, docs.answers(EmptyListSchema, 'an empty list')) }, async (request) => {
-      parseListQuery(request, request.params.mesh); // Kuma's 400s for bad paging and label filters
-      await requireMesh(request.params.mesh);
-      return { total: 0, items: [], next: null };
-    });
+    app.get<{ Params: { mesh?: string } }>(
+      path,
+      { schema: docs.custom(tag, summary, docs.answers(EmptyListSchema, 'an empty list')) },
+      async (request) => {
+        parseListQuery(request, request.params.mesh); // Kuma's 400s for bad paging and label filters
+        await requireMesh(request.params.mesh);
+        return { total: 0, items: [], next: null };
+      },
+    );
   }
   const items = kind.overview ? [`${collection}/:name`, `${collection}/:name/_overview`] : [`${collection}/:name`];
   for (const path of items) {
-    app.get<{ Params: { mesh?: string; name: string } }>(path, { schema: docs.custom(tag, `One ${kind.displayName.singular}: always 404`) }, async (request) => {
-      await requireMesh(request.params.mesh);
-      throw notFound(Titles.retrieve);
-    });
+    app.get<{ Params: { mesh?: string; name: string } }>(
+      path,
+      { schema: docs.custom(tag, `One ${kind.displayName.singular}: always 404`) },
+      async (request) => {
+        await requireMesh(request.params.mesh);
+        throw notFound(Titles.retrieve);
+      },
+    );
   }
 }

@@ -10,7 +10,9 @@ export const caBackendPlugins: ReadonlyMap<string, CaBackendPlugin> = new Map(
 export const knownBackendTypes: ReadonlySet<string> = new Set(caBackendPlugins.keys());
 
 /** Every conf path any backend type may carry a secret inline in: what the store seals (see `sealedFields`). */
-export const sealedConfFields: readonly string[] = [...new Set([...caBackendPlugins.values()].flatMap((plugin) => plugin.sealedFields))];
+export const sealedConfFields: readonly string[] = [
+  ...new Set([...caBackendPlugins.values()].flatMap((plugin) => plugin.sealedFields)),
+];
 
 export function pluginFor(type: string): CaBackendPlugin {
   const plugin = caBackendPlugins.get(type);

@@ -4,7 +4,15 @@ import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../domain/clock.js';
-import { CaMaterialError, type BackendStatusFields, type CaIssuer, type CaMaterial, type FileSourcePolicy, type IssuingServices, type SecretSource } from './backend.js';
+import {
+  CaMaterialError,
+  type BackendStatusFields,
+  type CaIssuer,
+  type CaMaterial,
+  type FileSourcePolicy,
+  type IssuingServices,
+  type SecretSource,
+} from './backend.js';
 import { BackendContacts } from './backend-contacts.js';
 import { caBackendPlugins, pluginFor } from './backend-registry.js';
 import type { SigningPool } from './signing-pool.js';
@@ -52,7 +60,11 @@ export async function loadBackendSecrets(
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
-export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'issuer' | 'meshVersion'> | undefined {
+export function loadMeshCa(
+  meshName: string,
+  mesh: Mesh,
+  secrets: SecretSource,
+): Omit<MeshCaState, 'issuer' | 'meshVersion'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -63,7 +75,9 @@ export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource):
       return pluginFor(backend.type).load(meshName, backend, secrets);
     } catch (err) {
       if (err instanceof CaMaterialError) throw err;
-      throw new CaMaterialError(`the CA material of backend "${backend.name}" cannot be loaded: ${(err as Error).message}`);
+      throw new CaMaterialError(
+        `the CA material of backend "${backend.name}" cannot be loaded: ${(err as Error).message}`,
+      );
     }
   });
   const bundleBackends = materials.map((m) => ({ name: m.backend, fingerprint: m.fingerprint }));
@@ -154,7 +168,14 @@ export class CaManager {
       if (err instanceof CaMaterialError) return;
       throw err;
     }
-    if (state) await this.store.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
+    if (state)
+      await this.store.facts.recordBundleVersion(
+        meshName,
+        state.bundleVersion,
+        state.enabled.name,
+        state.bundleBackends,
+        this.clock.now(),
+      );
   }
 
   /** At startup: records the bundle every mesh serves (its material may have changed while the CP was down). */
@@ -167,10 +188,19 @@ export class CaManager {
     const mesh = await this.store.resources.get<Mesh>('Mesh', '', meshName);
     let state: MeshCaState | undefined;
     if (mesh) {
-      const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? [], this.files);
+      const secrets = await loadBackendSecrets(
+        this.store.resources,
+        meshName,
+        mesh.spec.mtls?.backends ?? [],
+        this.files,
+      );
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
       state = loaded
-        ? { ...loaded, meshVersion: mesh.version, issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing) }
+        ? {
+            ...loaded,
+            meshVersion: mesh.version,
+            issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing),
+          }
         : undefined;
     }
     // Only meshes that exist (the map cannot grow from requests), and only if nothing changed while loading.

@@ -22,7 +22,9 @@ export function loadDataSource(mesh: string, source: DataSource, secrets: Secret
   if ('secret' in source) {
     const data = secrets.read(mesh, source.secret);
     if (data === undefined) {
-      throw new CaMaterialError(`could not load data: resource not found: type="Secret" name="${source.secret}" mesh="${mesh}"`);
+      throw new CaMaterialError(
+        `could not load data: resource not found: type="Secret" name="${source.secret}" mesh="${mesh}"`,
+      );
     }
     return data;
   }
@@ -54,10 +56,14 @@ function openedPath(fd: number): string | undefined {
 
 function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
   if (policy.allowedDirs.length === 0) {
-    throw new CaMaterialError(`could not load data: file data sources are turned off; the operator allows them with ${FILE_SOURCE_DIRS_SETTING} (directories they may read)`);
+    throw new CaMaterialError(
+      `could not load data: file data sources are turned off; the operator allows them with ${FILE_SOURCE_DIRS_SETTING} (directories they may read)`,
+    );
   }
   const refused = () =>
-    new CaMaterialError(`could not load data: open ${file}: not a readable regular file in the directories of ${FILE_SOURCE_DIRS_SETTING}`);
+    new CaMaterialError(
+      `could not load data: open ${file}: not a readable regular file in the directories of ${FILE_SOURCE_DIRS_SETTING}`,
+    );
   if (!isAbsolute(file)) throw refused();
   let real: string;
   try {
@@ -80,7 +86,8 @@ function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
     if (opened !== undefined && opened !== real) throw refused();
     const info = fstatSync(fd);
     if (!info.isFile()) throw refused();
-    if (info.size > MAX_FILE_BYTES) throw new CaMaterialError(`could not load data: ${file} is larger than ${MAX_FILE_BYTES} bytes`);
+    if (info.size > MAX_FILE_BYTES)
+      throw new CaMaterialError(`could not load data: ${file} is larger than ${MAX_FILE_BYTES} bytes`);
     const buffer = Buffer.alloc(info.size);
     let read = 0;
     while (read < buffer.length) {

@@ -2,7 +2,14 @@ import { CLOCK_SKEW_MS } from '../domain/clock.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import { dpCertExpirationMs, dpCertRequestTimeoutMs } from '../resources/mesh.js';
 import { loadCaSigner, type CaSigner } from '../x509/x509.js';
-import { CaMaterialError, type CaIssuer, type CaMaterial, type IssuedLeaf, type IssuingBackend, type LeafIssueRequest } from './backend.js';
+import {
+  CaMaterialError,
+  type CaIssuer,
+  type CaMaterial,
+  type IssuedLeaf,
+  type IssuingBackend,
+  type LeafIssueRequest,
+} from './backend.js';
 import { SigningUnavailableError, type SigningPool } from './signing-pool.js';
 
 /** X.509 times carry whole seconds: the response and the stored facts must say what the certificate says. */
@@ -41,7 +48,12 @@ export class LocalIssuer implements CaIssuer {
       )
       .catch((err: unknown) => {
         if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
+        throw new DomainError({
+          kind: 'unavailable',
+          title: Titles.issueCertificate,
+          detail: `${err.message}; retry`,
+          retryAfterSeconds: 1,
+        });
       });
     if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
     return { ...signed, notBefore, notAfter };

@@ -3,7 +3,14 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { CaBackend } from '../resources/mesh.js';
 import { validateProvidedConfShape } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
-import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type IssuingBackend, type IssuingServices, type SecretSource } from './backend.js';
+import {
+  CaMaterialError,
+  type CaBackendPlugin,
+  type CaMaterial,
+  type IssuingBackend,
+  type IssuingServices,
+  type SecretSource,
+} from './backend.js';
 import { LocalIssuer } from './local-issuer.js';
 import { readCertificateFacts } from '../x509/certificate-facts.js';
 import { loadDataSource } from './data-sources.js';
@@ -13,7 +20,9 @@ import { pemDecodeAll } from '../x509/pem.js';
 function describeKey(key: KeyObject): string | undefined {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa') {
-    return (details.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys need at least 2048 bits, got ${details.modulusLength}`;
+    return (details.modulusLength ?? 0) >= 2048
+      ? undefined
+      : `RSA keys need at least 2048 bits, got ${details.modulusLength}`;
   }
   if (key.asymmetricKeyType === 'ec') {
     return details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1'
@@ -29,7 +38,9 @@ const spkiOf = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
 function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] {
   const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
-    return [{ field: 'cert', message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' }];
+    return [
+      { field: 'cert', message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' },
+    ];
   }
   let privateKey: KeyObject;
   try {
@@ -49,21 +60,31 @@ function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] 
     }
     if (i === 0) {
       if (!spkiOf(createPublicKey(privateKey)).equals(spkiOf(facts.x509.publicKey))) {
-        violations.push({ field: 'cert', message: 'not a valid TLS key pair: tls: private key does not match public key' });
+        violations.push({
+          field: 'cert',
+          message: 'not a valid TLS key pair: tls: private key does not match public key',
+        });
       }
       const keyProblem = describeKey(privateKey);
       if (keyProblem) violations.push({ field: 'key', message: `unsupported CA key: ${keyProblem}` });
     }
     if (!facts.isCa) {
-      violations.push({ field, message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)" });
+      violations.push({
+        field,
+        message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)",
+      });
     }
     if (!facts.keyUsage?.has('keyCertSign')) {
-      violations.push({ field, message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)" });
+      violations.push({
+        field,
+        message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)",
+      });
     }
     if (facts.keyUsage?.has('keyAgreement')) {
       violations.push({
         field,
-        message: "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
+        message:
+          "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
       });
     }
     if (facts.notAfter <= now) {

@@ -91,7 +91,9 @@ export class SigningPool {
     const job: SigningJob = { id: this.nextId++, signerId, request };
     return new Promise<LeafResult>((resolve, reject) => {
       // Real time on purpose: a bound on a worker's work, which a test's fake clock must not stretch.
-      const cancelDeadline = systemClock.schedule(() => this.timedOut(target, job.id, timeoutMs), timeoutMs, { keepAlive: false });
+      const cancelDeadline = systemClock.schedule(() => this.timedOut(target, job.id, timeoutMs), timeoutMs, {
+        keepAlive: false,
+      });
       target.pending.set(job.id, { job, material, resolve, reject, cancelDeadline });
       this.post(target, job, material);
     });
@@ -108,7 +110,13 @@ export class SigningPool {
     for (const w of workers) this.failAll(w, 'the signing pool is closing');
     let cancelBound = () => {};
     const stopped = Promise.all(workers.map((w) => w.worker.terminate().catch(() => undefined)));
-    await Promise.race([stopped, new Promise((resolve) => (cancelBound = systemClock.schedule(() => resolve(undefined), CLOSE_BOUND_MS, { keepAlive: false })))]);
+    await Promise.race([
+      stopped,
+      new Promise(
+        (resolve) =>
+          (cancelBound = systemClock.schedule(() => resolve(undefined), CLOSE_BOUND_MS, { keepAlive: false })),
+      ),
+    ]);
     cancelBound();
   }
 
@@ -154,7 +162,8 @@ export class SigningPool {
     if (!pending) return; // timed out meanwhile
     if (reply.signerMissing) {
       entry.sent.delete(pending.job.signerId);
-      if (pending.job.material) return this.settle(entry, reply.id, new Error('the signing worker refused the CA material'));
+      if (pending.job.material)
+        return this.settle(entry, reply.id, new Error('the signing worker refused the CA material'));
       return this.post(entry, pending.job, pending.material);
     }
     if (reply.result) this.settle(entry, reply.id, reply.result);

@@ -1,7 +1,13 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CaIssuer, IssuedLeaf, IssuingBackend, LeafIssueRequest } from './backend.js';
 import { CsrError, parseAndVerifyCsr } from '../x509/csr.js';
-import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
+import {
+  issueFromVault,
+  VaultBadAnswer,
+  VaultRefused,
+  VaultUnavailable,
+  type VaultConnection,
+} from './vault-client.js';
 import type { BackendContacts } from './backend-contacts.js';
 import { unrequestedIdentity } from './vault-leaf-identity.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
@@ -14,7 +20,8 @@ import { TAG_ACTION } from '../resources/vault-conf.js';
 const VAULT_RETRY_AFTER_SECONDS = 10;
 
 /** Vault refused, or answered with a certificate meshcp will not hand out. */
-const upstreamFailed = (detail: string) => new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
+const upstreamFailed = (detail: string) =>
+  new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
 
 /** Renders `{{ tag "name" }}` with the Dataplane's single value of that tag. */
 export function renderCommonName(template: string, dp: Dataplane): string {
@@ -22,17 +29,23 @@ export function renderCommonName(template: string, dp: Dataplane): string {
   return template.replace(TAG_ACTION, (_, name: string) => {
     const values = [...(tags.get(name) ?? [])];
     if (values.length !== 1) {
-      throw cannotIssue(`the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`);
+      throw cannotIssue(
+        `the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`,
+      );
     }
     return values[0]!;
   });
 }
 
-const spki = (key: KeyObject) => (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
+const spki = (key: KeyObject) =>
+  (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
 
 /** The URI SANs of a certificate, from Node's `subjectAltName` text (URIs with a comma are refused before issuing). */
 function uriSansOf(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '').split(', ').filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+  return (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith('URI:'))
+    .map((n) => n.slice(4));
 }
 
 /**
@@ -62,14 +75,25 @@ export class VaultIssuer implements CaIssuer {
       }
     }
     const withComma = uris.find((u) => u.includes(','));
-    if (withComma) throw cannotIssue(`Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`);
+    if (withComma)
+      throw cannotIssue(
+        `Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`,
+      );
     const commonName = connection.commonName === undefined ? undefined : renderCommonName(connection.commonName, dp);
-    const ttlSeconds = Math.floor(Math.min(dpCertExpirationMs(state.enabled), material.notAfter.getTime() - now) / 1000);
+    const ttlSeconds = Math.floor(
+      Math.min(dpCertExpirationMs(state.enabled), material.notAfter.getTime() - now) / 1000,
+    );
     if (ttlSeconds <= 0) throw cannotIssue(`the CA of backend "${state.enabled.name}" has expired`);
 
     let leaf;
     try {
-      leaf = await issueFromVault(connection, { csr, commonName, uris, ttlSeconds, timeoutMs: dpCertRequestTimeoutMs(state.enabled) });
+      leaf = await issueFromVault(connection, {
+        csr,
+        commonName,
+        uris,
+        ttlSeconds,
+        timeoutMs: dpCertRequestTimeoutMs(state.enabled),
+      });
       this.health.record(mesh, state.enabled.name, true);
     } catch (err) {
       if (err instanceof VaultUnavailable) {
@@ -113,7 +137,9 @@ export class VaultIssuer implements CaIssuer {
     }
     const issuer = new X509Certificate(state.enabledMaterial.issuerChainPem);
     if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
-      bad(`it is not signed by the CA cached when the backend was added (root SHA-256 ${state.enabledMaterial.rootSha256}); if Vault's CA changed, add a new backend for it and rotate`);
+      bad(
+        `it is not signed by the CA cached when the backend was added (root SHA-256 ${state.enabledMaterial.rootSha256}); if Vault's CA changed, add a new backend for it and rotate`,
+      );
     }
     let expectedKey = csrKey;
     if (!expectedKey && privateKeyPem) {

@@ -7,7 +7,10 @@ import type { X509Certificate } from 'node:crypto';
  */
 
 /** The identity meshcp asks Vault for: `sign/<role>` and `issue/<role>` parameters that leave nothing to the CSR. */
-export function vaultIdentityParams(commonName: string | undefined, uris: readonly string[]): Record<string, string | boolean> {
+export function vaultIdentityParams(
+  commonName: string | undefined,
+  uris: readonly string[],
+): Record<string, string | boolean> {
   return {
     ...(commonName !== undefined ? { common_name: commonName } : {}),
     alt_names: '',

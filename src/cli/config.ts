@@ -50,7 +50,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
     throw new ConfigFileError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigFileError(`${file}: expected a map with address and token`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigFileError(`${file}: expected a map with address and token`);
   const contexts = doc as ControlPlanesFile;
   const current = currentControlPlane(contexts, file);
   if (current) doc = current;
@@ -62,7 +63,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
       out.address = value as string[];
       continue;
     }
-    if (typeof value !== 'string') throw new ConfigFileError(`${file}: ${key} must be a string${key === 'address' ? ' or a list of strings' : ''}`);
+    if (typeof value !== 'string')
+      throw new ConfigFileError(`${file}: ${key} must be a string${key === 'address' ? ' or a list of strings' : ''}`);
     out[key] = value;
   }
   return out;
@@ -115,27 +117,32 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   const warnIfOpen = (path: string, what: string) => {
     const mode = modeOf(path);
     if (readableByOthers(mode)) {
-      warnings.push(`${what} ${path} is readable by other users (mode ${mode!.toString(8).padStart(4, '0')}): chmod 600 ${path}`);
+      warnings.push(
+        `${what} ${path} is readable by other users (mode ${mode!.toString(8).padStart(4, '0')}): chmod 600 ${path}`,
+      );
     }
   };
   const readToken = (path: string) => {
-    if (!exists(path)) throw new ConfigFileError(`the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`);
+    if (!exists(path))
+      throw new ConfigFileError(
+        `the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`,
+      );
     warnIfOpen(path, 'the token file');
     return read(path).trim();
   };
   let token: string | undefined;
   if (flags.token) {
     token = flags.token;
-    warnings.push('--token shows the token to every user of this host (process list, /proc/<pid>/cmdline) and stays in shell history: use --token-file <file> (mode 0600) or MESHCP_TOKEN_FILE instead');
-  }
-  else if (flags.tokenFile) token = readToken(flags.tokenFile);
+    warnings.push(
+      '--token shows the token to every user of this host (process list, /proc/<pid>/cmdline) and stays in shell history: use --token-file <file> (mode 0600) or MESHCP_TOKEN_FILE instead',
+    );
+  } else if (flags.tokenFile) token = readToken(flags.tokenFile);
   else if (deps.env.MESHCP_TOKEN) token = deps.env.MESHCP_TOKEN;
   else if (deps.env.MESHCP_TOKEN_FILE) token = readToken(deps.env.MESHCP_TOKEN_FILE);
   else if (config.token) {
     token = config.token;
     if (configFile) warnIfOpen(configFile, 'the config file holding the token');
-  }
-  else if (config.tokenFile) token = readToken(config.tokenFile);
+  } else if (config.tokenFile) token = readToken(config.tokenFile);
 
   const caFile = flags.caCert ?? deps.env.MESHCP_CA_CERT ?? config.caCert;
   return {
@@ -149,11 +156,20 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   };
 }
 
-function addressesFrom(value: string | string[], source: ResolvedConnection['source'], configFile: string | undefined): string[] {
+function addressesFrom(
+  value: string | string[],
+  source: ResolvedConnection['source'],
+  configFile: string | undefined,
+): string[] {
   try {
     return parseAddressList(value);
   } catch (err) {
-    const where = { flag: '--address', env: 'MESHCP_ADDRESS', config: `${configFile}: address`, default: 'the default address' }[source];
+    const where = {
+      flag: '--address',
+      env: 'MESHCP_ADDRESS',
+      config: `${configFile}: address`,
+      default: 'the default address',
+    }[source];
     throw new ConfigFileError(`${where}: ${(err as Error).message}`);
   }
 }

@@ -63,7 +63,10 @@ export function age(iso: string | undefined, now: number): string {
 export function timestamp(iso: string | number): string {
   const d = new Date(iso);
   if (!Number.isFinite(d.getTime())) return '-';
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function toYaml(value: unknown): string {
@@ -82,7 +85,8 @@ function backendsOf(item: Item): MeshBackend[] {
 }
 
 function servicesOf(item: Item): string {
-  const networking = (item.networking ?? (item.dataplane as Item | undefined)?.networking) as DataplaneOverview['dataplane']['networking'];
+  const networking = (item.networking ??
+    (item.dataplane as Item | undefined)?.networking) as DataplaneOverview['dataplane']['networking'];
   const services = new Set<string>();
   for (const inbound of networking?.inbound ?? []) {
     const service = inbound.tags?.['kuma.io/service'];
@@ -101,8 +105,15 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
         ['NAME', 'MTLS', 'BACKENDS', 'AGE'],
         items.map((m) => {
           const enabled = (m.mtls as { enabledBackend?: string } | undefined)?.enabledBackend;
-          const backends = backendsOf(m).map((b) => `${b.name}(${b.type})`).join(',');
-          return [String(m.name), enabled ? `on: ${enabled}` : 'off', backends || '-', age(m.creationTime as string, now)];
+          const backends = backendsOf(m)
+            .map((b) => `${b.name}(${b.type})`)
+            .join(',');
+          return [
+            String(m.name),
+            enabled ? `on: ${enabled}` : 'off',
+            backends || '-',
+            age(m.creationTime as string, now),
+          ];
         }),
       );
     case 'Dataplane':
@@ -127,7 +138,16 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
 /** `meshctl inspect dataplanes`: certificate and trust as the CP knows them. */
 export function dataplaneInsightTable(items: DataplaneOverview[], now: number): string {
   return renderTable(
-    ['MESH', 'NAME', 'SERVICES', 'ISSUED BACKEND', 'TRUSTED BACKENDS', 'CERT EXPIRES', 'REGENERATIONS', 'LAST REGENERATION'],
+    [
+      'MESH',
+      'NAME',
+      'SERVICES',
+      'ISSUED BACKEND',
+      'TRUSTED BACKENDS',
+      'CERT EXPIRES',
+      'REGENERATIONS',
+      'LAST REGENERATION',
+    ],
     items.map((o) => {
       const mtls = o.dataplaneInsight?.mTLS;
       const expiry = mtls?.certificateExpirationTime;

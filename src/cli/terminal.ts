@@ -48,6 +48,12 @@ const OWN_SEQUENCES = /(\r\x1b\[2K|\x1b\[H\x1b\[2J)/;
 export function safeOutput(out: Out): Out {
   return {
     isTTY: out.isTTY,
-    write: (text: string) => out.write(text.split(OWN_SEQUENCES).map((part, i) => (i % 2 === 1 ? part : withoutControlCharacters(part))).join('')),
+    write: (text: string) =>
+      out.write(
+        text
+          .split(OWN_SEQUENCES)
+          .map((part, i) => (i % 2 === 1 ? part : withoutControlCharacters(part)))
+          .join(''),
+      ),
   };
 }

@@ -18,4 +18,3 @@ export interface MeshResource {
   mtls?: { enabledBackend?: string; backends?: MeshBackend[]; [key: string]: unknown };
   [key: string]: unknown;
 }
-

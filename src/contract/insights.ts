@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const stat = z.object({ total: z.number().int(), online: z.number().int().optional(), offline: z.number().int().optional() });
+const stat = z.object({
+  total: z.number().int(),
+  online: z.number().int().optional(),
+  offline: z.number().int().optional(),
+});
 
 const count = z.number().int();
 /** Kuma's `FullStatus` / `MeshInsight.DataplaneStat` with every member present. */
@@ -14,18 +18,31 @@ export const MeshInsightSchema = z.object({
   creationTime: z.string(),
   modificationTime: z.string(),
   dataplanes: z.object({ total: count, online: count, offline: count }),
-  dataplanesByType: z.object({ standard: FullStatSchema, gateway: FullStatSchema, gatewayBuiltin: FullStatSchema, gatewayDelegated: FullStatSchema }),
+  dataplanesByType: z.object({
+    standard: FullStatSchema,
+    gateway: FullStatSchema,
+    gatewayBuiltin: FullStatSchema,
+    gatewayDelegated: FullStatSchema,
+  }),
   services: z.object({ total: count, internal: count, external: count }),
   policies: z.record(z.string(), totalOnly).describe('meshcp models no policies: always empty'),
   resources: z.record(z.string(), totalOnly),
-  dpVersions: z.object({ kumaDp: z.record(z.string(), FullStatSchema), envoy: z.record(z.string(), FullStatSchema) }).describe('meshcp-dp reports no versions: empty maps'),
+  dpVersions: z
+    .object({ kumaDp: z.record(z.string(), FullStatSchema), envoy: z.record(z.string(), FullStatSchema) })
+    .describe('meshcp-dp reports no versions: empty maps'),
   mTLS: z.object({ issuedBackends: z.record(z.string(), stat), supportedBackends: z.record(z.string(), stat) }),
 });
 
 /** `GET /global-insight`: Kuma's GlobalInsight (one control plane, no zones). */
 export const GlobalInsightSchema = z.object({
   createdAt: z.string(),
-  services: z.object({ total: count, internal: FullStatSchema, external: totalOnly, gatewayBuiltin: FullStatSchema, gatewayDelegated: FullStatSchema }),
+  services: z.object({
+    total: count,
+    internal: FullStatSchema,
+    external: totalOnly,
+    gatewayBuiltin: FullStatSchema,
+    gatewayDelegated: FullStatSchema,
+  }),
   zones: z.object({
     controlPlanes: z.object({ online: count, total: count }),
     zoneEgresses: z.object({ online: count, total: count }),
@@ -58,7 +75,11 @@ export const DiscoverySubscriptionSchema = z.object({
   disconnectTime: z.string().optional(),
   status: z.object({
     lastUpdateTime: z.string(),
-    total: z.object({ responsesSent: z.number().int(), responsesAcknowledged: z.number().int(), responsesRejected: z.number().int() }),
+    total: z.object({
+      responsesSent: z.number().int(),
+      responsesAcknowledged: z.number().int(),
+      responsesRejected: z.number().int(),
+    }),
   }),
 });
 export type DiscoverySubscription = z.infer<typeof DiscoverySubscriptionSchema>;
@@ -75,12 +96,25 @@ export const DataplaneOverviewSchema = z.object({
     networking: z
       .looseObject({
         address: z.string().optional(),
-        inbound: z.array(z.looseObject({ port: z.number().optional(), servicePort: z.number().optional(), tags: z.record(z.string(), z.string()).optional() })).optional(),
+        inbound: z
+          .array(
+            z.looseObject({
+              port: z.number().optional(),
+              servicePort: z.number().optional(),
+              tags: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .optional(),
         gateway: z.looseObject({ tags: z.record(z.string(), z.string()).optional() }).optional(),
       })
       .optional(),
   }),
-  dataplaneInsight: z.object({ subscriptions: z.array(DiscoverySubscriptionSchema).optional(), mTLS: DataplaneMtlsInsightSchema.optional() }).optional(),
+  dataplaneInsight: z
+    .object({
+      subscriptions: z.array(DiscoverySubscriptionSchema).optional(),
+      mTLS: DataplaneMtlsInsightSchema.optional(),
+    })
+    .optional(),
 });
 export type DataplaneOverview = z.infer<typeof DataplaneOverviewSchema>;
 

@@ -49,7 +49,13 @@ export class CertificateService {
    * `fromDataplane`: only the dataplane's own `bundleVersion` counts as an acknowledgement (see TrustBundleService).
    * `registered`: the Dataplane as the request's token check just read it, so it is not read twice.
    */
-  async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean, registered?: { spec: unknown }): Promise<IssuedCertificate> {
+  async issue(
+    mesh: string,
+    name: string,
+    body: unknown,
+    fromDataplane: boolean,
+    registered?: { spec: unknown },
+  ): Promise<IssuedCertificate> {
     const dp = (registered ?? (await this.dataplanes.get(mesh, name))).spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
     if (!shape.ok) throw invalidRequest(describeShapeError('certificate request', shape.violations), shape.violations);
@@ -70,7 +76,15 @@ export class CertificateService {
       // Signing ran off the main thread (or in Vault): record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      const issue = { backend: state.enabled.name, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };
+      const issue = {
+        backend: state.enabled.name,
+        identity: identityOf(uris),
+        notBefore,
+        notAfter,
+        renewAfter,
+        issuedAt: now,
+        serial: signed.serialHex,
+      };
       try {
         const under = { bundleVersion: state.bundleVersion, meshVersion: state.meshVersion };
         await this.recorder.record(mesh, name, issue, under, fromDataplane ? request.bundleVersion : undefined);

@@ -15,7 +15,9 @@ export type DataplaneService = ResourceHandle<Dataplane>;
  * The Dataplane's write rules beyond its kind (schema, structure, size): a dataplane may register itself, but only
  * as what its token's tags allow; deleting a dataplane forgets its facts, so it no longer blocks a rotation step.
  */
-export function dataplaneDescriptor(certProfile: CertProfile = 'kuma'): ResourceDescriptor<ParsedResource, undefined, Dataplane> {
+export function dataplaneDescriptor(
+  certProfile: CertProfile = 'kuma',
+): ResourceDescriptor<ParsedResource, undefined, Dataplane> {
   return {
     kind: kindOf('Dataplane'),
     admit(dp, at, request) {
@@ -32,7 +34,10 @@ export function dataplaneDescriptor(certProfile: CertProfile = 'kuma'): Resource
       return { spec: specOf(dp), labels: dp.labels ?? {} };
     },
     // The insights' counts move with the write, in its transaction (not on dry runs).
-    checkWrite: async ({ at, parsed }) => (tx) => tx.fleet.dataplaneWritten(at.mesh, at.name, dataplaneProfile(parsed.spec as Dataplane)),
+    checkWrite:
+      async ({ at, parsed }) =>
+      (tx) =>
+        tx.fleet.dataplaneWritten(at.mesh, at.name, dataplaneProfile(parsed.spec as Dataplane)),
     afterDelete: async (tx, at) => {
       await tx.facts.deleteDataplane(at.mesh, at.name);
       await tx.fleet.dataplaneDeleted(at.mesh, at.name);

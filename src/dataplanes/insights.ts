@@ -31,7 +31,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * silence longer than the online window, last contact). While in contact it has no `disconnectTime`; once silent
  * longer than the window it ended at the moment meshcp counts it offline (last contact + window).
  */
-export function subscriptionOf(known: Pick<DataplaneFacts, 'lastContact' | 'onlineSince'> | undefined, view: OnlineView): DiscoverySubscription | undefined {
+export function subscriptionOf(
+  known: Pick<DataplaneFacts, 'lastContact' | 'onlineSince'> | undefined,
+  view: OnlineView,
+): DiscoverySubscription | undefined {
   if (known?.lastContact == null) return undefined;
   const connect = known.onlineSince ?? known.lastContact;
   const online = known.lastContact >= view.now - view.onlineWindowMs;
@@ -40,7 +43,10 @@ export function subscriptionOf(known: Pick<DataplaneFacts, 'lastContact' | 'onli
     controlPlaneInstanceId: view.instanceId,
     connectTime: iso(connect),
     ...(online ? {} : { disconnectTime: iso(known.lastContact + view.onlineWindowMs) }),
-    status: { lastUpdateTime: iso(known.lastContact), total: { responsesSent: 0, responsesAcknowledged: 0, responsesRejected: 0 } },
+    status: {
+      lastUpdateTime: iso(known.lastContact),
+      total: { responsesSent: 0, responsesAcknowledged: 0, responsesRejected: 0 },
+    },
   };
 }
 
@@ -55,7 +61,9 @@ export async function dataplaneOverview(dp: StoredResource<Dataplane>, facts: Fa
     creationTime: dp.creationTime,
     modificationTime: dp.modificationTime,
     ...(Object.keys(dp.labels).length > 0 ? { labels: dp.labels } : {}),
-    dataplane: Object.fromEntries(Object.entries(rest).filter(([k]) => !['mesh', 'name', 'creationTime', 'modificationTime', 'labels'].includes(k))),
+    dataplane: Object.fromEntries(
+      Object.entries(rest).filter(([k]) => !['mesh', 'name', 'creationTime', 'modificationTime', 'labels'].includes(k)),
+    ),
   };
   const subscription = subscriptionOf(known, view);
   const insight: Record<string, unknown> = {};
@@ -110,7 +118,12 @@ export function meshInsight(mesh: StoredResource, fleet: FleetCounts, resources:
  * Kuma's GlobalInsight for one control plane without zones. Services carry their count only: meshcp keeps no
  * per-service health, so their online/offline members are 0 (Kuma's own are refreshed in the background too).
  */
-export function globalInsight(fleet: FleetCounts, meshes: number, resources: Record<string, number>, now: number): GlobalInsight {
+export function globalInsight(
+  fleet: FleetCounts,
+  meshes: number,
+  resources: Record<string, number>,
+  now: number,
+): GlobalInsight {
   const servicesOnly = (total: number) => ({ total, online: 0, offline: 0, partiallyDegraded: 0 });
   const { standard, gatewayBuiltin, gatewayDelegated } = fleet.services;
   return {
@@ -122,7 +135,11 @@ export function globalInsight(fleet: FleetCounts, meshes: number, resources: Rec
       gatewayBuiltin: servicesOnly(gatewayBuiltin),
       gatewayDelegated: servicesOnly(gatewayDelegated),
     },
-    zones: { controlPlanes: { online: 1, total: 1 }, zoneEgresses: { online: 0, total: 0 }, zoneIngresses: { online: 0, total: 0 } },
+    zones: {
+      controlPlanes: { online: 1, total: 1 },
+      zoneEgresses: { online: 0, total: 0 },
+      zoneIngresses: { online: 0, total: 0 },
+    },
     dataplanes: {
       standard: fullStat(fleet.byType.standard),
       gatewayBuiltin: fullStat(fleet.byType.gatewayBuiltin),

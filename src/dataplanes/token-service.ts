@@ -45,7 +45,12 @@ interface MeshTokenKeys {
 }
 
 function invalidTokenRequest(field: string, message: string): DomainError {
-  return new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
+  return new DomainError({
+    kind: 'invalid',
+    title: 'Invalid request',
+    detail: 'Resource is not valid',
+    violations: [{ field, message }],
+  });
 }
 
 const refused = (reason: string): TokenRefusal => ({ kind: 'refused', reason });
@@ -58,13 +63,23 @@ function decodeUnverified(token: string): z.infer<typeof TokenClaimsSchema> | To
     header = decodeProtectedHeader(token);
     claims = decodeJwt(token);
   } catch {
-    return refused('the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)');
+    return refused(
+      'the token is neither the admin token nor a JWT (a dataplane token is three base64url parts separated by dots)',
+    );
   }
   // Kuma's messages for these two.
   if (header.alg !== 'RS256') return refused(`unsupported token alg ${String(header.alg)}: only RS256 is accepted`);
-  if (header.kid !== KEY_ID) return refused(header.kid === undefined ? 'JWT token must have kid header' : `there is no signing key with KID ${String(header.kid)}`);
+  if (header.kid !== KEY_ID)
+    return refused(
+      header.kid === undefined
+        ? 'JWT token must have kid header'
+        : `there is no signing key with KID ${String(header.kid)}`,
+    );
   const parsed = TokenClaimsSchema.safeParse(claims);
-  if (!parsed.success) return refused('the token is not a dataplane token (it needs the claims Name and Mesh, valid resource names, and jti)');
+  if (!parsed.success)
+    return refused(
+      'the token is not a dataplane token (it needs the claims Name and Mesh, valid resource names, and jti)',
+    );
   return parsed.data;
 }
 
@@ -73,8 +88,10 @@ function joseReason(err: unknown, mesh: string): string {
   const code = (err as { code?: string }).code;
   const claim = (err as { claim?: string }).claim;
   if (code === 'ERR_JWT_EXPIRED') return 'token is expired: generate a new one';
-  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return `bad token signature: it was not signed by the current signing key of mesh "${mesh}" (was the mesh recreated?): regenerate the token`;
-  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'nbf') return 'token is not valid yet (nbf is in the future: check the clocks)';
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
+    return `bad token signature: it was not signed by the current signing key of mesh "${mesh}" (was the mesh recreated?): regenerate the token`;
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'nbf')
+    return 'token is not valid yet (nbf is in the future: check the clocks)';
   return 'the token is malformed';
 }
 
@@ -105,18 +122,31 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
 
   async issue(body: unknown): Promise<string> {
     const parsed = TokenRequestSchema.safeParse(body ?? {});
-    if (!parsed.success) throw new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'request body is not a valid token request' });
+    if (!parsed.success)
+      throw new DomainError({
+        kind: 'invalid',
+        title: 'Invalid request',
+        detail: 'request body is not a valid token request',
+      });
     const { name = '', mesh = '', tags, validFor } = parsed.data;
     if (mesh === '') throw invalidTokenRequest('mesh', 'cannot be empty');
     if (name === '') throw invalidTokenRequest('name', 'cannot be empty');
     if (this.options.requireServiceTag && !hasServiceTag(tags ?? {})) {
-      throw invalidTokenRequest('tags', `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`);
+      throw invalidTokenRequest(
+        'tags',
+        `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`,
+      );
     }
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
-    if (validForMs === null || validForMs <= 0) throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
+    if (validForMs === null || validForMs <= 0)
+      throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
     const keys = await this.keysOf(mesh);
     if (!keys && !(await this.store.exists('Mesh', '', mesh))) {
-      throw new DomainError({ kind: 'not-found', title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
+      throw new DomainError({
+        kind: 'not-found',
+        title: 'Mesh not found',
+        detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)`,
+      });
     }
     if (!keys) {
       throw new DomainError({
@@ -158,7 +188,10 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       if ('kind' in unverified) return unverified;
       const keys = await this.keysOf(unverified.Mesh);
       // Kuma's words for a mesh without a signing key (a mesh that does not exist, or was recreated).
-      if (!keys) return refused(`there is no signing key with KID ${KEY_ID} in mesh "${unverified.Mesh}" (the mesh does not exist or was recreated): regenerate the token`);
+      if (!keys)
+        return refused(
+          `there is no signing key with KID ${KEY_ID} in mesh "${unverified.Mesh}" (the mesh does not exist or was recreated): regenerate the token`,
+        );
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
       this.checks++;
       const now = this.clock.now();
@@ -170,7 +203,13 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       }
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return refused('token is revoked');
-      const principal = { kind: 'dataplane' as const, mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
+      const principal = {
+        kind: 'dataplane' as const,
+        mesh: claims.Mesh,
+        name: claims.Name,
+        tags: claims.Tags ?? {},
+        jti: claims.jti,
+      };
       // Remembered with the keys it was checked against: if a revocation overtook this check, they differ next time.
       this.verified.remember(cacheKey, principal, keys.fingerprint, payload.nbf, payload.exp);
       return principal;
@@ -196,7 +235,11 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         .map((s) => s.trim())
         .filter(Boolean),
     );
-    const fingerprint = createHash('sha256').update(secret.spec.data).update('\n').update(revocations?.spec.data ?? '').digest('base64url');
+    const fingerprint = createHash('sha256')
+      .update(secret.spec.data)
+      .update('\n')
+      .update(revocations?.spec.data ?? '')
+      .digest('base64url');
     const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked, fingerprint };
     if (changes === this.changes) this.keys.set(mesh, keys);
     return keys;

@@ -10,8 +10,6 @@ import type { DataplaneService } from './dataplane-rules.js';
 
 const MAX_WAIT_MS = 60_000;
 
-
-
 /** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
 type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
 
@@ -22,7 +20,10 @@ export class TrustBundleService {
    * 10,000 woken polls answer the same bundle; serializing it once (not 10,000 times, ~3 KB each) keeps the burst
    * short and allocates one string, not one per poll. A new state is a new key; the old one is collected with it.
    */
-  private readonly bodies = new WeakMap<MeshCaState, { reissue?: { bundle: TrustBundle; json: string }; current?: { bundle: TrustBundle; json: string } }>();
+  private readonly bodies = new WeakMap<
+    MeshCaState,
+    { reissue?: { bundle: TrustBundle; json: string }; current?: { bundle: TrustBundle; json: string } }
+  >();
 
   constructor(
     private readonly dataplanes: DataplaneService,
@@ -59,7 +60,8 @@ export class TrustBundleService {
       // change nothing are skipped: most polls repeat the recorded bundle and served serial (in a rotation step's
       // storm every answered poll comes straight back within milliseconds), and contact is kept to the second.
       if (options.fromDataplane && arrived) {
-        if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion) await this.facts.acknowledge(mesh, name, heldVersion, now);
+        if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion)
+          await this.facts.acknowledge(mesh, name, heldVersion, now);
         else if (!contactIsRecent(known, now)) await this.facts.touch(mesh, name, now);
         if (options.servedSerial !== undefined && !servedIsRecorded(known, options.servedSerial)) {
           await this.facts.reportServed(mesh, name, options.servedSerial);
@@ -109,11 +111,19 @@ function contactIsRecent(facts: DataplaneFacts | undefined, now: number): boolea
 function servedIsRecorded(facts: DataplaneFacts | undefined, serial: string): boolean {
   if (!facts) return false;
   const normalized = normalizeSerial(serial);
-  return facts.servedSerial === normalized && (facts.issuedSerial !== normalized || facts.servedBackend === facts.issuedBackend);
+  return (
+    facts.servedSerial === normalized &&
+    (facts.issuedSerial !== normalized || facts.servedBackend === facts.issuedBackend)
+  );
 }
 
 /** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */
-function needsReissue(facts: DataplaneFacts | undefined, uris: string[] | undefined, state: MeshCaState, now: number): boolean {
+function needsReissue(
+  facts: DataplaneFacts | undefined,
+  uris: string[] | undefined,
+  state: MeshCaState,
+  now: number,
+): boolean {
   if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
   if (facts.issuedBackend !== state.enabled.name) return true;
   if (facts.renewAfter !== null && now >= facts.renewAfter) return true;

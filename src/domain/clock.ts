@@ -32,11 +32,14 @@ export const systemClock: Clock = {
     const due = wallNow() + ms;
     let timer: NodeJS.Timeout;
     const arm = (delay: number) => {
-      timer = setTimeout(() => {
-        const left = due - wallNow();
-        if (left <= 0) fire();
-        else arm(left);
-      }, Math.min(Math.max(0, delay), MAX_TIMER_MS));
+      timer = setTimeout(
+        () => {
+          const left = due - wallNow();
+          if (left <= 0) fire();
+          else arm(left);
+        },
+        Math.min(Math.max(0, delay), MAX_TIMER_MS),
+      );
       if (options?.keepAlive === false) timer.unref();
     };
     arm(ms);
@@ -52,11 +55,15 @@ export function every(clock: Clock, ms: number, fire: () => void, options?: { ke
   let cancel = () => {};
   let stopped = false;
   const arm = () => {
-    cancel = clock.schedule(() => {
-      if (stopped) return;
-      arm();
-      fire();
-    }, ms, options);
+    cancel = clock.schedule(
+      () => {
+        if (stopped) return;
+        arm();
+        fire();
+      },
+      ms,
+      options,
+    );
   };
   arm();
   return () => {

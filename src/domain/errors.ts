@@ -17,7 +17,16 @@ export interface FieldViolation {
  * - upstream-failed: an external CA (Vault) refused or answered something unusable
  * - internal: what Kuma answers with a 500 on purpose (a proxy's unreachable admin API); never a crash
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-many-requests' | 'upstream-failed' | 'internal';
+export type ErrorKind =
+  | 'invalid'
+  | 'not-found'
+  | 'conflict'
+  | 'forbidden'
+  | 'unauthenticated'
+  | 'unavailable'
+  | 'too-many-requests'
+  | 'upstream-failed'
+  | 'internal';
 
 interface DomainErrorInit {
   kind: ErrorKind;
@@ -87,7 +96,10 @@ export function forbidden(detail: string): DomainError {
 
 /** Kuma's `Unauthenticated`, followed by what was wrong with the credential when that is known. */
 export function unauthenticated(reason?: string): DomainError {
-  return new DomainError({ kind: 'unauthenticated', detail: reason ? `Unauthenticated: ${reason}` : 'Unauthenticated' });
+  return new DomainError({
+    kind: 'unauthenticated',
+    detail: reason ? `Unauthenticated: ${reason}` : 'Unauthenticated',
+  });
 }
 
 export function tooManyRequests(detail: string, retryAfterSeconds: number): DomainError {

@@ -19,7 +19,10 @@ export function withoutControlCharacters(text: string): string {
 
 /** One line of at most `maxChars` characters: control characters dropped, whitespace runs (newlines too) made one space. */
 export function cleanUpstreamText(text: string, maxChars = MAX_UPSTREAM_MESSAGE_CHARS): string {
-  const line = text.replace(/[\t\n\r]+/g, ' ').replace(UNSAFE_IN_LINE, '').trim();
+  const line = text
+    .replace(/[\t\n\r]+/g, ' ')
+    .replace(UNSAFE_IN_LINE, '')
+    .trim();
   if (line.length <= maxChars) return line;
   return `${line.slice(0, maxChars)}… (${line.length - maxChars} more characters)`;
 }

@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
-import { CaMaterialError, CaPrepareError, type FileSourcePolicy, type SecretSource, type SecretToWrite } from '../ca/backend.js';
+import {
+  CaMaterialError,
+  CaPrepareError,
+  type FileSourcePolicy,
+  type SecretSource,
+  type SecretToWrite,
+} from '../ca/backend.js';
 import { knownBackendTypes, pluginFor } from '../ca/backend-registry.js';
 import { generateRsaKeyPair, type RsaKeySource } from '../ca/keys.js';
 import { loadBackendSecrets, loadMeshCa } from '../ca/ca-manager.js';
@@ -65,8 +71,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
     /** Where `file` data sources may be read (MESHCP_FILE_SOURCE_DIRS, never the data directory). */
     private readonly files: FileSourcePolicy = { allowedDirs: [], deniedDirs: [] },
-  ) {
-  }
+  ) {}
 
   /** Beyond the schema, as Kuma: the mesh's structure, then (on a sound structure) each backend's conf. */
   validate(mesh: Mesh): Violation[] {
@@ -134,7 +139,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     if (!mesh.mtls?.skipValidation) {
       const violations: Violation[] = backends.flatMap((backend, i) =>
-        reroot(pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)), `mtls.backends[${i}].conf`),
+        reroot(
+          pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)),
+          `mtls.backends[${i}].conf`,
+        ),
       );
       if (violations.length > 0) throw invalidResource(Titles.process, violations);
     }
@@ -151,7 +159,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
         throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
       }
       if (!request.dryRun) {
-        this.log.warn({ event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
+        this.log.warn(
+          { event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) },
+          'force=true: CA rotation rules skipped',
+        );
       }
     }
     return async (write: StoreTx) => {
@@ -166,7 +177,9 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
 
   async checkDelete(tx: StoreTx, at: ResourceAt): Promise<void> {
     if ((await tx.resources.count('Dataplane', at.name)) > 0) {
-      throw invalidResource(Titles.delete, [{ field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' }]);
+      throw invalidResource(Titles.delete, [
+        { field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' },
+      ]);
     }
   }
 
@@ -202,7 +215,6 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
       })),
     };
   }
-
 }
 
 function fleetAt(facts: FactsStore, mesh: string, now: number): FleetFacts {

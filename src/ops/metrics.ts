@@ -107,7 +107,10 @@ export class MeshcpMetrics {
         this.reset();
         for (const { mesh, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh, backend: material.backend, type: material.type }, Math.floor(material.notAfter.getTime() / 1000));
+            this.set(
+              { mesh, backend: material.backend, type: material.type },
+              Math.floor(material.notAfter.getTime() / 1000),
+            );
           }
         }
       },
@@ -122,7 +125,10 @@ export class MeshcpMetrics {
         this.reset();
         for (const { mesh, fleet, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh, backend: material.backend, state: 'trusting' }, fleet.trusting(material.backend, material.fingerprint));
+            this.set(
+              { mesh, backend: material.backend, state: 'trusting' },
+              fleet.trusting(material.backend, material.fingerprint),
+            );
             this.set({ mesh, backend: material.backend, state: 'issued' }, fleet.issuedBy(material.backend));
           }
         }

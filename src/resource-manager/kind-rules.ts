@@ -1,5 +1,11 @@
 import { STORED_KINDS, type ResourceType } from '../resources/kinds.js';
-import { plainDescriptor, type ParsedResource, type ResourceDescriptor, type ResourceHandle, type ResourceManager } from './resource-manager.js';
+import {
+  plainDescriptor,
+  type ParsedResource,
+  type ResourceDescriptor,
+  type ResourceHandle,
+  type ResourceManager,
+} from './resource-manager.js';
 
 /**
  * The kinds whose writes need rules that read the store or the CA (a Mesh's rotation rules, a secret in use, a
@@ -8,7 +14,10 @@ import { plainDescriptor, type ParsedResource, type ResourceDescriptor, type Res
 export type KindRules = Partial<Record<ResourceType, ResourceDescriptor<ParsedResource, unknown, never>>>;
 
 /** One handle per kind of the kinds table, through its rules or, without any, its table entry. */
-export function kindHandles(resources: ResourceManager, rules: KindRules): Record<ResourceType, ResourceHandle<object>> {
+export function kindHandles(
+  resources: ResourceManager,
+  rules: KindRules,
+): Record<ResourceType, ResourceHandle<object>> {
   return Object.fromEntries(
     STORED_KINDS.map((kind) => [kind.type, resources.handle(rules[kind.type] ?? plainDescriptor(kind))]),
   ) as Record<ResourceType, ResourceHandle<object>>;

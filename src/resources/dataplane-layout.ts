@@ -1,7 +1,14 @@
 import { PROTOCOL_TAG, SERVICE_TAG, type Dataplane } from './dataplane.js';
 
 /** Kuma's Kuma Resource Identifier: `kri_<short name>_<mesh>_<zone>_<namespace>_<name>_<section>`. */
-export function kri(shortName: string, mesh: string, zone: string, namespace: string, name: string, section = ''): string {
+export function kri(
+  shortName: string,
+  mesh: string,
+  zone: string,
+  namespace: string,
+  name: string,
+  section = '',
+): string {
   return `kri_${shortName}_${mesh}_${zone}_${namespace}_${name}_${section}`;
 }
 
@@ -21,7 +28,12 @@ const byKri = (a: { kri: string }, b: { kri: string }) => (a.kri < b.kri ? -1 : 
  * no MeshServices, so each outbound names the MeshService KRI of what it reaches — its `backendRef`, or its
  * `kuma.io/service` (older outbounds), in the dataplane's zone — with the service's port as the section.
  */
-export function dataplaneLayout(mesh: string, name: string, labels: Record<string, string>, dp: Pick<Dataplane, 'networking'>): DataplaneLayout {
+export function dataplaneLayout(
+  mesh: string,
+  name: string,
+  labels: Record<string, string>,
+  dp: Pick<Dataplane, 'networking'>,
+): DataplaneLayout {
   const zone = labels['kuma.io/zone'] ?? '';
   const namespace = labels['k8s.kuma.io/namespace'] ?? '';
   const displayName = labels['kuma.io/display-name'] ?? name;
@@ -41,7 +53,12 @@ export function dataplaneLayout(mesh: string, name: string, labels: Record<strin
     if (listener.type !== 'ZoneIngress' && listener.type !== 'ZoneEgress') continue;
     const section = listener.name || String(listener.port ?? 0);
     const prefix = listener.type === 'ZoneIngress' ? 'self_zoneingress_dp_' : 'self_zoneegress_dp_';
-    listeners.push({ kri: self(section), type: listener.type, port: listener.port ?? 0, proxyResourceName: prefix + section });
+    listeners.push({
+      kri: self(section),
+      type: listener.type,
+      port: listener.port ?? 0,
+      proxyResourceName: prefix + section,
+    });
   }
   const outbounds: DataplaneLayout['outbounds'] = [];
   for (const outbound of networking.outbound ?? []) {
@@ -50,7 +67,12 @@ export function dataplaneLayout(mesh: string, name: string, labels: Record<strin
     if (!target) continue;
     const port = ref?.port ?? outbound.port ?? 0;
     const id = kri('msvc', mesh, zone, namespace, target, String(port));
-    outbounds.push({ kri: id, port: outbound.port ?? port, protocol: outbound.tags?.[PROTOCOL_TAG] || 'tcp', proxyResourceName: id });
+    outbounds.push({
+      kri: id,
+      port: outbound.port ?? port,
+      protocol: outbound.tags?.[PROTOCOL_TAG] || 'tcp',
+      proxyResourceName: id,
+    });
   }
   return { kri: self(), labels, inbounds, outbounds: outbounds.sort(byKri), listeners };
 }

@@ -67,7 +67,13 @@ export interface Kind extends KindBase {
   /** Lists take Kuma's dataplane filters (`tag=`, `gateway=`). */
   readonly dataplaneFilters?: boolean;
   /** OpenAPI summaries. */
-  readonly docs: { readonly list: string; readonly get: string; readonly put: string; readonly del: string; readonly crossMeshList?: string };
+  readonly docs: {
+    readonly list: string;
+    readonly get: string;
+    readonly put: string;
+    readonly del: string;
+    readonly crossMeshList?: string;
+  };
 }
 
 /** Kuma's name for a type, split at its words: `MeshTrust` -> `Mesh Trust`. */
@@ -137,7 +143,12 @@ export const KINDS = [
     cli: { plural: 'global-secrets', aliases: ['global-secret', 'globalsecrets', 'globalsecret'] },
     storage: 'encrypted',
     labels: 'computed',
-    docs: { list: 'List global secrets', get: 'Get a global secret', put: 'Create or replace a global secret', del: 'Delete a global secret' },
+    docs: {
+      list: 'List global secrets',
+      get: 'Get a global secret',
+      put: 'Create or replace a global secret',
+      del: 'Delete a global secret',
+    },
   },
   {
     type: 'Dataplane',
@@ -152,7 +163,10 @@ export const KINDS = [
     storage: 'plain',
     labels: 'computed',
     specLabels: dataplaneLabels,
-    validate: (dp: z.infer<typeof DataplaneSchema>, at: { mesh: string }) => [...validateDataplane(dp), ...dataplaneSizeViolations(at.mesh, dp)],
+    validate: (dp: z.infer<typeof DataplaneSchema>, at: { mesh: string }) => [
+      ...validateDataplane(dp),
+      ...dataplaneSizeViolations(at.mesh, dp),
+    ],
     itemAccess: 'own-dataplane',
     dataplaneFilters: true,
     docs: {
@@ -169,13 +183,19 @@ export const KINDS = [
   unmodelled('MeshGateway', 'mesh', 'meshgateways', 'mgw', 'Mesh Gateways', { includeInFederation: true }),
   unmodelled('Workload', 'mesh', 'workloads', 'wl', 'Workloads'),
   unmodelled('MeshService', 'mesh', 'meshservices', 'msvc', 'Mesh Services'),
-  unmodelled('MeshExternalService', 'mesh', 'meshexternalservices', 'extsvc', 'Mesh External Services', { includeInFederation: true }),
-  unmodelled('MeshMultiZoneService', 'mesh', 'meshmultizoneservices', 'mzsvc', 'Mesh Multi Zone Services', { includeInFederation: true }),
+  unmodelled('MeshExternalService', 'mesh', 'meshexternalservices', 'extsvc', 'Mesh External Services', {
+    includeInFederation: true,
+  }),
+  unmodelled('MeshMultiZoneService', 'mesh', 'meshmultizoneservices', 'mzsvc', 'Mesh Multi Zone Services', {
+    includeInFederation: true,
+  }),
   unmodelled('ExternalService', 'mesh', 'external-services', '', 'External Services', { includeInFederation: true }),
   unmodelled('ServiceInsight', 'mesh', 'service-insights', '', 'Service Insights'),
   unmodelled('ZoneEgress', 'global', 'zoneegresses', 'ze', 'Zone Egresses', { overview: true }),
   unmodelled('ZoneIngress', 'global', 'zoneingresses', 'zi', 'Zone Ingresses', { overview: true }),
-  unmodelled('HostnameGenerator', 'global', 'hostnamegenerators', 'hg', 'Hostname Generators', { includeInFederation: true }),
+  unmodelled('HostnameGenerator', 'global', 'hostnamegenerators', 'hg', 'Hostname Generators', {
+    includeInFederation: true,
+  }),
 ] as const satisfies readonly (Kind | UnmodelledKind)[];
 
 /** The table's entries of the kinds meshcp stores, with their literal types. */
@@ -195,7 +215,9 @@ const ALL_KINDS: readonly (Kind | UnmodelledKind)[] = KINDS;
 export const STORED_KINDS: readonly KnownKind[] = ALL_KINDS.filter(isStored);
 
 /** Kuma's kinds meshcp answers as empty collections. */
-export const UNMODELLED_KINDS: readonly UnmodelledKind[] = ALL_KINDS.filter((kind): kind is UnmodelledKind => !isStored(kind));
+export const UNMODELLED_KINDS: readonly UnmodelledKind[] = ALL_KINDS.filter(
+  (kind): kind is UnmodelledKind => !isStored(kind),
+);
 
 const BY_TYPE = new Map<string, KnownKind>(STORED_KINDS.map((kind) => [kind.type, kind]));
 

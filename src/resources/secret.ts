@@ -49,4 +49,3 @@ export const GlobalSecretSchema = z.strictObject({
 
 export type Secret = z.output<typeof SecretSchema>;
 export type GlobalSecret = z.output<typeof GlobalSecretSchema>;
-

@@ -18,8 +18,10 @@ export type SealedConfFields = readonly string[];
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
-const identityOf = (mesh: string, backend: string, field: string) => `Mesh/${mesh}/mtls.backends[${backend}].conf.${field}`;
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const identityOf = (mesh: string, backend: string, field: string) =>
+  `Mesh/${mesh}/mtls.backends[${backend}].conf.${field}`;
 
 function getPath(record: Json, path: string): unknown {
   let value: unknown = record;
@@ -35,7 +37,12 @@ function setPath(record: Json, path: string, value: Json): Json {
 }
 
 /** Applies `transform` to every sealed-field data source of every backend's conf; copies only what it changes. */
-function mapDataSources(spec: Json, fields: SealedConfFields, transform: (source: Json, identity: string) => Json | undefined, mesh: string): Json {
+function mapDataSources(
+  spec: Json,
+  fields: SealedConfFields,
+  transform: (source: Json, identity: string) => Json | undefined,
+  mesh: string,
+): Json {
   const mtls = spec.mtls;
   if (!isObject(mtls) || !Array.isArray(mtls.backends)) return spec;
   let changed = false;
@@ -64,7 +71,9 @@ export function sealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher, fie
     spec,
     fields,
     (source, identity) =>
-      isInline(source) ? { [SEALED]: cipher.encrypt(Buffer.from(JSON.stringify(source)), identity).toString('base64') } : undefined,
+      isInline(source)
+        ? { [SEALED]: cipher.encrypt(Buffer.from(JSON.stringify(source)), identity).toString('base64') }
+        : undefined,
     mesh,
   );
 }

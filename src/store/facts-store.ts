@@ -95,7 +95,8 @@ export type { FleetSummary };
 const SQL = {
   get: 'SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?',
   exists: 'SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?',
-  bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
+  bundleBackends:
+    'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
       regenerations, last_issue_time, last_contact, issued_serial, online_since)
@@ -149,7 +150,8 @@ const SQL = {
   firstByName: `SELECT name, issued_backend AS "issuedBackend", acked_bundle_version AS "ackedBundleVersion",
       cert_not_after AS "certNotAfter", last_contact AS "lastContact"
     FROM dataplane_facts WHERE mesh = ? ORDER BY name LIMIT ?`,
-  contactsBetween: 'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
+  contactsBetween:
+    'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
 };
 
 /**
@@ -192,9 +194,13 @@ export class FactsStore {
   async get(mesh: string, name: string, options: { withTrusted?: boolean } = {}): Promise<DataplaneFacts | undefined> {
     const row = await this.exec.get<FactsRow>(SQL.get, [mesh, name]);
     if (!row) return undefined;
-    const trusted = row.acked_bundle_version && options.withTrusted !== false
-      ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
-      : [];
+    const trusted =
+      row.acked_bundle_version && options.withTrusted !== false
+        ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({
+            backend: b.name,
+            fingerprint: b.fingerprint,
+          }))
+        : [];
     return {
       mesh: row.mesh,
       name: row.name,
@@ -225,7 +231,18 @@ export class FactsStore {
     const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
     const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
     const window = this.settings.onlineWindowMs;
-    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, contact: issuedAt, serial, window });
+    await this.exec.run(SQL.recordIssue, {
+      mesh,
+      name,
+      backend,
+      identity,
+      notBefore,
+      notAfter,
+      renewAfter,
+      contact: issuedAt,
+      serial,
+      window,
+    });
   }
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
@@ -235,7 +252,12 @@ export class FactsStore {
   }
 
   async touch(mesh: string, name: string, now: number): Promise<void> {
-    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.touch, { mesh, name, contact: now, window: this.settings.onlineWindowMs });
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.touch, {
+      mesh,
+      name,
+      contact: now,
+      window: this.settings.onlineWindowMs,
+    });
     this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
   }
 
@@ -249,7 +271,13 @@ export class FactsStore {
       return false;
     }
     this.changing(mesh);
-    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.setAcked, { mesh, name, version, contact: now, window: this.settings.onlineWindowMs });
+    const row = await this.exec.get<{ onlineSince: number | string | null }>(SQL.setAcked, {
+      mesh,
+      name,
+      version,
+      contact: now,
+      window: this.settings.onlineWindowMs,
+    });
     this.stretchMayHaveStarted(mesh, row?.onlineSince, now);
     return true;
   }
@@ -275,11 +303,18 @@ export class FactsStore {
   }
 
   /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
-  async activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, known?: FleetSummary): Promise<DataplaneSample> {
+  async activeNotTrusting(
+    mesh: string,
+    backend: string,
+    fingerprint: string,
+    now: number,
+    known?: FleetSummary,
+  ): Promise<DataplaneSample> {
     const params = { mesh, backend, fingerprint, now, limit: SAMPLE_NAMES };
     const fleet = known ?? (await this.fleetSummary(mesh, now));
     const count = fleet.active - fleet.trusting(backend, fingerprint);
-    const names = count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
+    const names =
+      count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
     return { count, names };
   }
 
@@ -299,7 +334,10 @@ export class FactsStore {
   async activeSample(mesh: string, now: number): Promise<DataplaneSample> {
     const count = (await this.fleetSummary(mesh, now)).active;
     if (count === 0) return { count, names: [] };
-    return { count, names: (await this.exec.all<{ name: string }>(SQL.namesActive, [mesh, now, SAMPLE_NAMES])).map((r) => r.name) };
+    return {
+      count,
+      names: (await this.exec.all<{ name: string }>(SQL.namesActive, [mesh, now, SAMPLE_NAMES])).map((r) => r.name),
+    };
   }
 
   /**
@@ -328,7 +366,10 @@ export class FactsStore {
     type Group = { version: string | null; issued: string | null; served: string | null; n: number; expires: number };
     const groups = await this.exec.all<Group>(SQL.fleetGroups, [mesh, now]);
     const versionsWith = new Map<string, Set<string>>();
-    for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(SQL.meshBundleBackends, [mesh])) {
+    for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(
+      SQL.meshBundleBackends,
+      [mesh],
+    )) {
       const key = `${row.backend}\n${row.fingerprint}`;
       if (!versionsWith.has(key)) versionsWith.set(key, new Set());
       versionsWith.get(key)!.add(row.version);
@@ -358,7 +399,13 @@ export class FactsStore {
    * Records a bundle the mesh serves. Its backends go first and every insert is idempotent, so the version row (the
    * one `acknowledge` checks) never exists without its backends, even outside a transaction or from two instances.
    */
-  async recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): Promise<void> {
+  async recordBundleVersion(
+    mesh: string,
+    version: string,
+    enabledBackend: string,
+    backends: BundleBackend[],
+    now: number,
+  ): Promise<void> {
     if (await this.bundleRecorded(mesh, version)) return;
     this.changing(mesh);
     for (const b of backends) await this.exec.run(SQL.insertBundleBackend, [mesh, version, b.name, b.fingerprint]);
@@ -372,10 +419,13 @@ export class FactsStore {
 
   /** The first `limit` dataplanes of a mesh by name, with what the operator's view shows of them. */
   firstByName(mesh: string, limit: number) {
-    return this.exec.all<{ name: string; issuedBackend: string | null; ackedBundleVersion: string | null; certNotAfter: number | null; lastContact: number | null }>(
-      SQL.firstByName,
-      [mesh, limit],
-    );
+    return this.exec.all<{
+      name: string;
+      issuedBackend: string | null;
+      ackedBundleVersion: string | null;
+      certNotAfter: number | null;
+      lastContact: number | null;
+    }>(SQL.firstByName, [mesh, limit]);
   }
 
   /** Dataplanes whose last contact lies in [from, to), by mesh then name. */

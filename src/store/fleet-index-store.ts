@@ -1,4 +1,9 @@
-import { INSIGHT_PROXY_TYPES, profileCountChanges, type DataplaneProfile, type InsightProxyType } from '../resources/dataplane-profile.js';
+import {
+  INSIGHT_PROXY_TYPES,
+  profileCountChanges,
+  type DataplaneProfile,
+  type InsightProxyType,
+} from '../resources/dataplane-profile.js';
 import { liveStats, type LiveStats, type LiveStatsCache } from './live-fleet-stats.js';
 import type { SqlExecutor } from './sql.js';
 
@@ -27,7 +32,7 @@ const SQL = {
   dropZeroCount: 'DELETE FROM fleet_counts WHERE mesh = ? AND kind = ? AND key = ? AND n <= 0',
   deleteMeshProfiles: 'DELETE FROM dataplane_profiles WHERE mesh = ?',
   deleteMeshCounts: 'DELETE FROM fleet_counts WHERE mesh = ?',
-  meshCounts: 'SELECT kind, key, n FROM fleet_counts WHERE mesh = ? AND (kind = \'type\' OR n > 0)',
+  meshCounts: "SELECT kind, key, n FROM fleet_counts WHERE mesh = ? AND (kind = 'type' OR n > 0)",
   // Every mesh: the kinds summed; services counted per (mesh, service), as Kuma's service insights are per mesh.
   allCounts: `SELECT kind, CASE WHEN kind = 'type' THEN key ELSE '' END AS key,
       CASE WHEN kind = 'type' THEN SUM(n) ELSE COUNT(*) END AS n
@@ -72,7 +77,10 @@ export class FleetIndexStore {
 
   /** `mesh` undefined: every mesh. Online: a contact within `windowMs` before `now`. */
   async counts(mesh: string | undefined, now: number, windowMs: number): Promise<FleetCounts> {
-    const rows = await this.exec.all<{ kind: string; key: string; n: number | string }>(mesh === undefined ? SQL.allCounts : SQL.meshCounts, mesh === undefined ? [] : [mesh]);
+    const rows = await this.exec.all<{ kind: string; key: string; n: number | string }>(
+      mesh === undefined ? SQL.allCounts : SQL.meshCounts,
+      mesh === undefined ? [] : [mesh],
+    );
     const totals = zeroByType();
     const services = zeroByType();
     for (const row of rows) {
@@ -82,7 +90,10 @@ export class FleetIndexStore {
     }
     const live = await liveStats(this.exec, this.live, mesh, now, windowMs);
     const onlineByType = { standard: 0, ...live.gatewaysOnline };
-    onlineByType.standard = Math.max(0, live.online - live.gatewaysOnline.gatewayBuiltin - live.gatewaysOnline.gatewayDelegated);
+    onlineByType.standard = Math.max(
+      0,
+      live.online - live.gatewaysOnline.gatewayBuiltin - live.gatewaysOnline.gatewayDelegated,
+    );
     const byType = Object.fromEntries(
       INSIGHT_PROXY_TYPES.map((t) => [t, { total: totals[t], online: Math.min(onlineByType[t], totals[t]) }]),
     ) as Record<InsightProxyType, TypeCount>;
@@ -95,7 +106,11 @@ export class FleetIndexStore {
     return { proxyType: row.proxyType, services: JSON.parse(row.services) as string[] };
   }
 
-  private async applyChanges(mesh: string, before: DataplaneProfile | undefined, after: DataplaneProfile | undefined): Promise<void> {
+  private async applyChanges(
+    mesh: string,
+    before: DataplaneProfile | undefined,
+    after: DataplaneProfile | undefined,
+  ): Promise<void> {
     for (const change of profileCountChanges(before, after)) {
       await this.exec.run(SQL.addCount, [mesh, change.kind, change.key, change.delta]);
       if (change.delta < 0) await this.exec.run(SQL.dropZeroCount, [mesh, change.kind, change.key]);

@@ -55,7 +55,8 @@ export class LiveStatsCache {
 }
 
 const SQL = {
-  meshOnline: 'SELECT COUNT(*) AS n, MIN(last_contact) AS first FROM dataplane_facts WHERE last_contact >= ? AND mesh = ?',
+  meshOnline:
+    'SELECT COUNT(*) AS n, MIN(last_contact) AS first FROM dataplane_facts WHERE last_contact >= ? AND mesh = ?',
   allOnline: 'SELECT COUNT(*) AS n, MIN(last_contact) AS first FROM dataplane_facts WHERE last_contact >= ?',
   // Gateways are few: counted through their profiles; the rest of the online dataplanes are standard ones.
   meshGatewaysOnline: `SELECT p.proxy_type AS "proxyType", COUNT(*) AS n FROM dataplane_profiles p
@@ -74,22 +75,43 @@ const SQL = {
     GROUP BY b.backend`,
 };
 
-type Row = { backend: string | null; total: number | string; online: number | string | null; expires?: number | string };
-const toMap = (rows: Row[]) => new Map(rows.filter((r) => r.backend !== null).map((r) => [r.backend!, { total: Number(r.total), online: Number(r.online ?? 0) }]));
+type Row = {
+  backend: string | null;
+  total: number | string;
+  online: number | string | null;
+  expires?: number | string;
+};
+const toMap = (rows: Row[]) =>
+  new Map(
+    rows
+      .filter((r) => r.backend !== null)
+      .map((r) => [r.backend!, { total: Number(r.total), online: Number(r.online ?? 0) }]),
+  );
 
 /** The live stats of a mesh (`mesh` undefined: of every mesh, without the mTLS part), through the cache when there is one. */
-export async function liveStats(exec: SqlExecutor, cache: LiveStatsCache | undefined, mesh: string | undefined, now: number, windowMs: number): Promise<LiveStats> {
+export async function liveStats(
+  exec: SqlExecutor,
+  cache: LiveStatsCache | undefined,
+  mesh: string | undefined,
+  now: number,
+  windowMs: number,
+): Promise<LiveStats> {
   const cached = cache?.get(mesh, now);
   if (cached) return cached;
   const generation = cache?.generation(mesh) ?? 0;
   const onlineSince = now - windowMs;
-  const online = (await exec.get<{ n: number | string; first: number | string | null }>(mesh === undefined ? SQL.allOnline : SQL.meshOnline, mesh === undefined ? [onlineSince] : [onlineSince, mesh]))!;
+  const online = (await exec.get<{ n: number | string; first: number | string | null }>(
+    mesh === undefined ? SQL.allOnline : SQL.meshOnline,
+    mesh === undefined ? [onlineSince] : [onlineSince, mesh],
+  ))!;
   const gatewayRows = await exec.all<{ proxyType: string; n: number | string }>(
     mesh === undefined ? SQL.allGatewaysOnline : SQL.meshGatewaysOnline,
     mesh === undefined ? [onlineSince] : [mesh, onlineSince],
   );
   const gatewaysOnline = { gatewayBuiltin: 0, gatewayDelegated: 0 };
-  for (const row of gatewayRows) if (row.proxyType === 'gatewayBuiltin' || row.proxyType === 'gatewayDelegated') gatewaysOnline[row.proxyType] = Number(row.n);
+  for (const row of gatewayRows)
+    if (row.proxyType === 'gatewayBuiltin' || row.proxyType === 'gatewayDelegated')
+      gatewaysOnline[row.proxyType] = Number(row.n);
   let validUntil = online.first === null ? Infinity : Number(online.first) + windowMs + 1;
   let issued = new Map<string, Stat>();
   let trusted = new Map<string, Stat>();

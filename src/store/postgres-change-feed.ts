@@ -85,9 +85,13 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.healthy = false;
     const delay = RECONNECT_MS[Math.min(this.attempt++, RECONNECT_MS.length - 1)];
     // Real time on purpose: a back-off between connection attempts, which a test's fake clock must not stretch.
-    this.reconnect = systemClock.schedule(() => {
-      this.reconnect = undefined;
-      void this.connect();
-    }, delay, { keepAlive: false });
+    this.reconnect = systemClock.schedule(
+      () => {
+        this.reconnect = undefined;
+        void this.connect();
+      },
+      delay,
+      { keepAlive: false },
+    );
   }
 }

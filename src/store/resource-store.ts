@@ -59,25 +59,45 @@ export class ResourceStore {
     private readonly clock: Clock,
   ) {}
 
-  async get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): Promise<StoredResource<Spec> | undefined> {
-    const row = await this.exec.get<Row>('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
+  async get<Spec = Record<string, unknown>>(
+    type: ResourceType,
+    mesh: string,
+    name: string,
+  ): Promise<StoredResource<Spec> | undefined> {
+    const row = await this.exec.get<Row>('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?', [
+      type,
+      mesh,
+      name,
+    ]);
     return row ? this.decode<Spec>(row) : undefined;
   }
 
   /** Decrypts one sealed row, if there is any: a wrong secrets key is found at start, not on some later request. */
   async checkSecretsKey(): Promise<void> {
-    const row = await this.exec.get<Row>("SELECT * FROM resources WHERE type IN ('Secret', 'GlobalSecret') ORDER BY type, mesh, name LIMIT 1", []);
+    const row = await this.exec.get<Row>(
+      "SELECT * FROM resources WHERE type IN ('Secret', 'GlobalSecret') ORDER BY type, mesh, name LIMIT 1",
+      [],
+    );
     if (row) this.decode(row);
   }
 
   /** Existence without decoding (or decrypting) the spec. */
   async exists(type: ResourceType, mesh: string, name: string): Promise<boolean> {
-    return (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) !== undefined;
+    return (
+      (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [
+        type,
+        mesh,
+        name,
+      ])) !== undefined
+    );
   }
 
   /** The row's version (bumped by every write), without decoding it; undefined when it does not exist. */
   async version(type: ResourceType, mesh: string, name: string): Promise<number | undefined> {
-    const row = await this.exec.get<{ version: number }>('SELECT version FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
+    const row = await this.exec.get<{ version: number }>(
+      'SELECT version FROM resources WHERE type = ? AND mesh = ? AND name = ?',
+      [type, mesh, name],
+    );
     return row?.version;
   }
 
@@ -108,7 +128,9 @@ export class ResourceStore {
   }
 
   async delete(type: ResourceType, mesh: string, name: string): Promise<boolean> {
-    return (await this.exec.run('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) > 0;
+    return (
+      (await this.exec.run('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) > 0
+    );
   }
 
   /** Removes every mesh-scoped resource of a mesh (its secrets and CA material), not the Mesh row itself. */
@@ -117,16 +139,25 @@ export class ResourceStore {
   }
 
   async count(type: ResourceType, mesh: string): Promise<number> {
-    return (await this.exec.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?', [type, mesh]))!.n;
+    return (await this.exec.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?', [
+      type,
+      mesh,
+    ]))!.n;
   }
 
   async names(type: ResourceType, mesh: string): Promise<string[]> {
-    const rows = await this.exec.all<{ name: string }>('SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name', [type, mesh]);
+    const rows = await this.exec.all<{ name: string }>(
+      'SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name',
+      [type, mesh],
+    );
     return rows.map((r) => r.name);
   }
 
   /** Sorted by mesh, then name; `total` counts every match, not just the page. */
-  async list<Spec = Record<string, unknown>>(type: ResourceType, query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }> {
+  async list<Spec = Record<string, unknown>>(
+    type: ResourceType,
+    query: ListQuery,
+  ): Promise<{ total: number; items: StoredResource<Spec>[] }> {
     const where = ['type = ?'];
     const params: unknown[] = [type];
     if (query.mesh !== undefined) {
@@ -134,21 +165,23 @@ export class ResourceStore {
       params.push(query.mesh);
     }
     if (query.nameContains) where.push(this.dialect.contains('name', params, query.nameContains));
-    for (const [key, value] of Object.entries(query.labels ?? {})) where.push(this.dialect.jsonHasEntry('resources.labels', params, key, value));
+    for (const [key, value] of Object.entries(query.labels ?? {}))
+      where.push(this.dialect.jsonHasEntry('resources.labels', params, key, value));
     if (query.dataplane) where.push(...this.dialect.dataplaneFilter(query.dataplane, params));
     const clause = where.join(' AND ');
-    const total = (await this.exec.get<{ n: number }>(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`, params))!.n;
-    const rows = await this.exec.all<Row>(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`, [
-      ...params,
-      query.size,
-      query.offset,
-    ]);
+    const total = (await this.exec.get<{ n: number }>(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`, params))!
+      .n;
+    const rows = await this.exec.all<Row>(
+      `SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`,
+      [...params, query.size, query.offset],
+    );
     return { total, items: rows.map((r) => this.decode<Spec>(r)) };
   }
 
   private encodeSpec(type: ResourceType, mesh: string, name: string, spec: object): Buffer | string {
     const storage = kindOf(type).storage;
-    if (storage === 'sealed') return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher, this.sealedConfFields));
+    if (storage === 'sealed')
+      return JSON.stringify(sealMeshSpec(spec as Record<string, unknown>, name, this.cipher, this.sealedConfFields));
     const json = JSON.stringify(spec);
     if (storage === 'plain') return json;
     return this.cipher.encrypt(Buffer.from(json), `${type}/${mesh}/${name}`);
@@ -156,15 +189,18 @@ export class ResourceStore {
 
   private decode<Spec>(row: Row): StoredResource<Spec> {
     const storage = kindOf(row.type).storage;
-    const json = storage === 'encrypted'
-      ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
-      : row.spec.toString();
+    const json =
+      storage === 'encrypted'
+        ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
+        : row.spec.toString();
     const parsed = JSON.parse(json) as Record<string, unknown>;
     return {
       type: row.type,
       mesh: row.mesh,
       name: row.name,
-      spec: (storage === 'sealed' ? unsealMeshSpec(parsed, row.name, this.cipher, this.sealedConfFields) : parsed) as Spec,
+      spec: (storage === 'sealed'
+        ? unsealMeshSpec(parsed, row.name, this.cipher, this.sealedConfFields)
+        : parsed) as Spec,
       labels: JSON.parse(row.labels) as Record<string, string>,
       creationTime: row.creation_time,
       modificationTime: row.modification_time,
@@ -186,13 +222,21 @@ export function sealPlaintextCaKeys(db: Db, cipher: SecretCipher, sealedConfFiel
       `SELECT name, spec FROM resources WHERE type = 'Mesh' AND mesh = '' AND (instr(spec, '"inline"') > 0 OR instr(spec, '"inlineString"') > 0)`,
     )
     .all() as { name: string; spec: string }[];
-  const stale = rows.filter((row) => hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>, sealedConfFields));
+  const stale = rows.filter((row) =>
+    hasPlaintextInlineSource(JSON.parse(row.spec) as Record<string, unknown>, sealedConfFields),
+  );
   if (stale.length === 0) return [];
   const rewrite = db.prepare("UPDATE resources SET spec = ? WHERE type = 'Mesh' AND mesh = '' AND name = ?");
   db.pragma('secure_delete = ON');
   try {
     db.transaction(() => {
-      for (const row of stale) rewrite.run(JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher, sealedConfFields)), row.name);
+      for (const row of stale)
+        rewrite.run(
+          JSON.stringify(
+            sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher, sealedConfFields),
+          ),
+          row.name,
+        );
     })();
     db.exec('VACUUM');
     db.pragma('wal_checkpoint(TRUNCATE)');

@@ -43,7 +43,10 @@ export class SecretCipher {
 
   constructor(
     private readonly key: Buffer,
-    private readonly source: SecretsKeySource = { name: 'the secrets key', check: 'use the key this database was written with' },
+    private readonly source: SecretsKeySource = {
+      name: 'the secrets key',
+      check: 'use the key this database was written with',
+    },
   ) {
     if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
     this.keyId = createHash('sha256').update('meshcp secrets key id\n').update(key).digest('hex').slice(0, 12);

@@ -16,7 +16,12 @@ const clock = new FakeClock();
 
 before(async () => {
   t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { clock });
-  const put = await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', headers: { 'content-type': 'application/yaml' }, payload: EXAMPLE_DP });
+  const put = await t.app.inject({
+    method: 'PUT',
+    url: '/meshes/default/dataplanes/web-1',
+    headers: { 'content-type': 'application/yaml' },
+    payload: EXAMPLE_DP,
+  });
   assert.equal(put.statusCode, 201, put.body);
   const other = await t.app.inject({ method: 'PUT', url: '/meshes/other', payload: { type: 'Mesh', name: 'other' } });
   assert.equal(other.statusCode, 201, other.body);
@@ -27,27 +32,50 @@ after(async () => {
 });
 
 async function token(mesh: string, validFor = '1h'): Promise<string> {
-  const res = await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh, validFor } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/tokens/dataplane',
+    payload: { name: 'web-1', mesh, validFor },
+  });
   assert.equal(res.statusCode, 200, res.body);
   return res.body;
 }
 
 /** A 401 in the error format; returns its detail. */
 async function unauthenticated(authorization: string): Promise<string> {
-  const res = await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1', headers: { ...OFF_LOOPBACK, authorization } });
+  const res = await t.app.inject({
+    method: 'GET',
+    url: '/meshes/default/dataplanes/web-1',
+    headers: { ...OFF_LOOPBACK, authorization },
+  });
   assert.equal(res.statusCode, 401, res.body);
   const body = res.json();
-  assert.deepEqual([body.type, body.status, body.title, body.details], ['/std-errors', 401, 'Invalid authentication data', body.detail]);
-  assert.ok(!body.detail.includes(authorization.replace(/^\S+\s+/, '')) || authorization.length < 8, 'the token is never echoed');
+  assert.deepEqual(
+    [body.type, body.status, body.title, body.details],
+    ['/std-errors', 401, 'Invalid authentication data', body.detail],
+  );
+  assert.ok(
+    !body.detail.includes(authorization.replace(/^\S+\s+/, '')) || authorization.length < 8,
+    'the token is never echoed',
+  );
   return body.detail;
 }
 
 describe('a 401 says what was wrong with the token', () => {
   it('a token without the Bearer scheme, or no token after it', async () => {
     const jwt = await token('default');
-    assert.equal(await unauthenticated(jwt), 'Unauthenticated: the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"');
-    assert.equal(await unauthenticated(`Token ${jwt}`), 'Unauthenticated: the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"');
-    assert.equal(await unauthenticated('Bearer '), 'Unauthenticated: no token after "Bearer": send "Authorization: Bearer <token>"');
+    assert.equal(
+      await unauthenticated(jwt),
+      'Unauthenticated: the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"',
+    );
+    assert.equal(
+      await unauthenticated(`Token ${jwt}`),
+      'Unauthenticated: the Authorization header has no "Bearer " scheme: send "Authorization: Bearer <token>"',
+    );
+    assert.equal(
+      await unauthenticated('Bearer '),
+      'Unauthenticated: no token after "Bearer": send "Authorization: Bearer <token>"',
+    );
   });
 
   it('garbage is neither the admin token nor a JWT', async () => {
@@ -83,7 +111,11 @@ describe('a 401 says what was wrong with the token', () => {
 
   it('an expired token, once the clock passed its exp', async () => {
     const jwt = await token('default', '1m');
-    const ok = await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1', headers: { ...OFF_LOOPBACK, authorization: `Bearer ${jwt}` } });
+    const ok = await t.app.inject({
+      method: 'GET',
+      url: '/meshes/default/dataplanes/web-1',
+      headers: { ...OFF_LOOPBACK, authorization: `Bearer ${jwt}` },
+    });
     assert.equal(ok.statusCode, 200, ok.body);
     await clock.advance(10 * 60_000);
     assert.equal(await unauthenticated(`Bearer ${jwt}`), 'Unauthenticated: token is expired: generate a new one');
@@ -95,7 +127,12 @@ describe('a 401 says what was wrong with the token', () => {
     const revoke = await t.app.inject({
       method: 'PUT',
       url: '/meshes/default/secrets/dataplane-token-revocations-default',
-      payload: { type: 'Secret', mesh: 'default', name: 'dataplane-token-revocations-default', data: Buffer.from(jti).toString('base64') },
+      payload: {
+        type: 'Secret',
+        mesh: 'default',
+        name: 'dataplane-token-revocations-default',
+        data: Buffer.from(jti).toString('base64'),
+      },
     });
     assert.equal(revoke.statusCode, 201, revoke.body);
     assert.equal(await unauthenticated(`Bearer ${jwt}`), 'Unauthenticated: token is revoked');
@@ -104,7 +141,12 @@ describe('a 401 says what was wrong with the token', () => {
 
 describe('a dataplane route without a token, off loopback', () => {
   it('names the dataplane token as well as the admin token', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: OFF_LOOPBACK, payload: {} });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/meshes/default/dataplanes/web-1/certificate',
+      headers: OFF_LOOPBACK,
+      payload: {},
+    });
     assert.equal(res.statusCode, 403);
     assert.equal(
       res.json().detail,
@@ -119,13 +161,21 @@ describe('a dataplane route without a token, off loopback', () => {
 
 describe('bodies in the wrong shape say how to send them', () => {
   const put = (payload: string, contentType: string) =>
-    t.app.inject({ method: 'PUT', url: '/meshes/default?dryRun=true', headers: { 'content-type': contentType }, payload });
+    t.app.inject({
+      method: 'PUT',
+      url: '/meshes/default?dryRun=true',
+      headers: { 'content-type': contentType },
+      payload,
+    });
 
   it('YAML sent as application/json', async () => {
     const res = await put(EXAMPLE_MESH, 'application/json');
     assert.equal(res.statusCode, 400);
     assert.deepEqual([res.json().title, res.json().status], ['Bad Request', 400]);
-    assert.match(res.json().detail, /^invalid JSON: this looks like YAML: send Content-Type: application\/yaml; Unexpected token/);
+    assert.match(
+      res.json().detail,
+      /^invalid JSON: this looks like YAML: send Content-Type: application\/yaml; Unexpected token/,
+    );
     const json = await put('{"type": "Mesh", "name": ', 'application/json');
     assert.doesNotMatch(json.json().detail, /YAML/, 'broken JSON is not called YAML');
   });
@@ -134,9 +184,15 @@ describe('bodies in the wrong shape say how to send them', () => {
     const stripped = EXAMPLE_MESH.replace(/\r?\n/g, '');
     const res = await put(stripped, 'application/yaml');
     assert.equal(res.statusCode, 400);
-    assert.match(res.json().detail, /^invalid YAML: the body has no line breaks: curl -d strips them from a file, send it with --data-binary @file; /);
+    assert.match(
+      res.json().detail,
+      /^invalid YAML: the body has no line breaks: curl -d strips them from a file, send it with --data-binary @file; /,
+    );
     const asJson = await put(stripped, 'application/json');
-    assert.match(asJson.json().detail, /^invalid JSON: this looks like YAML: send Content-Type: application\/yaml \(and the body has no line breaks: curl -d strips them from a file, send it with --data-binary @file\); /);
+    assert.match(
+      asJson.json().detail,
+      /^invalid JSON: this looks like YAML: send Content-Type: application\/yaml \(and the body has no line breaks: curl -d strips them from a file, send it with --data-binary @file\); /,
+    );
     const fine = await put(EXAMPLE_MESH, 'application/yaml');
     assert.equal(fine.statusCode, 200, fine.body);
   });

@@ -36,19 +36,35 @@ const vaultMesh = (tokenFile: string) => ({
   name: 'default',
   mtls: {
     enabledBackend: 'v',
-    backends: [{ name: 'v', type: 'vault', conf: { fromCp: { address, pki: 'pki', role: 'dp', auth: { token: { file: tokenFile } } } } }],
+    backends: [
+      {
+        name: 'v',
+        type: 'vault',
+        conf: { fromCp: { address, pki: 'pki', role: 'dp', auth: { token: { file: tokenFile } } } },
+      },
+    ],
   },
 });
 
 const providedMesh = (certFile: string) => ({
   type: 'Mesh',
   name: 'default',
-  mtls: { enabledBackend: 'p', backends: [{ name: 'p', type: 'provided', conf: { cert: { file: certFile }, key: { inlineString: 'x' } } }] },
+  mtls: {
+    enabledBackend: 'p',
+    backends: [{ name: 'p', type: 'provided', conf: { cert: { file: certFile }, key: { inlineString: 'x' } } }],
+  },
 });
 
 async function put(t: TestApp, body: object, dryRun: boolean) {
-  const res = await t.app.inject({ method: 'PUT', url: `/meshes/default${dryRun ? '?dryRun=true' : ''}`, payload: body });
-  return { status: res.statusCode, body: JSON.parse(res.body) as { invalid_parameters?: { field: string; reason: string }[] } };
+  const res = await t.app.inject({
+    method: 'PUT',
+    url: `/meshes/default${dryRun ? '?dryRun=true' : ''}`,
+    payload: body,
+  });
+  return {
+    status: res.statusCode,
+    body: JSON.parse(res.body) as { invalid_parameters?: { field: string; reason: string }[] },
+  };
 }
 
 /** The reason given for one field, with the path the caller sent replaced, so two answers can be compared. */
@@ -75,7 +91,10 @@ describe('file data sources without MESHCP_FILE_SOURCE_DIRS', () => {
     for (const dryRun of [true, false]) {
       const vault = await put(t, vaultMesh(secret), dryRun);
       assert.equal(vault.status, 400, JSON.stringify(vault.body));
-      assert.match(reasonFor(vault, 'mtls.backends[0].conf.fromCp.auth.token', secret), /file data sources are turned off.*MESHCP_FILE_SOURCE_DIRS/);
+      assert.match(
+        reasonFor(vault, 'mtls.backends[0].conf.fromCp.auth.token', secret),
+        /file data sources are turned off.*MESHCP_FILE_SOURCE_DIRS/,
+      );
       const provided = await put(t, providedMesh('/etc/hostname'), dryRun);
       assert.equal(provided.status, 400, JSON.stringify(provided.body));
       assert.match(reasonFor(provided, 'mtls.backends[0].conf.cert', '/etc/hostname'), /MESHCP_FILE_SOURCE_DIRS/);

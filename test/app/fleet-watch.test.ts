@@ -16,11 +16,22 @@ const lines: Record<string, any>[] = [];
 let watch: FleetWatch;
 let sink: Writable;
 const watchOn = (on: FakeClock) =>
-  new FleetWatch({ ...t.services, store: t.services.store.resources, log: pino({ level: 'info' }, sink), clock: on, dpOnlineWindowMs: 90_000 });
+  new FleetWatch({
+    ...t.services,
+    store: t.services.store.resources,
+    log: pino({ level: 'info' }, sink),
+    clock: on,
+    dpOnlineWindowMs: 90_000,
+  });
 
 before(async () => {
   t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0', MESHCP_DP_ONLINE_WINDOW: '90s' });
-  await t.services.meshes.put('', 'default', { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+  await t.services.meshes.put(
+    '',
+    'default',
+    { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } },
+    { principal: { kind: 'admin' }, dryRun: false, force: false },
+  );
   sink = new Writable({
     write(chunk, _enc, done) {
       lines.push(JSON.parse(chunk.toString()));
@@ -73,7 +84,9 @@ describe('fleet watch', () => {
     try {
       await later.advance(DAY);
       // The runs the clock fired read the store (a round trip on PostgreSQL): wait for what they report.
-      await waitFor('the sweep on the clock to report web-9', () => lines.some((l) => l.event === 'dataplane-offline' && l.dataplanes.includes('web-9')));
+      await waitFor('the sweep on the clock to report web-9', () =>
+        lines.some((l) => l.event === 'dataplane-offline' && l.dataplanes.includes('web-9')),
+      );
       assert.equal(warned(), before, 'day 1: the CA is not yet within 30 days of its end');
       await later.advance(24 * DAY);
       await waitFor('a daily check on the clock to warn once the CA came within 30 days', () => warned() > before);

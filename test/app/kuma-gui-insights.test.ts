@@ -7,7 +7,11 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 const WINDOW_MS = 90_000;
-const mtlsMesh = (name: string) => ({ type: 'Mesh', name, mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } });
+const mtlsMesh = (name: string) => ({
+  type: 'Mesh',
+  name,
+  mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+});
 const sidecar = (mesh: string, name: string, service: string) => ({
   type: 'Dataplane',
   mesh,
@@ -23,7 +27,10 @@ const gateway = (mesh: string, name: string, service: string, type: 'BUILTIN' | 
 
 async function put(t: TestApp, url: string, payload: object, status?: number) {
   const res = await t.app.inject({ method: 'PUT', url, payload });
-  assert.ok(status === undefined ? res.statusCode < 300 : res.statusCode === status, `PUT ${url}: ${res.statusCode} ${res.body}`);
+  assert.ok(
+    status === undefined ? res.statusCode < 300 : res.statusCode === status,
+    `PUT ${url}: ${res.statusCode} ${res.body}`,
+  );
 }
 
 async function get(t: TestApp, url: string) {
@@ -35,7 +42,11 @@ async function get(t: TestApp, url: string) {
 /** The dataplane's own trust-bundle poll: its sign of life. */
 async function poll(t: TestApp, mesh: string, name: string) {
   const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name, mesh } })).body;
-  const res = await t.app.inject({ method: 'GET', url: `/meshes/${mesh}/dataplanes/${name}/trust-bundle`, headers: { authorization: `Bearer ${token}` } });
+  const res = await t.app.inject({
+    method: 'GET',
+    url: `/meshes/${mesh}/dataplanes/${name}/trust-bundle`,
+    headers: { authorization: `Bearer ${token}` },
+  });
   assert.equal(res.statusCode, 200, res.body);
 }
 
@@ -69,7 +80,11 @@ test('subscriptions: connectTime is the start of the online stretch, disconnectT
     await clock.advance(60_000);
     await poll(t, 'default', 'web-1');
     sub = await subscriptionOf('web-1');
-    assert.deepEqual([sub.connectTime, sub.status.lastUpdateTime, sub.disconnectTime], [iso(start), iso(start + 60_000), undefined], 'the stretch goes on');
+    assert.deepEqual(
+      [sub.connectTime, sub.status.lastUpdateTime, sub.disconnectTime],
+      [iso(start), iso(start + 60_000), undefined],
+      'the stretch goes on',
+    );
 
     await clock.advance(WINDOW_MS + 1_000); // silent longer than the online window
     sub = await subscriptionOf('web-1');
@@ -79,7 +94,11 @@ test('subscriptions: connectTime is the start of the online stretch, disconnectT
     const back = clock.now();
     await poll(t, 'default', 'web-1');
     sub = await subscriptionOf('web-1');
-    assert.deepEqual([sub.connectTime, sub.disconnectTime], [iso(back), undefined], 'a new stretch starts at the contact after the gap');
+    assert.deepEqual(
+      [sub.connectTime, sub.disconnectTime],
+      [iso(back), undefined],
+      'a new stretch starts at the contact after the gap',
+    );
 
     // The list the GUI's dataplane table reads carries the same.
     const list = await get(t, '/meshes/default/dataplanes/_overview');
@@ -100,8 +119,15 @@ test('a certificate request is contact too: it starts the stretch and keeps the 
   try {
     await put(t, '/meshes/default', mtlsMesh('default'));
     await put(t, '/meshes/default/dataplanes/web-1', sidecar('default', 'web-1', 'web'));
-    const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body;
-    const issued = await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    const token = (
+      await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })
+    ).body;
+    const issued = await t.app.inject({
+      method: 'POST',
+      url: '/meshes/default/dataplanes/web-1/certificate',
+      headers: { authorization: `Bearer ${token}` },
+      payload: {},
+    });
     assert.equal(issued.statusCode, 200);
     const insight = (await get(t, '/meshes/default/dataplanes/web-1/_overview')).dataplaneInsight;
     assert.equal(insight.mTLS.issuedBackend, 'ca-1');
@@ -157,7 +183,13 @@ test('mesh insights count dataplanes by type, online and offline, and services, 
     assert.deepEqual((await get(t, '/mesh-insights/default')).dataplanes, { total: 4, online: 0, offline: 4 });
 
     const list = await get(t, '/mesh-insights');
-    assert.deepEqual(list.items.map((i: { name: string; dataplanes: { total: number } }) => [i.name, i.dataplanes.total]), [['default', 4], ['other', 1]]);
+    assert.deepEqual(
+      list.items.map((i: { name: string; dataplanes: { total: number } }) => [i.name, i.dataplanes.total]),
+      [
+        ['default', 4],
+        ['other', 1],
+      ],
+    );
     assert.equal(list.next, null);
   } finally {
     await t.close();

@@ -37,10 +37,17 @@ function corrected(doc: Json): Json {
 
 const doc = corrected(DOC);
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d\d-\d\dT/.test(s) && !Number.isNaN(Date.parse(s)) });
+ajv.addFormat('date-time', {
+  type: 'string',
+  validate: (s: string) => /^\d{4}-\d\d-\d\dT/.test(s) && !Number.isNaN(Date.parse(s)),
+});
 ajv.addSchema({ $id: 'kuma', components: doc.components });
 
-const resolveRef = (ref: string): Json => ref.replace(/^#\//, '').split('/').reduce((n: Json, k) => n[k], doc);
+const resolveRef = (ref: string): Json =>
+  ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce((n: Json, k) => n[k], doc);
 
 /** The schema the document gives the answer of `operation` with `status`, as an ajv reference into the document. */
 function answerSchema(operation: Json, status: number): Json | 'undocumented' | undefined {
@@ -52,8 +59,18 @@ function answerSchema(operation: Json, status: number): Json | 'undocumented' | 
   return JSON.parse(JSON.stringify(content.schema).replaceAll('"#/components/', '"kuma#/components/'));
 }
 
-const dataplane = (name: string) => ({ type: 'Dataplane', mesh: 'default', name, networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } });
-const secret = (type: string, name: string, mesh?: string) => ({ type, name, ...(mesh ? { mesh } : {}), data: Buffer.from('hello').toString('base64') });
+const dataplane = (name: string) => ({
+  type: 'Dataplane',
+  mesh: 'default',
+  name,
+  networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
+});
+const secret = (type: string, name: string, mesh?: string) => ({
+  type,
+  name,
+  ...(mesh ? { mesh } : {}),
+  data: Buffer.from('hello').toString('base64'),
+});
 
 /** Path parameters, by the template they appear in: the realistic objects of the seeded state. */
 function concrete(path: string, method: string): string {
@@ -77,7 +94,12 @@ function concrete(path: string, method: string): string {
 }
 
 function bodyFor(path: string): object | undefined {
-  if (path === '/meshes/{name}') return { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+  if (path === '/meshes/{name}')
+    return {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
   if (path === '/meshes/{mesh}/dataplanes/{name}') return dataplane('web-1');
   if (path === '/meshes/{mesh}/secrets/{name}') return secret('Secret', 'sec-1', 'default');
   if (path === '/global-secrets/{name}') return secret('GlobalSecret', 'gsec-1');
@@ -85,22 +107,44 @@ function bodyFor(path: string): object | undefined {
 }
 
 async function seed(t: TestApp) {
-  const put = async (url: string, payload: object) => assert.ok((await t.app.inject({ method: 'PUT', url, payload })).statusCode < 300, url);
+  const put = async (url: string, payload: object) =>
+    assert.ok((await t.app.inject({ method: 'PUT', url, payload })).statusCode < 300, url);
   await put('/meshes/default', bodyFor('/meshes/{name}')!);
   await put('/meshes/throwaway', { type: 'Mesh', name: 'throwaway' });
   await put('/meshes/default/dataplanes/web-1', dataplane('web-1'));
   await put('/meshes/default/dataplanes/throwaway', dataplane('throwaway'));
   await put('/meshes/default/dataplanes/never', dataplane('never'));
-  await put('/meshes/default/dataplanes/edge', { type: 'Dataplane', mesh: 'default', name: 'edge', networking: { address: '127.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } } });
+  await put('/meshes/default/dataplanes/edge', {
+    type: 'Dataplane',
+    mesh: 'default',
+    name: 'edge',
+    networking: { address: '127.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } },
+  });
   await put('/meshes/default/secrets/sec-1', secret('Secret', 'sec-1', 'default'));
   await put('/meshes/default/secrets/throwaway', secret('Secret', 'throwaway', 'default'));
   await put('/global-secrets/gsec-1', secret('GlobalSecret', 'gsec-1'));
   await put('/global-secrets/throwaway', secret('GlobalSecret', 'throwaway'));
   // web-1 is connected and holds a certificate: its overview carries a subscription and the mTLS insight.
-  const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body;
+  const token = (
+    await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })
+  ).body;
   const auth = { authorization: `Bearer ${token}` };
-  assert.equal((await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: auth, payload: {} })).statusCode, 200);
-  assert.equal((await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/trust-bundle', headers: auth })).statusCode, 200);
+  assert.equal(
+    (
+      await t.app.inject({
+        method: 'POST',
+        url: '/meshes/default/dataplanes/web-1/certificate',
+        headers: auth,
+        payload: {},
+      })
+    ).statusCode,
+    200,
+  );
+  assert.equal(
+    (await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/trust-bundle', headers: auth }))
+      .statusCode,
+    200,
+  );
 }
 
 const isNoSuchRoute = (status: number, body: string) => status === 404 && body.includes('no such route');
@@ -113,12 +157,18 @@ test("Kuma's published OpenAPI document validates every answer of every operatio
     const problems: string[] = [];
     const order = ['get', 'put', 'delete'];
     const operations = Object.entries(doc.paths as Json).flatMap(([path, item]) =>
-      order.filter((m) => (item as Json)[m]).map((method) => ({ path, method, operation: (item as Json)[method] as Json })),
+      order
+        .filter((m) => (item as Json)[m])
+        .map((method) => ({ path, method, operation: (item as Json)[method] as Json })),
     );
     operations.sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method)); // deletes last
     for (const { path, method, operation } of operations) {
       const url = concrete(path, method);
-      const res = await t.app.inject({ method: method.toUpperCase() as 'GET' | 'PUT' | 'DELETE', url, ...(method === 'put' ? { payload: bodyFor(path) } : {}) });
+      const res = await t.app.inject({
+        method: method.toUpperCase() as 'GET' | 'PUT' | 'DELETE',
+        url,
+        ...(method === 'put' ? { payload: bodyFor(path) } : {}),
+      });
       if (isNoSuchRoute(res.statusCode, res.body)) continue;
       const label = `${method.toUpperCase()} ${path} (${url}) -> ${res.statusCode}`;
       served.push(label);
@@ -134,11 +184,30 @@ test("Kuma's published OpenAPI document validates every answer of every operatio
     assert.deepEqual(problems, [], `answers that Kuma's document refuses:\n${problems.join('\n')}`);
     // What the GUI reads most, at least: the index, resources, global insight, meshes, dataplanes and their overviews,
     // layout, secrets, and the empty kinds.
-    for (const op of ['GET / ', 'GET /_resources ', 'GET /global-insight ', 'GET /meshes ', 'GET /meshes/{name} ', 'PUT /meshes/{name} ', 'DELETE /meshes/{name} ',
-      'GET /meshes/{mesh}/dataplanes/_overview ', 'GET /meshes/{mesh}/dataplanes/{name}/_overview ', 'GET /meshes/{mesh}/dataplanes/{name}/_layout ',
-      'GET /meshes/{mesh}/dataplanes/{name}/_config ', 'GET /meshes/{mesh}/meshtrusts ', 'GET /meshes/{mesh}/meshidentities ', 'GET /meshes/{mesh}/workloads ',
-      'GET /meshes/{mesh}/meshgateways ', 'GET /zoneegresses ', 'PUT /meshes/{mesh}/dataplanes/{name} ', 'DELETE /meshes/{mesh}/secrets/{name} ']) {
-      assert.ok(served.some((s) => s.startsWith(op)), `${op.trim()} is served and validated (served: ${served.length})`);
+    for (const op of [
+      'GET / ',
+      'GET /_resources ',
+      'GET /global-insight ',
+      'GET /meshes ',
+      'GET /meshes/{name} ',
+      'PUT /meshes/{name} ',
+      'DELETE /meshes/{name} ',
+      'GET /meshes/{mesh}/dataplanes/_overview ',
+      'GET /meshes/{mesh}/dataplanes/{name}/_overview ',
+      'GET /meshes/{mesh}/dataplanes/{name}/_layout ',
+      'GET /meshes/{mesh}/dataplanes/{name}/_config ',
+      'GET /meshes/{mesh}/meshtrusts ',
+      'GET /meshes/{mesh}/meshidentities ',
+      'GET /meshes/{mesh}/workloads ',
+      'GET /meshes/{mesh}/meshgateways ',
+      'GET /zoneegresses ',
+      'PUT /meshes/{mesh}/dataplanes/{name} ',
+      'DELETE /meshes/{mesh}/secrets/{name} ',
+    ]) {
+      assert.ok(
+        served.some((s) => s.startsWith(op)),
+        `${op.trim()} is served and validated (served: ${served.length})`,
+      );
     }
   } finally {
     await t.close();
@@ -148,7 +217,12 @@ test("Kuma's published OpenAPI document validates every answer of every operatio
 test('the corrections are the only ones: without them, the document refuses what kuma-cp itself sends', () => {
   // A subscription as kuma-cp and meshcp send it: its times are strings, which the uncorrected document refuses.
   const raw = DOC.components.schemas.DataplaneOverview.properties.dataplaneInsight.properties.subscriptions.items;
-  const sub = { id: 'x', controlPlaneInstanceId: 'cp', connectTime: '2026-01-01T00:00:00Z', status: { lastUpdateTime: '2026-01-01T00:00:00Z' } };
+  const sub = {
+    id: 'x',
+    controlPlaneInstanceId: 'cp',
+    connectTime: '2026-01-01T00:00:00Z',
+    status: { lastUpdateTime: '2026-01-01T00:00:00Z' },
+  };
   assert.equal(new Ajv2020({ strict: false }).validate(raw, sub), false);
   const fixed = doc.components.schemas.DataplaneOverview.properties.dataplaneInsight.properties.subscriptions.items;
   assert.equal(new Ajv2020({ strict: false }).validate(fixed, sub), true);

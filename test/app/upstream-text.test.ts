@@ -29,7 +29,11 @@ describe('Vault error text in API answers', () => {
   let t: TestApp;
   before(async () => {
     t = await createTestApp();
-    await t.app.inject({ method: 'PUT', url: '/meshes/default/secrets/vault-token', payload: { type: 'Secret', mesh: 'default', name: 'vault-token', data: Buffer.from('hvs.x').toString('base64') } });
+    await t.app.inject({
+      method: 'PUT',
+      url: '/meshes/default/secrets/vault-token',
+      payload: { type: 'Secret', mesh: 'default', name: 'vault-token', data: Buffer.from('hvs.x').toString('base64') },
+    });
   });
   after(async () => {
     await t.close();
@@ -37,31 +41,50 @@ describe('Vault error text in API answers', () => {
   });
 
   it('is capped per message, without control characters', async () => {
-    answer = JSON.stringify({ errors: [HOSTILE + 'A'.repeat(300_000), 'B'.repeat(300_000), 'C'.repeat(300_000), 'D', 'E'] });
+    answer = JSON.stringify({
+      errors: [HOSTILE + 'A'.repeat(300_000), 'B'.repeat(300_000), 'C'.repeat(300_000), 'D', 'E'],
+    });
     const mesh = {
       type: 'Mesh',
       name: 'default',
       mtls: {
         enabledBackend: 'v',
-        backends: [{ name: 'v', type: 'vault', conf: { fromCp: { address: upstreamAddress, pki: 'pki', role: 'dp', auth: { token: { secret: 'vault-token' } } } } }],
+        backends: [
+          {
+            name: 'v',
+            type: 'vault',
+            conf: {
+              fromCp: { address: upstreamAddress, pki: 'pki', role: 'dp', auth: { token: { secret: 'vault-token' } } },
+            },
+          },
+        ],
       },
     };
     const res = await t.app.inject({ method: 'PUT', url: '/meshes/default?dryRun=true', payload: mesh });
     assert.equal(res.statusCode, 400, res.body);
     assert.ok(res.body.length < 16 * 1024, `a ${res.body.length}-byte answer`);
     const reason: string = JSON.parse(res.body).invalid_parameters[0].reason;
-    assert.match(reason, /^Vault answered 403 to GET \/v1\/auth\/token\/lookup-self: \]0;pwned\[2J\[31mrole refused evil1mA+… \(\d+ more characters\); B+… .*\(and 2 more\)$/);
+    assert.match(
+      reason,
+      /^Vault answered 403 to GET \/v1\/auth\/token\/lookup-self: \]0;pwned\[2J\[31mrole refused evil1mA+… \(\d+ more characters\); B+… .*\(and 2 more\)$/,
+    );
     assert.doesNotMatch(reason, CONTROL);
   });
 });
 
-describe('meshctl and a control plane\'s answer', () => {
+describe("meshctl and a control plane's answer", () => {
   let fakeCp: Server;
   let cpAddress = '';
   before(async () => {
     // A control plane (or anything answering as one) whose error carries escape sequences.
     fakeCp = createServer((_req, res) => {
-      const body = { type: '/std-errors', status: 400, title: `Bad ${HOSTILE}`, detail: HOSTILE, invalid_parameters: [{ field: `f${HOSTILE}`, reason: HOSTILE }] };
+      const body = {
+        type: '/std-errors',
+        status: 400,
+        title: `Bad ${HOSTILE}`,
+        detail: HOSTILE,
+        invalid_parameters: [{ field: `f${HOSTILE}`, reason: HOSTILE }],
+      };
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => fakeCp.listen(0, '127.0.0.1', resolve));

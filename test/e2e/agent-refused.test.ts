@@ -24,7 +24,11 @@ describe('meshcp-dp with a token that is not its own', { timeout: 60_000 }, () =
     const mesh = await fetch(`${cp.baseUrl}/meshes/default`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } }),
+      body: JSON.stringify({
+        type: 'Mesh',
+        name: 'default',
+        mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+      }),
     });
     assert.equal(mesh.status, 200);
     const token = await fetch(`${cp.baseUrl}/tokens/dataplane`, {
@@ -39,8 +43,21 @@ describe('meshcp-dp with a token that is not its own', { timeout: 60_000 }, () =
       'web-1',
       spawn(
         process.execPath,
-        [join(ROOT, 'bin/meshcp-dp.js'), '--cp-address', cp.baseUrl, '--name', 'web-1', '--address', '127.0.0.1', '--inbound', '20001:8080:web',
-          '--token-file', join(work, 'web-2.token'), '--output-dir', join(work, 'web-1')],
+        [
+          join(ROOT, 'bin/meshcp-dp.js'),
+          '--cp-address',
+          cp.baseUrl,
+          '--name',
+          'web-1',
+          '--address',
+          '127.0.0.1',
+          '--inbound',
+          '20001:8080:web',
+          '--token-file',
+          join(work, 'web-2.token'),
+          '--output-dir',
+          join(work, 'web-1'),
+        ],
         { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
@@ -50,6 +67,9 @@ describe('meshcp-dp with a token that is not its own', { timeout: 60_000 }, () =
       'meshcp-dp: the control plane refused this agent\'s token (PUT /meshes/default/dataplanes/web-1: 403: Access Denied: dataplane "web-2" of mesh "default" can act only on its own Dataplane). ' +
         'Retrying with it cannot help: give the agent a token of dataplane default/web-1 (meshctl generate dataplane-token --name web-1 --mesh default) and start it again\n',
     );
-    assert.deepEqual(agent.lines.map((l) => l.event), ['refused']);
+    assert.deepEqual(
+      agent.lines.map((l) => l.event),
+      ['refused'],
+    );
   });
 });

@@ -24,7 +24,10 @@ describe('one control-plane process per data directory', { timeout: 90_000 }, ()
     const dataDir = join(work, 'data');
     const first = await startCpProcess({ MESHCP_DIAGNOSTICS_PORT: '0' }, 30_000, { dataDir });
     started.push(first);
-    const [http, diagnostics] = [portOf(first, 'HTTP API listening'), portOf(first, 'diagnostics listening (Prometheus metrics)')];
+    const [http, diagnostics] = [
+      portOf(first, 'HTTP API listening'),
+      portOf(first, 'diagnostics listening (Prometheus metrics)'),
+    ];
 
     const second = await runCpProcess({ MESHCP_DIAGNOSTICS_PORT: '0' }, { dataDir });
     assert.equal(second.code, 1, second.stdout);
@@ -53,7 +56,10 @@ describe('one control-plane process per data directory', { timeout: 90_000 }, ()
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: child.pid, startTime: '1' }));
       DataDirLock.acquire(dir).release();
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: child.pid, ports: { HTTP: 5681 } }));
-      assert.throws(() => DataDirLock.acquire(dir), (err: Error) => err instanceof DataDirLocked && err.message.includes(`(PID ${child.pid}, HTTP port 5681)`));
+      assert.throws(
+        () => DataDirLock.acquire(dir),
+        (err: Error) => err instanceof DataDirLocked && err.message.includes(`(PID ${child.pid}, HTTP port 5681)`),
+      );
       writeFileSync(join(dir, LOCK_FILE), 'garbage from a crash while writing');
       DataDirLock.acquire(dir).release();
     } finally {
@@ -64,8 +70,14 @@ describe('one control-plane process per data directory', { timeout: 90_000 }, ()
   it('a start whose ports are taken names every one of them at once', async () => {
     const holder = await startCpProcess({ MESHCP_DIAGNOSTICS_PORT: '0' });
     started.push(holder);
-    const [http, diagnostics] = [portOf(holder, 'HTTP API listening'), portOf(holder, 'diagnostics listening (Prometheus metrics)')];
-    const refused = await runCpProcess({ MESHCP_API_HTTP_PORT: String(http), MESHCP_DIAGNOSTICS_PORT: String(diagnostics) });
+    const [http, diagnostics] = [
+      portOf(holder, 'HTTP API listening'),
+      portOf(holder, 'diagnostics listening (Prometheus metrics)'),
+    ];
+    const refused = await runCpProcess({
+      MESHCP_API_HTTP_PORT: String(http),
+      MESHCP_DIAGNOSTICS_PORT: String(diagnostics),
+    });
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr,

@@ -25,7 +25,11 @@ function metricsUrl(cp: CpProcess): string {
 }
 
 /** A socket from `localAddress`; `partial` writes the start of a request (so no first-byte timeout can close it). */
-function open(port: number, localAddress: string, partial: boolean): Promise<{ socket: Socket; closed: Promise<void> }> {
+function open(
+  port: number,
+  localAddress: string,
+  partial: boolean,
+): Promise<{ socket: Socket; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress });
     sockets.push(socket);
@@ -41,11 +45,18 @@ function open(port: number, localAddress: string, partial: boolean): Promise<{ s
 }
 
 const within = (ms: number, what: Promise<void>) =>
-  Promise.race([what.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+  Promise.race([
+    what.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref()),
+  ]);
 
 describe('the diagnostics listener', { timeout: 90_000 }, () => {
   it('shares the API connection gate: per-address cap and first-byte timeout', async () => {
-    const cp = await startCpProcess({ MESHCP_DIAGNOSTICS_PORT: '0', MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS: '4', MESHCP_API_FIRST_BYTE_TIMEOUT: '1s' });
+    const cp = await startCpProcess({
+      MESHCP_DIAGNOSTICS_PORT: '0',
+      MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS: '4',
+      MESHCP_API_FIRST_BYTE_TIMEOUT: '1s',
+    });
     started.push(cp);
     const url = metricsUrl(cp);
     const apiPort = Number(new URL(cp.baseUrl).port);
@@ -74,17 +85,20 @@ describe('the diagnostics listener', { timeout: 90_000 }, () => {
   it('answers /metrics while PostgreSQL is down, with meshcp_store_up 0, and 1 once it is back', async () => {
     cluster = await startPostgres();
     await cluster.createDatabase('meshcp');
-    const cp = await startCpProcess({
-      MESHCP_DIAGNOSTICS_PORT: '0',
-      MESHCP_STORE_TYPE: 'postgres',
-      MESHCP_STORE_POSTGRES_HOST: cluster.host,
-      MESHCP_STORE_POSTGRES_PORT: String(cluster.port),
-      MESHCP_STORE_POSTGRES_USER: cluster.user,
-      MESHCP_STORE_POSTGRES_PASSWORD: cluster.password,
-      MESHCP_STORE_POSTGRES_DB_NAME: 'meshcp',
-      MESHCP_STORE_POSTGRES_AUTO_MIGRATE: 'true',
-      MESHCP_SECRETS_KEY: randomBytes(32).toString('base64'),
-    }, 60_000);
+    const cp = await startCpProcess(
+      {
+        MESHCP_DIAGNOSTICS_PORT: '0',
+        MESHCP_STORE_TYPE: 'postgres',
+        MESHCP_STORE_POSTGRES_HOST: cluster.host,
+        MESHCP_STORE_POSTGRES_PORT: String(cluster.port),
+        MESHCP_STORE_POSTGRES_USER: cluster.user,
+        MESHCP_STORE_POSTGRES_PASSWORD: cluster.password,
+        MESHCP_STORE_POSTGRES_DB_NAME: 'meshcp',
+        MESHCP_STORE_POSTGRES_AUTO_MIGRATE: 'true',
+        MESHCP_SECRETS_KEY: randomBytes(32).toString('base64'),
+      },
+      60_000,
+    );
     started.push(cp);
     const url = metricsUrl(cp);
     const scrape = async () => {
@@ -97,16 +111,24 @@ describe('the diagnostics listener', { timeout: 90_000 }, () => {
     assert.match(up.text, /^meshcp_active_dataplanes\{mesh="default"\} 0$/m);
 
     await cluster.shutdown();
-    const down = await waitFor('a scrape while PostgreSQL is down', async () => {
-      const s = await scrape();
-      assert.equal(s.status, 200, s.text);
-      return /^meshcp_store_up 0$/m.test(s.text) ? s.text : undefined;
-    }, 30_000);
+    const down = await waitFor(
+      'a scrape while PostgreSQL is down',
+      async () => {
+        const s = await scrape();
+        assert.equal(s.status, 200, s.text);
+        return /^meshcp_store_up 0$/m.test(s.text) ? s.text : undefined;
+      },
+      30_000,
+    );
     assert.match(down, /^process_resident_memory_bytes \d+/m, 'what does not need the store is still there');
     assert.match(down, /^meshcp_trust_bundle_long_polls 0$/m);
     assert.doesNotMatch(down, /^meshcp_active_dataplanes\{/m, 'no stale store-derived series');
 
     await cluster.start();
-    await waitFor('a scrape with PostgreSQL back', async () => /^meshcp_store_up 1$/m.test((await scrape()).text), 30_000);
+    await waitFor(
+      'a scrape with PostgreSQL back',
+      async () => /^meshcp_store_up 1$/m.test((await scrape()).text),
+      30_000,
+    );
   });
 });

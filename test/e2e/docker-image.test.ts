@@ -38,7 +38,9 @@ function installedPackages(dir: string, prefix = 'node_modules'): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const names = entry.name.startsWith('@') ? readdirSync(join(dir, entry.name)).map((n) => `${entry.name}/${n}`) : [entry.name];
+    const names = entry.name.startsWith('@')
+      ? readdirSync(join(dir, entry.name)).map((n) => `${entry.name}/${n}`)
+      : [entry.name];
     for (const name of names) {
       const path = `${prefix}/${name}`;
       out.push(path);
@@ -54,7 +56,10 @@ function installedPackages(dir: string, prefix = 'node_modules'): string[] {
  * other platforms' optional binaries) installed at its path in its version, and nothing installed that the lock lacks.
  */
 function assertNodeModulesAreNpmCi(stage: Stage): void {
-  const lock = JSON.parse(readFileSync(join(stage.dir, 'package-lock.json'), 'utf8')).packages as Record<string, { version?: string; optional?: boolean; link?: boolean }>;
+  const lock = JSON.parse(readFileSync(join(stage.dir, 'package-lock.json'), 'utf8')).packages as Record<
+    string,
+    { version?: string; optional?: boolean; link?: boolean }
+  >;
   for (const [path, entry] of Object.entries(lock)) {
     if (path === '' || entry.link) continue;
     const manifest = join(ROOT, path, 'package.json');
@@ -62,7 +67,11 @@ function assertNodeModulesAreNpmCi(stage: Stage): void {
       assert.ok(entry.optional, `package-lock.json's ${path} is not installed: run npm ci`);
       continue;
     }
-    assert.equal(JSON.parse(readFileSync(manifest, 'utf8')).version, entry.version, `${path} is not the locked version: run npm ci`);
+    assert.equal(
+      JSON.parse(readFileSync(manifest, 'utf8')).version,
+      entry.version,
+      `${path} is not the locked version: run npm ci`,
+    );
   }
   const extra = installedPackages(join(ROOT, 'node_modules')).filter((path) => !lock[path]);
   assert.deepEqual(extra, [], 'installed but not in package-lock.json: run npm ci');
@@ -75,7 +84,11 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function run(cmd: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd[0], cmd.slice(1), { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
@@ -105,13 +118,27 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
     assert.deepEqual(built.cmd, ['node', 'dist/main.js']);
     assert.equal(built.user, 'node');
     // The image runs what it compiled: bin/*.js find dist/ fresh, so they never fall back to tsx.
-    const fresh = await run(['node', '--input-type=module', '-e', "const m = await import('./scripts/build.mjs'); process.exit(m.distIsFresh() ? 0 : 3)"], image.dir, process.env);
+    const fresh = await run(
+      [
+        'node',
+        '--input-type=module',
+        '-e',
+        "const m = await import('./scripts/build.mjs'); process.exit(m.distIsFresh() ? 0 : 3)",
+      ],
+      image.dir,
+      process.env,
+    );
     assert.equal(fresh.code, 0, `dist/ is not fresh in the image: ${fresh.stderr}`);
 
     // ---- docker-compose.yml's default services, with their environment, volumes as directories, hosts as ports ----
     const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'));
     const services = compose.services as Record<string, Record<string, any>>;
-    assert.deepEqual(Object.keys(services).filter((n) => !services[n].profiles).sort(), ['control-plane', 'init', 'web-1', 'web-2']);
+    assert.deepEqual(
+      Object.keys(services)
+        .filter((n) => !services[n].profiles)
+        .sort(),
+      ['control-plane', 'init', 'web-1', 'web-2'],
+    );
     const ports = { 'control-plane': await freePort(), 'web-1': await freePort(), 'web-2': await freePort() };
     const [httpsPort, diagnosticsPort] = [await freePort(), await freePort()];
     const volume = (name: string) => {
@@ -137,7 +164,8 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
     };
     const envOf = (service: string): NodeJS.ProcessEnv => {
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(root, 'home'), ...image.env };
-      for (const [key, value] of Object.entries<string>(services[service].environment ?? {})) env[key] = localize(service, value);
+      for (const [key, value] of Object.entries<string>(services[service].environment ?? {}))
+        env[key] = localize(service, value);
       return env;
     };
     const commandOf = (service: string, argv: string[]) => argv.map((a) => localize(service, a));
@@ -152,7 +180,10 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
       MESHCP_LOG_FORMAT: 'json',
     };
     assert.equal(cpEnv.MESHCP_DATA_DIR, volume('meshcp-data'));
-    const cp = new Proc('control-plane', spawn(built.cmd[0], built.cmd.slice(1), { cwd: image.dir, env: cpEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const cp = new Proc(
+      'control-plane',
+      spawn(built.cmd[0], built.cmd.slice(1), { cwd: image.dir, env: cpEnv, stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     procs.push(cp);
     await cp.waitFor('HTTP API listening', (l) => l.msg === 'HTTP API listening', 60_000);
 
@@ -163,14 +194,20 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
     // init: mTLS on with ca-1 and one token per agent, through meshctl with the admin token from the data volume.
     const init = await run(commandOf('init', services.init.command), image.dir, envOf('init'));
     assert.equal(init.code, 0, init.stderr + init.stdout);
-    assert.equal(init.stdout, `Mesh default configured\nwrote ${volume('tokens')}/web-1\nwrote ${volume('tokens')}/web-2\n`);
+    assert.equal(
+      init.stdout,
+      `Mesh default configured\nwrote ${volume('tokens')}/web-1\nwrote ${volume('tokens')}/web-2\n`,
+    );
     const again = await run(commandOf('init', services.init.command), image.dir, envOf('init'));
     assert.match(again.stdout, /^mesh default already has mTLS on: leaving it as it is\n/, again.stderr);
 
     // web-1 and web-2: the agents serve mTLS and call each other.
     const agents = ['web-1', 'web-2'].map((name) => {
       const [file, ...args] = commandOf(name, services[name].command);
-      const proc = new Proc(name, spawn(file, args, { cwd: image.dir, env: envOf(name), stdio: ['ignore', 'pipe', 'pipe'] }));
+      const proc = new Proc(
+        name,
+        spawn(file, args, { cwd: image.dir, env: envOf(name), stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
       procs.push(proc);
       return proc;
     });
@@ -180,7 +217,11 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
 
     // docker compose run --rm meshctl inspect dataplanes
     const meshctl = services.meshctl;
-    const inspect = await run([...commandOf('meshctl', meshctl.entrypoint), 'inspect', 'dataplanes'], image.dir, envOf('meshctl'));
+    const inspect = await run(
+      [...commandOf('meshctl', meshctl.entrypoint), 'inspect', 'dataplanes'],
+      image.dir,
+      envOf('meshctl'),
+    );
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, /\ndefault\s+web-1\s+web\s+ca-1\s+ca-1\s/);
     assert.match(inspect.stdout, /\ndefault\s+web-2\s+backend\s+ca-1\s+ca-1\s/);
@@ -193,7 +234,7 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
     assert.equal(await cp.stop(), 0, cp.stderr);
   });
 
-  it("the ha profile: the one-shot migration, then two instances on one database sharing one secrets key", async () => {
+  it('the ha profile: the one-shot migration, then two instances on one database sharing one secrets key', async () => {
     const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'));
     const services = compose.services as Record<string, Record<string, any>>;
     const db = await freshDatabase('meshcp_docker');
@@ -204,9 +245,20 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
         const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(root, 'home'), ...image.env };
         for (const [key, value] of Object.entries<string>(services[service].environment)) env[key] = value;
         assert.equal(env.MESHCP_SECRETS_KEY, '${MESHCP_SECRETS_KEY:-}');
-        return { ...env, ...db.storeEnv(), MESHCP_SECRETS_KEY: secretsKey, MESHCP_ADMIN_TOKEN: '', MESHCP_DATA_DIR: dataDir, MESHCP_API_ADDRESS: '127.0.0.1' };
+        return {
+          ...env,
+          ...db.storeEnv(),
+          MESHCP_SECRETS_KEY: secretsKey,
+          MESHCP_ADMIN_TOKEN: '',
+          MESHCP_DATA_DIR: dataDir,
+          MESHCP_API_ADDRESS: '127.0.0.1',
+        };
       };
-      const migrate = await run(services.migrate.command, image.dir, envOf('migrate', join(root, 'volumes', 'migrate')));
+      const migrate = await run(
+        services.migrate.command,
+        image.dir,
+        envOf('migrate', join(root, 'volumes', 'migrate')),
+      );
       assert.equal(migrate.code, 0, migrate.stderr);
       assert.match(migrate.stdout, /^applied \d+/);
       const instances: { proc: Proc; port: number }[] = [];
@@ -214,17 +266,40 @@ describe('the Docker image, built and run without Docker', { timeout: 240_000 },
         const port = await freePort();
         const dataDir = join(root, 'volumes', `ha-${name}`);
         mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        const env = { ...envOf(name, dataDir), MESHCP_API_HTTP_PORT: String(port), MESHCP_API_HTTPS_PORT: '-1', MESHCP_DIAGNOSTICS_PORT: '-1', MESHCP_LOG_FORMAT: 'json' };
-        const proc = new Proc(name, spawn(built.cmd[0], built.cmd.slice(1), { cwd: image.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+        const env = {
+          ...envOf(name, dataDir),
+          MESHCP_API_HTTP_PORT: String(port),
+          MESHCP_API_HTTPS_PORT: '-1',
+          MESHCP_DIAGNOSTICS_PORT: '-1',
+          MESHCP_LOG_FORMAT: 'json',
+        };
+        const proc = new Proc(
+          name,
+          spawn(built.cmd[0], built.cmd.slice(1), { cwd: image.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+        );
         procs.push(proc);
         await proc.waitFor('HTTP API listening', (l) => l.msg === 'HTTP API listening', 60_000);
-        const health = services[name].healthcheck.test.slice(1).map((a: string) => a.split('127.0.0.1:5681').join(`127.0.0.1:${port}`));
-        await waitFor(`${name}'s health check passes`, async () => (await run(health, image.dir, env)).code === 0, 30_000);
+        const health = services[name].healthcheck.test
+          .slice(1)
+          .map((a: string) => a.split('127.0.0.1:5681').join(`127.0.0.1:${port}`));
+        await waitFor(
+          `${name}'s health check passes`,
+          async () => (await run(health, image.dir, env)).code === 0,
+          30_000,
+        );
         instances.push({ proc, port });
       }
-      const put = await fetch(`http://127.0.0.1:${instances[0].port}/meshes/ha-check`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Mesh', name: 'ha-check' }) });
+      const put = await fetch(`http://127.0.0.1:${instances[0].port}/meshes/ha-check`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'Mesh', name: 'ha-check' }),
+      });
       assert.equal(put.status, 201);
-      assert.equal((await fetch(`http://127.0.0.1:${instances[1].port}/meshes/ha-check`)).status, 200, 'a write on cp-1 is read on cp-2');
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${instances[1].port}/meshes/ha-check`)).status,
+        200,
+        'a write on cp-1 is read on cp-2',
+      );
       for (const { proc } of instances) assert.equal(await proc.stop(), 0, proc.stderr);
     } finally {
       await db.drop();

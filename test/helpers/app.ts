@@ -46,7 +46,11 @@ export async function createTestApp(
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
   const share = options.sameStoreAs?.share ?? { key: randomBytes(32) };
   const instanceId = options.sameStoreAs ? `test-instance-${randomBytes(3).toString('hex')}` : 'test-instance';
-  const store = await testStore(dataDir, new SecretCipher(share.key), { clock: options.clock, instanceId, schema: share.schema });
+  const store = await testStore(dataDir, new SecretCipher(share.key), {
+    clock: options.clock,
+    instanceId,
+    schema: share.schema,
+  });
   const services = await createServices({
     store: store.store,
     config,
@@ -57,7 +61,12 @@ export async function createTestApp(
     clock: options.clock ?? systemClock,
   });
   if (options.defaultMesh !== false) {
-    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+    await services.meshes.put(
+      '',
+      'default',
+      { type: 'Mesh', name: 'default' },
+      { principal: { kind: 'admin' }, dryRun: false, force: false },
+    );
   }
   let app;
   try {

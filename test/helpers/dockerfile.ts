@@ -43,15 +43,29 @@ export function commandOf(args: string): string[] {
 
 /** Docker's .dockerignore for the patterns this repo uses: globs where `*` stays within one path segment. */
 function ignoredBy(patterns: string[]): (path: string) => boolean {
-  const regexes = patterns.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}(/.*)?$`));
+  const regexes = patterns.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\?/g, '[^/]')}(/.*)?$`,
+      ),
+  );
   return (path) => regexes.some((r) => r.test(path));
 }
 
 /** COPY from the build context: what it names, minus .dockerignore, timestamps kept (as Docker keeps them). */
 function copyFromContext(from: string, to: string, context: string, ignored: (p: string) => boolean): void {
   if (!existsSync(from)) throw new Error(`COPY: ${relative(context, from)} does not exist in the build context`);
-  if (ignored(relative(context, from))) throw new Error(`COPY: ${relative(context, from)} is excluded by .dockerignore`);
-  cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, filter: (path) => !ignored(relative(context, path)) });
+  if (ignored(relative(context, from)))
+    throw new Error(`COPY: ${relative(context, from)} is excluded by .dockerignore`);
+  cpSync(from, to, {
+    recursive: true,
+    preserveTimestamps: true,
+    verbatimSymlinks: true,
+    filter: (path) => !ignored(relative(context, path)),
+  });
   keepDirectoryTimes(from, to);
 }
 
@@ -86,7 +100,14 @@ export interface BuildOptions {
 export function buildDockerfile(options: BuildOptions): { stages: Stage[]; cmd: string[]; user?: string } {
   const instructions = parseDockerfile(readFileSync(join(options.context, 'Dockerfile'), 'utf8'));
   const dockerignore = join(options.context, '.dockerignore');
-  const ignored = ignoredBy(existsSync(dockerignore) ? readFileSync(dockerignore, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : []);
+  const ignored = ignoredBy(
+    existsSync(dockerignore)
+      ? readFileSync(dockerignore, 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('#'))
+      : [],
+  );
   const stages: Stage[] = [];
   let cmd: string[] = [];
   let user: string | undefined;
@@ -103,7 +124,8 @@ export function buildDockerfile(options: BuildOptions): { stages: Stage[]; cmd: 
         break;
       }
       case 'WORKDIR':
-        if (instruction.args !== '/app') throw new Error(`WORKDIR ${instruction.args}: this runner stands each stage's /app for its directory`);
+        if (instruction.args !== '/app')
+          throw new Error(`WORKDIR ${instruction.args}: this runner stands each stage's /app for its directory`);
         break;
       case 'ENV': {
         const [, key, value] = /^(\S+?)[= ](.*)$/.exec(instruction.args)!;
@@ -135,7 +157,11 @@ export function buildDockerfile(options: BuildOptions): { stages: Stage[]; cmd: 
           break;
         }
         const [file, ...args] = commandOf(instruction.args);
-        execFileSync(file, args, { cwd: stage.dir, env: { ...process.env, ...options.env, ...stage.env }, stdio: 'pipe' });
+        execFileSync(file, args, {
+          cwd: stage.dir,
+          env: { ...process.env, ...options.env, ...stage.env },
+          stdio: 'pipe',
+        });
         break;
       }
       case 'CMD':

@@ -14,6 +14,13 @@ describe('CA backend registry', () => {
   });
 
   test('the store seals every inline data source that may hold a key or a credential', () => {
-    assert.deepEqual(sealedConfFields, ['cert', 'key', 'fromCp.tls.caCert', 'fromCp.auth.token', 'fromCp.auth.tls.clientCert', 'fromCp.auth.tls.clientKey']);
+    assert.deepEqual(sealedConfFields, [
+      'cert',
+      'key',
+      'fromCp.tls.caCert',
+      'fromCp.auth.token',
+      'fromCp.auth.tls.clientCert',
+      'fromCp.auth.tls.clientKey',
+    ]);
   });
 });

@@ -46,7 +46,10 @@ describe('meshctl token warnings', () => {
     const run = await meshctl(['--token', ADMIN_TOKEN, 'get', 'meshes']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /default/);
-    assert.match(run.stderr, /^meshctl: warning: --token shows the token to every user of this host .*--token-file .*MESHCP_TOKEN_FILE/m);
+    assert.match(
+      run.stderr,
+      /^meshctl: warning: --token shows the token to every user of this host .*--token-file .*MESHCP_TOKEN_FILE/m,
+    );
     assert.ok(!run.stderr.includes(ADMIN_TOKEN), 'the warning does not repeat the token');
   });
 
@@ -56,7 +59,10 @@ describe('meshctl token warnings', () => {
     chmodSync(file, 0o644);
     const open = await meshctl(['--token-file', file, 'get', 'meshes']);
     assert.equal(open.code, 0, open.stderr);
-    assert.equal(open.stderr, `meshctl: warning: the token file ${file} is readable by other users (mode 0644): chmod 600 ${file}\n`);
+    assert.equal(
+      open.stderr,
+      `meshctl: warning: the token file ${file} is readable by other users (mode 0644): chmod 600 ${file}\n`,
+    );
     const fromEnv = await meshctl(['get', 'meshes'], { MESHCP_TOKEN_FILE: file });
     assert.match(fromEnv.stderr, /the token file .* is readable by other users/);
 
@@ -73,6 +79,9 @@ describe('meshctl token warnings', () => {
     chmodSync(config, 0o640);
     const run = await meshctl(['get', 'meshes'], { MESHCP_ADDRESS: '', MESHCTL_CONFIG: config });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stderr, `meshctl: warning: the config file holding the token ${config} is readable by other users (mode 0640): chmod 600 ${config}\n`);
+    assert.equal(
+      run.stderr,
+      `meshctl: warning: the config file holding the token ${config} is readable by other users (mode 0640): chmod 600 ${config}\n`,
+    );
   });
 });

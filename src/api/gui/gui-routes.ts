@@ -27,7 +27,8 @@ function assetDir(): string {
 
 // No inline script or style: the page can run nothing it did not load from here, and a dataplane name is only text.
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
@@ -55,17 +56,26 @@ export function registerGui(app: FastifyInstance, services: Services): void {
   app.get(`${view}/gui.css`, hidden, serve('gui.css'));
   if (services.config.kumaGuiDir) registerKumaGui(app, services, services.config.kumaGuiDir);
 
-  app.get<{ Querystring: { since?: string } }>(`${view}/api/state`, { schema: { hide: true } }, async (request, reply) => {
-    const since = typeof request.query.since === 'string' ? request.query.since : undefined;
-    let snapshot = await guiSnapshot(services, services.clock.now());
-    const gone = new AbortController();
-    request.raw.once('close', () => gone.abort());
-    const deadline = services.clock.now() + LONG_POLL_MS;
-    while (since !== undefined && snapshot.version === since && services.clock.now() < deadline && !gone.signal.aborted) {
-      // Progress is mostly dataplanes acknowledging and re-issuing, which emit no event: look every 500 ms.
-      await sleep(services.clock, CHECK_EVERY_MS, gone.signal);
-      snapshot = await guiSnapshot(services, services.clock.now());
-    }
-    return reply.header('cache-control', 'no-store').send(snapshot);
-  });
+  app.get<{ Querystring: { since?: string } }>(
+    `${view}/api/state`,
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const since = typeof request.query.since === 'string' ? request.query.since : undefined;
+      let snapshot = await guiSnapshot(services, services.clock.now());
+      const gone = new AbortController();
+      request.raw.once('close', () => gone.abort());
+      const deadline = services.clock.now() + LONG_POLL_MS;
+      while (
+        since !== undefined &&
+        snapshot.version === since &&
+        services.clock.now() < deadline &&
+        !gone.signal.aborted
+      ) {
+        // Progress is mostly dataplanes acknowledging and re-issuing, which emit no event: look every 500 ms.
+        await sleep(services.clock, CHECK_EVERY_MS, gone.signal);
+        snapshot = await guiSnapshot(services, services.clock.now());
+      }
+      return reply.header('cache-control', 'no-store').send(snapshot);
+    },
+  );
 }

@@ -58,9 +58,11 @@ export function renderKumaGuiIndex(template: string, config: ReturnType<typeof k
 export function registerKumaGui(app: FastifyInstance, services: Services, dir: string): void {
   const root = resolve(dir);
   const indexFile = join(root, 'index.html');
-  if (!existsSync(indexFile)) throw new Error(`MESHCP_API_KUMA_GUI_DIR: ${root} holds no index.html (point it at kuma-gui's dist directory)`);
+  if (!existsSync(indexFile))
+    throw new Error(`MESHCP_API_KUMA_GUI_DIR: ${root} holds no index.html (point it at kuma-gui's dist directory)`);
   const index = renderKumaGuiIndex(readFileSync(indexFile, 'utf8'), kumaGuiConfig(services));
-  const sendIndex = (reply: FastifyReply) => reply.header('cache-control', 'no-cache').type(TYPES['.html']!).send(index);
+  const sendIndex = (reply: FastifyReply) =>
+    reply.header('cache-control', 'no-cache').type(TYPES['.html']!).send(index);
   const hidden = { config: { access: 'public' as const }, schema: { hide: true } };
   app.get(KUMA_GUI_PATH, hidden, async (_request, reply) => sendIndex(reply));
   app.get<{ Params: { '*': string } }>(`${KUMA_GUI_PATH}/*`, hidden, async (request, reply) => {
@@ -68,7 +70,11 @@ export function registerKumaGui(app: FastifyInstance, services: Services, dir: s
     const inside = wanted.startsWith(root + sep);
     if (!inside || wanted === indexFile || !isFile(wanted)) return sendIndex(reply);
     const type = TYPES[extname(wanted).toLowerCase()] ?? 'application/octet-stream';
-    return reply.header('x-content-type-options', 'nosniff').header('cache-control', 'public, max-age=3600').type(type).send(await readFile(wanted));
+    return reply
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'public, max-age=3600')
+      .type(type)
+      .send(await readFile(wanted));
   });
 }
 

@@ -20,7 +20,15 @@ const ResourceTypeDescriptionListSchema = z.object({
 
 /** Kuma's `/_resources`: every kind of the kinds table (src/resources/kinds.ts). */
 export function registerResourceTypesRoute(app: FastifyInstance): void {
-  app.get('/_resources', { schema: docs.custom('System', "Kuma's resource types (ResourceTypeDescriptionList)", docs.answers(ResourceTypeDescriptionListSchema, 'every kind')) }, async () =>
-    resourceTypeDescriptions(),
+  app.get(
+    '/_resources',
+    {
+      schema: docs.custom(
+        'System',
+        "Kuma's resource types (ResourceTypeDescriptionList)",
+        docs.answers(ResourceTypeDescriptionListSchema, 'every kind'),
+      ),
+    },
+    async () => resourceTypeDescriptions(),
   );
 }

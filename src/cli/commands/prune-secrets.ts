@@ -20,7 +20,12 @@ function isBackendMaterial(mesh: string, secret: string): boolean {
  * Existing secrets that no backend of `after` uses: the material the control plane made for a backend that is gone
  * (whoever removed it), and the secrets the backends of `before` named (e.g. a provided CA's). In name order.
  */
-export function secretsLeftBehind(mesh: string, before: MeshResource, after: MeshResource, existing: string[]): string[] {
+export function secretsLeftBehind(
+  mesh: string,
+  before: MeshResource,
+  after: MeshResource,
+  existing: string[],
+): string[] {
   const kept = usedBy(mesh, (after.mtls?.backends ?? []) as CaBackend[]);
   const namedBefore = usedBy(mesh, (before.mtls?.backends ?? []) as CaBackend[]);
   return existing.filter((name) => !kept.has(name) && (namedBefore.has(name) || isBackendMaterial(mesh, name))).sort();
@@ -30,7 +35,12 @@ export function secretsLeftBehind(mesh: string, before: MeshResource, after: Mes
  * Names the left-behind secrets, then (with `prune`) deletes them. Returns the lines to print: the operator sees
  * each secret by name before anything is deleted.
  */
-export async function handleLeftBehindSecrets(client: ApiClient, mesh: string, before: MeshResource, prune: boolean): Promise<string[]> {
+export async function handleLeftBehindSecrets(
+  client: ApiClient,
+  mesh: string,
+  before: MeshResource,
+  prune: boolean,
+): Promise<string[]> {
   const meshPath = `/meshes/${encodeURIComponent(mesh)}`;
   const after = await client.getJson<MeshResource>(meshPath);
   const existing = (await client.listAll<{ name: string }>(`${meshPath}/secrets`)).map((s) => s.name);
