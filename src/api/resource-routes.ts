@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { KINDS, type KnownKind } from '../resources/kinds.js';
+import { DomainError, notFound, Titles } from '../domain/errors.js';
+import { ZONE_NAME } from '../resources/computed-labels.js';
+import { KINDS, KRI_SHORT_NAMES, kindOfShortName, type KnownKind } from '../resources/kinds.js';
+import { parseKri } from '../resources/kri.js';
 import type { ResourceHandle } from '../resource-manager/resource-manager.js';
 import type { ResourceType } from '../store/resource-store.js';
 import { listBody, parseListQuery } from './list-query.js';
@@ -12,6 +15,22 @@ type ItemParams = { mesh?: string; name: string };
 /** The CRUD routes of every kind of the kinds table, one loop (Kuma's API server does the same over its registry). */
 export function registerKindRoutes(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
   for (const kind of KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
+  registerKriRoute(app, handles);
+}
+
+/**
+ * `GET /_kri/{kri}`, as Kuma: the resource a KRI names (the kinds with a short name). A KRI of another zone or a
+ * Kubernetes namespace names a synced copy, which a standalone Universal CP never holds: 404.
+ */
+function registerKriRoute(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
+  app.get<{ Params: { kri: string } }>('/_kri/:kri', { schema: docs.custom('KRI', 'Get a resource by its KRI') }, async (request) => {
+    const parsed = parseKri(request.params.kri, KRI_SHORT_NAMES);
+    if (!parsed.ok) throw new DomainError({ kind: 'invalid', title: 'Could not parse KRI', detail: parsed.error });
+    const { kri } = parsed;
+    const kind = kindOfShortName(kri.shortName)!;
+    if (kri.zone !== ZONE_NAME || kri.namespace !== '') throw notFound(Titles.retrieve);
+    return renderResource(await handles[kind.type].get(kri.mesh, kri.name));
+  });
 }
 
 /**
@@ -38,7 +57,8 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
     );
     app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) }, async (request, reply) => {
       const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
-      return reply.status(statusOf(outcome)).send({});
+      const warnings = kind.envelope?.warnings?.(request.body) ?? [];
+      return reply.status(statusOf(outcome)).send(warnings.length > 0 ? { warnings } : {});
     });
     app.delete<{ Params: ItemParams }>(item, { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) }, async (request) => {
       await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));

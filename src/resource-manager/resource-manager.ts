@@ -70,6 +70,8 @@ export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, P
   checkDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
   /** Inside the delete transaction, not on dry runs: what goes with the resource (facts, contained resources). */
   afterDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
+  /** Kuma's new-model kinds: sets the status of resources being read (computed from the store and facts). */
+  withStatus?(items: StoredResource[]): Promise<void>;
   /** The mesh whose CA view a committed write or delete of this resource may change, if any. */
   meshChangedBy?(at: ResourceAt): string | undefined;
 }
@@ -112,14 +114,19 @@ export class ResourceManager {
         // mesh is deleted with its contents): the mesh is read only to tell which 404 a miss is (one read per hit saved
         // on every dataplane request).
         const found = await this.store.resources.get<Spec>(type, inMesh(mesh), name);
-        if (found) return found;
+        if (found) {
+          await descriptor.withStatus?.([found as StoredResource]);
+          return found;
+        }
         if (scope === 'mesh') await this.requireMesh(mesh);
         throw notFound(Titles.retrieve);
       },
       exists: (mesh, name) => this.store.resources.exists(type, inMesh(mesh), name),
       list: async (query) => {
         if (scope === 'mesh' && query.mesh !== undefined) await this.requireMesh(query.mesh);
-        return this.store.resources.list<Spec>(type, query);
+        const page = await this.store.resources.list<Spec>(type, query);
+        await descriptor.withStatus?.(page.items as StoredResource[]);
+        return page;
       },
       put: (mesh, name, body, request) => this.put(descriptor, { mesh: inMesh(mesh), name }, body, request),
       delete: (mesh, name, options) => this.delete(descriptor, { mesh: inMesh(mesh), name }, options),
@@ -134,7 +141,7 @@ export class ResourceManager {
   ): Promise<WriteOutcome> {
     if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
     const value = parseKindBody<B>(d.kind, at, body, d.validate && ((v) => d.validate!(v, at)));
-    const parsed = d.admit ? d.admit(value, at, request) : (defaultParsed(value as Body) as P);
+    const parsed = d.admit ? d.admit(value, at, request) : (defaultParsed(d.kind, value as Body) as P);
     // Slow work happens before the transaction, which re-reads everything: a concurrent writer can only make the
     // prepared work redundant (the descriptor then asks for a retry).
     for (let attempt = 1; ; attempt++) {
@@ -198,8 +205,15 @@ function lockFor(d: { kind: KnownKind }, at: ResourceAt) {
   return d.kind.scope === 'mesh' ? { meshes: [at.mesh] } : {};
 }
 
-/** What a body stores when its kind says nothing else: its spec and its labels. */
-function defaultParsed(value: Body): ParsedResource {
+/**
+ * What a body stores when its kind says nothing else: its spec (a new-model kind's `spec` member, normalized; never
+ * its `status`) and its labels.
+ */
+export function defaultParsed(kind: KnownKind, value: Body): ParsedResource {
+  if (kind.envelope) {
+    const spec = value.spec as object;
+    return { spec: kind.envelope.normalize ? kind.envelope.normalize(spec as never) : spec, labels: value.labels ?? {} };
+  }
   return { spec: specOf(value), labels: value.labels ?? {} };
 }
 

@@ -82,7 +82,7 @@ describe('apply, get, delete', () => {
         'Error: Mesh default: mtls.enabledBackend: has to be set to one of the backends in the mesh\n',
     );
     assert.deepEqual(await meshctl(['get', 'dataplane', 'nope']), { code: 1, stdout: '', stderr: 'Error: Dataplane default/nope not found\n' });
-    assert.equal((await meshctl(['get', 'zones'])).stderr, 'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes\n');
+    assert.equal((await meshctl(['get', 'zones'])).stderr, 'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes, meshidentities, meshtrusts\n');
     assert.equal((await meshctl(['get', 'meshes', '--token', 'wrong'])).stderr, 'Error: Invalid authentication data: Unauthenticated\n');
     const down = await meshctl(['get', 'meshes', '--address', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
