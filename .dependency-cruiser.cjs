@@ -5,7 +5,7 @@
  *   resources  src/resources                                 -> domain
  *   store      src/store                                     -> resources, domain
  *   ca         src/ca (codec, backends, signing pool)        -> store, resources, domain
- *   services   src/resource-manager, src/dataplanes, src/mesh, src/secrets, src/rotation, src/ops,
+ *   services   src/resource-manager, src/dataplanes, src/mesh, src/secrets, src/rotation, src/ops, src/identity,
  *              src/mesh-events.ts, src/fleet-turns.ts, src/config.ts,
  *              src/services.ts                               -> ca, store, resources, domain
  *   api        src/api, src/app.ts                           -> services and below
@@ -14,7 +14,7 @@
  *   cli, agent src/cli, src/agent                            -> client, resources, domain (the agent: also the DER codec)
  */
 const DOMAIN = '^src/(domain/|version\\.ts$)';
-const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|resource-manager|ops)/|^src/(mesh-events|fleet-turns|config|services)\\.ts$';
+const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|resource-manager|ops|identity)/|^src/(mesh-events|fleet-turns|config|services)\\.ts$';
 const API = '^src/api/|^src/app\\.ts$';
 const TOP = '^src/(main|bootstrap)\\.ts$';
 const CLIENT_SIDE = '^src/(client|cli|agent)/';

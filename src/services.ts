@@ -22,6 +22,7 @@ import type { ResourceType } from './resources/kinds.js';
 import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
 import type { Store } from './store/store.js';
+import { meshIdentityDescriptor, meshTrustDescriptor } from './identity/identity-rules.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
 const LONG_POLL_DRAIN_MS = 2_000;
@@ -124,6 +125,8 @@ export async function createServices(deps: {
     Secret: secretDescriptor(),
     GlobalSecret: globalSecretDescriptor,
     Dataplane: dataplaneDescriptor(deps.config.certProfile),
+    MeshIdentity: meshIdentityDescriptor(store, clock, deps.rsaKeys ?? generateRsaKeyPair),
+    MeshTrust: meshTrustDescriptor(store),
   };
   const handles = kindHandles(resources, rules);
   const dataplanes = handles.Dataplane as DataplaneService;
