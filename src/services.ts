@@ -23,6 +23,7 @@ import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
 import type { Store } from './store/store.js';
 import { meshIdentityDescriptor, meshTrustDescriptor } from './identity/identity-rules.js';
+import { IdentityService } from './identity/identity-service.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
 const LONG_POLL_DRAIN_MS = 2_000;
@@ -120,6 +121,7 @@ export async function createServices(deps: {
   });
   events.onAnyChange((mesh) => store.forgetMesh(mesh));
   const resources = new ResourceManager(store, events);
+  const identities = new IdentityService(store, events, clock);
   const rules: KindRules = {
     Mesh: new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair),
     Secret: secretDescriptor(),
@@ -154,9 +156,9 @@ export async function createServices(deps: {
     globalSecrets: handles.GlobalSecret as ResourceHandle<SecretSpec>,
     dataplanes,
     tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
-    certificates: new CertificateService(dataplanes, ca, signing, recorder, deps.config.certProfile, clock),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder, identities, deps.config.certProfile, clock),
     signing,
-    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, identities, deps.config.certProfile, clock),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
     issuanceAdmission: new IssuanceAdmission(MAX_ISSUANCES_IN_PROGRESS),
     longPolls,

@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import type { MeshTrustSpec } from '../resources/mesh-trust.js';
+import { fingerprintOf } from './certificate-facts.js';
+import { pemEncode } from './pem.js';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
@@ -12,10 +15,16 @@ import { loadCaSigner, type CaSigner } from './x509.js';
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
 export interface MeshCaState {
   mesh: string;
-  enabled: CaBackend;
-  enabledMaterial: CaMaterial;
+  /** The enabled `Mesh.mtls` backend: absent when mTLS is off and the mesh serves only the new model's trust. */
+  enabled?: CaBackend;
+  enabledMaterial?: CaMaterial;
+  /** Every `Mesh.mtls` backend's material (none when mTLS is off). */
   materials: CaMaterial[];
-  /** Roots of every backend, the enabled backend first. */
+  /**
+   * What dataplanes trust: without MeshTrusts, the roots of every backend, the enabled backend first (as ever); with
+   * any, every MeshTrust's CAs (by trust domain, then name) and, while `Mesh.mtls` is on, the backends' roots (the
+   * legacy bridge).
+   */
   bundlePem: string;
   bundleVersion: string;
   bundleBackends: BundleBackend[];
@@ -24,6 +33,61 @@ export interface MeshCaState {
   meshVersion: number;
   /** The enabled backend's signer, parsed once (loading a private key costs ~750 µs); none when Vault signs. */
   signer?: CaSigner;
+  /** The MeshTrusts in the bundle, by trust domain then name. */
+  trusts: MeshTrustEntry[];
+}
+
+/** A state with `Mesh.mtls` on: its enabled backend issues. */
+export type LegacyCaState = MeshCaState & { enabled: CaBackend; enabledMaterial: CaMaterial };
+
+export function hasLegacyCa(state: MeshCaState): state is LegacyCaState {
+  return state.enabled !== undefined && state.enabledMaterial !== undefined;
+}
+
+/** One MeshTrust as the bundle holds it. */
+export interface MeshTrustEntry {
+  name: string;
+  trustDomain: string;
+  pem: string;
+  fingerprint: string;
+}
+
+/** How a MeshTrust appears among a bundle's backends (facts, acknowledgements, rules). */
+export const trustBackendName = (trust: string) => `meshtrust/${trust}`;
+
+/** The certificates of a MeshTrust's PEM bundles (other blocks, which Kuma admits, are not trust anchors). */
+function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefined {
+  const ders: Buffer[] = [];
+  for (const bundle of spec.caBundles ?? []) {
+    if (bundle.type !== 'Pem' || !bundle.pem) continue;
+    for (const match of bundle.pem.value.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
+      try {
+        ders.push(Buffer.from(new X509Certificate(match[0]).raw));
+      } catch {
+        // not a certificate OpenSSL reads: not something a peer can be verified against
+      }
+    }
+  }
+  if (ders.length === 0) return undefined;
+  return { name, trustDomain: spec.trustDomain ?? '', pem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''), fingerprint: fingerprintOf(ders) };
+}
+
+/**
+ * The state served when the mesh has MeshTrusts: their CAs, plus (the legacy bridge, while `Mesh.mtls` is on) the
+ * backends' roots; each MeshTrust counts as a bundle backend, so acknowledgements and the rules see it.
+ */
+export function withTrusts(mesh: string, legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'signer'> | undefined, trusts: MeshTrustEntry[]): Omit<MeshCaState, 'meshVersion' | 'signer'> {
+  const sorted = [...trusts].sort((a, b) => (a.trustDomain === b.trustDomain ? (a.name < b.name ? -1 : 1) : a.trustDomain < b.trustDomain ? -1 : 1));
+  const bundleBackends = [...(legacy?.bundleBackends ?? []), ...sorted.map((t) => ({ name: trustBackendName(t.name), fingerprint: t.fingerprint }))];
+  const enabledName = legacy?.enabled?.name ?? '';
+  return {
+    ...(legacy ?? { mesh, materials: [] }),
+    bundlePem: sorted.map((t) => t.pem).join('') + (legacy?.bundlePem ?? ''),
+    bundleVersion: bundleVersionOf(enabledName, bundleBackends),
+    bundleBackends,
+    supportedBackends: [...(legacy?.supportedBackends ?? []), ...sorted.map((t) => trustBackendName(t.name))],
+    trusts: sorted,
+  };
 }
 
 export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
@@ -47,7 +111,7 @@ export async function loadBackendSecrets(resources: ResourceStore, mesh: string,
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
-export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<MeshCaState, 'signer' | 'meshVersion'> | undefined {
+export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<LegacyCaState, 'signer' | 'meshVersion' | 'trusts'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -139,7 +203,7 @@ export class CaManager {
       if (err instanceof CaMaterialError) return;
       throw err;
     }
-    if (state) await this.store.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled.name, state.bundleBackends, this.clock.now());
+    if (state) await this.store.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled?.name ?? '', state.bundleBackends, this.clock.now());
   }
 
   /** At startup: records the bundle every mesh serves (its material may have changed while the CP was down). */
@@ -154,8 +218,13 @@ export class CaManager {
     if (mesh) {
       const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
-      state = loaded
-        ? { ...loaded, meshVersion: mesh.version, ...(loaded.enabledMaterial.vault ? {} : { signer: loadSigner(loaded.enabledMaterial) }) }
+      const everything = { mesh: meshName, offset: 0, size: 100_000 };
+      const trusts = (await this.store.resources.list<MeshTrustSpec>('MeshTrust', everything)).items.flatMap((t) => trustEntry(t.name, t.spec) ?? []);
+      // A mesh of the new model only (mTLS off) is served a state too when it has identities: they issue.
+      const newModel = trusts.length > 0 || (await this.store.resources.count('MeshIdentity', meshName)) > 0;
+      const composed = trusts.length > 0 || (!loaded && newModel) ? withTrusts(meshName, loaded, trusts) : loaded && { ...loaded, trusts: [] };
+      state = composed
+        ? { ...composed, meshVersion: mesh.version, ...(composed.enabledMaterial && !composed.enabledMaterial.vault ? { signer: loadSigner(composed.enabledMaterial) } : {}) }
         : undefined;
     }
     // Only meshes that exist (the map cannot grow from requests), and only if nothing changed while loading.

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { MeshCaState } from '../ca/ca-manager.js';
+import type { LegacyCaState } from '../ca/ca-manager.js';
 import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
 import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
 import type { VaultHealth } from '../ca/vault-health.js';
@@ -50,7 +50,7 @@ function uriSansOf(cert: X509Certificate): string[] {
 export class VaultIssuer {
   constructor(private readonly health: VaultHealth) {}
 
-  async issue(mesh: string, dp: Dataplane, state: MeshCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+  async issue(mesh: string, dp: Dataplane, state: LegacyCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
     const material = state.enabledMaterial;
     const connection = material.vault as VaultConnection;
     let csrKey: Buffer | undefined;
@@ -91,7 +91,7 @@ export class VaultIssuer {
     return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris);
   }
 
-  private checked(mesh: string, state: MeshCaState, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
+  private checked(mesh: string, state: LegacyCaState, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
     const backend = state.enabled.name;
     const bad = (why: string): never => {
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
