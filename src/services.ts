@@ -127,8 +127,8 @@ export async function createServices(deps: {
     Secret: secretDescriptor(),
     GlobalSecret: globalSecretDescriptor,
     Dataplane: dataplaneDescriptor(deps.config.certProfile),
-    MeshIdentity: meshIdentityDescriptor(store, clock, deps.rsaKeys ?? generateRsaKeyPair),
-    MeshTrust: meshTrustDescriptor(store),
+    MeshIdentity: meshIdentityDescriptor(store, clock, deps.rsaKeys ?? generateRsaKeyPair, deps.log),
+    MeshTrust: meshTrustDescriptor(store, clock, deps.log),
   };
   const handles = kindHandles(resources, rules);
   const dataplanes = handles.Dataplane as DataplaneService;

@@ -50,13 +50,21 @@ export interface MeshTrustEntry {
   trustDomain: string;
   pem: string;
   fingerprint: string;
+  /** Each CA certificate's fingerprint, as the bundle's backends list them (see `trustCaBackend`). */
+  caFingerprints: string[];
 }
 
-/** How a MeshTrust appears among a bundle's backends (facts, acknowledgements, rules). */
+/** How a MeshTrust is named among a bundle's supported backends. */
 export const trustBackendName = (trust: string) => `meshtrust/${trust}`;
 
+/**
+ * How one CA of a MeshTrust appears among a bundle's backends (facts, acknowledgements, the rules): one entry per CA,
+ * so "every dataplane acknowledged a bundle trusting this CA" is the same fleet query as for a backend.
+ */
+export const trustCaBackend = (trust: string, fingerprint: string) => ({ name: `${trustBackendName(trust)}/${fingerprint.slice(0, 16)}`, fingerprint });
+
 /** The certificates of a MeshTrust's PEM bundles (other blocks, which Kuma admits, are not trust anchors). */
-function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefined {
+export function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefined {
   const ders: Buffer[] = [];
   for (const bundle of spec.caBundles ?? []) {
     if (bundle.type !== 'Pem' || !bundle.pem) continue;
@@ -69,7 +77,13 @@ function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefin
     }
   }
   if (ders.length === 0) return undefined;
-  return { name, trustDomain: spec.trustDomain ?? '', pem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''), fingerprint: fingerprintOf(ders) };
+  return {
+    name,
+    trustDomain: spec.trustDomain ?? '',
+    pem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''),
+    fingerprint: fingerprintOf(ders),
+    caFingerprints: [...new Set(ders.map((der) => fingerprintOf([der])))],
+  };
 }
 
 /**
@@ -78,7 +92,7 @@ function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefin
  */
 export function withTrusts(mesh: string, legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'signer'> | undefined, trusts: MeshTrustEntry[]): Omit<MeshCaState, 'meshVersion' | 'signer'> {
   const sorted = [...trusts].sort((a, b) => (a.trustDomain === b.trustDomain ? (a.name < b.name ? -1 : 1) : a.trustDomain < b.trustDomain ? -1 : 1));
-  const bundleBackends = [...(legacy?.bundleBackends ?? []), ...sorted.map((t) => ({ name: trustBackendName(t.name), fingerprint: t.fingerprint }))];
+  const bundleBackends = [...(legacy?.bundleBackends ?? []), ...sorted.flatMap((t) => t.caFingerprints.map((fp) => trustCaBackend(t.name, fp)))];
   const enabledName = legacy?.enabled?.name ?? '';
   return {
     ...(legacy ?? { mesh, materials: [] }),

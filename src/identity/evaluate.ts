@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { loadCaSigner, type CaSigner } from '../ca/x509.js';
-import { describeChain } from '../ca/pem-chain.js';
+import { fingerprintOf } from '../ca/certificate-facts.js';
 import type { Condition } from '../resources/envelope.js';
 import type { MeshIdentitySpec } from '../resources/mesh-identity.js';
 import type { MeshTrustSpec } from '../resources/mesh-trust.js';
@@ -31,7 +31,7 @@ export interface IdentityCa {
   signer: CaSigner;
   /** The CA certificate (the first of its chain), PEM: what a MeshTrust holds. */
   certPem: string;
-  /** SHA-256 fingerprint of the chain (as the backends' fingerprints). */
+  /** SHA-256 fingerprint of the CA certificate (as a MeshTrust CA's among the bundle's backends). */
   fingerprint: string;
 }
 
@@ -127,7 +127,7 @@ function loadBundledCa(identity: StoredIdentity, read: SourceReader): Loaded {
   let fingerprint: string;
   try {
     signer = loadCaSigner(cert.data.toString(), key.data.toString());
-    fingerprint = describeChain(signer.chainPem).fingerprint;
+    fingerprint = fingerprintOf([signer.certDer]);
   } catch (err) {
     return { ok: false, reason: `failed to load CA key pair: ${(err as Error).message}` };
   }

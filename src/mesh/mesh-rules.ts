@@ -15,6 +15,8 @@ import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } fr
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { enforce } from '../identity/identity-guard.js';
+import { mtlsOffGuard } from '../identity/identity-write-guard.js';
 
 export type { WriteOptions, WriteOutcome } from '../resource-manager/resource-manager.js';
 
@@ -139,6 +141,11 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
       this.mtlsView(name, mesh, secrets, ca),
       fleetAt(tx.facts, name, now),
     );
+    // Rule 3 of the cut-over: in a mesh of the new model, mTLS goes off only once every active dataplane has moved on.
+    const storedOn = Boolean((stored?.spec as Mesh | undefined)?.mtls?.enabledBackend);
+    if (storedOn && !mesh.mtls?.enabledBackend) {
+      enforce(await mtlsOffGuard(tx, name, now), request, Titles.update, this.log, { mesh: name });
+    }
     if (rotation.length > 0) {
       if (!request.force) {
         const retryable = rotation.every((v) => v.retryable);

@@ -67,7 +67,7 @@ export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, P
   /** The put starts over (prepare included) when its transaction throws this; at most three attempts. */
   retryWhen?(err: unknown): boolean;
   /** Inside the delete transaction, once the resource is known to exist: refusals (in use, not empty). */
-  checkDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
+  checkDelete?(tx: StoreTx, at: ResourceAt, options: WriteOptions): Promise<void>;
   /** Inside the delete transaction, not on dry runs: what goes with the resource (facts, contained resources). */
   afterDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
   /** Kuma's new-model kinds: sets the status of resources being read (computed from the store and facts). */
@@ -85,7 +85,8 @@ export interface ResourceHandle<Spec = Record<string, unknown>> {
   exists(mesh: string, name: string): Promise<boolean>;
   list(query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }>;
   put(mesh: string, name: string, body: unknown, request: WriteRequest): Promise<WriteOutcome>;
-  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): Promise<void>;
+  /** `force` skips the rules a kind lets an admin skip (logged); deletes of other kinds ignore it. */
+  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>): Promise<void>;
 }
 
 /**
@@ -172,11 +173,15 @@ export class ResourceManager {
     }
   }
 
-  private async delete<P extends ParsedResource, Prepared, B>(d: ResourceDescriptor<P, Prepared, B>, at: ResourceAt, options: Pick<WriteOptions, 'dryRun'>): Promise<void> {
+  private async delete<P extends ParsedResource, Prepared, B>(
+    d: ResourceDescriptor<P, Prepared, B>,
+    at: ResourceAt,
+    options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>,
+  ): Promise<void> {
     if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
     await this.store.transaction(async (tx) => {
       if (!(await tx.resources.exists(d.kind.type, at.mesh, at.name))) throw notFound(Titles.delete);
-      await d.checkDelete?.(tx, at);
+      await d.checkDelete?.(tx, at, { dryRun: options.dryRun, force: options.force ?? false });
       if (options.dryRun) return;
       await tx.resources.delete(d.kind.type, at.mesh, at.name);
       await d.afterDelete?.(tx, at);

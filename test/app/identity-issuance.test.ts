@@ -119,6 +119,11 @@ describe('issuance from MeshIdentity', () => {
     }
     // Without any MeshTrust, the bundle is the legacy one alone, as before the new model.
     assert.equal((await t.app.inject({ method: 'DELETE', url: '/meshes/default/meshidentities/mesh-wide' })).statusCode, 200);
+    // Its MeshTrust stays while web-1 still holds a certificate under its CA (rule 2).
+    const refused = expectError(await t.app.inject({ method: 'DELETE', url: '/meshes/default/meshtrusts/mesh-wide' }), { status: 409, title: 'Could not delete a resource' });
+    assert.match(JSON.stringify(refused.invalid_parameters), /1 active dataplane still holds a certificate from the deleted MeshIdentity \\"mesh-wide\\".*web-1/);
+    const reissued = await issued('web-1');
+    assert.equal(reissued.issuedBackend, 'ca-1');
     assert.equal((await t.app.inject({ method: 'DELETE', url: '/meshes/default/meshtrusts/mesh-wide' })).statusCode, 200);
     const after = await issued('web-1');
     assert.equal(after.issuedBackend, 'ca-1');
