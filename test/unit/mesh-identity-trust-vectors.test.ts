@@ -38,6 +38,21 @@ describe("Kuma 2.14.3's validator vectors", () => {
   }
 });
 
+describe('rules beyond the vectors', () => {
+  it("a negative Spire agent timeout, at the path Kuma's code reports (added twice)", () => {
+    assert.deepEqual(validateMeshIdentity({ spec: { provider: { type: 'Spire', spire: { agent: { timeout: '-1s' } } } } }), [
+      { field: 'spec.provider.spire.agent.spire.agent.timeout', message: 'must not be negative when defined' },
+    ]);
+  });
+  it('MeshTrust: a private key is not a certificate; any other PEM block passes, as Kuma', () => {
+    const bundle = (value: string) => ({ spec: { trustDomain: 'a', caBundles: [{ type: 'Pem', pem: { value } }] } });
+    assert.deepEqual(validateMeshTrust(bundle('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n')), [
+      { field: 'spec.caBundles[0].pem.value', message: 'provided certificate has incorrect format' },
+    ]);
+    assert.deepEqual(validateMeshTrust(bundle('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')), []);
+  });
+});
+
 describe('Go templates (the SPIFFE ID subset)', () => {
   it("parses with Go's errors", () => {
     const error = (source: string) => {

@@ -245,7 +245,7 @@ describe('labels', () => {
 describe('OpenAPI', () => {
   it('produces OpenAPI 3.0 schemas without $schema for every resource', () => {
     const components = openApiComponents();
-    assert.deepEqual(Object.keys(components).sort(), ['BuiltinConf', 'Dataplane', 'GlobalSecret', 'Mesh', 'ProvidedConf', 'Secret']);
+    assert.deepEqual(Object.keys(components).sort(), ['BuiltinConf', 'Dataplane', 'GlobalSecret', 'Mesh', 'MeshIdentity', 'MeshTrust', 'ProvidedConf', 'Secret']);
     for (const schema of Object.values(components)) {
       assert.equal(schema.$schema, undefined);
       assert.equal(schema.type, 'object');
