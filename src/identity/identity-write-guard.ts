@@ -114,5 +114,6 @@ export async function mtlsOffGuard(tx: StoreTx, mesh: string, now: number): Prom
   const dataplanes = await activeDataplanes(tx, mesh, now);
   if (dataplanes.length === 0) return [];
   const read = await readerWith(tx, mesh, identities, new Map());
-  return mtlsOffViolations(viewsOf(identities, trusts, read, now), dataplanes);
+  const backends = ((await tx.resources.get<Mesh>('Mesh', '', mesh))?.spec.mtls?.backends ?? []).map((b) => b.name);
+  return mtlsOffViolations(viewsOf(identities, trusts, read, now), dataplanes, backends, fleetOf(tx, mesh, now));
 }

@@ -176,11 +176,10 @@ export async function trustRemovalViolations(removed: readonly string[], identit
 }
 
 /**
- * Rule 3: `Mesh.mtls` may be turned off (in a mesh of the new model) only once no active dataplane holds a legacy
- * certificate and every active dataplane has a Ready identity.
+ * Rule 3: `Mesh.mtls` may be turned off (in a mesh of the new model) only once no active dataplane holds (or its proxy
+ * still serves) a certificate from a `Mesh.mtls` backend and every active dataplane has a Ready identity.
  */
-export function mtlsOffViolations(identities: readonly IdentityView[], dataplanes: readonly ActiveDataplane[]): IdentityViolation[] {
-  const legacy = dataplanes.filter((dp) => dp.issuedBackend !== null && !dp.issuedBackend.startsWith('kri_mid_'));
+export async function mtlsOffViolations(identities: readonly IdentityView[], dataplanes: readonly ActiveDataplane[], legacyBackends: readonly string[], fleet: IdentityFleet): Promise<IdentityViolation[]> {
   const orphans = dataplanes.filter((dp) => !winnerOf(identities, dp.labels)?.ready);
   const out: IdentityViolation[] = [];
   if (orphans.length > 0) {
@@ -191,13 +190,15 @@ export function mtlsOffViolations(identities: readonly IdentityView[], dataplane
       message: `cannot disable mTLS: ${count(orphans.length)} would be left without a Ready MeshIdentity: ${few(orphans.map((d) => d.name))}. Select them with a Ready identity first`,
     });
   }
-  const waiting = legacy.filter((dp) => !orphans.includes(dp));
-  if (waiting.length > 0) {
+  for (const backend of legacyBackends) {
+    const holders = await fleet.issuedBy(backend);
+    if (holders.count === 0) continue;
+    const stale = holders.notReloaded?.count ?? 0;
     out.push({
       rule: 'mtls-off',
       field: 'mtls',
-      retryable: true,
-      message: `cannot disable mTLS yet: ${count(waiting.length)} still ${waiting.length === 1 ? 'holds' : 'hold'} a certificate from the Mesh.mtls backend: ${few(waiting.map((d) => `${d.name} (issued by "${d.issuedBackend}")`))}`,
+      retryable: orphans.length === 0,
+      message: `cannot disable mTLS yet: ${count(holders.count)} still ${holders.count === 1 ? 'holds' : 'hold'} a certificate from the Mesh.mtls backend "${backend}"${stale > 0 ? ` (${stale} of them re-issued, but the proxy still serves the old one)` : ''}: ${listed(holders)}`,
     });
   }
   return out;
