@@ -10,13 +10,16 @@ import { sourceReaderFor, toIdentity } from './identity-reads.js';
 import { identityKri } from './identity-service.js';
 import { spiffeIdOf } from './spiffe-id.js';
 
+/** What the guard reads: a transaction's view, or the store's (the status page). */
+export type StoreReads = Pick<StoreTx, 'resources' | 'facts'>;
+
 /** Seconds a refusal that waiting can lift suggests before trying again (as the rotation rules). */
 export const GUARD_RETRY_AFTER_SECONDS = 5;
 
 const ALL = { offset: 0, size: 1_000_000 };
 
 /** The mesh's identities and trusts as a transaction sees them. */
-export async function readForGuard(tx: StoreTx, mesh: string) {
+export async function readForGuard(tx: StoreReads, mesh: string) {
   const identities = (await tx.resources.list<MeshIdentitySpec>('MeshIdentity', { mesh, ...ALL })).items.map(toIdentity);
   const trusts = (await tx.resources.list<MeshTrustSpec>('MeshTrust', { mesh, ...ALL })).items.map((t) => ({ name: t.name, spec: t.spec }));
   return { identities, trusts };
@@ -49,7 +52,7 @@ export function viewsOf(identities: readonly StoredIdentity[], trusts: readonly 
 }
 
 /** The mesh's active dataplanes (unexpired certificate), with their labels and who issued their certificate. */
-export async function activeDataplanes(tx: StoreTx, mesh: string, now: number): Promise<ActiveDataplane[]> {
+export async function activeDataplanes(tx: StoreReads, mesh: string, now: number): Promise<ActiveDataplane[]> {
   const facts = await tx.facts.firstByName(mesh, ALL.size);
   const active = new Map(facts.filter((f) => f.certNotAfter !== null && f.certNotAfter > now).map((f) => [f.name, f.issuedBackend]));
   if (active.size === 0) return [];
@@ -58,11 +61,11 @@ export async function activeDataplanes(tx: StoreTx, mesh: string, now: number): 
 }
 
 /** Every dataplane of the mesh (labels), active or not: whether an identity selects anything at all. */
-export async function allDataplaneLabels(tx: StoreTx, mesh: string): Promise<Readonly<Record<string, string>>[]> {
+export async function allDataplaneLabels(tx: StoreReads, mesh: string): Promise<Readonly<Record<string, string>>[]> {
   return (await tx.resources.list('Dataplane', { mesh, ...ALL })).items.map((dp) => dp.labels);
 }
 
-export function fleetOf(tx: StoreTx, mesh: string, now: number): IdentityFleet {
+export function fleetOf(tx: StoreReads, mesh: string, now: number): IdentityFleet {
   return {
     notTrusting: (backend, fingerprint) => tx.facts.activeNotTrusting(mesh, backend, fingerprint, now),
     issuedBy: (backend) => tx.facts.activeIssuedBy(mesh, backend, now),
@@ -70,7 +73,7 @@ export function fleetOf(tx: StoreTx, mesh: string, now: number): IdentityFleet {
 }
 
 /** A reader over the transaction's secrets that also serves secrets a write is about to add. */
-export async function readerWith(tx: StoreTx, mesh: string, identities: readonly StoredIdentity[], extra: ReadonlyMap<string, string>): Promise<SourceReader> {
+export async function readerWith(tx: StoreReads, mesh: string, identities: readonly StoredIdentity[], extra: ReadonlyMap<string, string>): Promise<SourceReader> {
   const base = await sourceReaderFor(tx.resources, mesh, identities);
   return (source) => {
     const pending = source.type === 'Secret' ? extra.get(source.secretRef?.name ?? '') : undefined;

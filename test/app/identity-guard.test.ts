@@ -98,7 +98,19 @@ describe('the guard of the cut-over to MeshIdentity', () => {
     const early = await call('PUT', '/meshes/default', { type: 'Mesh', name: 'default' });
     assert.equal(early.status, 409);
     assert.match(reasons(early.body), /cannot disable mTLS yet: 2 active dataplanes still hold a certificate from the Mesh.mtls backend "ca-1": api-1, web-1/);
+    const status = async () => (await call('GET', '/meshes/default/ca-rotation')).body as { identities: Record<string, unknown>[]; cutOver: Record<string, unknown> };
+    const midway = await status();
+    assert.deepEqual(midway.cutOver, { legacyCertificates: 2, withoutReadyIdentity: 0, mtlsRemovable: false }, 'the status page shows the cut-over');
+    assert.deepEqual(midway.identities.find((i) => i.name === 'new-id'), {
+      name: 'new-id',
+      kri: 'kri_mid_default_default__new-id_',
+      ready: true,
+      dataplanesSelected: 2,
+      dataplanesIssued: 0,
+      dataplanesTrusting: 2,
+    });
     for (const name of NAMES) assert.equal(await issue(name), 'kri_mid_default_default__new-id_');
+    assert.deepEqual((await status()).cutOver, { legacyCertificates: 0, withoutReadyIdentity: 0, mtlsRemovable: true });
 
     // 6. Rule 5: the SPIFFE ID templates never change in place.
     const moved = await call('PUT', '/meshes/default/meshidentities/new-id', identity('new-id', { dataplane: {} }, { spiffeID: { trustDomain: 'elsewhere.example' } }));
