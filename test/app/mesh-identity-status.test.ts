@@ -104,6 +104,13 @@ describe('MeshIdentity status on Universal', () => {
     await identity('provided', { provider: { type: 'Bundled', bundled: { ca, insecureAllowSelfSigned: true, meshTrustCreation: 'Disabled' } } });
     assert.deepEqual(brief(await conditionsOf('provided')), ['Provider=True/ProviderInitialized', 'Ready=True/Ready']);
     assert.equal((await get('meshtrusts/provided')).status, 404);
+    // The secret an identity reads can neither go nor change under it.
+    const removal = await t.app.inject({ method: 'DELETE', url: '/meshes/default/secrets/ca-cert', headers: auth });
+    assert.equal(removal.statusCode, 400, removal.body);
+    assert.match(removal.body, /holds the CA of MeshIdentity \\"provided\\"/);
+    const swap = await secret('ca-cert', ecdsaRootCa('other.example').certPem);
+    assert.equal(swap.statusCode, 409, swap.body);
+    assert.equal((await secret('ca-cert', root.certPem)).statusCode, 200, 'the same content may be written again');
 
     // An intermediate signed by a root is not self-signed: Ready without insecureAllowSelfSigned, and the trust holds it.
     const ssl = new OpensslWorkspace();
