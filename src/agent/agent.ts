@@ -28,6 +28,8 @@ export interface AgentMaterial {
   renewAfter: string;
   bundleVersion: string;
   supportedBackends: string[];
+  /** The trust domains a peer's SPIFFE ID may belong to (meshes of the new model); absent: `spiffe://<mesh>/`. */
+  trustDomains?: string[];
 }
 
 export type AgentEvent = Record<string, unknown> & { event: string };
@@ -176,6 +178,7 @@ export class DataplaneAgent extends EventEmitter {
       renewAfter: answer.renewAfter,
       bundleVersion: answer.bundleVersion,
       supportedBackends: answer.supportedBackends,
+      ...(answer.trustDomains ? { trustDomains: answer.trustDomains } : {}),
     });
     this.certificates++;
     this.needCertificate = undefined;
@@ -288,7 +291,8 @@ export class DataplaneAgent extends EventEmitter {
     if (response.status === 304) return false;
     const bundle = JSON.parse(response.text) as TrustBundle;
     if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
-      this.install({ ...this.material, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends });
+      const { trustDomains: _previous, ...held } = this.material;
+      this.install({ ...held, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends, ...(bundle.trustDomains ? { trustDomains: bundle.trustDomains } : {}) });
       this.log({
         event: 'bundle',
         bundleVersion: bundle.bundleVersion,

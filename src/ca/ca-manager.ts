@@ -35,6 +35,11 @@ export interface MeshCaState {
   signer?: CaSigner;
   /** The MeshTrusts in the bundle, by trust domain then name. */
   trusts: MeshTrustEntry[];
+  /**
+   * With MeshTrusts: the SPIFFE trust domains the bundle vouches for (theirs, and the mesh name, the legacy IDs' trust
+   * domain, while `Mesh.mtls` is on). Absent otherwise (a peer's ID is then `spiffe://<mesh>/...`, as ever).
+   */
+  trustDomains?: string[];
 }
 
 /** A state with `Mesh.mtls` on: its enabled backend issues. */
@@ -101,6 +106,7 @@ export function withTrusts(mesh: string, legacy: Omit<MeshCaState, 'trusts' | 'm
     bundleBackends,
     supportedBackends: [...(legacy?.supportedBackends ?? []), ...sorted.map((t) => trustBackendName(t.name))],
     trusts: sorted,
+    trustDomains: [...new Set([...(legacy?.enabled ? [mesh] : []), ...sorted.map((t) => t.trustDomain)])],
   };
 }
 

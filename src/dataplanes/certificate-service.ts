@@ -142,6 +142,7 @@ export class CertificateService {
         caBundle: state.bundlePem,
         bundleVersion: state.bundleVersion,
         supportedBackends: state.supportedBackends,
+        ...(state.trustDomains ? { trustDomains: state.trustDomains } : {}),
         notBefore: new Date(notBefore).toISOString(),
         notAfter: new Date(notAfter).toISOString(),
         renewAfter: new Date(renewAfter).toISOString(),

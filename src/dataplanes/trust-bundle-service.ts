@@ -100,6 +100,7 @@ export class TrustBundleService {
       bundleVersion: state.bundleVersion,
       supportedBackends: state.supportedBackends,
       enabledBackend: state.enabled?.name ?? '',
+      ...(state.trustDomains ? { trustDomains: state.trustDomains } : {}),
       reissue,
     };
     return (bodies[key] = { bundle, json: JSON.stringify(bundle) });

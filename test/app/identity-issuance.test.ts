@@ -14,6 +14,7 @@ interface Issued {
   caBundle: string;
   bundleVersion: string;
   supportedBackends: string[];
+  trustDomains?: string[];
   notBefore: string;
   notAfter: string;
   renewAfter: string;
@@ -113,6 +114,7 @@ describe('issuance from MeshIdentity', () => {
     assert.equal(modern.issuedBackend, 'kri_mid_default_default__mesh-wide_');
     assert.equal(modern.bundleVersion, legacy.bundleVersion, 'one bundle for the whole mesh');
     assert.deepEqual(modern.supportedBackends, ['ca-1', 'meshtrust/mesh-wide']);
+    assert.deepEqual(modern.trustDomains, ['default', 'default.default.mesh.local'], 'the legacy IDs\' trust domain (the mesh) and the MeshTrust\'s');
     for (const cert of [legacy, modern]) {
       const verified = ssl.verify(modern.caBundle, cert.certificate);
       assert.ok(verified.ok, `${cert.issuedBackend}: ${verified.output}`);
@@ -128,6 +130,7 @@ describe('issuance from MeshIdentity', () => {
     const after = await issued('web-1');
     assert.equal(after.issuedBackend, 'ca-1');
     assert.deepEqual(after.supportedBackends, ['ca-1']);
+    assert.equal(after.trustDomains, undefined, 'without MeshTrusts the answer is as before the new model');
     assert.equal(pemBlocks(after.caBundle).length, 1);
   });
 });

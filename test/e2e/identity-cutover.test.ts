@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startCpProcess, type CpProcess } from '../helpers/cp-process.js';
 import { freePort, Proc } from '../helpers/processes.js';
 import { startProxy, type RealProxy } from '../helpers/proxies.js';
+import { AgentFleet } from '../helpers/agent-fleet.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,6 +29,8 @@ let adminToken: string;
 const agents = new Map<string, Proc>();
 const proxies = new Map<string, RealProxy>();
 let client: Client | undefined;
+/** The shipped agent core in-process: three dataplanes calling each other, each checking the peer's SPIFFE ID. */
+const fleet = new AgentFleet('default', (service) => `spiffe://${TRUST_DOMAIN}/workload/${service}`);
 
 async function call(method: string, path: string, body?: object) {
   const res = await fetch(cp.baseUrl + path, {
@@ -154,6 +157,7 @@ before(async () => {
 
 after(async () => {
   await client?.stop();
+  await fleet.close();
   await Promise.all([...proxies.values()].map((p) => p.stop()));
   await Promise.all([...agents.values()].map((a) => a.stop()));
   await cp?.stop();
@@ -189,6 +193,16 @@ describe('the cut-over from Mesh.mtls to MeshIdentity with nginx and HAProxy', {
     });
     assert.deepEqual(targets.map((t) => client!.seen.get(t.name)), ['spiffe://default/nginx', 'spiffe://default/haproxy']);
 
+    for (const service of ['web', 'api', 'db']) {
+      const name = `${service}-1`;
+      const token = (await call('POST', '/tokens/dataplane', { name, mesh: 'default', validFor: '1h' })).body as string;
+      const dataplane = { type: 'Dataplane' as const, mesh: 'default', name, labels: { 'kuma.io/workload': service }, networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': service } }] } };
+      fleet.add({ name, service, csr: service !== 'db' }, { cpAddress: cp.baseUrl, token: () => token, dataplane, outputDir: join(work, 'fleet', name), pollWaitMs: 20_000, reissueDelayMs: 300 });
+    }
+    await fleet.start();
+    fleet.startTraffic(200);
+    await waitFor('traffic between the fleet', () => [...fleet.handshakes().values()].every((ok) => ok >= 3));
+
     // HAProxy's reload now fails: its agent cannot acknowledge the bundle that brings the new CA.
     const haproxyScript = join(work, 'haproxy-reload.sh');
     writeFileSync(haproxyScript, 'echo "haproxy: [ALERT] simulated reload failure" >&2\nexit 1\n');
@@ -197,7 +211,7 @@ describe('the cut-over from Mesh.mtls to MeshIdentity with nginx and HAProxy', {
     await waitFor('the refusal to name only haproxy-1', async () => {
       const early = await call('PUT', '/meshes/default/meshidentities/identity-1', identity('identity-1', { dataplane: {} }));
       assert.equal(early.status, 409, JSON.stringify(early.body));
-      assert.match(causes(early.body), /cannot select 3 active dataplanes yet/);
+      assert.match(causes(early.body), /cannot select 6 active dataplanes yet/);
       return /1 active dataplane does not trust its CA yet \(no acknowledged trust bundle with it\): haproxy-1\./.test(causes(early.body));
     }, 30_000);
     const earlyOff = await call('PUT', '/meshes/default', { type: 'Mesh', name: 'default' });
@@ -234,5 +248,13 @@ describe('the cut-over from Mesh.mtls to MeshIdentity with nginx and HAProxy', {
     const counts = Object.fromEntries(client.ok);
     console.log(`cut-over and rotation: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length}`);
     assert.deepEqual(client.failures, []);
+    const fleetOk = fleet.handshakes();
+    await waitFor('the fleet on the final bundle', () => [...fleet.handshakes()].every(([n, ok]) => ok >= fleetOk.get(n)! + 3));
+    console.log(`agent fleet: ${JSON.stringify(fleet.totals())}`);
+    assert.deepEqual(fleet.failures(), []);
+    assert.equal(fleet.totals().failed, 0);
+    assert.deepEqual(fleet.wrongPeers, []);
+    const ids = fleet.events.filter((e) => e.event === 'call' && e.ok === true).map((e) => String(e.peerId));
+    assert.ok(ids.some((id) => id.startsWith('spiffe://default/')) && ids.some((id) => id.startsWith(`spiffe://${TRUST_DOMAIN}/`)), 'peers verified under both models');
   });
 });
