@@ -5,6 +5,7 @@ import type { LongPollGate } from '../dataplanes/limits.js';
 import type { Mesh } from '../resources/mesh.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { registerIdentityGauges } from './identity-metrics.js';
 
 export interface MetricsSources {
   store: ResourceStore;
@@ -118,6 +119,7 @@ export class MeshcpMetrics {
         }
       },
     });
+    registerIdentityGauges(registers, sources, meshes);
   }
 
   /** Node's process metrics (CPU, memory, event loop, GC): only for a real diagnostics listener, not per test app. */

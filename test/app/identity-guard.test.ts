@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
+import { buildDiagnosticsApp } from '../../src/api/diagnostics.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 describe('the guard of the cut-over to MeshIdentity', () => {
@@ -109,6 +110,17 @@ describe('the guard of the cut-over to MeshIdentity', () => {
       dataplanesIssued: 0,
       dataplanesTrusting: 2,
     });
+    const diagnostics = await buildDiagnosticsApp(t.services);
+    const metrics = (await diagnostics.inject({ method: 'GET', url: '/metrics' })).body;
+    await diagnostics.close();
+    for (const series of [
+      'meshcp_meshidentity_ready{mesh="default",identity="new-id"} 1',
+      'meshcp_meshidentity_dataplanes{mesh="default",identity="new-id",state="selected"} 2',
+      'meshcp_meshidentity_dataplanes{mesh="default",identity="new-id",state="issued"} 0',
+      'meshcp_meshidentity_dataplanes{mesh="default",identity="new-id",state="trusting"} 2',
+      'meshcp_cutover_dataplanes{mesh="default",state="legacy"} 2',
+      'meshcp_cutover_dataplanes{mesh="default",state="unidentified"} 0',
+    ]) assert.ok(metrics.split('\n').includes(series), `${series} in the metrics`);
     for (const name of NAMES) assert.equal(await issue(name), 'kri_mid_default_default__new-id_');
     assert.deepEqual((await status()).cutOver, { legacyCertificates: 0, withoutReadyIdentity: 0, mtlsRemovable: true });
 
