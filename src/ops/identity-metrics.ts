@@ -18,7 +18,14 @@ export interface IdentityGaugeSources {
  * cut-over from Mesh.mtls stands. Only meshes with MeshIdentities or MeshTrusts have series.
  */
 export function registerIdentityGauges(registers: Registry[], sources: IdentityGaugeSources, meshes: () => Promise<StoredResource<Mesh>[]>): void {
-  const read = async () => {
+  // The three gauges of one scrape share one computation (a scrape collects them back to back).
+  let shared: { at: number; rows: ReturnType<typeof compute> } | undefined;
+  const read = () => {
+    const now = sources.now();
+    if (!shared || now - shared.at > 1_000 || now < shared.at) shared = { at: now, rows: compute() };
+    return shared.rows;
+  };
+  const compute = async () => {
     const now = sources.now();
     const rows = [];
     for (const mesh of await meshes()) {
