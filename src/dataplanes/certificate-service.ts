@@ -108,7 +108,7 @@ export class CertificateService {
       let chainPem: string;
       if (issuer.kind === 'identity') {
         uris = [issuer.spiffeId];
-        signed = await signFromIdentity(issuer, request.csr, uris, now);
+        signed = await signFromIdentity(issuer, request.csr, uris, now, this.signing);
         issuedBy = issuer.kri;
         chainPem = describeChain(issuer.state.ca.signer.chainPem).intermediatesPem;
       } else {

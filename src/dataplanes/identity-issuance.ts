@@ -1,9 +1,9 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
+import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
 import { issueLeafCertificate } from '../ca/x509.js';
 import { CLOCK_SKEW_MS } from '../domain/clock.js';
-import { cannotIssue, invalidRequest } from '../domain/errors.js';
+import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import type { Issuer } from '../identity/identity-service.js';
 import type { IssuedLeaf } from './vault-issuance.js';
 
@@ -16,32 +16,37 @@ const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
  * (bounded by the CA). With a CSR its key stays on the dataplane; without, the control plane makes a key of the CA's
  * type (RSA-2048 under an RSA CA, the CA's curve under an EC CA).
  */
-export async function signFromIdentity(issuer: Extract<Issuer, { kind: 'identity' }>, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+export async function signFromIdentity(
+  issuer: Extract<Issuer, { kind: 'identity' }>,
+  csr: string | undefined,
+  uris: string[],
+  now: number,
+  signing: SigningPool,
+): Promise<IssuedLeaf> {
   const signer = issuer.state.ca.signer;
   const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
   const notAfter = wholeSeconds(Math.min(now + issuer.state.expiryMs, signer.notAfter.getTime()));
   if (notAfter <= now) throw cannotIssue(`the CA of MeshIdentity "${issuer.identity.name}" has expired, or certificateParameters.expiry is 0`);
-  let spki: Buffer;
-  let isRsa: boolean;
-  let privateKeyPem: string | undefined;
   if (csr !== undefined) {
-    try {
-      const parsed = parseAndVerifyCsr(csr);
-      spki = parsed.spkiDer;
-      isRsa = parsed.keyType === 'rsa';
-    } catch (err) {
-      if (err instanceof CsrError) throw invalidRequest(err.message, [{ field: 'csr', message: err.message }]);
-      throw err;
-    }
-  } else {
-    const pair =
-      signer.keyType === 'rsa'
-        ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
-        : await generateKeyPairAsync('ec', { namedCurve: signer.keyType === 'ec-p384' ? 'P-384' : 'P-256' });
-    spki = pair.publicKey.export({ type: 'spki', format: 'der' });
-    isRsa = signer.keyType === 'rsa';
-    privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    // A CSR (the agent's default): verified and signed off the main thread, as the backends' certificates are.
+    const ca = issuer.state.ca;
+    const signed = await signing
+      .sign(`identity:${ca.fingerprint}`, { chainPem: signer.chainPem, keyPem: ca.keyPem }, signer, { csr, uris, notBefore, notAfter })
+      .catch((err: unknown) => {
+        if (!(err instanceof SigningUnavailableError)) throw err;
+        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
+      });
+    if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
+    return { certificatePem: signed.certificatePem, serialHex: signed.serialHex, notBefore, notAfter };
   }
+  // No CSR: a key of the CA's type, made off the main thread (libuv's pool), signed here (one signature).
+  const pair =
+    signer.keyType === 'rsa'
+      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
+      : await generateKeyPairAsync('ec', { namedCurve: signer.keyType === 'ec-p384' ? 'P-384' : 'P-256' });
+  const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+  const isRsa = signer.keyType === 'rsa';
+  const privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const leaf = issueLeafCertificate({ ca: signer, subjectPublicKeyDer: spki, publicKeyIsRsa: isRsa, uris, notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
-  return { certificatePem: leaf.pem, serialHex: leaf.serialHex, notBefore, notAfter, ...(privateKeyPem ? { privateKeyPem } : {}) };
+  return { certificatePem: leaf.pem, serialHex: leaf.serialHex, notBefore, notAfter, privateKeyPem };
 }
