@@ -22,7 +22,7 @@ import type { ResourceType } from './resources/kinds.js';
 import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
 import type { Store } from './store/store.js';
-import { meshIdentityDescriptor, meshTrustDescriptor } from './identity/identity-rules.js';
+import { meshIdentityDescriptor, meshTrustDescriptor } from './identity/mesh-identity-rules.js';
 import { IdentityService } from './identity/identity-service.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
