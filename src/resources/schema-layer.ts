@@ -31,6 +31,7 @@ function toViolation(issue: z.core.$ZodIssue, root: unknown): Violation {
   } else {
     text = `${path} in body ${issue.message}`;
   }
+  if (path === '') return { field: '', message: text.trimStart() };
   const space = text.indexOf(' ');
   const first = text.slice(0, space);
   return first.startsWith('spec.') ? { field: first, message: text.slice(space + 1) } : { field: '', message: text };

@@ -143,6 +143,11 @@ describe('MeshIdentity and MeshTrust over REST', () => {
         { field: 'labels["kuma.io/zone"]', reason: 'kuma.io/zone label should have default value' },
       ] },
     ];
+    // Not an object at all: the whole body is named, no 500.
+    for (const body of [[1, 2], 'text', 5]) {
+      const res = await put(t, '/meshes/default/meshtrusts/odd', body === 'text' ? '"text"' : body);
+      assert.equal(res.statusCode, 400, res.body);
+    }
     for (const [i, c] of cases.entries()) {
       const res = await put(t, `/meshes/default/meshtrusts/s${i + 1}`, c.body);
       expectError(res, { status: 400, title: 'Could not process a resource', detail: 'Resource is not valid', params: c.params });
