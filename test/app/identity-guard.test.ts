@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import { buildDiagnosticsApp } from '../../src/api/diagnostics.js';
+import { guiSnapshot } from '../../src/api/gui/gui-state.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 describe('the guard of the cut-over to MeshIdentity', () => {
@@ -110,6 +111,8 @@ describe('the guard of the cut-over to MeshIdentity', () => {
       dataplanesIssued: 0,
       dataplanesTrusting: 2,
     });
+    const gui = (await guiSnapshot(t.services, Date.now())).meshes.find((m) => m.name === 'default')!;
+    assert.deepEqual(gui.identity?.cutOver, midway.cutOver, 'the /gui page shows the same');
     const diagnostics = await buildDiagnosticsApp(t.services);
     const metrics = (await diagnostics.inject({ method: 'GET', url: '/metrics' })).body;
     await diagnostics.close();
