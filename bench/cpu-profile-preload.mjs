@@ -17,7 +17,8 @@ if (dir) {
   // A same-thread session answers synchronously, so this works inside 'exit'.
   const write = (again) => {
     session.post('Profiler.stop', (err, result) => {
-      if (!err) writeFileSync(join(dir, `${process.pid}-${threadId}-${part++}.cpuprofile`), JSON.stringify(result.profile));
+      if (!err)
+        writeFileSync(join(dir, `${process.pid}-${threadId}-${part++}.cpuprofile`), JSON.stringify(result.profile));
     });
     if (again) session.post('Profiler.start');
   };

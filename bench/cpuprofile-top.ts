@@ -34,13 +34,23 @@ function top(file: string, count: number): string[] {
   });
   const idle = selfMicros.get('(idle)  ') ?? 0;
   const busy = total - idle;
-  const rows = [...selfMicros.entries()].filter(([k]) => k !== '(idle)  ').sort((a, b) => b[1] - a[1]).slice(0, count);
+  const rows = [...selfMicros.entries()]
+    .filter(([k]) => k !== '(idle)  ')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count);
   return [
     `${file}: ${(busy / 1000).toFixed(0)} ms busy of ${(total / 1000).toFixed(0)} ms`,
-    ...rows.map(([k, us]) => `  ${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`),
+    ...rows.map(
+      ([k, us]) =>
+        `  ${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`,
+    ),
   ];
 }
 
 const [target = '.', countArg = '30'] = process.argv.slice(2);
-const files = statSync(target).isDirectory() ? readdirSync(target).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(target, f)) : [target];
+const files = statSync(target).isDirectory()
+  ? readdirSync(target)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(target, f))
+  : [target];
 for (const file of files) console.log(top(file, Number(countArg)).join('\n') + '\n');

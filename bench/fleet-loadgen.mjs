@@ -15,12 +15,18 @@ let connectionErrors = 0; // requests that failed on their connection and were s
 function call(agent, method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(baseUrl + path, { method, agent, headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode, body: data, retryAfter: Number(res.headers['retry-after'] ?? 0) }));
-    });
+    const req = request(
+      baseUrl + path,
+      { method, agent, headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...headers } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (data += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, body: data, retryAfter: Number(res.headers['retry-after'] ?? 0) }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -56,11 +62,18 @@ function observe(dp) {
   const hit = mark.phase === 'propagate' ? dp.version !== mark.fromVersion.get(dp.name) : dp.backend === mark.backend;
   if (!hit) return;
   mark.times.set(dp.name, Date.now());
-  if (mark.times.size === fleet) process.send({ type: 'done', phase: mark.phase, times: [...mark.times.values()], retries, connectionErrors });
+  if (mark.times.size === fleet)
+    process.send({ type: 'done', phase: mark.phase, times: [...mark.times.values()], retries, connectionErrors });
 }
 
 async function issue(dp) {
-  const cert = await must(dp.agent, 'POST', `/meshes/default/dataplanes/${dp.name}/certificate`, { csr: dp.csr, bundleVersion: dp.version }, dp.auth);
+  const cert = await must(
+    dp.agent,
+    'POST',
+    `/meshes/default/dataplanes/${dp.name}/certificate`,
+    { csr: dp.csr, bundleVersion: dp.version },
+    dp.auth,
+  );
   dp.backend = cert.issuedBackend;
   dp.version = cert.bundleVersion;
   observe(dp);
@@ -81,7 +94,12 @@ async function resilient(send) {
 
 async function poll(dp) {
   while (!stopping) {
-    const res = await resilient(() => call(dp.agent, 'GET', `/meshes/default/dataplanes/${dp.name}/trust-bundle?wait=${pollWait}`, undefined, { ...dp.auth, 'if-none-match': `"${dp.version}"` }));
+    const res = await resilient(() =>
+      call(dp.agent, 'GET', `/meshes/default/dataplanes/${dp.name}/trust-bundle?wait=${pollWait}`, undefined, {
+        ...dp.auth,
+        'if-none-match': `"${dp.version}"`,
+      }),
+    );
     if (res.status === 304) continue;
     if (res.status === 429 || res.status === 503) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -99,7 +117,15 @@ async function poll(dp) {
 }
 
 async function register(dp, i) {
-  const spec = { type: 'Dataplane', mesh: 'default', name: dp.name, networking: { address: '127.0.0.1', inbound: [{ port: 20000 + (i % 1000), tags: { 'kuma.io/service': `svc-${i % 20}` } }] } };
+  const spec = {
+    type: 'Dataplane',
+    mesh: 'default',
+    name: dp.name,
+    networking: {
+      address: '127.0.0.1',
+      inbound: [{ port: 20000 + (i % 1000), tags: { 'kuma.io/service': `svc-${i % 20}` } }],
+    },
+  };
   await must(dp.agent, 'PUT', `/meshes/default/dataplanes/${dp.name}`, spec);
   const token = await call(dp.agent, 'POST', '/tokens/dataplane', { name: dp.name, mesh: 'default' });
   if (token.status !== 200) throw new Error(`token ${dp.name}: ${token.status} ${token.body}`);
@@ -110,11 +136,20 @@ async function register(dp, i) {
 process.on('message', async (msg) => {
   try {
     if (msg.cmd === 'start') {
-      for (let i = 0; i < fleet; i += 100) await Promise.all(dataplanes.slice(i, i + 100).map((dp, j) => register(dp, i + j)));
-      for (const dp of dataplanes) poll(dp).catch((err) => { if (!stopping) fail(err); });
+      for (let i = 0; i < fleet; i += 100)
+        await Promise.all(dataplanes.slice(i, i + 100).map((dp, j) => register(dp, i + j)));
+      for (const dp of dataplanes)
+        poll(dp).catch((err) => {
+          if (!stopping) fail(err);
+        });
       process.send({ type: 'ready' });
     } else if (msg.cmd === 'mark') {
-      mark = { phase: msg.phase, backend: msg.backend, times: new Map(), fromVersion: new Map(dataplanes.map((dp) => [dp.name, dp.version])) };
+      mark = {
+        phase: msg.phase,
+        backend: msg.backend,
+        times: new Map(),
+        fromVersion: new Map(dataplanes.map((dp) => [dp.name, dp.version])),
+      };
       process.send({ type: 'marked' });
     } else if (msg.cmd === 'stop') {
       stopping = true;

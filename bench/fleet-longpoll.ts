@@ -17,8 +17,15 @@ const JITTER_MS = Number(process.env.BENCH_REISSUE_JITTER_MS ?? 2000); // the ag
 const SAMPLE_EVERY_MS = 50;
 const trace = (msg: string) => process.env.BENCH_TRACE && console.error(`[fleet-longpoll] ${msg}`);
 
-const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
-const mesh = (enabled: string, list = backends) => ({ type: 'Mesh', name: 'default', mtls: { enabledBackend: enabled, backends: list } });
+const backends = [
+  { name: 'ca-1', type: 'builtin' },
+  { name: 'ca-2', type: 'builtin' },
+];
+const mesh = (enabled: string, list = backends) => ({
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend: enabled, backends: list },
+});
 
 /** The descriptor limit this process (and so its children) may use: 10,000 sockets on each side, and some. */
 function raiseFdLimit(): void {
@@ -36,7 +43,12 @@ function currentRssMiB(pid: number): number {
 
 const summary = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, p50Ms: Math.round(percentile(sorted, 50) * 10) / 10, p99Ms: Math.round(percentile(sorted, 99) * 10) / 10, maxMs: Math.round(sorted[sorted.length - 1] * 10) / 10 };
+  return {
+    count: sorted.length,
+    p50Ms: Math.round(percentile(sorted, 50) * 10) / 10,
+    p99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
+    maxMs: Math.round(sorted[sorted.length - 1] * 10) / 10,
+  };
 };
 
 export async function benchFleetLongPoll() {
@@ -62,12 +74,16 @@ export async function benchFleetLongPoll() {
   const call = (method: string, path: string, body?: object) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const text = body ? JSON.stringify(body) : undefined;
-      const req = request(server.baseUrl + path, { method, agent: operator, headers: text ? { 'content-type': 'application/json' } : {} }, (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: data }));
-      });
+      const req = request(
+        server.baseUrl + path,
+        { method, agent: operator, headers: text ? { 'content-type': 'application/json' } : {} },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (data += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: data }));
+        },
+      );
       req.on('error', reject);
       req.end(text);
     });
@@ -84,7 +100,16 @@ export async function benchFleetLongPoll() {
     await new Promise((r) => setTimeout(r, 1200)); // the sampler writes its file every second
     const heapBeforeFleetMiB = sampledHeapUsedMiB();
     loadgen = fork(join(ROOT, 'bench/fleet-loadgen.mjs'), [], {
-      env: { ...process.env, FLEET_CONFIG: JSON.stringify({ baseUrl: server.baseUrl, fleet: FLEET, csrs, jitterMs: JITTER_MS, pollWait: '60s' }) },
+      env: {
+        ...process.env,
+        FLEET_CONFIG: JSON.stringify({
+          baseUrl: server.baseUrl,
+          fleet: FLEET,
+          csrs,
+          jitterMs: JITTER_MS,
+          pollWait: '60s',
+        }),
+      },
       execArgv: [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -94,7 +119,9 @@ export async function benchFleetLongPoll() {
       messages.push(msg);
       for (const wake of waiters.splice(0)) wake();
     });
-    const exited = new Promise<never>((_, reject) => loadgen!.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`))));
+    const exited = new Promise<never>((_, reject) =>
+      loadgen!.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`))),
+    );
     const next = async (type: string) => {
       for (;;) {
         const error = messages.find((m) => m.type === 'error');
@@ -187,7 +214,10 @@ export async function benchFleetLongPoll() {
       /** process.memoryUsage() at the highest RSS sampled inside the server (MiB). */
       serverMemoryAtPeakMiB: JSON.parse(readFileSync(memoryFile, 'utf8')) as Record<string, number>,
       /** Over the whole run, inside the server: garbage-collection pauses and the event loop's delay. */
-      serverPauses: JSON.parse(readFileSync(`${memoryFile}.pauses.json`, 'utf8')) as Record<string, Record<string, number>>,
+      serverPauses: JSON.parse(readFileSync(`${memoryFile}.pauses.json`, 'utf8')) as Record<
+        string,
+        Record<string, number>
+      >,
       step1PutMs: step1At - step1Start,
       step1Propagation: summary(propagated),
       step2Reissue: { ...summary(reissued), secondsUntilAll: Math.round(Math.max(...reissued) / 10) / 100 },

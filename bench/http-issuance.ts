@@ -22,7 +22,17 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startCluster } from '../test/helpers/pg-cluster.mjs';
 import { newKeyAndCsr } from '../src/agent/csr.js';
-import { api, describeMachine, makeCsr, makeEcdsaCa, meshWithProvidedCa, ROOT, startMeshcp, tempDir, threadCpuSeconds } from './lib.js';
+import {
+  api,
+  describeMachine,
+  makeCsr,
+  makeEcdsaCa,
+  meshWithProvidedCa,
+  ROOT,
+  startMeshcp,
+  tempDir,
+  threadCpuSeconds,
+} from './lib.js';
 import { runWrk, type WrkLoad } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -34,7 +44,9 @@ const CSR_POOL = Number(process.env.BENCH_CSR_POOL ?? 4000);
 const ALL_TARGETS = ['admin', 'dataplane', 'dataplaneFreshKeys', 'cfssl', 'cfsslFreshKeys'] as const;
 type Target = (typeof ALL_TARGETS)[number];
 /** BENCH_TARGETS=dataplane,cfssl runs only those (e.g. to profile one path); the ratios then need both sides. */
-const TARGETS = ALL_TARGETS.filter((t) => !process.env.BENCH_TARGETS || process.env.BENCH_TARGETS.split(',').includes(t));
+const TARGETS = ALL_TARGETS.filter(
+  (t) => !process.env.BENCH_TARGETS || process.env.BENCH_TARGETS.split(',').includes(t),
+);
 
 export interface TargetResult {
   /** Median over the rounds. */
@@ -43,7 +55,13 @@ export interface TargetResult {
   cpuMicrosPerCert: number;
   /** Median over the rounds: the part of it spent on the process's main thread (for Go, its first thread only). */
   mainThreadMicrosPerCert: number;
-  runs: { certsPerSecond: number; cpuMicrosPerCert: number; mainThreadMicrosPerCert: number; certificates: number; errors: number }[];
+  runs: {
+    certsPerSecond: number;
+    cpuMicrosPerCert: number;
+    mainThreadMicrosPerCert: number;
+    certificates: number;
+    errors: number;
+  }[];
 }
 
 export type HttpIssuanceResult = {
@@ -100,7 +118,9 @@ async function post(url: string, body: string, headers: Record<string, string> =
  * The control plane's store for the run: SQLite in its data dir, or a throw-away PostgreSQL cluster (then only the
  * dataplane path runs: the store is what the column compares).
  */
-async function storeEnv(engine: 'sqlite' | 'postgres'): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+async function storeEnv(
+  engine: 'sqlite' | 'postgres',
+): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
   if (engine === 'sqlite') return { env: {}, stop: async () => {} };
   const cluster = await startCluster({ signals: false });
   await cluster.createDatabase('bench');
@@ -136,17 +156,49 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
   }
   const meshcp = await startMeshcp(join(dir, 'data'), env);
   const cfsslConfig = join(dir, 'cfssl.json');
-  writeFileSync(cfsslConfig, JSON.stringify({ signing: { default: { expiry: '24h', usages: ['digital signature', 'server auth', 'client auth'] } } }));
+  writeFileSync(
+    cfsslConfig,
+    JSON.stringify({
+      signing: { default: { expiry: '24h', usages: ['digital signature', 'server auth', 'client auth'] } },
+    }),
+  );
   const cfsslPort = 18000 + Math.floor(Math.random() * 1000);
-  const cfssl = spawn('cfssl', ['serve', '-address', '127.0.0.1', '-port', String(cfsslPort), '-ca', ca.certFile, '-ca-key', ca.keyFile, '-config', cfsslConfig], { stdio: 'ignore' });
+  const cfssl = spawn(
+    'cfssl',
+    [
+      'serve',
+      '-address',
+      '127.0.0.1',
+      '-port',
+      String(cfsslPort),
+      '-ca',
+      ca.certFile,
+      '-ca-key',
+      ca.keyFile,
+      '-config',
+      cfsslConfig,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
-    await api(meshcp.baseUrl, 'PUT', '/meshes/default', meshWithProvidedCa(readFileSync(ca.certFile, 'utf8'), readFileSync(ca.keyFile, 'utf8')));
+    await api(
+      meshcp.baseUrl,
+      'PUT',
+      '/meshes/default',
+      meshWithProvidedCa(readFileSync(ca.certFile, 'utf8'), readFileSync(ca.keyFile, 'utf8')),
+    );
     const tags = { 'kuma.io/service': ['web'] };
     await api(meshcp.baseUrl, 'PUT', '/meshes/default/dataplanes/web-1', {
-      type: 'Dataplane', mesh: 'default', name: 'web-1',
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
       networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
     });
-    const tokenRes = await fetch(`${meshcp.baseUrl}/tokens/dataplane`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mesh: 'default', name: 'web-1', tags }) });
+    const tokenRes = await fetch(`${meshcp.baseUrl}/tokens/dataplane`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mesh: 'default', name: 'web-1', tags }),
+    });
     if (!tokenRes.ok) throw new Error(`token: ${tokenRes.status} ${await tokenRes.text()}`);
     const dpHeaders = { Authorization: `Bearer ${(await tokenRes.text()).trim()}` };
     const meshcpUrl = `${meshcp.baseUrl}/meshes/default/dataplanes/web-1/certificate`;
@@ -157,9 +209,17 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
     const loads: Record<Target, WrkLoad> = {
       admin: { url: meshcpUrl, headers: {}, body: JSON.stringify({ csr }) },
       dataplane: { url: meshcpUrl, headers: dpHeaders, body: JSON.stringify({ csr, bundleVersion }) },
-      dataplaneFreshKeys: { url: meshcpUrl, headers: dpHeaders, bodiesFile: csrPoolFile(dir, 'meshcp-dp', freshCsrs, (c) => ({ csr: c, bundleVersion })) },
+      dataplaneFreshKeys: {
+        url: meshcpUrl,
+        headers: dpHeaders,
+        bodiesFile: csrPoolFile(dir, 'meshcp-dp', freshCsrs, (c) => ({ csr: c, bundleVersion })),
+      },
       cfssl: { url: cfsslUrl, headers: {}, body: JSON.stringify({ certificate_request: csr }) },
-      cfsslFreshKeys: { url: cfsslUrl, headers: {}, bodiesFile: csrPoolFile(dir, 'cfssl', freshCsrs, (c) => ({ certificate_request: c })) },
+      cfsslFreshKeys: {
+        url: cfsslUrl,
+        headers: {},
+        bodiesFile: csrPoolFile(dir, 'cfssl', freshCsrs, (c) => ({ certificate_request: c })),
+      },
     };
     // Every load is answered correctly before anything is timed (a dataplane answer, cfssl's success flag).
     const check = await post(meshcpUrl, loads.dataplane.body!, dpHeaders);
@@ -171,7 +231,10 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
     for (const target of targets) runWrk(loads[target], dir, { ...wrkOptions, seconds: 1 }); // warm-up, not counted
 
     const loadAverageBefore = loadavg().map((l) => Number(l.toFixed(2)));
-    const runs = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as TargetResult['runs']])) as Record<Target, TargetResult['runs']>;
+    const runs = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as TargetResult['runs']])) as Record<
+      Target,
+      TargetResult['runs']
+    >;
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
@@ -190,12 +253,15 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
         });
       }
     }
-    const summary = (target: Target): TargetResult => (runs[target].length === 0 ? { certsPerSecond: NaN, cpuMicrosPerCert: NaN, mainThreadMicrosPerCert: NaN, runs: [] } : {
-      certsPerSecond: median(runs[target].map((r) => r.certsPerSecond)),
-      cpuMicrosPerCert: median(runs[target].map((r) => r.cpuMicrosPerCert)),
-      mainThreadMicrosPerCert: median(runs[target].map((r) => r.mainThreadMicrosPerCert)),
-      runs: runs[target],
-    });
+    const summary = (target: Target): TargetResult =>
+      runs[target].length === 0
+        ? { certsPerSecond: NaN, cpuMicrosPerCert: NaN, mainThreadMicrosPerCert: NaN, runs: [] }
+        : {
+            certsPerSecond: median(runs[target].map((r) => r.certsPerSecond)),
+            cpuMicrosPerCert: median(runs[target].map((r) => r.cpuMicrosPerCert)),
+            mainThreadMicrosPerCert: median(runs[target].map((r) => r.mainThreadMicrosPerCert)),
+            runs: runs[target],
+          };
     const results = Object.fromEntries(ALL_TARGETS.map((t) => [t, summary(t)])) as Record<Target, TargetResult>;
     return {
       engine,
@@ -208,7 +274,9 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
       loadAverageBefore,
       ...results,
       dataplaneCpuRatio: Number((results.dataplane.cpuMicrosPerCert / results.cfssl.cpuMicrosPerCert).toFixed(2)),
-      freshKeysCpuRatio: Number((results.dataplaneFreshKeys.cpuMicrosPerCert / results.cfsslFreshKeys.cpuMicrosPerCert).toFixed(2)),
+      freshKeysCpuRatio: Number(
+        (results.dataplaneFreshKeys.cpuMicrosPerCert / results.cfsslFreshKeys.cpuMicrosPerCert).toFixed(2),
+      ),
       meshcpRps: results.admin.certsPerSecond,
       cfsslRps: results.cfssl.certsPerSecond,
       ratio: Number((results.admin.certsPerSecond / results.cfssl.certsPerSecond).toFixed(2)),
@@ -223,15 +291,23 @@ export async function benchHttpIssuance(options: { engine?: 'sqlite' | 'postgres
 
 /** One line per target, for a terminal. */
 export function describeHttpIssuance(r: HttpIssuanceResult): string[] {
-  return TARGETS.map((t) => `${t.padEnd(20)} ${String(r[t].certsPerSecond).padStart(6)}/s  ${String(r[t].cpuMicrosPerCert).padStart(5)} µs CPU/cert (main thread ${String(r[t].mainThreadMicrosPerCert).padStart(4)})  (runs: ${r[t].runs.map((x) => `${x.certsPerSecond}/s ${x.cpuMicrosPerCert} µs${x.errors ? ` ${x.errors} errors` : ''}`).join(', ')})`);
+  return TARGETS.map(
+    (t) =>
+      `${t.padEnd(20)} ${String(r[t].certsPerSecond).padStart(6)}/s  ${String(r[t].cpuMicrosPerCert).padStart(5)} µs CPU/cert (main thread ${String(r[t].mainThreadMicrosPerCert).padStart(4)})  (runs: ${r[t].runs.map((x) => `${x.certsPerSecond}/s ${x.cpuMicrosPerCert} µs${x.errors ? ` ${x.errors} errors` : ''}`).join(', ')})`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const result = await benchHttpIssuance();
   const machine = describeMachine();
-  console.log(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, OpenSSL ${machine.openssl}, cfssl ${machine.cfssl}; load average before: ${result.loadAverageBefore.join(' ')}`);
+  console.log(
+    `machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, OpenSSL ${machine.openssl}, cfssl ${machine.cfssl}; load average before: ${result.loadAverageBefore.join(' ')}`,
+  );
   for (const line of describeHttpIssuance(result)) console.log(line);
-  console.log(`dataplane CPU/cert vs cfssl: ${result.dataplaneCpuRatio}x, fresh keys: ${result.freshKeysCpuRatio}x (target <= 1)`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ machine, http: result }, null, 2) + '\n');
+  console.log(
+    `dataplane CPU/cert vs cfssl: ${result.dataplaneCpuRatio}x, fresh keys: ${result.freshKeysCpuRatio}x (target <= 1)`,
+  );
+  if (process.env.BENCH_JSON)
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ machine, http: result }, null, 2) + '\n');
 }

@@ -9,13 +9,18 @@ import { createRootCaCertificate, issueLeafCertificate, loadCaSigner } from '../
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 
 function caOf(keyType: 'ec' | 'rsa') {
-  const { privateKey, publicKey } = keyType === 'ec'
-    ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } =
+    keyType === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const now = Date.now();
   const certPem = createRootCaCertificate({
-    privateKey, publicKey, subject: { O: 'meshcp', OU: 'Mesh', CN: 'bench' }, uriSan: 'spiffe://bench',
-    notBefore: new Date(now - 10_000), notAfter: new Date(now + 365 * 24 * 3600_000),
+    privateKey,
+    publicKey,
+    subject: { O: 'meshcp', OU: 'Mesh', CN: 'bench' },
+    uriSan: 'spiffe://bench',
+    notBefore: new Date(now - 10_000),
+    notAfter: new Date(now + 365 * 24 * 3600_000),
   });
   return loadCaSigner(certPem, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
 }
@@ -25,7 +30,14 @@ function issuanceRate(keyType: 'ec' | 'rsa'): number {
   const leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
   const uris = ['spiffe://default/web', 'kuma://kuma.io/service/web', 'kuma://version/v1'];
   const issue = () =>
-    issueLeafCertificate({ ca, subjectPublicKeyDer: leafKey, publicKeyIsRsa: false, uris, notBefore: new Date(), notAfter: new Date(Date.now() + 86_400_000) });
+    issueLeafCertificate({
+      ca,
+      subjectPublicKeyDer: leafKey,
+      publicKeyIsRsa: false,
+      uris,
+      notBefore: new Date(),
+      notAfter: new Date(Date.now() + 86_400_000),
+    });
   for (let i = 0; i < 200; i++) issue(); // warm-up
   let count = 0;
   const start = process.hrtime.bigint();
@@ -39,7 +51,10 @@ function issuanceRate(keyType: 'ec' | 'rsa'): number {
 
 /** `openssl speed -seconds N ecdsap256 rsa2048`: sign/s of each. */
 function opensslSignRates(): { ecdsaP256: number; rsa2048: number } {
-  const out = execFileSync('openssl', ['speed', '-seconds', String(SECONDS), 'ecdsap256', 'rsa2048'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync('openssl', ['speed', '-seconds', String(SECONDS), 'ecdsap256', 'rsa2048'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const rsa = /rsa\s+2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)/.exec(out);
   const ec = /256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)/.exec(out);
   if (!rsa || !ec) throw new Error(`cannot read openssl speed output:\n${out}`);
@@ -61,7 +76,15 @@ export function benchInProcessIssuance() {
   const opensslEc = median(openssl.map((o) => o.ecdsaP256));
   const opensslRsa = median(openssl.map((o) => o.rsa2048));
   return {
-    ecdsaP256: { certsPerSecond: Math.round(median(ecdsa)), opensslSignPerSecond: opensslEc, ratio: Number((median(ecdsa) / opensslEc).toFixed(2)) },
-    rsa2048: { certsPerSecond: Math.round(median(rsa)), opensslSignPerSecond: opensslRsa, ratio: Number((median(rsa) / opensslRsa).toFixed(2)) },
+    ecdsaP256: {
+      certsPerSecond: Math.round(median(ecdsa)),
+      opensslSignPerSecond: opensslEc,
+      ratio: Number((median(ecdsa) / opensslEc).toFixed(2)),
+    },
+    rsa2048: {
+      certsPerSecond: Math.round(median(rsa)),
+      opensslSignPerSecond: opensslRsa,
+      ratio: Number((median(rsa) / opensslRsa).toFixed(2)),
+    },
   };
 }

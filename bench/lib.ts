@@ -14,17 +14,56 @@ export function tempDir(prefix: string): string {
 export function makeEcdsaCa(dir: string, name = 'bench-ca'): { certFile: string; keyFile: string } {
   const certFile = join(dir, `${name}.pem`);
   const keyFile = join(dir, `${name}-key.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
-    '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
 /** A P-256 CSR made by openssl (the same request for both sides of a comparison). */
 export function makeCsr(dir: string, name = 'bench'): string {
   const csrFile = join(dir, `${name}.csr`);
-  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
-    '-keyout', join(dir, `${name}.key`), '-out', csrFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      join(dir, `${name}.key`),
+      '-out',
+      csrFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return readFileSync(csrFile, 'utf8');
 }
 
@@ -84,7 +123,9 @@ export function meshWithProvidedCa(certPem: string, keyPem: string) {
     name: 'default',
     mtls: {
       enabledBackend: 'ca-1',
-      backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { inlineString: certPem }, key: { inlineString: keyPem } } }],
+      backends: [
+        { name: 'ca-1', type: 'provided', conf: { cert: { inlineString: certPem }, key: { inlineString: keyPem } } },
+      ],
     },
   };
 }

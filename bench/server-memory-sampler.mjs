@@ -30,14 +30,25 @@ if (isMainThread && file) {
   let ticks = 0;
   setInterval(() => {
     const usage = process.memoryUsage();
-    if (ticks++ % 10 === 0) writeFileSync(
-      `${file}.pauses.json`,
-      JSON.stringify({
-        gc: { count: gc.count, totalMs: Math.round(gc.totalMs), maxMs: round(gc.maxMs), over10Ms: gc.over10Ms, over10MsByKind: gc.over10MsByKind },
-        heapUsedMiB: mib(usage.heapUsed),
-        eventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
-      }),
-    );
+    if (ticks++ % 10 === 0)
+      writeFileSync(
+        `${file}.pauses.json`,
+        JSON.stringify({
+          gc: {
+            count: gc.count,
+            totalMs: Math.round(gc.totalMs),
+            maxMs: round(gc.maxMs),
+            over10Ms: gc.over10Ms,
+            over10MsByKind: gc.over10MsByKind,
+          },
+          heapUsedMiB: mib(usage.heapUsed),
+          eventLoopDelayMs: {
+            p50: round(loopDelay.percentile(50) / 1e6),
+            p99: round(loopDelay.percentile(99) / 1e6),
+            max: round(loopDelay.max / 1e6),
+          },
+        }),
+      );
     if (usage.rss <= peak) return;
     peak = usage.rss;
     const sample = Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, mib(v)]));

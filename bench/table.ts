@@ -21,8 +21,18 @@ export function tableRows(run: Run): Row[] {
   const rows: Row[] = [];
   const { inProcess, http, httpPostgres, validators, validatorsPostgres, fleet } = run;
   if (inProcess) {
-    rows.push(['in-process issuance, ECDSA P-256 CA', `${inProcess.ecdsaP256.certsPerSecond}/s vs openssl sign ${Math.round(inProcess.ecdsaP256.opensslSignPerSecond)}/s`, `${inProcess.ecdsaP256.ratio}x (>= 0.40)`, met(inProcess.ecdsaP256.ratio >= 0.4)]);
-    rows.push(['in-process issuance, RSA-2048 CA', `${inProcess.rsa2048.certsPerSecond}/s vs openssl sign ${Math.round(inProcess.rsa2048.opensslSignPerSecond)}/s`, `${inProcess.rsa2048.ratio}x (>= 0.70)`, met(inProcess.rsa2048.ratio >= 0.7)]);
+    rows.push([
+      'in-process issuance, ECDSA P-256 CA',
+      `${inProcess.ecdsaP256.certsPerSecond}/s vs openssl sign ${Math.round(inProcess.ecdsaP256.opensslSignPerSecond)}/s`,
+      `${inProcess.ecdsaP256.ratio}x (>= 0.40)`,
+      met(inProcess.ecdsaP256.ratio >= 0.4),
+    ]);
+    rows.push([
+      'in-process issuance, RSA-2048 CA',
+      `${inProcess.rsa2048.certsPerSecond}/s vs openssl sign ${Math.round(inProcess.rsa2048.opensslSignPerSecond)}/s`,
+      `${inProcess.rsa2048.ratio}x (>= 0.70)`,
+      met(inProcess.rsa2048.ratio >= 0.7),
+    ]);
   }
   if (http) {
     const path = (label: string, t: Run, vs?: Run): Row => [
@@ -38,19 +48,53 @@ export function tableRows(run: Run): Row[] {
   }
   if (httpPostgres?.dataplane) {
     const t = httpPostgres.dataplane;
-    rows.push([`HTTP issuance as a dataplane, PostgreSQL store`, `${t.certsPerSecond}/s, ${t.cpuMicrosPerCert} µs CPU/cert (control plane only)`, 'reported', '-']);
+    rows.push([
+      `HTTP issuance as a dataplane, PostgreSQL store`,
+      `${t.certsPerSecond}/s, ${t.cpuMicrosPerCert} µs CPU/cert (control plane only)`,
+      'reported',
+      '-',
+    ]);
   }
-  for (const [v, engine] of [[validators, 'SQLite'], [validatorsPostgres, 'PostgreSQL']] as const) {
+  for (const [v, engine] of [
+    [validators, 'SQLite'],
+    [validatorsPostgres, 'PostgreSQL'],
+  ] as const) {
     if (!v) continue;
-    for (const r of v.results) rows.push([`${r.case}, ${engine} (${v.activeDataplanes} active)`, ms(r), 'p99 <= 20 ms', met(r.p99Ms <= 20)]);
+    for (const r of v.results)
+      rows.push([`${r.case}, ${engine} (${v.activeDataplanes} active)`, ms(r), 'p99 <= 20 ms', met(r.p99Ms <= 20)]);
   }
   if (fleet) {
     const n = fleet.dataplanes;
-    rows.push([`${n} long-polling dataplanes: control plane peak RSS`, `${fleet.serverPeakRssMiB} MiB (idle with the fleet: ${fleet.serverIdleRssMiB} MiB${fleet.serverHeapPerWaitingPollKiB === undefined ? '' : `, heap ${fleet.serverHeapPerWaitingPollKiB} KiB/poll`})`, '<= 400 MB', met(fleet.serverPeakRssMiB * 1.048576 <= 400)]);
-    rows.push([`${n} dataplanes: new bundle after step 1`, ms(fleet.step1Propagation), 'p99 <= 2 s', met(fleet.step1Propagation.p99Ms <= 2000)]);
-    rows.push([`${n} dataplanes: all re-issued after step 2`, `${fleet.step2Reissue.secondsUntilAll} s (server CPU ${fleet.step2ServerCpuSeconds} s)`, '<= 20 s', met(fleet.step2Reissue.secondsUntilAll <= 20)]);
-    rows.push([`status page during the storms`, ms(fleet.operatorStatus), 'p99 <= 20 ms', met(fleet.operatorStatus.p99Ms <= 20)]);
-    rows.push([`dry run during the storms`, ms(fleet.operatorDryRun), 'p99 <= 20 ms', met(fleet.operatorDryRun.p99Ms <= 20)]);
+    rows.push([
+      `${n} long-polling dataplanes: control plane peak RSS`,
+      `${fleet.serverPeakRssMiB} MiB (idle with the fleet: ${fleet.serverIdleRssMiB} MiB${fleet.serverHeapPerWaitingPollKiB === undefined ? '' : `, heap ${fleet.serverHeapPerWaitingPollKiB} KiB/poll`})`,
+      '<= 400 MB',
+      met(fleet.serverPeakRssMiB * 1.048576 <= 400),
+    ]);
+    rows.push([
+      `${n} dataplanes: new bundle after step 1`,
+      ms(fleet.step1Propagation),
+      'p99 <= 2 s',
+      met(fleet.step1Propagation.p99Ms <= 2000),
+    ]);
+    rows.push([
+      `${n} dataplanes: all re-issued after step 2`,
+      `${fleet.step2Reissue.secondsUntilAll} s (server CPU ${fleet.step2ServerCpuSeconds} s)`,
+      '<= 20 s',
+      met(fleet.step2Reissue.secondsUntilAll <= 20),
+    ]);
+    rows.push([
+      `status page during the storms`,
+      ms(fleet.operatorStatus),
+      'p99 <= 20 ms',
+      met(fleet.operatorStatus.p99Ms <= 20),
+    ]);
+    rows.push([
+      `dry run during the storms`,
+      ms(fleet.operatorDryRun),
+      'p99 <= 20 ms',
+      met(fleet.operatorDryRun.p99Ms <= 20),
+    ]);
   }
   return rows;
 }
@@ -68,6 +112,8 @@ export function printTable(machine: Machine, rows: Row[]): void {
 }
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? '')) {
-  const run = JSON.parse(readFileSync(process.argv[2] ?? new URL('./results/latest.json', import.meta.url), 'utf8')) as Run;
+  const run = JSON.parse(
+    readFileSync(process.argv[2] ?? new URL('./results/latest.json', import.meta.url), 'utf8'),
+  ) as Run;
   printTable(run.machine, tableRows(run));
 }

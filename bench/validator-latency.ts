@@ -18,7 +18,10 @@ import { startCluster, type PgCluster } from '../test/helpers/pg-cluster.mjs';
 import { percentile, tempDir } from './lib.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
-const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
+const backends = [
+  { name: 'ca-1', type: 'builtin' },
+  { name: 'ca-2', type: 'builtin' },
+];
 const step1 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends } };
 const step2 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends } };
 const step3 = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-2', backends: [backends[1]] } };
@@ -29,7 +32,10 @@ export interface ValidatorBenchOptions {
 }
 
 /** The store settings for the engine; PostgreSQL gets a fresh cluster, stopped by the returned `stop`. */
-async function storeFor(engine: 'sqlite' | 'postgres', config: Config): Promise<{ store: Config['store']; stop: () => Promise<void> }> {
+async function storeFor(
+  engine: 'sqlite' | 'postgres',
+  config: Config,
+): Promise<{ store: Config['store']; stop: () => Promise<void> }> {
   if (engine === 'sqlite') return { store: config.store, stop: async () => {} };
   const cluster: PgCluster = await startCluster({ signals: false });
   await cluster.createDatabase('bench');
@@ -54,13 +60,28 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
   const database = await storeFor(engine, config);
   config.store = database.store;
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(randomBytes(32)), instanceId: 'bench' });
-  const services = await createServices({ store, config, log: createLogger('silent'), adminToken: 'x', instanceId: 'bench' });
+  const store = await openStore({
+    store: config.store,
+    dataDir,
+    cipher: new SecretCipher(randomBytes(32)),
+    instanceId: 'bench',
+  });
+  const services = await createServices({
+    store,
+    config,
+    log: createLogger('silent'),
+    adminToken: 'x',
+    instanceId: 'bench',
+  });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const call = async (method: string, path: string, body?: object) => {
-    const res = await fetch(base + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(base + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
     await res.arrayBuffer();
     return res.status;
   };
@@ -73,7 +94,14 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
     const setFleet = async (issuedBy: (i: number) => string, trustsBoth: (i: number) => boolean) => {
       await store.transaction(async ({ facts }) => {
         for (const [i, name] of names.entries()) {
-          await facts.recordIssue('default', name, { backend: issuedBy(i), identity: 'x', notBefore: now - 1000, notAfter: now + 86_400_000, renewAfter: now + 60_000, issuedAt: now });
+          await facts.recordIssue('default', name, {
+            backend: issuedBy(i),
+            identity: 'x',
+            notBefore: now - 1000,
+            notAfter: now + 86_400_000,
+            renewAfter: now + 60_000,
+            issuedAt: now,
+          });
           if (trustsBoth(i)) await facts.acknowledge('default', name, versionStep1, now);
         }
       });
@@ -84,7 +112,13 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
     const resourcesStarted = Date.now();
     await store.transaction(async ({ resources }) => {
       for (const name of names) {
-        await resources.upsert('Dataplane', 'default', name, { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } }, {});
+        await resources.upsert(
+          'Dataplane',
+          'default',
+          name,
+          { networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } },
+          {},
+        );
       }
     });
 
@@ -99,24 +133,55 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
         if (status !== expected) throw new Error(`${label}: expected ${expected}, got ${status}`);
       }
       times.sort((a, b) => a - b);
-      return { case: label, status: expected, p50Ms: Number(percentile(times, 50).toFixed(2)), p99Ms: Number(percentile(times, 99).toFixed(2)) };
+      return {
+        case: label,
+        status: expected,
+        p50Ms: Number(percentile(times, 50).toFixed(2)),
+        p99Ms: Number(percentile(times, 99).toFixed(2)),
+      };
     };
 
     const results = [];
     const seedStarted = Date.now();
-    await setFleet(() => 'ca-1', (i) => i % 2 === 0); // half the fleet has not acknowledged ca-2 yet
+    await setFleet(
+      () => 'ca-1',
+      (i) => i % 2 === 0,
+    ); // half the fleet has not acknowledged ca-2 yet
     const seedSeconds = Math.round((Date.now() - seedStarted + resourcesSeconds * 1000) / 100) / 10;
-    results.push(await measure('step 2 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step2)));
+    results.push(
+      await measure('step 2 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step2)),
+    );
     results.push(await measure('status, step 2 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
-    await setFleet(() => 'ca-1', () => true);
-    results.push(await measure('step 2 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step2)));
+    await setFleet(
+      () => 'ca-1',
+      () => true,
+    );
+    results.push(
+      await measure('step 2 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step2)),
+    );
     await services.meshes.put('', 'default', step2, { principal: { kind: 'admin' }, dryRun: false, force: false });
-    await setFleet((i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'), () => true); // half re-issued by ca-2
-    results.push(await measure('step 3 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step3)));
+    await setFleet(
+      (i) => (i % 2 === 0 ? 'ca-2' : 'ca-1'),
+      () => true,
+    ); // half re-issued by ca-2
+    results.push(
+      await measure('step 3 dry run, refused', 409, () => call('PUT', '/meshes/default?dryRun=true', step3)),
+    );
     results.push(await measure('status, step 3 waiting', 200, () => call('GET', '/meshes/default/ca-rotation')));
-    await setFleet(() => 'ca-2', () => true);
-    results.push(await measure('step 3 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step3)));
-    return { engine, activeDataplanes: await services.facts.countActive('default', Date.now()), seedSeconds, iterations: ITERATIONS, results };
+    await setFleet(
+      () => 'ca-2',
+      () => true,
+    );
+    results.push(
+      await measure('step 3 dry run, accepted', 200, () => call('PUT', '/meshes/default?dryRun=true', step3)),
+    );
+    return {
+      engine,
+      activeDataplanes: await services.facts.countActive('default', Date.now()),
+      seedSeconds,
+      iterations: ITERATIONS,
+      results,
+    };
   } finally {
     await app.close();
     await services.close();

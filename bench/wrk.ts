@@ -47,15 +47,24 @@ end
 `;
 }
 
-export function runWrk(load: WrkLoad, dir: string, options: { connections: number; threads: number; seconds: number }): WrkResult {
+export function runWrk(
+  load: WrkLoad,
+  dir: string,
+  options: { connections: number; threads: number; seconds: number },
+): WrkResult {
   const file = join(dir, `wrk-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(file, script(load));
-  const out = execFileSync('wrk', [`-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '-s', file, load.url], { encoding: 'utf8' });
+  const out = execFileSync(
+    'wrk',
+    [`-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '-s', file, load.url],
+    { encoding: 'utf8' },
+  );
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   if (!Number.isFinite(requests) || !Number.isFinite(rps)) throw new Error(`unexpected wrk output:\n${out}`);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = (non2xx ? Number(non2xx[1]) : 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  const errors =
+    (non2xx ? Number(non2xx[1]) : 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   return { requests, errors, rps };
 }

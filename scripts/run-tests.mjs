@@ -14,7 +14,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** test/<dir>/*.test.ts, sorted, as the shell would expand the glob (Node 20's --test does not expand globs). */
 function testFiles(dirs) {
   return dirs.flatMap((dir) =>
-    readdirSync(join(ROOT, 'test', dir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/${dir}/${f}`),
+    readdirSync(join(ROOT, 'test', dir))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => `test/${dir}/${f}`),
   );
 }
 
@@ -67,7 +70,9 @@ function runPass(pass, url) {
   });
   const groupId = child.pid;
   const watchdog = setTimeout(() => {
-    console.log(`# run-tests: ${pass.label}: still running after ${Math.round(PASS_DEADLINE_MS / 1000)} s, killed; running then:`);
+    console.log(
+      `# run-tests: ${pass.label}: still running after ${Math.round(PASS_DEADLINE_MS / 1000)} s, killed; running then:`,
+    );
     for (const line of stillRunning(groupId)) console.log(`# run-tests:   ${line}`);
     process.kill(-groupId, 'SIGKILL');
   }, PASS_DEADLINE_MS);
@@ -88,11 +93,15 @@ try {
     console.log(`# run-tests: ${pass.label}: ${pass.files.length} files`);
     const passStart = Date.now();
     const code = await runPass(pass, cluster.url);
-    console.log(`# run-tests: ${pass.label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((Date.now() - passStart) / 1000).toFixed(1)} s`);
+    console.log(
+      `# run-tests: ${pass.label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((Date.now() - passStart) / 1000).toFixed(1)} s`,
+    );
     if (code !== 0) failed.push(pass.label);
   }
 } finally {
   await cluster.stop();
 }
-console.log(`# run-tests: ${failed.length ? `failed: ${failed.join('; ')}` : 'every pass passed'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+console.log(
+  `# run-tests: ${failed.length ? `failed: ${failed.join('; ')}` : 'every pass passed'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+);
 process.exit(interrupted ? 130 : failed.length ? 1 : 0);

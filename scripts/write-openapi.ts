@@ -4,5 +4,8 @@ import YAML from 'yaml';
 import { openApiDocument } from '../test/helpers/openapi.js';
 
 const doc = await openApiDocument();
-writeFileSync(new URL('../openapi/openapi.yaml', import.meta.url), YAML.stringify(doc, { aliasDuplicateObjects: false }));
+writeFileSync(
+  new URL('../openapi/openapi.yaml', import.meta.url),
+  YAML.stringify(doc, { aliasDuplicateObjects: false }),
+);
 console.log('wrote openapi/openapi.yaml');

@@ -1,5 +1,11 @@
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { installAuth } from './api/auth.js';
 import { BODY_LIMIT_BYTES, installBodyParsers } from './api/body-parsers.js';
@@ -72,14 +78,21 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     adminToken: services.adminToken,
     dataplaneTokens: services.tokens,
   });
-  installDataplaneTokenPolicy(app, { store: services.store.resources, requireServiceTag: services.config.dpTokenRequireServiceTag });
+  installDataplaneTokenPolicy(app, {
+    store: services.store.resources,
+    requireServiceTag: services.config.dpTokenRequireServiceTag,
+  });
   // One line per request (debug unless MESHCP_LOG_REQUESTS), without headers or bodies; metrics; the event log.
   installOpsHooks(app, services);
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'meshcp', version: VERSION, description: "A service-mesh CA control plane following Kuma's Universal REST API." },
+      info: {
+        title: 'meshcp',
+        version: VERSION,
+        description: "A service-mesh CA control plane following Kuma's Universal REST API.",
+      },
     },
     transform: ({ schema, url }) => ({ schema: openApiOfRoute(schema) as typeof schema, url }),
   });

@@ -26,7 +26,10 @@ export const REDACTED_PATHS = [
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   // ISO times, so a JSON log line is readable as it stands (pino's default is epoch milliseconds).
-  return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    { level, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    destination,
+  );
 }
 
 /** A file created once with mode 0600; later starts read it back. */
@@ -61,7 +64,10 @@ export function loadAdminToken(config: Config, log: Logger): string {
   }
   const file = join(config.dataDir, 'admin-token');
   const { value, created } = readOrCreatePrivateFile(file, () => randomBytes(32).toString('base64url'));
-  log.info({ file }, created ? 'admin token written (use it as "Authorization: Bearer <token>")' : 'admin token loaded');
+  log.info(
+    { file },
+    created ? 'admin token written (use it as "Authorization: Bearer <token>")' : 'admin token loaded',
+  );
   return value;
 }
 

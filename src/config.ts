@@ -12,7 +12,10 @@ export const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]
 
 /** MESHCP_API_HTTPS_HOSTNAMES: comma-separated DNS names and IP addresses; returns an error message for a bad entry. */
 function parseHostnameList(raw: string | undefined): { names: string[] } | { error: string } {
-  const names = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) {
     if (isIP(name) === 0 && (!DNS_NAME.test(name) || name.length > 253)) {
       return { error: `MESHCP_API_HTTPS_HOSTNAMES: "${name}" is neither a DNS name nor an IP address` };
@@ -70,10 +73,10 @@ export interface Config {
 
 function parseAdminToken(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  if (raw.trim().length < 32) throw new ConfigError('MESHCP_ADMIN_TOKEN must be at least 32 characters (openssl rand -base64 32)');
+  if (raw.trim().length < 32)
+    throw new ConfigError('MESHCP_ADMIN_TOKEN must be at least 32 characters (openssl rand -base64 32)');
   return raw.trim();
 }
-
 
 /** Kuma's variable names (KUMA_STORE_POSTGRES_*), with our prefix. */
 function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): StoreConfig {
@@ -82,14 +85,20 @@ function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): Sto
   if (type !== 'postgres') throw new ConfigError(`MESHCP_STORE_TYPE must be "sqlite" or "postgres", got "${type}"`);
   // Each instance would otherwise make its own key file, and secrets written by one would not decrypt on another.
   if (!secretsKey) {
-    throw new ConfigError('MESHCP_SECRETS_KEY must be set with MESHCP_STORE_TYPE=postgres: every instance needs the same key (openssl rand -base64 32)');
+    throw new ConfigError(
+      'MESHCP_SECRETS_KEY must be set with MESHCP_STORE_TYPE=postgres: every instance needs the same key (openssl rand -base64 32)',
+    );
   }
   const tlsMode = env.MESHCP_STORE_POSTGRES_TLS_MODE || 'disable';
   if (!(POSTGRES_TLS_MODES as readonly string[]).includes(tlsMode)) {
-    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_MODE must be one of ${POSTGRES_TLS_MODES.join(', ')}, got "${tlsMode}"`);
+    throw new ConfigError(
+      `MESHCP_STORE_POSTGRES_TLS_MODE must be one of ${POSTGRES_TLS_MODES.join(', ')}, got "${tlsMode}"`,
+    );
   }
   if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && !env.MESHCP_STORE_POSTGRES_TLS_CA_FILE) {
-    throw new ConfigError(`MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA of the server with MESHCP_STORE_POSTGRES_TLS_MODE=${tlsMode}`);
+    throw new ConfigError(
+      `MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA of the server with MESHCP_STORE_POSTGRES_TLS_MODE=${tlsMode}`,
+    );
   }
   return {
     type,
@@ -100,7 +109,11 @@ function parseStore(env: NodeJS.ProcessEnv, secretsKey: string | undefined): Sto
     dbName: env.MESHCP_STORE_POSTGRES_DB_NAME || 'meshcp',
     tlsMode: tlsMode as PostgresTlsMode,
     tlsCaFile: env.MESHCP_STORE_POSTGRES_TLS_CA_FILE || undefined,
-    maxOpenConnections: parsePositiveInt('MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS', env.MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS, 20),
+    maxOpenConnections: parsePositiveInt(
+      'MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS',
+      env.MESHCP_STORE_POSTGRES_MAX_OPEN_CONNECTIONS,
+      20,
+    ),
     autoMigrate: parseBool('MESHCP_STORE_POSTGRES_AUTO_MIGRATE', env.MESHCP_STORE_POSTGRES_AUTO_MIGRATE, false),
   };
 }
@@ -127,21 +140,24 @@ function parsePositiveInt(name: string, raw: string | undefined, fallback: numbe
 function parseNonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
 }
 
 function parseTimeout(name: string, raw: string | undefined, fallback: string): number {
   const text = raw === undefined || raw === '' ? fallback : raw;
   const ms = parseDuration(text);
-  if (ms === null || ms <= 0) throw new ConfigError(`${name} must be a positive duration like ${fallback}, got "${text}"`);
+  if (ms === null || ms <= 0)
+    throw new ConfigError(`${name} must be a positive duration like ${fallback}, got "${text}"`);
   return ms;
 }
 
 function parseCount(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 64) throw new ConfigError(`${name} must be an integer from 0 to 64, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0 || value > 64)
+    throw new ConfigError(`${name} must be an integer from 0 to 64, got "${raw}"`);
   return value;
 }
 
@@ -184,13 +200,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     localhostIsAdmin: parseBool('MESHCP_LOCALHOST_IS_ADMIN', env.MESHCP_LOCALHOST_IS_ADMIN, true),
     secretsKey: env.MESHCP_SECRETS_KEY || undefined,
     adminToken: parseAdminToken(env.MESHCP_ADMIN_TOKEN),
-    skipDefaultMeshCreation: parseBool('MESHCP_DEFAULTS_SKIP_MESH_CREATION', env.MESHCP_DEFAULTS_SKIP_MESH_CREATION, false),
+    skipDefaultMeshCreation: parseBool(
+      'MESHCP_DEFAULTS_SKIP_MESH_CREATION',
+      env.MESHCP_DEFAULTS_SKIP_MESH_CREATION,
+      false,
+    ),
     dpOnlineWindowMs,
     logLevel: env.MESHCP_LOG_LEVEL || 'info',
-    dpCertRequestsPerMinute: parsePositiveInt('MESHCP_DP_CERT_REQUESTS_PER_MINUTE', env.MESHCP_DP_CERT_REQUESTS_PER_MINUTE, 30),
+    dpCertRequestsPerMinute: parsePositiveInt(
+      'MESHCP_DP_CERT_REQUESTS_PER_MINUTE',
+      env.MESHCP_DP_CERT_REQUESTS_PER_MINUTE,
+      30,
+    ),
     // One core stays with the main thread (HTTP, JSON, SQLite): measured, 2 workers on 2 cores sign 17% less than 1.
-    signingWorkers: parseCount('MESHCP_SIGNING_WORKERS', env.MESHCP_SIGNING_WORKERS, Math.min(4, Math.max(1, availableParallelism() - 1))),
-    dpTokenRequireServiceTag: parseBool('MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG', env.MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG, false),
+    signingWorkers: parseCount(
+      'MESHCP_SIGNING_WORKERS',
+      env.MESHCP_SIGNING_WORKERS,
+      Math.min(4, Math.max(1, availableParallelism() - 1)),
+    ),
+    dpTokenRequireServiceTag: parseBool(
+      'MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG',
+      env.MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG,
+      false,
+    ),
     maxLongPolls: parsePositiveInt('MESHCP_MAX_LONG_POLLS', env.MESHCP_MAX_LONG_POLLS, 10_000),
     httpsCertFile: env.MESHCP_API_HTTPS_CERT_FILE || undefined,
     httpsKeyFile: env.MESHCP_API_HTTPS_KEY_FILE || undefined,
@@ -201,7 +233,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpsHostnames: parseHostnames(env.MESHCP_API_HTTPS_HOSTNAMES),
     store: parseStore(env, env.MESHCP_SECRETS_KEY || undefined),
     maxConnections: parsePositiveInt('MESHCP_API_MAX_CONNECTIONS', env.MESHCP_API_MAX_CONNECTIONS, 15_000),
-    maxConnectionsPerAddress: parseNonNegativeInt('MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS', env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS, 1_024),
+    maxConnectionsPerAddress: parseNonNegativeInt(
+      'MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS',
+      env.MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS,
+      1_024,
+    ),
     firstByteTimeoutMs: parseTimeout('MESHCP_API_FIRST_BYTE_TIMEOUT', env.MESHCP_API_FIRST_BYTE_TIMEOUT, '10s'),
     headersTimeoutMs: parseTimeout('MESHCP_API_HEADERS_TIMEOUT', env.MESHCP_API_HEADERS_TIMEOUT, '10s'),
     // Longer than clients keep idle sockets (Node's agent: 5 s; load balancers: 60 s), so the server is never the one
@@ -210,7 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Above the 60 s long-poll bound: a waiting poll's socket is silent until it is answered.
     idleTimeoutMs: parseTimeout('MESHCP_API_IDLE_TIMEOUT', env.MESHCP_API_IDLE_TIMEOUT, '90s'),
   };
-  if (config.idleTimeoutMs <= 60_000) throw new ConfigError('MESHCP_API_IDLE_TIMEOUT must be above the 60s trust-bundle long-poll bound');
+  if (config.idleTimeoutMs <= 60_000)
+    throw new ConfigError('MESHCP_API_IDLE_TIMEOUT must be above the 60s trust-bundle long-poll bound');
   if (Boolean(config.httpsCertFile) !== Boolean(config.httpsKeyFile)) {
     throw new ConfigError('MESHCP_API_HTTPS_CERT_FILE and MESHCP_API_HTTPS_KEY_FILE must be set together');
   }

@@ -5,7 +5,14 @@ import { buildApp } from './app.js';
 import { buildDiagnosticsApp } from './api/diagnostics.js';
 import { FleetWatch } from './ops/fleet-watch.js';
 import { describeListenError, logDestination } from './ops/log-output.js';
-import { createLogger, loadAdminToken, loadInstanceId, loadServerTls, looseDataDirMode, prepareDataDir } from './bootstrap.js';
+import {
+  createLogger,
+  loadAdminToken,
+  loadInstanceId,
+  loadServerTls,
+  looseDataDirMode,
+  prepareDataDir,
+} from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createServices } from './services.js';
 import { migrateUp, openStore, StoreStartError } from './store/open-store.js';
@@ -36,12 +43,20 @@ async function main(): Promise<void> {
     instanceId,
     notice: (message, fields) => log.info(fields, message),
   });
-  log.info({ store: store.kind }, store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)');
+  log.info(
+    { store: store.kind },
+    store.kind === 'sqlite' ? 'store: SQLite in the data directory' : 'store: PostgreSQL (shared by every instance)',
+  );
   const services = await createServices({ store, config, log, adminToken: loadAdminToken(config, log), instanceId });
 
   if (!config.skipDefaultMeshCreation && !(await services.meshes.exists('', 'default'))) {
     // Instances starting together may all get here: the mesh lock makes one create it, the others find it.
-    const outcome = await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+    const outcome = await services.meshes.put(
+      '',
+      'default',
+      { type: 'Mesh', name: 'default' },
+      { principal: { kind: 'admin' }, dryRun: false, force: false },
+    );
     if (outcome === 'created') log.info({ event: 'mesh-created', mesh: 'default' }, 'mesh default created');
   }
 
@@ -68,7 +83,10 @@ async function main(): Promise<void> {
   servers.push(http);
   log.info({ address: http.addresses()[0], url: urlOf('http', http) }, 'HTTP API listening');
   if (config.httpsPort !== -1) {
-    const https = await buildApp(services, { https: { ...loadServerTls(config), handshakeTimeout: config.firstByteTimeoutMs }, connectionGate });
+    const https = await buildApp(services, {
+      https: { ...loadServerTls(config), handshakeTimeout: config.firstByteTimeoutMs },
+      connectionGate,
+    });
     await listenOn(https, config.apiAddress, config.httpsPort, 'MESHCP_API_HTTPS_PORT');
     servers.push(https);
     log.info({ address: https.addresses()[0], url: urlOf('https', https) }, 'HTTPS API listening');
@@ -78,11 +96,18 @@ async function main(): Promise<void> {
     const diagnostics = await buildDiagnosticsApp(services);
     await listenOn(diagnostics, config.apiAddress, config.diagnosticsPort, 'MESHCP_DIAGNOSTICS_PORT');
     servers.push(diagnostics);
-    log.info({ address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` }, 'diagnostics listening (Prometheus metrics)');
+    log.info(
+      { address: diagnostics.addresses()[0], url: `${urlOf('http', diagnostics)}/metrics` },
+      'diagnostics listening (Prometheus metrics)',
+    );
   }
-  watch = new FleetWatch({ ...services, store: services.store.resources, now: () => services.clock.now(), dpOnlineWindowMs: config.dpOnlineWindowMs });
+  watch = new FleetWatch({
+    ...services,
+    store: services.store.resources,
+    now: () => services.clock.now(),
+    dpOnlineWindowMs: config.dpOnlineWindowMs,
+  });
   watch.start();
-
 }
 
 class ListenError extends Error {}
@@ -114,7 +139,10 @@ async function migrate(args: string[]): Promise<void> {
 const [command, ...args] = process.argv.slice(2);
 const run = command === 'migrate' ? () => migrate(args) : command === undefined || command === 'run' ? main : undefined;
 
-(run ?? (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`))))().catch((err) => {
+(
+  run ??
+  (() => Promise.reject(new ConfigError(`unknown command "${command}": use "meshcp" (run) or "meshcp migrate up"`)))
+)().catch((err) => {
   if (err instanceof ConfigError || err instanceof ListenError || err instanceof StoreStartError) {
     console.error(`meshcp: ${err.message}`);
   } else {

@@ -108,7 +108,9 @@ export async function createServices(deps: {
       ca.invalidateAll();
       return;
     }
-    ca.reload(mesh).catch((err: unknown) => deps.log.warn({ mesh, err: (err as Error).message }, 'could not reload the CA state of a changed mesh'));
+    ca.reload(mesh).catch((err: unknown) =>
+      deps.log.warn({ mesh, err: (err as Error).message }, 'could not reload the CA state of a changed mesh'),
+    );
   });
   // Another instance's commit: the same as a local one for caches and waiting long-polls.
   store.changes.subscribe((mesh) => events.meshChanged(mesh));
@@ -142,7 +144,14 @@ export async function createServices(deps: {
       await store.close();
     })());
   return {
-    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, now: () => clock.now() }),
+    metrics: new MeshcpMetrics({
+      store: store.resources,
+      facts,
+      ca,
+      longPolls,
+      fleetLane: fleetTurns,
+      now: () => clock.now(),
+    }),
     config: deps.config,
     log: deps.log,
     store,
@@ -155,7 +164,12 @@ export async function createServices(deps: {
     secrets: handles.Secret as ResourceHandle<SecretSpec>,
     globalSecrets: handles.GlobalSecret as ResourceHandle<SecretSpec>,
     dataplanes,
-    tokens: new DataplaneTokenService(store.resources, events, { requireServiceTag: deps.config.dpTokenRequireServiceTag }, clock),
+    tokens: new DataplaneTokenService(
+      store.resources,
+      events,
+      { requireServiceTag: deps.config.dpTokenRequireServiceTag },
+      clock,
+    ),
     certificates: new CertificateService(dataplanes, ca, signing, recorder, identities, deps.config.certProfile, clock),
     signing,
     trustBundles: new TrustBundleService(dataplanes, ca, facts, events, identities, deps.config.certProfile, clock),
@@ -177,7 +191,8 @@ export async function createServices(deps: {
         const why = err instanceof DomainError ? err.detail : (err as Error).message;
         return { ok: false, reason: `the ${store.kind} store does not answer: ${why}` };
       }
-      if (!store.changes.healthy) return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
+      if (!store.changes.healthy)
+        return { ok: false, reason: 'not listening for changes made by other instances (reconnecting)' };
       return { ok: true };
     },
     close,

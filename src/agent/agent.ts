@@ -104,7 +104,13 @@ export class DataplaneAgent extends EventEmitter {
     const addresses = new AddressList(parseAddressList(options.cpAddress), ({ from, to, reason }) =>
       this.log({ event: 'cp-switch', from, to, reason }),
     );
-    this.api = new ApiClient({ address: addresses, token: options.token, caPem: options.caPem, userAgent: 'meshcp-dp', timeoutMs: this.requestTimeoutMs });
+    this.api = new ApiClient({
+      address: addresses,
+      token: options.token,
+      caPem: options.caPem,
+      userAgent: 'meshcp-dp',
+      timeoutMs: this.requestTimeoutMs,
+    });
   }
 
   /** The control-plane address in use. */
@@ -113,7 +119,11 @@ export class DataplaneAgent extends EventEmitter {
   }
 
   private log(event: AgentEvent): void {
-    this.options.log?.({ time: new Date(this.clock.now()).toISOString(), dataplane: `${this.mesh}/${this.name}`, ...event });
+    this.options.log?.({
+      time: new Date(this.clock.now()).toISOString(),
+      dataplane: `${this.mesh}/${this.name}`,
+      ...event,
+    });
   }
 
   private get base(): string {
@@ -207,7 +217,11 @@ export class DataplaneAgent extends EventEmitter {
   private async publish(): Promise<void> {
     const material = this.material!;
     if (this.options.outputDir) {
-      const version = await publishFileSet(this.options.outputDir, { certPem: material.certPem, keyPem: material.keyPem, caPem: material.caPem }, this.clock.now());
+      const version = await publishFileSet(
+        this.options.outputDir,
+        { certPem: material.certPem, keyPem: material.keyPem, caPem: material.caPem },
+        this.clock.now(),
+      );
       this.log({ event: 'files-written', dir: this.options.outputDir, version, bundleVersion: material.bundleVersion });
     }
     if (this.options.reloadCommand) this.reloadPending = true;
@@ -223,15 +237,32 @@ export class DataplaneAgent extends EventEmitter {
     });
     if (!outcome.ok) {
       this.reloadFailures++;
-      const why = outcome.timedOut ? `timed out after ${outcome.durationMs} ms` : `exited with ${outcome.code ?? 'a signal'}`;
-      this.log({ event: 'reload', ok: false, durationMs: outcome.durationMs, exitCode: outcome.code, timedOut: outcome.timedOut, output: outcome.output });
-      throw new ReloadFailed(`reload command ${why}; the proxy keeps bundle ${this.held?.bundleVersion ?? '(none yet)'}${outcome.output ? `: ${outcome.output}` : ''}`);
+      const why = outcome.timedOut
+        ? `timed out after ${outcome.durationMs} ms`
+        : `exited with ${outcome.code ?? 'a signal'}`;
+      this.log({
+        event: 'reload',
+        ok: false,
+        durationMs: outcome.durationMs,
+        exitCode: outcome.code,
+        timedOut: outcome.timedOut,
+        output: outcome.output,
+      });
+      throw new ReloadFailed(
+        `reload command ${why}; the proxy keeps bundle ${this.held?.bundleVersion ?? '(none yet)'}${outcome.output ? `: ${outcome.output}` : ''}`,
+      );
     }
     // The loop is sequential: no switch happens while the command runs, so the proxy now holds exactly `material`.
     this.reloadPending = false;
     this.reloads++;
     this.held = heldOf(material);
-    this.log({ event: 'reload', ok: true, durationMs: outcome.durationMs, bundleVersion: material.bundleVersion, servedSerial: this.held.serial });
+    this.log({
+      event: 'reload',
+      ok: true,
+      durationMs: outcome.durationMs,
+      bundleVersion: material.bundleVersion,
+      servedSerial: this.held.serial,
+    });
   }
 
   private scheduleRenewal(renewAt: number): void {
@@ -265,7 +296,12 @@ export class DataplaneAgent extends EventEmitter {
         if (this.stopped) break;
         if (isAbort(err)) continue; // the renewal timer woke the poll
         const wait = retryDelay(err, backoff);
-        this.log({ event: 'error', during: err instanceof ReloadFailed ? 'reload' : 'sync', message: describe(err), retryInMs: wait });
+        this.log({
+          event: 'error',
+          during: err instanceof ReloadFailed ? 'reload' : 'sync',
+          message: describe(err),
+          retryInMs: wait,
+        });
         // While the proxy cannot reload, keep telling the control plane what it holds (the older bundle): the
         // dataplane stays online and named as not trusting the new root, and a newer bundle is still picked up.
         if (err instanceof ReloadFailed) await this.pollBundle(0).catch(() => false);
@@ -282,7 +318,10 @@ export class DataplaneAgent extends EventEmitter {
     if (this.stopped) this.pollAbort.abort(); // stop() came during a certificate fetch: do not start a long wait
     const waitMs = waitOverrideMs ?? this.options.pollWaitMs ?? 30_000;
     const response = await this.api.call('GET', `${this.base}/trust-bundle`, {
-      query: { wait: `${Math.max(0, Math.round(waitMs / 1000))}s`, ...(this.held ? { servedSerial: this.held.serial } : {}) },
+      query: {
+        wait: `${Math.max(0, Math.round(waitMs / 1000))}s`,
+        ...(this.held ? { servedSerial: this.held.serial } : {}),
+      },
       headers: held ? { 'if-none-match': `"${held}"` } : {},
       signal: this.pollAbort.signal,
       timeoutMs: waitMs + this.requestTimeoutMs,
@@ -292,7 +331,13 @@ export class DataplaneAgent extends EventEmitter {
     const bundle = JSON.parse(response.text) as TrustBundle;
     if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
       const { trustDomains: _previous, ...held } = this.material;
-      this.install({ ...held, caPem: bundle.caBundle, bundleVersion: bundle.bundleVersion, supportedBackends: bundle.supportedBackends, ...(bundle.trustDomains ? { trustDomains: bundle.trustDomains } : {}) });
+      this.install({
+        ...held,
+        caPem: bundle.caBundle,
+        bundleVersion: bundle.bundleVersion,
+        supportedBackends: bundle.supportedBackends,
+        ...(bundle.trustDomains ? { trustDomains: bundle.trustDomains } : {}),
+      });
       this.log({
         event: 'bundle',
         bundleVersion: bundle.bundleVersion,
@@ -309,7 +354,10 @@ export class DataplaneAgent extends EventEmitter {
 class ReloadFailed extends Error {}
 
 function heldOf(material: AgentMaterial): HeldMaterial {
-  return { bundleVersion: material.bundleVersion, serial: new X509Certificate(material.certPem).serialNumber.toUpperCase() };
+  return {
+    bundleVersion: material.bundleVersion,
+    serial: new X509Certificate(material.certPem).serialNumber.toUpperCase(),
+  };
 }
 
 /** The backoff, or the server's Retry-After (429 rate limit, 409 while the CA changes) when it says more. */

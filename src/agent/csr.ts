@@ -4,7 +4,15 @@
  * The private key never leaves the agent; only the CSR is sent.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { encodeBitString, encodeDer, encodeInteger, encodeOid, encodeSequence, encodeSet, encodeUtf8String } from '../ca/der.js';
+import {
+  encodeBitString,
+  encodeDer,
+  encodeInteger,
+  encodeOid,
+  encodeSequence,
+  encodeSet,
+  encodeUtf8String,
+} from '../ca/der.js';
 import { pemEncode } from '../ca/pem.js';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';

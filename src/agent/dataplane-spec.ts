@@ -5,7 +5,11 @@ export type DataplaneResource = Record<string, unknown> & {
   type: 'Dataplane';
   mesh: string;
   name: string;
-  networking: { address: string; inbound: { port: number; servicePort?: number; tags: Record<string, string> }[]; [k: string]: unknown };
+  networking: {
+    address: string;
+    inbound: { port: number; servicePort?: number; tags: Record<string, string> }[];
+    [k: string]: unknown;
+  };
 };
 
 export class DataplaneSpecError extends Error {}
@@ -22,10 +26,18 @@ export function parseInbound(value: string): { port: number; servicePort?: numbe
   return { port, ...(servicePort !== undefined ? { servicePort } : {}), tags: { 'kuma.io/service': m[3] } };
 }
 
-export function dataplaneFromFlags(flags: { name?: string; mesh?: string; address?: string; inbound?: string[] }): DataplaneResource {
+export function dataplaneFromFlags(flags: {
+  name?: string;
+  mesh?: string;
+  address?: string;
+  inbound?: string[];
+}): DataplaneResource {
   if (!flags.name) throw new DataplaneSpecError('--name is required (or give --dataplane-file)');
   if (!flags.address) throw new DataplaneSpecError('--address is required (or give --dataplane-file)');
-  if (!flags.inbound?.length) throw new DataplaneSpecError('at least one --inbound port:servicePort:service is required (or give --dataplane-file)');
+  if (!flags.inbound?.length)
+    throw new DataplaneSpecError(
+      'at least one --inbound port:servicePort:service is required (or give --dataplane-file)',
+    );
   return {
     type: 'Dataplane',
     mesh: flags.mesh ?? 'default',
@@ -35,23 +47,31 @@ export function dataplaneFromFlags(flags: { name?: string; mesh?: string; addres
 }
 
 /** A Dataplane manifest; `--name`/`--mesh` may fill in what it lacks, but must not contradict it. */
-export function dataplaneFromFile(text: string, file: string, flags: { name?: string; mesh?: string } = {}): DataplaneResource {
+export function dataplaneFromFile(
+  text: string,
+  file: string,
+  flags: { name?: string; mesh?: string } = {},
+): DataplaneResource {
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
     throw new DataplaneSpecError(`${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DataplaneSpecError(`${file}: expected one Dataplane resource`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new DataplaneSpecError(`${file}: expected one Dataplane resource`);
   const dp = { ...(doc as Record<string, unknown>) };
-  if (dp.type !== undefined && dp.type !== 'Dataplane') throw new DataplaneSpecError(`${file}: type is "${String(dp.type)}", expected Dataplane`);
+  if (dp.type !== undefined && dp.type !== 'Dataplane')
+    throw new DataplaneSpecError(`${file}: type is "${String(dp.type)}", expected Dataplane`);
   dp.type = 'Dataplane';
   for (const key of ['name', 'mesh'] as const) {
     const flag = flags[key];
-    if (flag && dp[key] !== undefined && dp[key] !== flag) throw new DataplaneSpecError(`${file}: ${key} is "${String(dp[key])}" but --${key} says "${flag}"`);
+    if (flag && dp[key] !== undefined && dp[key] !== flag)
+      throw new DataplaneSpecError(`${file}: ${key} is "${String(dp[key])}" but --${key} says "${flag}"`);
     if (dp[key] === undefined) dp[key] = flag ?? (key === 'mesh' ? 'default' : undefined);
   }
-  if (typeof dp.name !== 'string' || !dp.name) throw new DataplaneSpecError(`${file}: the Dataplane has no name (set it, or --name)`);
+  if (typeof dp.name !== 'string' || !dp.name)
+    throw new DataplaneSpecError(`${file}: the Dataplane has no name (set it, or --name)`);
   delete dp.creationTime;
   delete dp.modificationTime;
   return dp as DataplaneResource;

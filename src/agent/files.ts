@@ -73,7 +73,8 @@ export async function publishFileSet(dir: string, files: PemFiles, now = systemC
   const versionDir = join(dir, version);
   await mkdir(versionDir, { mode: 0o755 });
   try {
-    for (const [name, content, mode] of setFiles(files)) await writeFile(join(versionDir, name), content, { mode, flag: 'wx' });
+    for (const [name, content, mode] of setFiles(files))
+      await writeFile(join(versionDir, name), content, { mode, flag: 'wx' });
   } catch (err) {
     await rm(versionDir, { recursive: true, force: true });
     throw err;
@@ -91,7 +92,9 @@ export async function publishFileSet(dir: string, files: PemFiles, now = systemC
 /** Removes version directories other than `keep`, and temp files a crash left behind. */
 async function removeOldVersions(dir: string, keep: Set<string>): Promise<void> {
   for (const entry of await readdir(dir)) {
-    const stale = (entry.startsWith('..') && entry !== DATA_LINK && !keep.has(entry)) || (entry.startsWith('.') && entry.endsWith('.tmp'));
+    const stale =
+      (entry.startsWith('..') && entry !== DATA_LINK && !keep.has(entry)) ||
+      (entry.startsWith('.') && entry.endsWith('.tmp'));
     if (!stale) continue;
     const info = await lstat(join(dir, entry)).catch(() => undefined);
     if (info) await rm(join(dir, entry), { recursive: info.isDirectory(), force: true });

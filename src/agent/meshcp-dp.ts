@@ -12,7 +12,13 @@ import { EchoServer, parsePeers, PeerCaller } from './tls.js';
 
 let dataplaneId: string | undefined;
 const log = (event: AgentEvent) =>
-  process.stdout.write(JSON.stringify({ time: new Date(systemClock.now()).toISOString(), ...(dataplaneId ? { dataplane: dataplaneId } : {}), ...event }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      time: new Date(systemClock.now()).toISOString(),
+      ...(dataplaneId ? { dataplane: dataplaneId } : {}),
+      ...event,
+    }) + '\n',
+  );
 
 function durationFlag(flag: string, value: string): number {
   const ms = parseDuration(value);
@@ -51,27 +57,53 @@ interface Flags {
 }
 
 const program = new Command('meshcp-dp')
-  .description('Reference dataplane agent: registers a Dataplane, keeps its mTLS certificate and trust bundle fresh in --output-dir')
+  .description(
+    'Reference dataplane agent: registers a Dataplane, keeps its mTLS certificate and trust bundle fresh in --output-dir',
+  )
   // Several instances of one control plane: comma separated, or the flag repeated (env MESHCP_ADDRESS: comma separated).
-  .option('--cp-address <url,...>', 'control-plane API address; several (comma separated or repeated) are tried in order (env MESHCP_ADDRESS; default http://127.0.0.1:5681)', collect)
-  .option('--request-timeout <duration>', 'bound on one request to one control-plane address before the next is tried (a long-poll gets --poll-wait on top)', '15s')
+  .option(
+    '--cp-address <url,...>',
+    'control-plane API address; several (comma separated or repeated) are tried in order (env MESHCP_ADDRESS; default http://127.0.0.1:5681)',
+    collect,
+  )
+  .option(
+    '--request-timeout <duration>',
+    'bound on one request to one control-plane address before the next is tried (a long-poll gets --poll-wait on top)',
+    '15s',
+  )
   .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane')
   .option('--token <jwt>', 'dataplane token (env MESHCP_DP_TOKEN)')
-  .option('--token-file <file>', 'read the dataplane token from a file (waits for it to appear; re-read on every request)')
+  .option(
+    '--token-file <file>',
+    'read the dataplane token from a file (waits for it to appear; re-read on every request)',
+  )
   .option('--dataplane-file <file>', 'Dataplane resource (YAML or JSON) to register')
   .option('--name <name>', 'dataplane name (without --dataplane-file)')
   .option('--mesh <mesh>', 'mesh (default: default)')
   .option('--address <address>', 'networking.address of the dataplane')
   .option('--inbound <port:servicePort:service>', 'an inbound (repeatable)', collect)
-  .option('--output-dir <dir>', 'where cert.pem, key.pem, ca.pem and cert-key.pem are published, switched atomically through ..data (default: ./meshcp-dp/<name>)')
-  .option('--reload-command <cmd>', 'shell command run after every switch of the output files (e.g. "nginx -s reload"); a new bundle is acknowledged only after it exits 0')
+  .option(
+    '--output-dir <dir>',
+    'where cert.pem, key.pem, ca.pem and cert-key.pem are published, switched atomically through ..data (default: ./meshcp-dp/<name>)',
+  )
+  .option(
+    '--reload-command <cmd>',
+    'shell command run after every switch of the output files (e.g. "nginx -s reload"); a new bundle is acknowledged only after it exits 0',
+  )
   .option('--reload-timeout <duration>', 'time limit of one run of --reload-command', '30s')
   .option('--no-csr', 'let the control plane generate the private key (default: generate it here and send a CSR)')
   .option('--poll-wait <duration>', 'trust bundle long-poll duration', '30s')
   .option('--reissue-delay <duration>', 'upper bound of the random delay before a requested re-issue', '2s')
   .option('--serve', 'run an mTLS echo server on the first inbound port')
-  .option('--serve-address <ip>', 'address the echo server binds (default: networking.address when it is an IP, else 0.0.0.0)')
-  .option('--call <host:port,...>', 'dial these peers over mTLS every --call-interval and log each handshake (repeatable)', collect)
+  .option(
+    '--serve-address <ip>',
+    'address the echo server binds (default: networking.address when it is an IP, else 0.0.0.0)',
+  )
+  .option(
+    '--call <host:port,...>',
+    'dial these peers over mTLS every --call-interval and log each handshake (repeatable)',
+    collect,
+  )
   .option('--call-interval <duration>', 'interval between calls', '1s')
   .exitOverride();
 
@@ -79,20 +111,25 @@ async function main(): Promise<void> {
   program.parse(process.argv);
   const flags = program.opts<Flags>();
   const dataplane = flags.dataplaneFile
-    ? dataplaneFromFile(readFileSync(flags.dataplaneFile, 'utf8'), flags.dataplaneFile, { name: flags.name, mesh: flags.mesh })
+    ? dataplaneFromFile(readFileSync(flags.dataplaneFile, 'utf8'), flags.dataplaneFile, {
+        name: flags.name,
+        mesh: flags.mesh,
+      })
     : dataplaneFromFlags(flags);
   dataplaneId = `${dataplane.mesh}/${dataplane.name}`;
   const peers = parsePeers(flags.call ?? []);
   const callIntervalMs = durationFlag('--call-interval', flags.callInterval);
   const port = flags.serve ? servePort(dataplane) : 0;
 
-  if (!flags.token && !flags.tokenFile && !process.env.MESHCP_DP_TOKEN) throw new Error('a dataplane token is required: --token, --token-file or MESHCP_DP_TOKEN');
+  if (!flags.token && !flags.tokenFile && !process.env.MESHCP_DP_TOKEN)
+    throw new Error('a dataplane token is required: --token, --token-file or MESHCP_DP_TOKEN');
   const tokenFile = flags.tokenFile;
   if (tokenFile && !existsSync(tokenFile)) {
     log({ event: 'waiting-for-token', file: tokenFile });
     while (!existsSync(tokenFile)) await sleep(1000);
   }
-  const token = () => flags.token ?? (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.MESHCP_DP_TOKEN!);
+  const token = () =>
+    flags.token ?? (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.MESHCP_DP_TOKEN!);
 
   const agent = new DataplaneAgent({
     cpAddress: flags.cpAddress ?? process.env.MESHCP_ADDRESS ?? 'http://127.0.0.1:5681',

@@ -20,7 +20,11 @@ const MAX_OUTPUT = 4096;
  * Runs `command` with `sh -c` in its own process group (so a timeout kills everything it started), with the file
  * set's directory and bundle version in the environment: MESHCP_DP_OUTPUT_DIR, MESHCP_DP_BUNDLE_VERSION.
  */
-export function runReloadCommand(command: string, timeoutMs: number, env: Record<string, string>): Promise<ReloadOutcome> {
+export function runReloadCommand(
+  command: string,
+  timeoutMs: number,
+  env: Record<string, string>,
+): Promise<ReloadOutcome> {
   const started = performance.now(); // a real process's real duration: monotonic, not the (injectable) clock
   return new Promise((resolve) => {
     let output = '';
@@ -29,7 +33,11 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
     };
     // The proxy's reload has no business with the agent's dataplane token.
     const { MESHCP_DP_TOKEN: _token, ...inherited } = process.env;
-    const child = spawn('/bin/sh', ['-c', command], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], {
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;
@@ -44,7 +52,13 @@ export function runReloadCommand(command: string, timeoutMs: number, env: Record
     const finish = (code: number | null, error?: Error) => {
       clearTimeout(timer);
       if (error) keep(Buffer.from(error.message));
-      resolve({ ok: code === 0 && !timedOut, code, timedOut, durationMs: Math.round(performance.now() - started), output: output.trim() });
+      resolve({
+        ok: code === 0 && !timedOut,
+        code,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+        output: output.trim(),
+      });
     };
     child.once('error', (err) => finish(null, err));
     child.once('close', (code) => finish(code));

@@ -29,18 +29,30 @@ export function spiffeIdentityCheck(mesh: string, service?: string, trustDomains
     if (trustDomains && !service) {
       const uris = uriSans(cert);
       const ok = uris.some((u) => trustDomains.some((td) => u.startsWith(`spiffe://${td}/`)));
-      return ok ? undefined : new Error(`peer certificate has no SPIFFE ID of trust domain ${trustDomains.join(' or ')} (has: ${uris.join(', ') || 'none'})`);
+      return ok
+        ? undefined
+        : new Error(
+            `peer certificate has no SPIFFE ID of trust domain ${trustDomains.join(' or ')} (has: ${uris.join(', ') || 'none'})`,
+          );
     }
     const expected = service ? `spiffe://${mesh}/${service}` : `spiffe://${mesh}/`;
     const uris = uriSans(cert);
     const ok = service ? uris.includes(expected) : uris.some((u) => u.startsWith(expected));
-    return ok ? undefined : new Error(`peer certificate has no ${service ? expected : `${expected}*`} URI SAN (has: ${uris.join(', ') || 'none'})`);
+    return ok
+      ? undefined
+      : new Error(
+          `peer certificate has no ${service ? expected : `${expected}*`} URI SAN (has: ${uris.join(', ') || 'none'})`,
+        );
   };
 }
 
 const issuerOf = (cert: tls.PeerCertificate): string => {
   const issuer = cert.issuer as unknown as Record<string, string> | undefined;
-  return issuer ? Object.entries(issuer).map(([k, v]) => `${k}=${v}`).join(',') : '';
+  return issuer
+    ? Object.entries(issuer)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : '';
 };
 
 export class EchoServer {
@@ -57,14 +69,22 @@ export class EchoServer {
   async start(): Promise<number> {
     const material = this.agent.material;
     if (!material) throw new Error('the agent has no certificate yet');
-    const server = tls.createServer({ ...contextOptions(material), requestCert: true, rejectUnauthorized: true }, (socket) => {
-      this.connections++;
-      socket.on('error', () => socket.destroy());
-      socket.pipe(socket);
-    });
+    const server = tls.createServer(
+      { ...contextOptions(material), requestCert: true, rejectUnauthorized: true },
+      (socket) => {
+        this.connections++;
+        socket.on('error', () => socket.destroy());
+        socket.pipe(socket);
+      },
+    );
     server.on('tlsClientError', (err, socket) => {
       this.handshakeFailures++;
-      this.options.log?.({ event: 'serve-handshake', ok: false, remote: `${socket.remoteAddress}:${socket.remotePort}`, error: err.message });
+      this.options.log?.({
+        event: 'serve-handshake',
+        ok: false,
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        error: err.message,
+      });
     });
     this.server = server;
     this.agent.on('material', this.onMaterial);
@@ -110,7 +130,9 @@ export interface CallStats {
   unreachable: number;
 }
 
-export type CallOutcome = { ok: true; peerIssuer: string; peerUris: string[] } | { ok: false; stage: 'connect' | 'handshake'; error: string };
+export type CallOutcome =
+  | { ok: true; peerIssuer: string; peerUris: string[] }
+  | { ok: false; stage: 'connect' | 'handshake'; error: string };
 
 /** One mTLS call: connect, handshake, echo a line. */
 export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, timeoutMs = 5000): Promise<CallOutcome> {
@@ -131,10 +153,17 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
       ...(isIP(peer.host) ? {} : { servername: peer.host }),
       checkServerIdentity: spiffeIdentityCheck(mesh, undefined, material.trustDomains),
     });
-    const timer = setTimeout(() => finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: `timed out after ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: `timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     socket.on('connect', () => (connected = true));
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      finish({ ok: false, stage: connected ? 'handshake' : 'connect', error: err.code ? `${err.code}: ${err.message}` : err.message }),
+      finish({
+        ok: false,
+        stage: connected ? 'handshake' : 'connect',
+        error: err.code ? `${err.code}: ${err.message}` : err.message,
+      }),
     );
     socket.on('secureConnect', () => {
       const cert = socket.getPeerCertificate();
@@ -143,7 +172,11 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
       socket.on('data', (chunk: Buffer) => {
         echoed += chunk.toString();
         if (echoed.length >= payload.length) {
-          finish(echoed === payload ? { ok: true, peerIssuer: issuerOf(cert), peerUris: uriSans(cert) } : { ok: false, stage: 'handshake', error: 'echo mismatch' });
+          finish(
+            echoed === payload
+              ? { ok: true, peerIssuer: issuerOf(cert), peerUris: uriSans(cert) }
+              : { ok: false, stage: 'handshake', error: 'echo mismatch' },
+          );
         }
       });
       socket.on('end', () => finish({ ok: false, stage: 'handshake', error: 'connection closed before the echo' }));
@@ -199,13 +232,27 @@ export class PeerCaller {
     const stats = this.stats.get(key)!;
     if (outcome.ok) {
       stats.ok++;
-      this.options.log?.({ event: 'call', peer: key, ok: true, ownBackend: material.issuedBackend, peerIssuer: outcome.peerIssuer, peerId: outcome.peerUris[0] });
+      this.options.log?.({
+        event: 'call',
+        peer: key,
+        ok: true,
+        ownBackend: material.issuedBackend,
+        peerIssuer: outcome.peerIssuer,
+        peerId: outcome.peerUris[0],
+      });
     } else if (outcome.stage === 'connect') {
       stats.unreachable++;
       this.options.log?.({ event: 'call', peer: key, ok: false, stage: 'connect', error: outcome.error });
     } else {
       stats.failed++;
-      this.options.log?.({ event: 'call', peer: key, ok: false, stage: 'handshake', ownBackend: material.issuedBackend, error: outcome.error });
+      this.options.log?.({
+        event: 'call',
+        peer: key,
+        ok: false,
+        stage: 'handshake',
+        ownBackend: material.issuedBackend,
+        error: outcome.error,
+      });
     }
   }
 }

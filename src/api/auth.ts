@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataplaneTokenVerifier, Principal } from '../domain/principal.js';
 import { forbidden, unauthenticated } from '../domain/errors.js';
 
-
 /** Who may call a route: anyone; admins; or admins and the dataplane named in the URL. */
 export type Access = 'public' | 'admin' | 'own-dataplane';
 
@@ -26,7 +25,14 @@ declare module 'fastify' {
 }
 
 /** Any of these says a proxy stands between the caller and us: the loopback peer is then the proxy, not the caller. */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'via'];
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-real-ip',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'via',
+];
 
 function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
@@ -115,5 +121,7 @@ function authorize(request: FastifyRequest, access: Access): void {
     if (params.mesh === principal.mesh && params.name === principal.name) return;
     throw forbidden(`${describe(principal)} can act only on its own Dataplane`);
   }
-  throw forbidden(`${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`);
+  throw forbidden(
+    `${describe(principal)} cannot access ${request.method} ${request.routeOptions.url}: an admin token is required${principal.kind === 'anonymous' ? ADMIN_TOKEN_HINT : ''}`,
+  );
 }

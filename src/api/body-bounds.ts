@@ -21,7 +21,6 @@ export const BODY_BOUNDS = {
 const YAML_INDICATORS = new Uint8Array(128);
 for (const c of ':-,?[{&*!\\<') YAML_INDICATORS[c.charCodeAt(0)] = 1;
 
-
 /**
  * Parses one YAML document from a request body within bounded work. js-yaml is linear on every hostile shape we
  * generate (it stops at the first error, refuses anchors re-declared on one node, caps nesting with `maxDepth`),
@@ -53,7 +52,8 @@ export function jsonExceedsBounds(text: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x2c) {

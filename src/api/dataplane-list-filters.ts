@@ -22,11 +22,15 @@ export function parseDataplaneListFilter(request: FastifyRequest, routeTemplate:
     if (colon < 0) continue;
     tags[raw.slice(0, colon)] = raw.slice(colon + 1);
   }
-  const rawGateway = query.gateway === undefined ? '' : Array.isArray(query.gateway) ? (query.gateway[0] ?? '') : query.gateway;
+  const rawGateway =
+    query.gateway === undefined ? '' : Array.isArray(query.gateway) ? (query.gateway[0] ?? '') : query.gateway;
   const mode = rawGateway.toLowerCase();
   if (mode !== '' && !GATEWAY_MODES.includes(mode)) {
     throw invalidResource(Titles.list, [
-      { field: `${routeTemplate}.gateway`, message: `shoud use \`true\`, \`false\`, 'builtin' or 'delegated' instead of ${mode}` },
+      {
+        field: `${routeTemplate}.gateway`,
+        message: `shoud use \`true\`, \`false\`, 'builtin' or 'delegated' instead of ${mode}`,
+      },
     ]);
   }
   return { tags, gateway: mode === '' ? undefined : (mode as GatewayMode) };

@@ -10,7 +10,11 @@ interface FrameworkErrorMapping {
 
 /** Fastify's own errors (body parsing, limits) in the contract's words. */
 const FRAMEWORK_ERRORS: Record<string, FrameworkErrorMapping> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, title: 'Request Entity Too Large', detail: () => 'request body is larger than the 1 MiB limit' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    title: 'Request Entity Too Large',
+    detail: () => 'request body is larger than the 1 MiB limit',
+  },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     title: 'Unsupported Media Type',
@@ -27,19 +31,24 @@ export function installErrorHandlers(app: FastifyInstance): void {
       const { status, title } = HTTP_OF_KIND[err.kind];
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
       // The caller hears "unavailable, retry"; the operator's log says why (an address, a driver message).
-      if (err.kind === 'unavailable' && err.cause instanceof Error) request.log.warn({ cause: err.cause.message }, err.detail);
+      if (err.kind === 'unavailable' && err.cause instanceof Error)
+        request.log.warn({ cause: err.cause.message }, err.detail);
       return reply.status(status).send(errorBody(status, err.title ?? title, err.detail, err.violations));
     }
     const known = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
     if (known) return reply.status(known.status).send(errorBody(known.status, known.title, known.detail(err), []));
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send(errorBody(err.statusCode, 'Bad Request', 'the request cannot be processed', []));
+      return reply
+        .status(err.statusCode)
+        .send(errorBody(err.statusCode, 'Bad Request', 'the request cannot be processed', []));
     }
     request.log.error({ err }, 'unexpected failure');
     return reply.status(500).send(errorBody(500, 'Internal Server Error', 'Internal Server Error', []));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(errorBody(404, 'Not Found', `no such route: ${request.method} ${request.url.split('?')[0]}`, []));
+    reply
+      .status(404)
+      .send(errorBody(404, 'Not Found', `no such route: ${request.method} ${request.url.split('?')[0]}`, []));
   });
 }

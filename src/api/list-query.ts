@@ -31,7 +31,11 @@ export function routeTemplate(request: FastifyRequest): string {
  * Kuma's list parameters: size, offset, name, filter[labels.<key>], with Kuma's 400s; on Dataplane lists also
  * `tag=` and `gateway=` (see dataplane-list-filters.ts).
  */
-export function parseListQuery(request: FastifyRequest, mesh?: string, options: { dataplanes?: boolean } = {}): ListQuery {
+export function parseListQuery(
+  request: FastifyRequest,
+  mesh?: string,
+  options: { dataplanes?: boolean } = {},
+): ListQuery {
   const query = request.query as Query;
   const rawSize = single(query.size);
   let size = DEFAULT_PAGE_SIZE;
@@ -40,7 +44,11 @@ export function parseListQuery(request: FastifyRequest, mesh?: string, options: 
     size = Number(rawSize);
     if (size <= 0) throw listError('Invalid page size', 'size', 'must be greater than 0');
     if (size > MAX_PAGE_SIZE) {
-      throw listError('Invalid page size', 'size', `invalid page size of ${rawSize}. Maximum page size is ${MAX_PAGE_SIZE}`);
+      throw listError(
+        'Invalid page size',
+        'size',
+        `invalid page size of ${rawSize}. Maximum page size is ${MAX_PAGE_SIZE}`,
+      );
     }
   }
   const rawOffset = single(query.offset);
@@ -56,7 +64,14 @@ export function parseListQuery(request: FastifyRequest, mesh?: string, options: 
   const { filters, violations } = parseLabelFilters(query, template);
   if (violations.length > 0) throw invalidResource(Titles.list, violations);
   const dataplane = options.dataplanes ? parseDataplaneListFilter(request, template) : undefined;
-  return { mesh, nameContains: single(query.name) || undefined, labels: Object.fromEntries(filters), dataplane, offset, size };
+  return {
+    mesh,
+    nameContains: single(query.name) || undefined,
+    labels: Object.fromEntries(filters),
+    dataplane,
+    offset,
+    size,
+  };
 }
 
 /** `{total, items, next}` with `next` an absolute URL that keeps the other parameters, as Kuma. */

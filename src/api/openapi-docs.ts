@@ -24,10 +24,12 @@ const errorBody = {
       items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } },
     },
     details: { type: 'string' },
-    causes: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+    causes: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
   },
 };
-
 
 const listQuery = {
   type: 'object',
@@ -46,9 +48,14 @@ const dataplaneListQuery = {
     tag: {
       type: 'array',
       items: { type: 'string' },
-      description: '<key>:<value>, repeatable (ANDed): one inbound, or the gateway, has the key with a value containing <value> (`*`: any)',
+      description:
+        '<key>:<value>, repeatable (ANDed): one inbound, or the gateway, has the key with a value containing <value> (`*`: any)',
     },
-    gateway: { type: 'string', enum: ['true', 'false', 'builtin', 'delegated'], description: 'only gateways, only non-gateways, or one gateway type' },
+    gateway: {
+      type: 'string',
+      enum: ['true', 'false', 'builtin', 'delegated'],
+      description: 'only gateways, only non-gateways, or one gateway type',
+    },
   },
 };
 
@@ -80,7 +87,14 @@ export const docs = {
     tags: [kind],
     querystring: kind === 'Dataplane' ? dataplaneListQuery : listQuery,
     response: {
-      200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: components[kind] }, next: { type: 'string', nullable: true } } },
+      200: {
+        type: 'object',
+        properties: {
+          total: { type: 'integer' },
+          items: { type: 'array', items: components[kind] },
+          next: { type: 'string', nullable: true },
+        },
+      },
       ...errors,
     },
   }),
@@ -98,7 +112,11 @@ export const docs = {
     consumes: bodyTypes,
     body: components[kind],
     response: warnsOnWrite(kind)
-      ? { 200: { ...withWarnings, description: 'replaced' }, 201: { ...withWarnings, description: 'created' }, ...errors }
+      ? {
+          200: { ...withWarnings, description: 'replaced' },
+          201: { ...withWarnings, description: 'created' },
+          ...errors,
+        }
       : { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
   }),
   del: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
@@ -110,6 +128,8 @@ export const docs = {
   }),
   custom: (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ summary, tags: [tag], ...extra }),
   /** A 200 answer written through its contract schema (src/contract): documented by it, and nothing it does not name is sent. */
-  answers: (contract: z.ZodType, description: string) => ({ response: { 200: contract.describe(description), ...errors } }),
+  answers: (contract: z.ZodType, description: string) => ({
+    response: { 200: contract.describe(description), ...errors },
+  }),
   errors,
 };

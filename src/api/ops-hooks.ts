@@ -39,13 +39,16 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
   const log = services.log;
   const noted = new WeakMap<FastifyRequest, Noted>();
   // A mesh label only for meshes that exist: strangers' URLs must not create series.
-  const meshLabel = async (mesh: string | undefined) => (mesh && (await services.meshes.exists('', mesh)) ? mesh : 'unknown');
+  const meshLabel = async (mesh: string | undefined) =>
+    mesh && (await services.meshes.exists('', mesh)) ? mesh : 'unknown';
 
   app.addHook('preHandler', async (request) => {
     const route = request.routeOptions.url;
     const params = request.params as { name?: string; mesh?: string };
     if (route === MESH_ROUTE && (request.method === 'PUT' || request.method === 'DELETE')) {
-      noted.set(request, { meshBefore: (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? ''))?.spec });
+      noted.set(request, {
+        meshBefore: (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? ''))?.spec,
+      });
     } else if (route && DATAPLANE_CONTACT_ROUTES.has(route) && request.principal.kind === 'dataplane') {
       // On the hot path of every agent poll: one primary-key probe, not the full facts read.
       noted.set(request, { firstContact: !(await services.facts.exists(params.mesh ?? '', params.name ?? '')) });
@@ -71,7 +74,9 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     const keep = route === MESH_ROUTE && status === 409;
     if (keep && typeof payload === 'string') note.payload = payload;
     if (route === MESH_ROUTE && request.method === 'PUT' && status < 300) {
-      note.meshAfter = (await services.store.resources.get<Mesh>('Mesh', '', params.name ?? '').catch(() => undefined))?.spec;
+      note.meshAfter = (
+        await services.store.resources.get<Mesh>('Mesh', '', params.name ?? '').catch(() => undefined)
+      )?.spec;
     }
     if (route === CERTIFICATE_ROUTE && request.method === 'POST' && status !== 200) {
       note.meshLabel = await meshLabel(params.mesh).catch(() => 'unknown');
@@ -96,14 +101,29 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
       if (status === 200) {
         metrics.certificatesIssued.inc({ mesh: params.mesh ?? '', backend: note.issuedBackend ?? 'unknown' });
       } else {
-        metrics.certificateRequestsRejected.inc({ mesh: note.meshLabel ?? 'unknown', reason: REJECT_REASONS[status] ?? `http_${status}` });
+        metrics.certificateRequestsRejected.inc({
+          mesh: note.meshLabel ?? 'unknown',
+          reason: REJECT_REASONS[status] ?? `http_${status}`,
+        });
       }
     } else if (route === '/tokens/dataplane' && status === 200) {
       const body = (request.body ?? {}) as { name?: string; mesh?: string; tags?: unknown; validFor?: string };
-      log.info({ event: 'token-issued', mesh: body.mesh ?? 'default', dataplane: body.name, tags: body.tags, validFor: body.validFor }, `dataplane token issued for ${body.name ?? 'any dataplane'} in mesh ${body.mesh ?? 'default'}`);
+      log.info(
+        {
+          event: 'token-issued',
+          mesh: body.mesh ?? 'default',
+          dataplane: body.name,
+          tags: body.tags,
+          validFor: body.validFor,
+        },
+        `dataplane token issued for ${body.name ?? 'any dataplane'} in mesh ${body.mesh ?? 'default'}`,
+      );
     }
     if (note.firstContact && status < 300) {
-      log.info({ event: 'dataplane-first-seen', mesh: params.mesh, dataplane: params.name }, `dataplane ${params.name} of mesh ${params.mesh} first seen`);
+      log.info(
+        { event: 'dataplane-first-seen', mesh: params.mesh, dataplane: params.name },
+        `dataplane ${params.name} of mesh ${params.mesh} first seen`,
+      );
     }
   });
 
@@ -111,7 +131,10 @@ export function installOpsHooks(app: FastifyInstance, services: Services): void 
     const query = request.query as { dryRun?: string };
     if (query.dryRun === 'true') return;
     if (status === 409 && note.payload) {
-      const body = JSON.parse(note.payload) as { detail?: string; invalid_parameters?: { field: string; reason: string }[] };
+      const body = JSON.parse(note.payload) as {
+        detail?: string;
+        invalid_parameters?: { field: string; reason: string }[];
+      };
       const step = attemptedStep(note.meshBefore, request.body);
       log.info(
         { event: 'rotation-step-refused', mesh, step, rules: body.invalid_parameters ?? [], detail: body.detail },

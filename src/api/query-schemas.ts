@@ -17,7 +17,12 @@ function flag(name: string, description: string) {
     const value = lastOf(raw);
     if (value === undefined || value === 'false') return false;
     if (value === 'true' || value === '') return true;
-    refuse(ctx, invalidRequest(`query parameter ${name} must be true or false`, [{ field: name, message: 'must be true or false' }]));
+    refuse(
+      ctx,
+      invalidRequest(`query parameter ${name} must be true or false`, [
+        { field: name, message: 'must be true or false' },
+      ]),
+    );
     return z.NEVER;
   });
   return documented(schema.optional(), { type: 'boolean', description });
@@ -34,7 +39,12 @@ const waitMs = z.unknown().transform((raw, ctx) => {
   if (raw === undefined) return 0;
   const ms = typeof raw === 'string' ? parseDuration(raw) : null;
   if (ms !== null) return ms;
-  refuse(ctx, invalidRequest('wait must be a duration such as 30s (at most 60s)', [{ field: 'wait', message: 'has to be a valid format' }]));
+  refuse(
+    ctx,
+    invalidRequest('wait must be a duration such as 30s (at most 60s)', [
+      { field: 'wait', message: 'has to be a valid format' },
+    ]),
+  );
   return z.NEVER;
 });
 
@@ -42,7 +52,12 @@ const SERIAL = /^[0-9A-Fa-f]{1,64}$/;
 const servedSerial = z.unknown().transform((raw, ctx) => {
   if (raw === undefined) return undefined;
   if (typeof raw === 'string' && SERIAL.test(raw)) return raw;
-  refuse(ctx, invalidRequest('servedSerial must be the hexadecimal serial number of a certificate', [{ field: 'servedSerial', message: 'has to be a valid format' }]));
+  refuse(
+    ctx,
+    invalidRequest('servedSerial must be the hexadecimal serial number of a certificate', [
+      { field: 'servedSerial', message: 'has to be a valid format' },
+    ]),
+  );
   return z.NEVER;
 });
 

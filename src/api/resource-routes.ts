@@ -23,14 +23,18 @@ export function registerKindRoutes(app: FastifyInstance, handles: Record<Resourc
  * Kubernetes namespace names a synced copy, which a standalone Universal CP never holds: 404.
  */
 function registerKriRoute(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
-  app.get<{ Params: { kri: string } }>('/_kri/:kri', { schema: docs.custom('KRI', 'Get a resource by its KRI') }, async (request) => {
-    const parsed = parseKri(request.params.kri, KRI_SHORT_NAMES);
-    if (!parsed.ok) throw new DomainError({ kind: 'invalid', title: 'Could not parse KRI', detail: parsed.error });
-    const { kri } = parsed;
-    const kind = kindOfShortName(kri.shortName)!;
-    if (kri.zone !== ZONE_NAME || kri.namespace !== '') throw notFound(Titles.retrieve);
-    return renderResource(await handles[kind.type].get(kri.mesh, kri.name));
-  });
+  app.get<{ Params: { kri: string } }>(
+    '/_kri/:kri',
+    { schema: docs.custom('KRI', 'Get a resource by its KRI') },
+    async (request) => {
+      const parsed = parseKri(request.params.kri, KRI_SHORT_NAMES);
+      if (!parsed.ok) throw new DomainError({ kind: 'invalid', title: 'Could not parse KRI', detail: parsed.error });
+      const { kri } = parsed;
+      const kind = kindOfShortName(kri.shortName)!;
+      if (kri.zone !== ZONE_NAME || kri.namespace !== '') throw notFound(Titles.retrieve);
+      return renderResource(await handles[kind.type].get(kri.mesh, kri.name));
+    },
+  );
 }
 
 /**
@@ -48,27 +52,48 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
     const hide = path !== kind.path;
     const collection = meshScoped ? `/meshes/:mesh/${path}` : `/${path}`;
     const item = `${collection}/:name`;
-    app.get<{ Params: { mesh?: string } }>(collection, { schema: docs.list(kind.type, kind.docs.list, meshScoped, hide) }, async (request) => {
-      const query = listQuery(request, request.params.mesh ?? '');
-      return listBody(request, query, handle.list(query));
-    });
-    app.get<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.get(kind.type, kind.docs.get, meshScoped, hide) }, async (request) =>
-      renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
+    app.get<{ Params: { mesh?: string } }>(
+      collection,
+      { schema: docs.list(kind.type, kind.docs.list, meshScoped, hide) },
+      async (request) => {
+        const query = listQuery(request, request.params.mesh ?? '');
+        return listBody(request, query, handle.list(query));
+      },
     );
-    app.put<{ Params: ItemParams }>(item, { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) }, async (request, reply) => {
-      const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, { principal: request.principal, ...writeOptions(request) });
-      const warnings = kind.envelope?.warnings?.(request.body) ?? [];
-      return reply.status(statusOf(outcome)).send(warnings.length > 0 ? { warnings } : {});
-    });
-    app.delete<{ Params: ItemParams }>(item, { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) }, async (request) => {
-      await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
-      return {};
-    });
+    app.get<{ Params: ItemParams }>(
+      item,
+      { ...itemConfig, schema: docs.get(kind.type, kind.docs.get, meshScoped, hide) },
+      async (request) => renderResource(await handle.get(request.params.mesh ?? '', request.params.name)),
+    );
+    app.put<{ Params: ItemParams }>(
+      item,
+      { ...itemConfig, schema: docs.put(kind.type, kind.docs.put, meshScoped, hide) },
+      async (request, reply) => {
+        const outcome = await handle.put(request.params.mesh ?? '', request.params.name, request.body, {
+          principal: request.principal,
+          ...writeOptions(request),
+        });
+        const warnings = kind.envelope?.warnings?.(request.body) ?? [];
+        return reply.status(statusOf(outcome)).send(warnings.length > 0 ? { warnings } : {});
+      },
+    );
+    app.delete<{ Params: ItemParams }>(
+      item,
+      { schema: docs.del(kind.type, kind.docs.del, meshScoped, hide) },
+      async (request) => {
+        await handle.delete(request.params.mesh ?? '', request.params.name, writeOptions(request));
+        return {};
+      },
+    );
   }
   if (meshScoped && kind.crossMeshList) {
-    app.get(`/${kind.path}`, { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) }, async (request) => {
-      const query = listQuery(request, undefined);
-      return listBody(request, query, handle.list(query));
-    });
+    app.get(
+      `/${kind.path}`,
+      { schema: docs.list(kind.type, kind.docs.crossMeshList ?? kind.docs.list) },
+      async (request) => {
+        const query = listQuery(request, undefined);
+        return listBody(request, query, handle.list(query));
+      },
+    );
   }
 }

@@ -61,7 +61,13 @@ export interface CaBackendPlugin {
    * `now` starts the validity of anything generated (the control plane's clock, not the wall clock); `rsaKeys`
    * makes any key pair it needs.
    */
-  prepare(mesh: string, backend: CaBackend, secrets: SecretSource, now: Date, rsaKeys: RsaKeySource): Promise<SecretToWrite[]>;
+  prepare(
+    mesh: string,
+    backend: CaBackend,
+    secrets: SecretSource,
+    now: Date,
+    rsaKeys: RsaKeySource,
+  ): Promise<SecretToWrite[]>;
   /** Whether the backend's CA material already exists in the store (builtin); provided material always "exists". */
   materialExists(mesh: string, backend: CaBackend, secrets: SecretSource): boolean;
   load(mesh: string, backend: CaBackend, secrets: SecretSource): CaMaterial;

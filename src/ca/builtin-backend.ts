@@ -4,10 +4,15 @@ import type { RsaKeySource } from './keys.js';
 import { builtinCertSecretName, builtinKeySecretName, type CaBackend } from '../resources/mesh.js';
 import { effectiveCaExpirationMs, effectiveRsaBits, validateBuiltinConf } from '../resources/ca-conf.js';
 import type { Violation } from '../resources/violations.js';
-import { CaMaterialError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
+import {
+  CaMaterialError,
+  type CaBackendPlugin,
+  type CaMaterial,
+  type SecretSource,
+  type SecretToWrite,
+} from './backend.js';
 import { describeChain } from './pem-chain.js';
 import { createRootCaCertificate } from './x509.js';
-
 
 /** A root CA the control plane generates once per backend and keeps in two mesh secrets. */
 export const builtinBackend: CaBackendPlugin = {
@@ -30,7 +35,13 @@ export const builtinBackend: CaBackendPlugin = {
     );
   },
 
-  async prepare(mesh: string, backend: CaBackend, secrets: SecretSource, at: Date, rsaKeys: RsaKeySource): Promise<SecretToWrite[]> {
+  async prepare(
+    mesh: string,
+    backend: CaBackend,
+    secrets: SecretSource,
+    at: Date,
+    rsaKeys: RsaKeySource,
+  ): Promise<SecretToWrite[]> {
     if (this.materialExists(mesh, backend, secrets)) return [];
     const { conf } = validateBuiltinConf(backend.conf ?? {});
     const { privateKey, publicKey } = await rsaKeys(effectiveRsaBits(conf));

@@ -66,7 +66,10 @@ export const trustBackendName = (trust: string) => `meshtrust/${trust}`;
  * How one CA of a MeshTrust appears among a bundle's backends (facts, acknowledgements, the rules): one entry per CA,
  * so "every dataplane acknowledged a bundle trusting this CA" is the same fleet query as for a backend.
  */
-export const trustCaBackend = (trust: string, fingerprint: string) => ({ name: `${trustBackendName(trust)}/${fingerprint.slice(0, 16)}`, fingerprint });
+export const trustCaBackend = (trust: string, fingerprint: string) => ({
+  name: `${trustBackendName(trust)}/${fingerprint.slice(0, 16)}`,
+  fingerprint,
+});
 
 /** The certificates of a MeshTrust's PEM bundles (other blocks, which Kuma admits, are not trust anchors). */
 export function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefined {
@@ -95,9 +98,18 @@ export function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | 
  * The state served when the mesh has MeshTrusts: their CAs, plus (the legacy bridge, while `Mesh.mtls` is on) the
  * backends' roots; each MeshTrust counts as a bundle backend, so acknowledgements and the rules see it.
  */
-export function withTrusts(mesh: string, legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'signer'> | undefined, trusts: MeshTrustEntry[]): Omit<MeshCaState, 'meshVersion' | 'signer'> {
-  const sorted = [...trusts].sort((a, b) => (a.trustDomain === b.trustDomain ? (a.name < b.name ? -1 : 1) : a.trustDomain < b.trustDomain ? -1 : 1));
-  const bundleBackends = [...(legacy?.bundleBackends ?? []), ...sorted.flatMap((t) => t.caFingerprints.map((fp) => trustCaBackend(t.name, fp)))];
+export function withTrusts(
+  mesh: string,
+  legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'signer'> | undefined,
+  trusts: MeshTrustEntry[],
+): Omit<MeshCaState, 'meshVersion' | 'signer'> {
+  const sorted = [...trusts].sort((a, b) =>
+    a.trustDomain === b.trustDomain ? (a.name < b.name ? -1 : 1) : a.trustDomain < b.trustDomain ? -1 : 1,
+  );
+  const bundleBackends = [
+    ...(legacy?.bundleBackends ?? []),
+    ...sorted.flatMap((t) => t.caFingerprints.map((fp) => trustCaBackend(t.name, fp))),
+  ];
   const enabledName = legacy?.enabled?.name ?? '';
   return {
     ...(legacy ?? { mesh, materials: [] }),
@@ -120,7 +132,11 @@ export function bundleVersionOf(enabledBackend: string, backends: BundleBackend[
  * The secrets `backends` of `mesh` read (each plugin names them), loaded up front from `resources` (inside or outside
  * a transaction) so the CA plugins read them from memory.
  */
-export async function loadBackendSecrets(resources: ResourceStore, mesh: string, backends: readonly CaBackend[]): Promise<SecretSource> {
+export async function loadBackendSecrets(
+  resources: ResourceStore,
+  mesh: string,
+  backends: readonly CaBackend[],
+): Promise<SecretSource> {
   const names = new Set(backends.flatMap((backend) => pluginFor(backend.type).usedSecrets(mesh, backend)));
   const data = new Map<string, Buffer>();
   for (const name of names) {
@@ -131,7 +147,11 @@ export async function loadBackendSecrets(resources: ResourceStore, mesh: string,
 }
 
 /** Loads every backend's material and derives the bundle. Throws CaMaterialError when a backend cannot be loaded. */
-export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource): Omit<LegacyCaState, 'signer' | 'meshVersion' | 'trusts'> | undefined {
+export function loadMeshCa(
+  meshName: string,
+  mesh: Mesh,
+  secrets: SecretSource,
+): Omit<LegacyCaState, 'signer' | 'meshVersion' | 'trusts'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -142,7 +162,9 @@ export function loadMeshCa(meshName: string, mesh: Mesh, secrets: SecretSource):
       return pluginFor(backend.type).load(meshName, backend, secrets);
     } catch (err) {
       if (err instanceof CaMaterialError) throw err;
-      throw new CaMaterialError(`the CA material of backend "${backend.name}" cannot be loaded: ${(err as Error).message}`);
+      throw new CaMaterialError(
+        `the CA material of backend "${backend.name}" cannot be loaded: ${(err as Error).message}`,
+      );
     }
   });
   const bundleBackends = materials.map((m) => ({ name: m.backend, fingerprint: m.fingerprint }));
@@ -223,7 +245,14 @@ export class CaManager {
       if (err instanceof CaMaterialError) return;
       throw err;
     }
-    if (state) await this.store.facts.recordBundleVersion(meshName, state.bundleVersion, state.enabled?.name ?? '', state.bundleBackends, this.clock.now());
+    if (state)
+      await this.store.facts.recordBundleVersion(
+        meshName,
+        state.bundleVersion,
+        state.enabled?.name ?? '',
+        state.bundleBackends,
+        this.clock.now(),
+      );
   }
 
   /** At startup: records the bundle every mesh serves (its material may have changed while the CP was down). */
@@ -239,12 +268,23 @@ export class CaManager {
       const secrets = await loadBackendSecrets(this.store.resources, meshName, mesh.spec.mtls?.backends ?? []);
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
       const everything = { mesh: meshName, offset: 0, size: 100_000 };
-      const trusts = (await this.store.resources.list<MeshTrustSpec>('MeshTrust', everything)).items.flatMap((t) => trustEntry(t.name, t.spec) ?? []);
+      const trusts = (await this.store.resources.list<MeshTrustSpec>('MeshTrust', everything)).items.flatMap(
+        (t) => trustEntry(t.name, t.spec) ?? [],
+      );
       // A mesh of the new model only (mTLS off) is served a state too when it has identities: they issue.
       const newModel = trusts.length > 0 || (await this.store.resources.count('MeshIdentity', meshName)) > 0;
-      const composed = trusts.length > 0 || (!loaded && newModel) ? withTrusts(meshName, loaded, trusts) : loaded && { ...loaded, trusts: [] };
+      const composed =
+        trusts.length > 0 || (!loaded && newModel)
+          ? withTrusts(meshName, loaded, trusts)
+          : loaded && { ...loaded, trusts: [] };
       state = composed
-        ? { ...composed, meshVersion: mesh.version, ...(composed.enabledMaterial && !composed.enabledMaterial.vault ? { signer: loadSigner(composed.enabledMaterial) } : {}) }
+        ? {
+            ...composed,
+            meshVersion: mesh.version,
+            ...(composed.enabledMaterial && !composed.enabledMaterial.vault
+              ? { signer: loadSigner(composed.enabledMaterial) }
+              : {}),
+          }
         : undefined;
     }
     // Only meshes that exist (the map cannot grow from requests), and only if nothing changed while loading.

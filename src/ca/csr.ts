@@ -50,8 +50,7 @@ const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
 ];
 
 const PEM_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
-const PEM_SHAPE =
-  /^\s*-----BEGIN ([A-Z ]+)-----\r?\n([A-Za-z0-9+/=\s]+?)-----END ([A-Z ]+)-----\s*$/;
+const PEM_SHAPE = /^\s*-----BEGIN ([A-Z ]+)-----\r?\n([A-Za-z0-9+/=\s]+?)-----END ([A-Z ]+)-----\s*$/;
 
 function pemToDer(pem: string): Buffer {
   if (typeof pem !== 'string' || pem.length === 0) throw new CsrError(`${INVALID}: empty`);
@@ -83,14 +82,22 @@ function importEcKey(params: DerNode | undefined, point: Buffer, spkiDer: Buffer
   const n = curve.coordinateLength;
   if (point.length === 1 + 2 * n && point[0] === 0x04 && curve.importViaJwk) {
     // Both import paths reject points that are not on the curve.
-    const jwk = { kty: 'EC', crv: curve.jwkName, x: base64url(point.subarray(1, 1 + n)), y: base64url(point.subarray(1 + n)) };
+    const jwk = {
+      kty: 'EC',
+      crv: curve.jwkName,
+      x: base64url(point.subarray(1, 1 + n)),
+      y: base64url(point.subarray(1 + n)),
+    };
     const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
     // The point is uncompressed and on the curve (the import checked it): the canonical SPKI is that point under the
     // named curve's algorithm identifier, with nothing to normalise (a JWK round trip here cost ~90 µs a request).
     const canonicalSpki = encodeSequence(encodeSequence(EC_PUBLIC_KEY, curve.oid), encodeBitString(point));
     return { publicKey, keyType: 'ec', canonicalSpki };
   }
-  if ((point.length === 1 + 2 * n && point[0] === 0x04) || (point.length === 1 + n && (point[0] === 0x02 || point[0] === 0x03))) {
+  if (
+    (point.length === 1 + 2 * n && point[0] === 0x04) ||
+    (point.length === 1 + n && (point[0] === 0x02 || point[0] === 0x03))
+  ) {
     return { publicKey: createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }), keyType: 'ec' };
   }
   throw new CsrError(`${INVALID}: malformed EC public key`);
@@ -99,12 +106,16 @@ function importEcKey(params: DerNode | undefined, point: Buffer, spkiDer: Buffer
 // RSA from JWK (n, e) costs ~15 µs against ~150-250 µs from DER: OpenSSL 3.0's decoder chain is the slow part.
 function importRsaKey(params: DerNode | undefined, keyBits: Buffer): ImportedKey {
   if (params && params.tag !== Tag.NULL) throw new CsrError(`${INVALID}: RSA key parameters must be NULL`);
-  const [modulusNode, exponentNode] = parseDer(keyBits).expect(Tag.SEQUENCE, 'RSAPublicKey').items(2, 2, 'RSAPublicKey');
+  const [modulusNode, exponentNode] = parseDer(keyBits)
+    .expect(Tag.SEQUENCE, 'RSAPublicKey')
+    .items(2, 2, 'RSAPublicKey');
   const modulus = modulusNode.unsignedInteger();
   const exponent = exponentNode.unsignedInteger();
   const bits = modulus.length * 8 - Math.clz32(modulus[0]) + 24;
   if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
-    throw new CsrError(`unsupported key type: RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, this one has ${bits}`);
+    throw new CsrError(
+      `unsupported key type: RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, this one has ${bits}`,
+    );
   }
   // Huge or even exponents are not real keys and would only make verification expensive.
   if (exponent.length > 4 || (exponent[exponent.length - 1] & 1) === 0 || (exponent.length === 1 && exponent[0] < 3)) {
@@ -185,6 +196,10 @@ export function parseAndVerifyCsr(pem: string): { spkiDer: Buffer; publicKey: Ke
   // bytes verbatim: a compressed point or missing NULL made certificates that Go's crypto/x509 refuses to parse.
   // (A JWK round trip: OpenSSL keeps an imported key's point form on export, a JWK has none.)
   const canonical =
-    imported.canonicalSpki ?? createPublicKey({ key: imported.publicKey.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
+    imported.canonicalSpki ??
+    createPublicKey({ key: imported.publicKey.export({ format: 'jwk' }), format: 'jwk' }).export({
+      type: 'spki',
+      format: 'der',
+    });
   return { spkiDer: canonical, publicKey: imported.publicKey, keyType: imported.keyType };
 }

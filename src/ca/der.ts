@@ -307,7 +307,9 @@ export class DerNode {
   items(min: number, max = min, what = 'element'): DerNode[] {
     const children = this.children();
     if (children.length < min || children.length > max) {
-      throw new DerError(`${what}: expected ${min === max ? min : `${min} to ${max}`} elements, found ${children.length}`);
+      throw new DerError(
+        `${what}: expected ${min === max ? min : `${min} to ${max}`} elements, found ${children.length}`,
+      );
     }
     return children;
   }
@@ -466,4 +468,3 @@ function decodeOidContent(c: Buffer): string {
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return [...head, ...subs.slice(1)].join('.');
 }
-

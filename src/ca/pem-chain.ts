@@ -30,7 +30,10 @@ function describeUncached(chainPem: string) {
   return {
     trustPem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''),
     fingerprint: fingerprintOf(ders),
-    intermediatesPem: ders.filter((_, i) => !isSelfSigned(certs[i])).map((der) => pemEncode('CERTIFICATE', der)).join(''),
+    intermediatesPem: ders
+      .filter((_, i) => !isSelfSigned(certs[i]))
+      .map((der) => pemEncode('CERTIFICATE', der))
+      .join(''),
     issuerNotAfter: new Date(certs[0].validTo),
     /** SHA-256 of the last certificate (the root), as `openssl x509 -fingerprint -sha256` prints it. */
     rootSha256: certs[certs.length - 1].fingerprint256,

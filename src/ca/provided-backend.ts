@@ -16,7 +16,9 @@ export function loadDataSource(mesh: string, source: DataSource, secrets: Secret
   if ('secret' in source) {
     const data = secrets.read(mesh, source.secret);
     if (data === undefined) {
-      throw new CaMaterialError(`could not load data: resource not found: type="Secret" name="${source.secret}" mesh="${mesh}"`);
+      throw new CaMaterialError(
+        `could not load data: resource not found: type="Secret" name="${source.secret}" mesh="${mesh}"`,
+      );
     }
     return data;
   }
@@ -26,12 +28,14 @@ export function loadDataSource(mesh: string, source: DataSource, secrets: Secret
     // Only a regular file of sane size: a path like /dev/zero must not hang or exhaust the control plane.
     const info = statSync(source.file);
     if (!info.isFile()) throw new CaMaterialError(`could not load data: ${source.file} is not a regular file`);
-    if (info.size > MAX_FILE_BYTES) throw new CaMaterialError(`could not load data: ${source.file} is larger than ${MAX_FILE_BYTES} bytes`);
+    if (info.size > MAX_FILE_BYTES)
+      throw new CaMaterialError(`could not load data: ${source.file} is larger than ${MAX_FILE_BYTES} bytes`);
     return readFileSync(source.file);
   } catch (err) {
     if (err instanceof CaMaterialError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read';
+    const reason =
+      code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read';
     throw new CaMaterialError(`could not load data: open ${source.file}: ${reason}`);
   }
 }
@@ -39,7 +43,9 @@ export function loadDataSource(mesh: string, source: DataSource, secrets: Secret
 function describeKey(key: KeyObject): string | undefined {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa') {
-    return (details.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys need at least 2048 bits, got ${details.modulusLength}`;
+    return (details.modulusLength ?? 0) >= 2048
+      ? undefined
+      : `RSA keys need at least 2048 bits, got ${details.modulusLength}`;
   }
   if (key.asymmetricKeyType === 'ec') {
     return details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1'
@@ -55,7 +61,9 @@ const spkiOf = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
 function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] {
   const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
-    return [{ field: 'cert', message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' }];
+    return [
+      { field: 'cert', message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' },
+    ];
   }
   let privateKey: KeyObject;
   try {
@@ -75,21 +83,31 @@ function checkMaterial(certPem: string, keyPem: string, now: Date): Violation[] 
     }
     if (i === 0) {
       if (!spkiOf(createPublicKey(privateKey)).equals(spkiOf(facts.x509.publicKey))) {
-        violations.push({ field: 'cert', message: 'not a valid TLS key pair: tls: private key does not match public key' });
+        violations.push({
+          field: 'cert',
+          message: 'not a valid TLS key pair: tls: private key does not match public key',
+        });
       }
       const keyProblem = describeKey(privateKey);
       if (keyProblem) violations.push({ field: 'key', message: `unsupported CA key: ${keyProblem}` });
     }
     if (!facts.isCa) {
-      violations.push({ field, message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)" });
+      violations.push({
+        field,
+        message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)",
+      });
     }
     if (!facts.keyUsage?.has('keyCertSign')) {
-      violations.push({ field, message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)" });
+      violations.push({
+        field,
+        message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)",
+      });
     }
     if (facts.keyUsage?.has('keyAgreement')) {
       violations.push({
         field,
-        message: "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
+        message:
+          "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
       });
     }
     if (facts.notAfter <= now) {

@@ -152,7 +152,8 @@ export class SigningPool {
     if (!pending) return; // timed out meanwhile
     if (reply.signerMissing) {
       entry.sent.delete(pending.job.signerId);
-      if (pending.job.material) return this.settle(entry, reply.id, new Error('the signing worker refused the CA material'));
+      if (pending.job.material)
+        return this.settle(entry, reply.id, new Error('the signing worker refused the CA material'));
       return this.post(entry, pending.job, pending.material);
     }
     if (reply.result) this.settle(entry, reply.id, reply.result);

@@ -5,10 +5,24 @@ import type { DataSource } from '../resources/ca-conf.js';
 import { validateVaultConf, type VaultConf } from '../resources/vault-conf.js';
 import type { Violation } from '../resources/violations.js';
 import { canonicalConfKey } from '../resources/ca-conf.js';
-import { CaMaterialError, CaPrepareError, type CaBackendPlugin, type CaMaterial, type SecretSource, type SecretToWrite } from './backend.js';
+import {
+  CaMaterialError,
+  CaPrepareError,
+  type CaBackendPlugin,
+  type CaMaterial,
+  type SecretSource,
+  type SecretToWrite,
+} from './backend.js';
 import { describeChain } from './pem-chain.js';
 import { loadDataSource } from './provided-backend.js';
-import { checkVaultCredentials, fetchVaultCaChain, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from './vault-client.js';
+import {
+  checkVaultCredentials,
+  fetchVaultCaChain,
+  VaultBadAnswer,
+  VaultRefused,
+  VaultUnavailable,
+  type VaultConnection,
+} from './vault-client.js';
 
 /*
  * A CA whose key stays in HashiCorp Vault's PKI engine. Vault's CA chain is fetched when the backend is added (or
@@ -24,7 +38,11 @@ function confStamp(backend: CaBackend): string {
   return createHash('sha256').update(canonicalConfKey('vault', backend.conf)).digest('hex');
 }
 
-function readCache(mesh: string, backend: CaBackend, secrets: SecretSource): { stamp: string; chainPem: string } | undefined {
+function readCache(
+  mesh: string,
+  backend: CaBackend,
+  secrets: SecretSource,
+): { stamp: string; chainPem: string } | undefined {
   const data = secrets.read(mesh, vaultChainSecretName(mesh, backend.name));
   if (!data) return undefined;
   const text = data.toString();
@@ -40,7 +58,11 @@ function parsedConf(backend: CaBackend): VaultConf {
 }
 
 /** Credentials from their data sources; each failure is a violation on its own field. */
-function resolveConnection(mesh: string, conf: VaultConf, secrets: SecretSource): { connection?: VaultConnection; violations: Violation[] } {
+function resolveConnection(
+  mesh: string,
+  conf: VaultConf,
+  secrets: SecretSource,
+): { connection?: VaultConnection; violations: Violation[] } {
   const violations: Violation[] = [];
   const read = (source: DataSource, field: string): string => {
     try {
@@ -57,14 +79,19 @@ function resolveConnection(mesh: string, conf: VaultConf, secrets: SecretSource)
     try {
       new X509Certificate(caPem);
     } catch {
-      violations.push({ field: 'fromCp.tls.caCert', message: 'has to be a PEM certificate (the CA that signed Vault\'s TLS certificate)' });
+      violations.push({
+        field: 'fromCp.tls.caCert',
+        message: "has to be a PEM certificate (the CA that signed Vault's TLS certificate)",
+      });
     }
   }
   let auth: VaultConnection['auth'];
   if ('token' in fromCp.auth) {
     const token = read(fromCp.auth.token, 'fromCp.auth.token').trim();
-    if (token === '' && violations.length === 0) violations.push({ field: 'fromCp.auth.token', message: 'the token is empty' });
-    else if (/[\r\n\0]/.test(token)) violations.push({ field: 'fromCp.auth.token', message: 'the token has to be one line' });
+    if (token === '' && violations.length === 0)
+      violations.push({ field: 'fromCp.auth.token', message: 'the token is empty' });
+    else if (/[\r\n\0]/.test(token))
+      violations.push({ field: 'fromCp.auth.token', message: 'the token has to be one line' });
     auth = { token };
   } else {
     const clientCertPem = read(fromCp.auth.tls.clientCert, 'fromCp.auth.tls.clientCert');
@@ -72,10 +99,16 @@ function resolveConnection(mesh: string, conf: VaultConf, secrets: SecretSource)
     if (clientCertPem && clientKeyPem) {
       try {
         if (!new X509Certificate(clientCertPem).checkPrivateKey(createPrivateKey(clientKeyPem))) {
-          violations.push({ field: 'fromCp.auth.tls.clientKey', message: 'does not match the public key of clientCert' });
+          violations.push({
+            field: 'fromCp.auth.tls.clientKey',
+            message: 'does not match the public key of clientCert',
+          });
         }
       } catch {
-        violations.push({ field: 'fromCp.auth.tls', message: 'clientCert has to be a PEM certificate and clientKey its PEM private key' });
+        violations.push({
+          field: 'fromCp.auth.tls',
+          message: 'clientCert has to be a PEM certificate and clientKey its PEM private key',
+        });
       }
     }
     auth = { clientCertPem, clientKeyPem };
@@ -88,7 +121,11 @@ function resolveConnection(mesh: string, conf: VaultConf, secrets: SecretSource)
       pki: fromCp.pki,
       role: fromCp.role,
       ...(fromCp.commonName !== undefined ? { commonName: fromCp.commonName } : {}),
-      tls: { ...(caPem ? { caPem } : {}), skipVerify: fromCp.tls.skipVerify, ...(fromCp.tls.serverName ? { serverName: fromCp.tls.serverName } : {}) },
+      tls: {
+        ...(caPem ? { caPem } : {}),
+        skipVerify: fromCp.tls.skipVerify,
+        ...(fromCp.tls.serverName ? { serverName: fromCp.tls.serverName } : {}),
+      },
       auth,
     },
     violations,
@@ -98,8 +135,10 @@ function resolveConnection(mesh: string, conf: VaultConf, secrets: SecretSource)
 /** The field a Vault failure is reported on: what the operator should look at first. */
 function vaultViolation(err: unknown, stage: 'credentials' | 'ca'): Violation {
   if (err instanceof VaultUnavailable) return { field: 'fromCp.address', message: err.message };
-  if (err instanceof VaultRefused) return { field: stage === 'credentials' ? 'fromCp.auth' : 'fromCp.pki', message: err.message };
-  if (err instanceof VaultBadAnswer || err instanceof CaMaterialError) return { field: 'fromCp.pki', message: err.message };
+  if (err instanceof VaultRefused)
+    return { field: stage === 'credentials' ? 'fromCp.auth' : 'fromCp.pki', message: err.message };
+  if (err instanceof VaultBadAnswer || err instanceof CaMaterialError)
+    return { field: 'fromCp.pki', message: err.message };
   throw err;
 }
 
@@ -109,8 +148,12 @@ function checkChain(chainPem: string, now: Date): Violation[] {
   const certs = blocks.map((b) => new X509Certificate(b));
   const problems: string[] = [];
   certs.forEach((cert, i) => {
-    if (!cert.ca) problems.push(`certificate ${i} of Vault's CA chain (${cert.subject.replace(/\n/g, ', ')}) is not a CA certificate`);
-    if (new Date(cert.validTo) <= now) problems.push(`certificate ${i} of Vault's CA chain expired on ${new Date(cert.validTo).toISOString()}`);
+    if (!cert.ca)
+      problems.push(
+        `certificate ${i} of Vault's CA chain (${cert.subject.replace(/\n/g, ', ')}) is not a CA certificate`,
+      );
+    if (new Date(cert.validTo) <= now)
+      problems.push(`certificate ${i} of Vault's CA chain expired on ${new Date(cert.validTo).toISOString()}`);
     const next = certs[i + 1];
     if (next && !(cert.checkIssued(next) && cert.verify(next.publicKey))) {
       problems.push(`certificate ${i} of Vault's CA chain is not signed by certificate ${i + 1}`);
@@ -156,17 +199,27 @@ export const vaultBackend: CaBackendPlugin = {
     }
     const problems = checkChain(chainPem, now);
     if (problems.length > 0) throw new CaPrepareError(problems);
-    return [{ name: vaultChainSecretName(mesh, backend.name), data: Buffer.from(`${STAMP} ${confStamp(backend)}\n${chainPem}`), replace: true }];
+    return [
+      {
+        name: vaultChainSecretName(mesh, backend.name),
+        data: Buffer.from(`${STAMP} ${confStamp(backend)}\n${chainPem}`),
+        replace: true,
+      },
+    ];
   },
 
   load(mesh: string, backend: CaBackend, secrets: SecretSource): CaMaterial {
     const cache = readCache(mesh, backend, secrets);
     if (!cache || cache.stamp !== confStamp(backend)) {
-      throw new CaMaterialError(`the CA chain of vault backend "${backend.name}" has not been fetched from Vault for its current conf`);
+      throw new CaMaterialError(
+        `the CA chain of vault backend "${backend.name}" has not been fetched from Vault for its current conf`,
+      );
     }
     const resolved = resolveConnection(mesh, parsedConf(backend), secrets);
     if (!resolved.connection) {
-      throw new CaMaterialError(`vault backend "${backend.name}": ${resolved.violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+      throw new CaMaterialError(
+        `vault backend "${backend.name}": ${resolved.violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`,
+      );
     }
     const chain = describeChain(cache.chainPem);
     return {

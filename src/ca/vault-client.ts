@@ -48,7 +48,8 @@ function describeNetworkError(err: NodeJS.ErrnoException, timeoutMs: number): st
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ENOTFOUND') return 'host not found';
   if (err.code === 'ETIMEDOUT' || err.message === 'timeout') return `no answer within ${timeoutMs / 1000}s`;
-  if (err.code?.startsWith('ERR_TLS') || /certificate|self[- ]signed|altnames/i.test(err.message)) return `TLS: ${err.message}`;
+  if (err.code?.startsWith('ERR_TLS') || /certificate|self[- ]signed|altnames/i.test(err.message))
+    return `TLS: ${err.message}`;
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 
@@ -118,24 +119,34 @@ function callVaultOnce(conn: VaultConnection, call: VaultCall, fresh: boolean): 
         }
         chunks.push(chunk);
       });
-      res.on('error', (err) => reject(new VaultUnavailable(`Vault at ${conn.address} broke off its answer to ${what}: ${err.message}`)));
+      res.on('error', (err) =>
+        reject(new VaultUnavailable(`Vault at ${conn.address} broke off its answer to ${what}: ${err.message}`)),
+      );
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve(text);
-        else if (status >= 500) reject(new VaultUnavailable(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`));
+        else if (status >= 500)
+          reject(new VaultUnavailable(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`));
         else reject(new VaultRefused(`Vault answered ${status} to ${what}: ${vaultErrors(text)}`, status));
       });
     }
     // A deadline for the whole call, not an idle timeout: a Vault that dribbles bytes cannot hold a request open.
-    const deadline = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+    const deadline = setTimeout(
+      () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     req.on('close', () => clearTimeout(deadline));
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (!fresh && !answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
         resolve(callVaultOnce(conn, call, true));
         return;
       }
-      reject(new VaultUnavailable(`Vault at ${conn.address} cannot be reached (${what}): ${describeNetworkError(err, timeoutMs)}`));
+      reject(
+        new VaultUnavailable(
+          `Vault at ${conn.address} cannot be reached (${what}): ${describeNetworkError(err, timeoutMs)}`,
+        ),
+      );
     });
     req.end(payload);
   });
@@ -159,9 +170,13 @@ export async function vaultToken(conn: VaultConnection): Promise<string> {
   if ('token' in conn.auth) return conn.auth.token;
   const cached = loginTokens.get(conn);
   if (cached !== undefined) return cached;
-  const body = parseJson(await callVault(conn, { method: 'POST', path: 'auth/cert/login', body: {} }), 'the cert login');
+  const body = parseJson(
+    await callVault(conn, { method: 'POST', path: 'auth/cert/login', body: {} }),
+    'the cert login',
+  );
   const token = (body.auth as { client_token?: unknown } | undefined)?.client_token;
-  if (typeof token !== 'string' || token === '') throw new VaultBadAnswer('Vault\'s cert login answer has no auth.client_token');
+  if (typeof token !== 'string' || token === '')
+    throw new VaultBadAnswer("Vault's cert login answer has no auth.client_token");
   loginTokens.set(conn, token);
   return token;
 }
@@ -178,7 +193,10 @@ export async function fetchVaultCaChain(conn: VaultConnection): Promise<string> 
   const chain = await callVault(conn, { method: 'GET', path: `${conn.pki}/ca_chain` });
   const blocks = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   const issuerBlocks = blocks(issuer);
-  if (issuerBlocks.length === 0) throw new VaultBadAnswer(`Vault's GET /v1/${conn.pki}/ca/pem has no PEM certificate (is the mount's CA configured?)`);
+  if (issuerBlocks.length === 0)
+    throw new VaultBadAnswer(
+      `Vault's GET /v1/${conn.pki}/ca/pem has no PEM certificate (is the mount's CA configured?)`,
+    );
   const normalise = (b: string) => b.replace(/\s+/g, '');
   const rest = blocks(chain).filter((b) => normalise(b) !== normalise(issuerBlocks[0]!));
   return [issuerBlocks[0]!, ...rest].map((b) => `${b}\n`).join('');
@@ -204,7 +222,14 @@ export async function issueFromVault(
     ...(request.csr === undefined ? { private_key_format: 'pkcs8' } : {}),
   };
   const what = `POST /v1/${conn.pki}/${endpoint}/${conn.role}`;
-  const post = async () => callVault(conn, { method: 'POST', path: `${conn.pki}/${endpoint}/${conn.role}`, body, token: await vaultToken(conn), timeoutMs: request.timeoutMs });
+  const post = async () =>
+    callVault(conn, {
+      method: 'POST',
+      path: `${conn.pki}/${endpoint}/${conn.role}`,
+      body,
+      token: await vaultToken(conn),
+      timeoutMs: request.timeoutMs,
+    });
   let text: string;
   try {
     text = await post();

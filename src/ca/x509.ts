@@ -135,7 +135,8 @@ const P384_OID = encodeOid('1.3.132.0.34');
  * certificate at start-up could hang the same way.
  */
 function namedCurveOidOf(key: KeyObject): Buffer {
-  const der = key.type === 'private' ? key.export({ type: 'pkcs8', format: 'der' }) : key.export({ type: 'spki', format: 'der' });
+  const der =
+    key.type === 'private' ? key.export({ type: 'pkcs8', format: 'der' }) : key.export({ type: 'spki', format: 'der' });
   const parts = parseDer(der).children();
   const algorithm = parts[key.type === 'private' ? 1 : 0].children();
   return algorithm[1].raw();

@@ -21,7 +21,11 @@ export function checkMesh(status: RotationStatus, now: number, windowMs: number)
     const when = `${timestamp(notAfter)} (${relativeTime(notAfter, now)})`;
     if (notAfter <= now) out.push({ mesh, problem: true, message: `${what} expired at ${when}` });
     else if (notAfter - now <= windowMs) {
-      out.push({ mesh, problem: true, message: `${what} expires at ${when}, within the ${shortDuration(windowMs)} window` });
+      out.push({
+        mesh,
+        problem: true,
+        message: `${what} expires at ${when}, within the ${shortDuration(windowMs)} window`,
+      });
     } else out.push({ mesh, problem: false, message: `${what} valid until ${when}` });
   }
   const step = status.nextStep;

@@ -48,7 +48,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
     throw new ConfigFileError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigFileError(`${file}: expected a map with address and token`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigFileError(`${file}: expected a map with address and token`);
   const contexts = doc as ControlPlanesFile;
   const current = currentControlPlane(contexts, file);
   if (current) doc = current;
@@ -60,7 +61,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
       out.address = value as string[];
       continue;
     }
-    if (typeof value !== 'string') throw new ConfigFileError(`${file}: ${key} must be a string${key === 'address' ? ' or a list of strings' : ''}`);
+    if (typeof value !== 'string')
+      throw new ConfigFileError(`${file}: ${key} must be a string${key === 'address' ? ' or a list of strings' : ''}`);
     out[key] = value;
   }
   return out;
@@ -94,7 +96,10 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   else if (config.address) [address, source] = [config.address, 'config'];
 
   const readToken = (path: string) => {
-    if (!exists(path)) throw new ConfigFileError(`the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`);
+    if (!exists(path))
+      throw new ConfigFileError(
+        `the token file ${path} does not exist (the admin token is <data dir>/admin-token on the control plane's host)`,
+      );
     return read(path).trim();
   };
   let token: string | undefined;
@@ -116,11 +121,20 @@ export function resolveConnection(flags: ConnectionFlags, deps: ResolveDeps): Re
   };
 }
 
-function addressesFrom(value: string | string[], source: ResolvedConnection['source'], configFile: string | undefined): string[] {
+function addressesFrom(
+  value: string | string[],
+  source: ResolvedConnection['source'],
+  configFile: string | undefined,
+): string[] {
   try {
     return parseAddressList(value);
   } catch (err) {
-    const where = { flag: '--address', env: 'MESHCP_ADDRESS', config: `${configFile}: address`, default: 'the default address' }[source];
+    const where = {
+      flag: '--address',
+      env: 'MESHCP_ADDRESS',
+      config: `${configFile}: address`,
+      default: 'the default address',
+    }[source];
     throw new ConfigFileError(`${where}: ${(err as Error).message}`);
   }
 }

@@ -58,12 +58,20 @@ export function currentControlPlane(config: ControlPlanesFile, file: string): Co
   return entry;
 }
 
-export function addControlPlane(config: ControlPlanesFile, entry: ControlPlaneEntry, overwrite: boolean): ControlPlanesFile {
+export function addControlPlane(
+  config: ControlPlanesFile,
+  entry: ControlPlaneEntry,
+  overwrite: boolean,
+): ControlPlanesFile {
   const list = config.controlPlanes ?? [];
   if (list.some((cp) => cp.name === entry.name) && !overwrite) {
     throw new ConfigFileError(`control plane "${entry.name}" already exists: pass --overwrite to replace it`);
   }
-  return { ...config, controlPlanes: [...list.filter((cp) => cp.name !== entry.name), entry], currentContext: entry.name };
+  return {
+    ...config,
+    controlPlanes: [...list.filter((cp) => cp.name !== entry.name), entry],
+    currentContext: entry.name,
+  };
 }
 
 export function switchControlPlane(config: ControlPlanesFile, name: string): ControlPlanesFile {
@@ -85,5 +93,7 @@ export function removeControlPlane(config: ControlPlanesFile, name: string): Con
 
 function unknown(config: ControlPlanesFile, name: string): ConfigFileError {
   const names = (config.controlPlanes ?? []).map((cp) => cp.name);
-  return new ConfigFileError(`there is no control plane "${name}"${names.length ? ` (configured: ${names.join(', ')})` : ' (none configured: meshctl config control-planes add)'}`);
+  return new ConfigFileError(
+    `there is no control plane "${name}"${names.length ? ` (configured: ${names.join(', ')})` : ' (none configured: meshctl config control-planes add)'}`,
+  );
 }

@@ -63,7 +63,10 @@ export function age(iso: string | undefined, now: number): string {
 export function timestamp(iso: string | number): string {
   const d = new Date(iso);
   if (!Number.isFinite(d.getTime())) return '-';
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function toYaml(value: unknown): string {
@@ -82,7 +85,8 @@ function backendsOf(item: Item): MeshBackend[] {
 }
 
 function servicesOf(item: Item): string {
-  const networking = (item.networking ?? (item.dataplane as Item | undefined)?.networking) as DataplaneOverview['dataplane']['networking'];
+  const networking = (item.networking ??
+    (item.dataplane as Item | undefined)?.networking) as DataplaneOverview['dataplane']['networking'];
   const services = new Set<string>();
   for (const inbound of networking?.inbound ?? []) {
     const service = inbound.tags?.['kuma.io/service'];
@@ -94,12 +98,14 @@ function servicesOf(item: Item): string {
 }
 
 function providerOf(identity: Item): string {
-  return ((identity.spec as { provider?: { type?: string } } | undefined)?.provider?.type) ?? '-';
+  return (identity.spec as { provider?: { type?: string } } | undefined)?.provider?.type ?? '-';
 }
 
 /** A MeshIdentity's Ready condition: `True`, or `False (<reason>)`. */
 function readyOf(identity: Item): string {
-  const conditions = (identity.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ?? [];
+  const conditions =
+    (identity.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ??
+    [];
   const ready = conditions.find((c) => c.type === 'Ready');
   if (!ready) return '-';
   return ready.status === 'True' ? 'True' : `${ready.status} (${ready.reason})`;
@@ -113,8 +119,15 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
         ['NAME', 'MTLS', 'BACKENDS', 'AGE'],
         items.map((m) => {
           const enabled = (m.mtls as { enabledBackend?: string } | undefined)?.enabledBackend;
-          const backends = backendsOf(m).map((b) => `${b.name}(${b.type})`).join(',');
-          return [String(m.name), enabled ? `on: ${enabled}` : 'off', backends || '-', age(m.creationTime as string, now)];
+          const backends = backendsOf(m)
+            .map((b) => `${b.name}(${b.type})`)
+            .join(',');
+          return [
+            String(m.name),
+            enabled ? `on: ${enabled}` : 'off',
+            backends || '-',
+            age(m.creationTime as string, now),
+          ];
         }),
       );
     case 'Dataplane':
@@ -131,14 +144,26 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
     case 'MeshIdentity':
       return renderTable(
         [...(showMesh ? ['MESH'] : []), 'NAME', 'PROVIDER', 'READY', 'AGE'],
-        items.map((i) => [...(showMesh ? [String(i.mesh)] : []), String(i.name), providerOf(i), readyOf(i), age(i.creationTime as string, now)]),
+        items.map((i) => [
+          ...(showMesh ? [String(i.mesh)] : []),
+          String(i.name),
+          providerOf(i),
+          readyOf(i),
+          age(i.creationTime as string, now),
+        ]),
       );
     case 'MeshTrust':
       return renderTable(
         [...(showMesh ? ['MESH'] : []), 'NAME', 'TRUST DOMAIN', 'CAS', 'AGE'],
         items.map((m) => {
           const spec = (m.spec ?? {}) as { trustDomain?: string; caBundles?: unknown[] };
-          return [...(showMesh ? [String(m.mesh)] : []), String(m.name), spec.trustDomain ?? '-', String(spec.caBundles?.length ?? 0), age(m.creationTime as string, now)];
+          return [
+            ...(showMesh ? [String(m.mesh)] : []),
+            String(m.name),
+            spec.trustDomain ?? '-',
+            String(spec.caBundles?.length ?? 0),
+            age(m.creationTime as string, now),
+          ];
         }),
       );
     default:
@@ -152,7 +177,16 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
 /** `meshctl inspect dataplanes`: certificate and trust as the CP knows them. */
 export function dataplaneInsightTable(items: DataplaneOverview[], now: number): string {
   return renderTable(
-    ['MESH', 'NAME', 'SERVICES', 'ISSUED BACKEND', 'TRUSTED BACKENDS', 'CERT EXPIRES', 'REGENERATIONS', 'LAST REGENERATION'],
+    [
+      'MESH',
+      'NAME',
+      'SERVICES',
+      'ISSUED BACKEND',
+      'TRUSTED BACKENDS',
+      'CERT EXPIRES',
+      'REGENERATIONS',
+      'LAST REGENERATION',
+    ],
     items.map((o) => {
       const mtls = o.dataplaneInsight?.mTLS;
       const expiry = mtls?.certificateExpirationTime;

@@ -38,7 +38,9 @@ export function parseManifests(text: string, source: string): Record<string, unk
   if (!Array.isArray(docs)) throw new ManifestError(`${source}: could not read the manifest`);
   docs.forEach((doc, i) => {
     if (doc.errors.length > 0) {
-      throw new ManifestError(`${source}: document ${i + 1} is not valid YAML or JSON: ${doc.errors[0].message.split('\n')[0]}`);
+      throw new ManifestError(
+        `${source}: document ${i + 1} is not valid YAML or JSON: ${doc.errors[0].message.split('\n')[0]}`,
+      );
     }
     add(doc.toJS(), docs.length > 1 ? `${source} document ${i + 1}` : source);
   });
@@ -50,9 +52,13 @@ export function planApply(documents: Record<string, unknown>[]): ApplyItem[] {
   return documents.map((doc, i) => {
     const where = `document ${i + 1}`;
     const kind = doc.type;
-    if (typeof kind !== 'string' || kind === '') throw new ManifestError(`${where}: missing "type" (one of ${RESOURCE_TYPES.map((t) => t.kind).join(', ')})`);
+    if (typeof kind !== 'string' || kind === '')
+      throw new ManifestError(`${where}: missing "type" (one of ${RESOURCE_TYPES.map((t) => t.kind).join(', ')})`);
     const type = resourceTypeByKind(kind);
-    if (!type) throw new ManifestError(`${where}: unsupported type "${kind}": meshctl applies ${RESOURCE_TYPES.map((t) => t.kind).join(', ')}`);
+    if (!type)
+      throw new ManifestError(
+        `${where}: unsupported type "${kind}": meshctl applies ${RESOURCE_TYPES.map((t) => t.kind).join(', ')}`,
+      );
     const name = doc.name;
     if (typeof name !== 'string' || name === '') throw new ManifestError(`${where}: ${kind} without a "name"`);
     let mesh = '';
@@ -61,7 +67,8 @@ export function planApply(documents: Record<string, unknown>[]): ApplyItem[] {
     delete body.creationTime;
     delete body.modificationTime;
     if (type.meshScoped) {
-      if (doc.mesh !== undefined && (typeof doc.mesh !== 'string' || doc.mesh === '')) throw new ManifestError(`${where}: "mesh" must be a mesh name`);
+      if (doc.mesh !== undefined && (typeof doc.mesh !== 'string' || doc.mesh === ''))
+        throw new ManifestError(`${where}: "mesh" must be a mesh name`);
       mesh = (doc.mesh as string | undefined) ?? DEFAULT_MESH;
       body.mesh = mesh;
     }

@@ -8,7 +8,15 @@ import { runRotate } from './commands/rotate.js';
 import { registerMigrateIdentity } from './commands/migrate-identity-command.js';
 import { handleLeftBehindSecrets } from './commands/prune-secrets.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
-import { dataplaneInsightTable, parseOutputFormat, renderTable, resourceTable, toJson, toYaml, type OutputFormat } from './format.js';
+import {
+  dataplaneInsightTable,
+  parseOutputFormat,
+  renderTable,
+  resourceTable,
+  toJson,
+  toYaml,
+  type OutputFormat,
+} from './format.js';
 import { AddressList } from '../client/addresses.js';
 import { ApiCallError, ApiClient, ConnectionError } from '../client/http.js';
 import { DEFAULT_MESH, ManifestError, parseManifests, planApply } from './manifests.js';
@@ -21,7 +29,6 @@ import type { CliIo } from './io.js';
 export type { CliIo };
 import type { DataplaneOverview, MeshResource, RotationStatus } from './types.js';
 import { VERSION } from '../version.js';
-
 
 /** A failure with a chosen exit code and already readable lines. */
 export class CliError extends Error {
@@ -46,7 +53,9 @@ function output(io: CliIo, format: OutputFormat, value: unknown, table: () => st
 }
 
 const outputOption = () =>
-  new Option('-o, --output <format>', 'output format: table, yaml or json').default('table').argParser(parseOutputFormat);
+  new Option('-o, --output <format>', 'output format: table, yaml or json')
+    .default('table')
+    .argParser(parseOutputFormat);
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('meshctl')
@@ -60,7 +69,10 @@ export function buildProgram(io: CliIo): Command {
     .option('--request-timeout <duration>', 'bound on one request to one address before the next is tried', '15s')
     .option('--verbose', 'say on stderr which control-plane address answered, and why one was left')
     .option('--token <token>', 'admin token (env MESHCP_TOKEN)')
-    .option('--token-file <file>', 'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)')
+    .option(
+      '--token-file <file>',
+      'read the admin token from a file, e.g. <data dir>/admin-token (env MESHCP_TOKEN_FILE)',
+    )
     .option('--ca-cert <file>', 'CA certificate to verify an https:// control plane (env MESHCP_CA_CERT)')
     .option('--insecure-skip-verify', 'do not verify the HTTPS certificate of the control plane')
     // A mistyped command gets commander's "(Did you mean ...?)" and one pointer to --help, not the whole help.
@@ -80,7 +92,10 @@ export function buildProgram(io: CliIo): Command {
     const say = flags.verbose ? (line: string) => void io.stderr.write(`meshctl: ${line}\n`) : undefined;
     let answeredBy: string | undefined;
     return new ApiClient({
-      address: new AddressList(connection.addresses, say && (({ from, to, reason }) => say(`${from} did not answer (${reason}); trying ${to}`))),
+      address: new AddressList(
+        connection.addresses,
+        say && (({ from, to, reason }) => say(`${from} did not answer (${reason}); trying ${to}`)),
+      ),
       token: connection.token,
       caPem: connection.caPem,
       insecure: connection.insecure,
@@ -110,11 +125,15 @@ export function buildProgram(io: CliIo): Command {
           const lines = err.lines.map((l) => `${item.label}: ${l}`);
           const hints =
             err.retryAfterSeconds !== undefined && item.type.kind === 'Mesh'
-              ? [`waiting helps (Retry-After ${err.retryAfterSeconds}s): meshctl rotation status --mesh ${item.name} --watch`]
+              ? [
+                  `waiting helps (Retry-After ${err.retryAfterSeconds}s): meshctl rotation status --mesh ${item.name} --watch`,
+                ]
               : [];
           throw new CliError(lines, 1, hints);
         }
-        io.stdout.write(`${item.label} ${status === 201 ? 'created' : 'configured'}${opts.dryRun ? ' (dry run)' : ''}\n`);
+        io.stdout.write(
+          `${item.label} ${status === 201 ? 'created' : 'configured'}${opts.dryRun ? ' (dry run)' : ''}\n`,
+        );
       }
     });
 
@@ -126,27 +145,36 @@ export function buildProgram(io: CliIo): Command {
     .argument('[name]', 'one resource by name')
     .option('-m, --mesh <mesh>', 'mesh of secrets/dataplanes (lists: every mesh when omitted; one resource: default)')
     .addOption(outputOption())
-    .action(async (typeName: string, name: string | undefined, opts: { mesh?: string; output: OutputFormat }, cmd: Command) => {
-      const type = resourceTypeByName(typeName);
-      const client = clientOf(cmd);
-      const now = io.now();
-      if (name !== undefined) {
-        const mesh = opts.mesh ?? DEFAULT_MESH;
-        let item: Record<string, unknown>;
-        try {
-          item = await client.getJson<Record<string, unknown>>(itemPath(type, name, mesh));
-        } catch (err) {
-          throw notFoundAsLine(err, type.meshScoped ? `${type.kind} ${mesh}/${name}` : `${type.kind} ${name}`);
+    .action(
+      async (
+        typeName: string,
+        name: string | undefined,
+        opts: { mesh?: string; output: OutputFormat },
+        cmd: Command,
+      ) => {
+        const type = resourceTypeByName(typeName);
+        const client = clientOf(cmd);
+        const now = io.now();
+        if (name !== undefined) {
+          const mesh = opts.mesh ?? DEFAULT_MESH;
+          let item: Record<string, unknown>;
+          try {
+            item = await client.getJson<Record<string, unknown>>(itemPath(type, name, mesh));
+          } catch (err) {
+            throw notFoundAsLine(err, type.meshScoped ? `${type.kind} ${mesh}/${name}` : `${type.kind} ${name}`);
+          }
+          output(io, opts.output, item, () => resourceTable(type, [item], now, type.meshScoped));
+          return;
         }
-        output(io, opts.output, item, () => resourceTable(type, [item], now, type.meshScoped));
-        return;
-      }
-      const path = listPath(type, type.meshScoped ? opts.mesh : undefined);
-      const items = await client.listAll<Record<string, unknown>>(path);
-      output(io, opts.output, { total: items.length, items, next: null }, () =>
-        items.length === 0 ? `no ${type.plural} found\n` : resourceTable(type, items, now, type.meshScoped && opts.mesh === undefined),
-      );
-    });
+        const path = listPath(type, type.meshScoped ? opts.mesh : undefined);
+        const items = await client.listAll<Record<string, unknown>>(path);
+        output(io, opts.output, { total: items.length, items, next: null }, () =>
+          items.length === 0
+            ? `no ${type.plural} found\n`
+            : resourceTable(type, items, now, type.meshScoped && opts.mesh === undefined),
+        );
+      },
+    );
 
   // ---- delete ---------------------------------------------------------------------------------------------------
   program
@@ -160,7 +188,9 @@ export function buildProgram(io: CliIo): Command {
       const type = resourceTypeByName(typeName);
       const label = type.meshScoped ? `${type.kind} ${opts.mesh}/${name}` : `${type.kind} ${name}`;
       try {
-        await clientOf(cmd).call('DELETE', itemPath(type, name, opts.mesh), { query: { dryRun: opts.dryRun ? 'true' : undefined } });
+        await clientOf(cmd).call('DELETE', itemPath(type, name, opts.mesh), {
+          query: { dryRun: opts.dryRun ? 'true' : undefined },
+        });
       } catch (err) {
         throw notFoundAsLine(err, label);
       }
@@ -175,46 +205,67 @@ export function buildProgram(io: CliIo): Command {
     .argument('[name]', 'one dataplane: its certificate, acknowledged bundle, trusted backends and last contact')
     .option('-m, --mesh <mesh>', 'only this mesh (default: every mesh; one dataplane: default)')
     .addOption(outputOption())
-    .action(async (typeName: string, name: string | undefined, opts: { mesh?: string; output: OutputFormat }, cmd: Command) => {
-      const type = resourceTypeByName(typeName);
-      const client = clientOf(cmd);
-      const now = io.now();
-      if (type.kind === 'Dataplane' && name !== undefined) {
-        const mesh = opts.mesh ?? DEFAULT_MESH;
-        try {
-          return await inspectDataplane(io, client, mesh, name, opts.output);
-        } catch (err) {
-          throw notFoundAsLine(err, `Dataplane ${mesh}/${name}`);
+    .action(
+      async (
+        typeName: string,
+        name: string | undefined,
+        opts: { mesh?: string; output: OutputFormat },
+        cmd: Command,
+      ) => {
+        const type = resourceTypeByName(typeName);
+        const client = clientOf(cmd);
+        const now = io.now();
+        if (type.kind === 'Dataplane' && name !== undefined) {
+          const mesh = opts.mesh ?? DEFAULT_MESH;
+          try {
+            return await inspectDataplane(io, client, mesh, name, opts.output);
+          } catch (err) {
+            throw notFoundAsLine(err, `Dataplane ${mesh}/${name}`);
+          }
         }
-      }
-      if (type.kind === 'Dataplane') {
-        const path = opts.mesh ? `/meshes/${encodeURIComponent(opts.mesh)}/dataplanes/_overview` : '/dataplanes+insights';
-        const items = await client.listAll<DataplaneOverview>(path);
-        output(io, opts.output, { total: items.length, items, next: null }, () =>
-          items.length === 0 ? 'no dataplanes found\n' : dataplaneInsightTable(items, now),
-        );
-        return;
-      }
-      if (type.kind === 'Mesh') {
-        type Insight = {
-          name: string;
-          dataplanes: { total: number; online: number; offline: number };
-          mTLS: { issuedBackends: Record<string, { total: number }>; supportedBackends: Record<string, { total: number }> };
-        };
-        const items = opts.mesh
-          ? [await client.getJson<Insight>(`/mesh-insights/${encodeURIComponent(opts.mesh)}`)]
-          : await client.listAll<Insight>('/mesh-insights');
-        const counts = (m: Record<string, { total: number }>) => Object.entries(m).map(([b, s]) => `${b}:${s.total}`).join(',') || '-';
-        output(io, opts.output, { total: items.length, items, next: null }, () =>
-          renderTable(
-            ['NAME', 'DATAPLANES', 'ONLINE', 'ISSUED BY', 'TRUSTING'],
-            items.map((i) => [i.name, String(i.dataplanes.total), String(i.dataplanes.online), counts(i.mTLS.issuedBackends), counts(i.mTLS.supportedBackends)]),
-          ),
-        );
-        return;
-      }
-      throw new UsageError('inspect supports dataplanes and meshes');
-    });
+        if (type.kind === 'Dataplane') {
+          const path = opts.mesh
+            ? `/meshes/${encodeURIComponent(opts.mesh)}/dataplanes/_overview`
+            : '/dataplanes+insights';
+          const items = await client.listAll<DataplaneOverview>(path);
+          output(io, opts.output, { total: items.length, items, next: null }, () =>
+            items.length === 0 ? 'no dataplanes found\n' : dataplaneInsightTable(items, now),
+          );
+          return;
+        }
+        if (type.kind === 'Mesh') {
+          type Insight = {
+            name: string;
+            dataplanes: { total: number; online: number; offline: number };
+            mTLS: {
+              issuedBackends: Record<string, { total: number }>;
+              supportedBackends: Record<string, { total: number }>;
+            };
+          };
+          const items = opts.mesh
+            ? [await client.getJson<Insight>(`/mesh-insights/${encodeURIComponent(opts.mesh)}`)]
+            : await client.listAll<Insight>('/mesh-insights');
+          const counts = (m: Record<string, { total: number }>) =>
+            Object.entries(m)
+              .map(([b, s]) => `${b}:${s.total}`)
+              .join(',') || '-';
+          output(io, opts.output, { total: items.length, items, next: null }, () =>
+            renderTable(
+              ['NAME', 'DATAPLANES', 'ONLINE', 'ISSUED BY', 'TRUSTING'],
+              items.map((i) => [
+                i.name,
+                String(i.dataplanes.total),
+                String(i.dataplanes.online),
+                counts(i.mTLS.issuedBackends),
+                counts(i.mTLS.supportedBackends),
+              ]),
+            ),
+          );
+          return;
+        }
+        throw new UsageError('inspect supports dataplanes and meshes');
+      },
+    );
 
   // ---- generate dataplane-token ---------------------------------------------------------------------------------
   const generate = program.command('generate').description('generate tokens');
@@ -224,22 +275,38 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--name <name>', 'dataplane name')
     .option('-m, --mesh <mesh>', 'mesh', DEFAULT_MESH)
     .option('--valid-for <duration>', 'lifetime, e.g. 24h or 30d (default: 10y, as Kuma)')
-    .option('--tag <key=value>', 'restrict the token to a tag value (repeatable)', (v: string, all: string[] = []) => [...all, v])
-    .option('--no-service-tag', "do not bind the token to the Dataplane's current kuma.io/service values (Kuma's default: any service)")
-    .action(async (opts: { name: string; mesh: string; validFor?: string; tag?: string[]; serviceTag: boolean }, cmd: Command) => {
-      if (opts.validFor !== undefined) duration('--valid-for', opts.validFor);
-      const client = clientOf(cmd);
-      let tags = parseTagFlags(opts.tag ?? []);
-      if (opts.serviceTag) {
-        const bound = await withDataplaneServiceTag(client, opts.mesh, opts.name, tags);
-        tags = bound.tags;
-        if (bound.note) io.stderr.write(bound.note + '\n');
-      }
-      const response = await client.call('POST', '/tokens/dataplane', {
-        body: { name: opts.name, mesh: opts.mesh, ...(Object.keys(tags).length > 0 ? { tags } : {}), ...(opts.validFor ? { validFor: opts.validFor } : {}) },
-      });
-      io.stdout.write(response.text.trim() + '\n');
-    });
+    .option('--tag <key=value>', 'restrict the token to a tag value (repeatable)', (v: string, all: string[] = []) => [
+      ...all,
+      v,
+    ])
+    .option(
+      '--no-service-tag',
+      "do not bind the token to the Dataplane's current kuma.io/service values (Kuma's default: any service)",
+    )
+    .action(
+      async (
+        opts: { name: string; mesh: string; validFor?: string; tag?: string[]; serviceTag: boolean },
+        cmd: Command,
+      ) => {
+        if (opts.validFor !== undefined) duration('--valid-for', opts.validFor);
+        const client = clientOf(cmd);
+        let tags = parseTagFlags(opts.tag ?? []);
+        if (opts.serviceTag) {
+          const bound = await withDataplaneServiceTag(client, opts.mesh, opts.name, tags);
+          tags = bound.tags;
+          if (bound.note) io.stderr.write(bound.note + '\n');
+        }
+        const response = await client.call('POST', '/tokens/dataplane', {
+          body: {
+            name: opts.name,
+            mesh: opts.mesh,
+            ...(Object.keys(tags).length > 0 ? { tags } : {}),
+            ...(opts.validFor ? { validFor: opts.validFor } : {}),
+          },
+        });
+        io.stdout.write(response.text.trim() + '\n');
+      },
+    );
 
   // ---- rotation status ------------------------------------------------------------------------------------------
   const rotation = program.command('rotation').description('CA rotation');
@@ -258,14 +325,20 @@ export function buildProgram(io: CliIo): Command {
       for (;;) {
         const status = await client.getJson<RotationStatus>(path);
         const text =
-          opts.output === 'table' ? renderRotationStatus(status, io.now()) : opts.output === 'json' ? toJson(status) : toYaml(status);
+          opts.output === 'table'
+            ? renderRotationStatus(status, io.now())
+            : opts.output === 'json'
+              ? toJson(status)
+              : toYaml(status);
         if (!opts.watch) {
           io.stdout.write(text);
           return;
         }
         const done = status.nextStep.ready;
         if (io.stdout.isTTY) {
-          io.stdout.write(CLEAR_SCREEN + text + (done ? '' : `\n(refreshing every ${opts.interval}, Ctrl-C to stop)\n`));
+          io.stdout.write(
+            CLEAR_SCREEN + text + (done ? '' : `\n(refreshing every ${opts.interval}, Ctrl-C to stop)\n`),
+          );
         } else if (text !== last) {
           io.stdout.write((last ? '\n' : '') + text);
         }
@@ -278,40 +351,50 @@ export function buildProgram(io: CliIo): Command {
   // ---- rotate ---------------------------------------------------------------------------------------------------
   program
     .command('rotate')
-    .description('finish a CA rotation to an already added backend: enable it when every dataplane trusts it, then remove the old backends once no dataplane holds their certificates')
+    .description(
+      'finish a CA rotation to an already added backend: enable it when every dataplane trusts it, then remove the old backends once no dataplane holds their certificates',
+    )
     .option('-m, --mesh <mesh>', 'mesh', DEFAULT_MESH)
     .requiredOption('--to <backend>', 'the backend to rotate to (added to the mesh already: step 1)')
     .option('--timeout <duration>', 'give up after this long (safe: re-run to continue)', '5m')
     .option('--interval <duration>', 'how often to read the rotation status', '2s')
     .option('--prune-secrets', 'then delete the secrets only the removed backends used (each is named)')
-    .action(async (opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean }, cmd: Command) => {
-      const timeoutMs = duration('--timeout', opts.timeout);
-      const intervalMs = duration('--interval', opts.interval);
-      const client = clientOf(cmd);
-      const meshPath = `/meshes/${encodeURIComponent(opts.mesh)}`;
-      const before = await client.getJson<MeshResource>(meshPath);
-      const line = new StatusLine(io.stdout);
-      const result = await runRotate(
-        {
-          getMesh: () => client.getJson<MeshResource>(meshPath),
-          getStatus: () => client.getJson<RotationStatus>(`${meshPath}/ca-rotation`),
-          putMesh: async (mesh) => void (await client.put(meshPath, mesh)),
-          sleep: io.sleep,
-          now: io.now,
-        },
-        { log: (l) => line.log(l), progress: (l) => line.update(l) },
-        { mesh: opts.mesh, target: opts.to, timeoutMs, intervalMs },
-      );
-      line.clear();
-      if (!result.ok) throw new CliError([result.message, ...(result.lines ?? [])]);
-      io.stdout.write(`✓ ${result.message}\n`);
-      for (const l of await handleLeftBehindSecrets(client, opts.mesh, before, opts.pruneSecrets === true)) io.stdout.write(l + '\n');
-    });
+    .action(
+      async (
+        opts: { mesh: string; to: string; timeout: string; interval: string; pruneSecrets?: boolean },
+        cmd: Command,
+      ) => {
+        const timeoutMs = duration('--timeout', opts.timeout);
+        const intervalMs = duration('--interval', opts.interval);
+        const client = clientOf(cmd);
+        const meshPath = `/meshes/${encodeURIComponent(opts.mesh)}`;
+        const before = await client.getJson<MeshResource>(meshPath);
+        const line = new StatusLine(io.stdout);
+        const result = await runRotate(
+          {
+            getMesh: () => client.getJson<MeshResource>(meshPath),
+            getStatus: () => client.getJson<RotationStatus>(`${meshPath}/ca-rotation`),
+            putMesh: async (mesh) => void (await client.put(meshPath, mesh)),
+            sleep: io.sleep,
+            now: io.now,
+          },
+          { log: (l) => line.log(l), progress: (l) => line.update(l) },
+          { mesh: opts.mesh, target: opts.to, timeoutMs, intervalMs },
+        );
+        line.clear();
+        if (!result.ok) throw new CliError([result.message, ...(result.lines ?? [])]);
+        io.stdout.write(`✓ ${result.message}\n`);
+        for (const l of await handleLeftBehindSecrets(client, opts.mesh, before, opts.pruneSecrets === true))
+          io.stdout.write(l + '\n');
+      },
+    );
 
   // ---- check ----------------------------------------------------------------------------------------------------
   program
     .command('check')
-    .description('exit 1 when a CA of any mesh expires within the window or a CA rotation is half-done (exit 2: could not check)')
+    .description(
+      'exit 1 when a CA of any mesh expires within the window or a CA rotation is half-done (exit 2: could not check)',
+    )
     .option('--warn-before <duration>', 'warn when a CA expires within this window', '30d')
     .option('-m, --mesh <mesh>', 'check only this mesh')
     // Its own usage errors exit 2 (could not check), never 1 (which means: a problem was found).
@@ -345,7 +428,11 @@ export function buildProgram(io: CliIo): Command {
 }
 
 function notFoundAsLine(err: unknown, label: string): unknown {
-  if (err instanceof ApiCallError && err.status === 404 && /resource/.test(String((err.body as { title?: string })?.title))) {
+  if (
+    err instanceof ApiCallError &&
+    err.status === 404 &&
+    /resource/.test(String((err.body as { title?: string })?.title))
+  ) {
     return new CliError([`${label} not found`]);
   }
   return err;
@@ -355,7 +442,12 @@ function notFoundAsLine(err: unknown, label: string): unknown {
 export function errorLines(err: unknown): string[] {
   if (err instanceof CliError) return err.lines;
   if (err instanceof ApiCallError) return err.lines;
-  if (err instanceof ConnectionError || err instanceof UsageError || err instanceof ManifestError || err instanceof ConfigFileError) {
+  if (
+    err instanceof ConnectionError ||
+    err instanceof UsageError ||
+    err instanceof ManifestError ||
+    err instanceof ConfigFileError
+  ) {
     return [err.message];
   }
   const code = (err as NodeJS.ErrnoException)?.code;

@@ -25,7 +25,13 @@ export function bar(done: number, total: number, style: BarStyle = UNICODE_BAR):
 }
 
 /** `label  [████░░░░] 1/2  50%` with the label padded to `labelWidth`. */
-export function progressLine(label: string, done: number, total: number, labelWidth = 0, style: BarStyle = UNICODE_BAR): string {
+export function progressLine(
+  label: string,
+  done: number,
+  total: number,
+  labelWidth = 0,
+  style: BarStyle = UNICODE_BAR,
+): string {
   const percent = Math.floor(fraction(done, total) * 100);
   return `${label.padEnd(labelWidth)} ${bar(done, total, style)} ${done}/${total} ${String(percent).padStart(3)}%`;
 }

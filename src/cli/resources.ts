@@ -26,9 +26,13 @@ export class UsageError extends Error {}
 
 export function resourceTypeByName(name: string): ResourceType {
   const lower = name.toLowerCase();
-  const found = RESOURCE_TYPES.find((t) => t.plural === lower || t.aliases.includes(lower) || t.kind.toLowerCase() === lower);
+  const found = RESOURCE_TYPES.find(
+    (t) => t.plural === lower || t.aliases.includes(lower) || t.kind.toLowerCase() === lower,
+  );
   if (!found) {
-    throw new UsageError(`unknown resource type "${name}": use one of ${RESOURCE_TYPES.map((t) => t.plural).join(', ')}`);
+    throw new UsageError(
+      `unknown resource type "${name}": use one of ${RESOURCE_TYPES.map((t) => t.plural).join(', ')}`,
+    );
   }
   return found;
 }

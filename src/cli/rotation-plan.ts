@@ -39,7 +39,10 @@ export function planRotation(mesh: MeshResource, status: RotationStatus, target:
   const enabled = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
   if (!enabled) {
-    return { kind: 'error', message: `mTLS is off in mesh "${mesh.name}": a rotation starts from a mesh with an enabled backend` };
+    return {
+      kind: 'error',
+      message: `mTLS is off in mesh "${mesh.name}": a rotation starts from a mesh with an enabled backend`,
+    };
   }
   if (!backends.some((b) => b.name === target)) {
     return {
@@ -54,7 +57,13 @@ export function planRotation(mesh: MeshResource, status: RotationStatus, target:
 
   if (enabled !== target) {
     if (!targetStatus) {
-      return { kind: 'wait', phase: 'enable', done: 0, total, message: `waiting for the control plane to report backend "${target}"` };
+      return {
+        kind: 'wait',
+        phase: 'enable',
+        done: 0,
+        total,
+        message: `waiting for the control plane to report backend "${target}"`,
+      };
     }
     if (!targetStatus.rootFingerprint) {
       return {
@@ -79,19 +88,27 @@ export function planRotation(mesh: MeshResource, status: RotationStatus, target:
       done: trusting,
       total,
       message: `${total - trusting} of ${total} active dataplanes do not trust ${target} yet`,
-      ...(step.action === 'enable' && step.backend === target && step.waitingFor ? { waitingFor: step.waitingFor } : {}),
+      ...(step.action === 'enable' && step.backend === target && step.waitingFor
+        ? { waitingFor: step.waitingFor }
+        : {}),
     };
   }
 
   const others = backends.filter((b) => b.name !== target).map((b) => b.name);
-  if (others.length === 0) return { kind: 'done', message: `${target} is enabled and the only backend of mesh "${mesh.name}"` };
-  const stillIssued = status.backends.filter((b) => others.includes(b.name)).reduce((sum, b) => sum + b.dataplanesIssued, 0);
+  if (others.length === 0)
+    return { kind: 'done', message: `${target} is enabled and the only backend of mesh "${mesh.name}"` };
+  const stillIssued = status.backends
+    .filter((b) => others.includes(b.name))
+    .reduce((sum, b) => sum + b.dataplanesIssued, 0);
   if (stillIssued === 0) {
     const body = meshBody(mesh);
     return {
       kind: 'put',
       phase: 'remove',
-      mesh: { ...body, mtls: { ...body.mtls, enabledBackend: target, backends: backends.filter((b) => b.name === target) } },
+      mesh: {
+        ...body,
+        mtls: { ...body.mtls, enabledBackend: target, backends: backends.filter((b) => b.name === target) },
+      },
       message: `remove ${others.join(', ')}`,
       removed: others,
     };

@@ -42,7 +42,10 @@ export function progressLines(status: RotationStatus, style: BarStyle = UNICODE_
 export function nextStepLines(status: RotationStatus): string[] {
   const step = status.nextStep;
   if (step.action === 'none') return [`Next step: none (${step.description})`];
-  const lines = [`Next step: ${step.action} ${step.backend} (${step.ready ? 'ready' : 'not ready'})`, `  ${step.description}`];
+  const lines = [
+    `Next step: ${step.action} ${step.backend} (${step.ready ? 'ready' : 'not ready'})`,
+    `  ${step.description}`,
+  ];
   const waiting = waitingLine(status);
   if (waiting) lines.push(`  ${waiting}`);
   const target = rotationTarget(status);

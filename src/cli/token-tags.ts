@@ -20,7 +20,12 @@ export function parseTagFlags(flags: readonly string[]): TokenTags {
  * untagged token lets its holder re-register the Dataplane as any service and receive that service's SPIFFE ID.
  * Returns the tags to send and a note for stderr (what was bound, or why nothing was).
  */
-export async function withDataplaneServiceTag(client: ApiClient, mesh: string, name: string, tags: TokenTags): Promise<{ tags: TokenTags; note?: string }> {
+export async function withDataplaneServiceTag(
+  client: ApiClient,
+  mesh: string,
+  name: string,
+  tags: TokenTags,
+): Promise<{ tags: TokenTags; note?: string }> {
   if (SERVICE_TAG in tags) return { tags };
   const path = `/meshes/${encodeURIComponent(mesh)}/dataplanes/${encodeURIComponent(name)}`;
   const response = await client.call('GET', path, { accept: [404] });

@@ -1,6 +1,12 @@
 /** The documents meshctl reads from the control plane: the contract's (src/contract) and the resources it edits. */
 
-export type { BackendStatus, DataplaneCertificateFacts, DataplaneOverview, NextStep, RotationStatus } from '../client/types.js';
+export type {
+  BackendStatus,
+  DataplaneCertificateFacts,
+  DataplaneOverview,
+  NextStep,
+  RotationStatus,
+} from '../client/types.js';
 
 export interface MeshBackend {
   name: string;

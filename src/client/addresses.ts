@@ -27,7 +27,9 @@ export function parseAddressList(values: string | readonly string[]): string[] {
     try {
       url = new URL(address);
     } catch {
-      throw new Error(`"${address}" is not a control-plane address (expected a URL such as http://cp.example.com:5681)`);
+      throw new Error(
+        `"${address}" is not a control-plane address (expected a URL such as http://cp.example.com:5681)`,
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`control plane address must be an http:// or https:// URL, got "${address}"`);

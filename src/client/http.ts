@@ -7,7 +7,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { AddressList, parseAddressList } from './addresses.js';
 import { apiErrorLines } from './errors.js';
-import { FAILOVER_STATUSES, isFailover, isTlsTrustError, mayResendAfter, mayResendAfterStatus, type AttemptFailure } from './failover.js';
+import {
+  FAILOVER_STATUSES,
+  isFailover,
+  isTlsTrustError,
+  mayResendAfter,
+  mayResendAfterStatus,
+  type AttemptFailure,
+} from './failover.js';
 
 export interface ClientOptions {
   /**
@@ -93,8 +100,16 @@ export class ConnectionError extends Error implements AttemptFailure {
     const code = (cause as NodeJS.ErrnoException).code;
     const reason = code ?? cause.message;
     const tls = isTlsTrustError(code);
-    const where = tried.length > 1 ? `no control plane answered (${tried.map((t) => `${t.address}: ${t.reason}`).join('; ')})` : `cannot reach the control plane at ${address}: ${reason}`;
-    super(where + (tls ? ' (its HTTPS certificate is not trusted: pass --ca-cert <data dir>/server-cert.pem, or --insecure-skip-verify)' : ''));
+    const where =
+      tried.length > 1
+        ? `no control plane answered (${tried.map((t) => `${t.address}: ${t.reason}`).join('; ')})`
+        : `cannot reach the control plane at ${address}: ${reason}`;
+    super(
+      where +
+        (tls
+          ? ' (its HTTPS certificate is not trusted: pass --ca-cert <data dir>/server-cert.pem, or --insecure-skip-verify)'
+          : ''),
+    );
     this.name = 'ConnectionError';
     this.code = code;
     this.timedOut = cause instanceof DeadlinePassed;
@@ -183,7 +198,11 @@ export class ApiClient {
           response.on('error', (err) => fail(err));
           response.on('end', () => {
             clearTimeout(deadline);
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') });
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              text: Buffer.concat(chunks).toString('utf8'),
+            });
           });
         },
       );
@@ -205,7 +224,11 @@ export class ApiClient {
   }
 
   /** A request that must succeed (2xx or one of `accept`); errors become ApiCallError with readable lines. */
-  async call(method: string, path: string, options: RequestOptions & { accept?: number[] } = {}): Promise<HttpResponse> {
+  async call(
+    method: string,
+    path: string,
+    options: RequestOptions & { accept?: number[] } = {},
+  ): Promise<HttpResponse> {
     const response = await this.raw(method, path, options);
     const ok = (response.status >= 200 && response.status < 300) || options.accept?.includes(response.status);
     if (ok) return response;
@@ -236,7 +259,9 @@ export class ApiClient {
     const items: T[] = [];
     let offset = 0;
     for (;;) {
-      const page = await this.getJson<{ items: T[]; next: string | null; total: number }>(path, { query: { ...query, size: 1000, offset } });
+      const page = await this.getJson<{ items: T[]; next: string | null; total: number }>(path, {
+        query: { ...query, size: 1000, offset },
+      });
       items.push(...page.items);
       if (!page.next || page.items.length === 0) return items;
       offset += page.items.length;

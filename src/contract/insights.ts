@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const stat = z.object({ total: z.number().int(), online: z.number().int().optional(), offline: z.number().int().optional() });
+const stat = z.object({
+  total: z.number().int(),
+  online: z.number().int().optional(),
+  offline: z.number().int().optional(),
+});
 
 /** `GET /mesh-insights/{mesh}` (and the items of `/mesh-insights`): Kuma's MeshInsight, as far as meshcp counts. */
 export const MeshInsightSchema = z.object({
@@ -33,7 +37,15 @@ export const DataplaneOverviewSchema = z.object({
     networking: z
       .looseObject({
         address: z.string().optional(),
-        inbound: z.array(z.looseObject({ port: z.number().optional(), servicePort: z.number().optional(), tags: z.record(z.string(), z.string()).optional() })).optional(),
+        inbound: z
+          .array(
+            z.looseObject({
+              port: z.number().optional(),
+              servicePort: z.number().optional(),
+              tags: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .optional(),
         gateway: z.looseObject({ tags: z.record(z.string(), z.string()).optional() }).optional(),
       })
       .optional(),

@@ -12,7 +12,6 @@ export type { CertProfile };
 import { dataplaneServices, dataplaneSpiffeUris, SERVICE_TAG, type Dataplane } from '../resources/dataplane.js';
 import { mapKey, type Violation } from '../resources/violations.js';
 
-
 /** SPIFFE ID spec: trust domain characters are lower-case letters, digits, dots, dashes and underscores. */
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
 /** SPIFFE ID spec: a path segment is letters, digits, dots, dashes and underscores, and never `.` or `..`. */
@@ -29,20 +28,34 @@ export function spiffeProfileViolations(mesh: string, dp: Dataplane): Violation[
   const out: Violation[] = [];
   const prefix = 'MESHCP_CERT_PROFILE=spiffe issues one SPIFFE ID per dataplane:';
   if (!TRUST_DOMAIN.test(mesh)) {
-    out.push({ field: 'mesh', message: `${prefix} the mesh name "${mesh}" is its trust domain and may only contain lower-case letters, digits, ".", "-" and "_"` });
+    out.push({
+      field: 'mesh',
+      message: `${prefix} the mesh name "${mesh}" is its trust domain and may only contain lower-case letters, digits, ".", "-" and "_"`,
+    });
   }
   const services = dataplaneServices(dp);
-  if (services.length === 0) out.push({ field: 'networking', message: `${prefix} the dataplane has no "${SERVICE_TAG}" tag` });
+  if (services.length === 0)
+    out.push({ field: 'networking', message: `${prefix} the dataplane has no "${SERVICE_TAG}" tag` });
   if (services.length > 1) {
-    out.push({ field: 'networking', message: `${prefix} the dataplane has ${services.length} services (${services.join(', ')}), it may have only one` });
+    out.push({
+      field: 'networking',
+      message: `${prefix} the dataplane has ${services.length} services (${services.join(', ')}), it may have only one`,
+    });
   }
   const tagged: [string, string | undefined][] = [
-    ...(dp.networking?.inbound ?? []).map((inbound, i): [string, string | undefined] => [`networking.inbound[${i}].tags`, inbound.tags?.[SERVICE_TAG]]),
+    ...(dp.networking?.inbound ?? []).map((inbound, i): [string, string | undefined] => [
+      `networking.inbound[${i}].tags`,
+      inbound.tags?.[SERVICE_TAG],
+    ]),
     ['networking.gateway.tags', dp.networking?.gateway?.tags?.[SERVICE_TAG]],
   ];
   for (const [path, service] of tagged) {
     const problem = service === undefined ? undefined : segmentProblem(service);
-    if (problem) out.push({ field: `${path}${mapKey(SERVICE_TAG)}`, message: `${prefix} the service "${service}" is its path segment and ${problem}` });
+    if (problem)
+      out.push({
+        field: `${path}${mapKey(SERVICE_TAG)}`,
+        message: `${prefix} the service "${service}" is its path segment and ${problem}`,
+      });
   }
   return out;
 }

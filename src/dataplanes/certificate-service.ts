@@ -60,7 +60,12 @@ export class CertificateService {
 
   private readonly vault: VaultIssuer;
 
-  private async signLocally(state: LegacyCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+  private async signLocally(
+    state: LegacyCaState,
+    csr: string | undefined,
+    uris: string[],
+    now: number,
+  ): Promise<IssuedLeaf> {
     const signer = state.signer!;
     const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
     const notAfter = wholeSeconds(Math.min(now + dpCertExpirationMs(state.enabled), signer.notAfter.getTime()));
@@ -78,7 +83,12 @@ export class CertificateService {
       )
       .catch((err: unknown) => {
         if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
+        throw new DomainError({
+          kind: 'unavailable',
+          title: Titles.issueCertificate,
+          detail: `${err.message}; retry`,
+          retryAfterSeconds: 1,
+        });
       });
     if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
     return { ...signed, notBefore, notAfter };
@@ -90,7 +100,13 @@ export class CertificateService {
    * Issued by the MeshIdentity that wins the dataplane when it is Ready, else by the enabled `Mesh.mtls` backend, else
    * 409 with the reason (see IdentityService).
    */
-  async issue(mesh: string, name: string, body: unknown, fromDataplane: boolean, registered?: { spec: unknown; labels?: Record<string, string> }): Promise<IssuedCertificate> {
+  async issue(
+    mesh: string,
+    name: string,
+    body: unknown,
+    fromDataplane: boolean,
+    registered?: { spec: unknown; labels?: Record<string, string> },
+  ): Promise<IssuedCertificate> {
     const stored = registered?.labels ? registered : await this.dataplanes.get(mesh, name);
     const dp = stored.spec as Dataplane;
     const shape = parseShape(CertificateRequestSchema, body ?? {});
@@ -124,7 +140,15 @@ export class CertificateService {
       // Signing ran off the main thread (or in Vault): record only a certificate from the CA that is still current (checked
       // again at commit), so a rotation step that passed meanwhile is never undercut by a certificate it did not see.
       const renewAfter = Math.round(now + (notAfter - now) * (RENEW_AT - Math.random() * RENEW_JITTER));
-      const issue = { backend: issuedBy, identity: identityOf(uris), notBefore, notAfter, renewAfter, issuedAt: now, serial: signed.serialHex };
+      const issue = {
+        backend: issuedBy,
+        identity: identityOf(uris),
+        notBefore,
+        notAfter,
+        renewAfter,
+        issuedAt: now,
+        serial: signed.serialHex,
+      };
       try {
         const under = { bundleVersion: state.bundleVersion, meshVersion: state.meshVersion };
         await this.recorder.record(mesh, name, issue, under, fromDataplane ? request.bundleVersion : undefined);

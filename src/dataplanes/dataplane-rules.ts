@@ -14,7 +14,9 @@ export type DataplaneService = ResourceHandle<Dataplane>;
  * The Dataplane's write rules beyond its kind (schema, structure, size): a dataplane may register itself, but only
  * as what its token's tags allow; deleting a dataplane forgets its facts, so it no longer blocks a rotation step.
  */
-export function dataplaneDescriptor(certProfile: CertProfile = 'kuma'): ResourceDescriptor<ParsedResource, undefined, Dataplane> {
+export function dataplaneDescriptor(
+  certProfile: CertProfile = 'kuma',
+): ResourceDescriptor<ParsedResource, undefined, Dataplane> {
   return {
     kind: kindOf('Dataplane'),
     admit(dp, at, request) {

@@ -26,15 +26,28 @@ export async function signFromIdentity(
   const signer = issuer.state.ca.signer;
   const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
   const notAfter = wholeSeconds(Math.min(now + issuer.state.expiryMs, signer.notAfter.getTime()));
-  if (notAfter <= now) throw cannotIssue(`the CA of MeshIdentity "${issuer.identity.name}" has expired, or certificateParameters.expiry is 0`);
+  if (notAfter <= now)
+    throw cannotIssue(
+      `the CA of MeshIdentity "${issuer.identity.name}" has expired, or certificateParameters.expiry is 0`,
+    );
   if (csr !== undefined) {
     // A CSR (the agent's default): verified and signed off the main thread, as the backends' certificates are.
     const ca = issuer.state.ca;
     const signed = await signing
-      .sign(`identity:${ca.fingerprint}`, { chainPem: signer.chainPem, keyPem: ca.keyPem }, signer, { csr, uris, notBefore, notAfter })
+      .sign(`identity:${ca.fingerprint}`, { chainPem: signer.chainPem, keyPem: ca.keyPem }, signer, {
+        csr,
+        uris,
+        notBefore,
+        notAfter,
+      })
       .catch((err: unknown) => {
         if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new DomainError({ kind: 'unavailable', title: Titles.issueCertificate, detail: `${err.message}; retry`, retryAfterSeconds: 1 });
+        throw new DomainError({
+          kind: 'unavailable',
+          title: Titles.issueCertificate,
+          detail: `${err.message}; retry`,
+          retryAfterSeconds: 1,
+        });
       });
     if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
     return { certificatePem: signed.certificatePem, serialHex: signed.serialHex, notBefore, notAfter };
@@ -47,6 +60,13 @@ export async function signFromIdentity(
   const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
   const isRsa = signer.keyType === 'rsa';
   const privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const leaf = issueLeafCertificate({ ca: signer, subjectPublicKeyDer: spki, publicKeyIsRsa: isRsa, uris, notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
+  const leaf = issueLeafCertificate({
+    ca: signer,
+    subjectPublicKeyDer: spki,
+    publicKeyIsRsa: isRsa,
+    uris,
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+  });
   return { certificatePem: leaf.pem, serialHex: leaf.serialHex, notBefore, notAfter, privateKeyPem };
 }

@@ -22,7 +22,9 @@ export async function dataplaneOverview(dp: StoredResource<Dataplane>, facts: Fa
     creationTime: dp.creationTime,
     modificationTime: dp.modificationTime,
     ...(Object.keys(dp.labels).length > 0 ? { labels: dp.labels } : {}),
-    dataplane: Object.fromEntries(Object.entries(rest).filter(([k]) => !['mesh', 'name', 'creationTime', 'modificationTime', 'labels'].includes(k))),
+    dataplane: Object.fromEntries(
+      Object.entries(rest).filter(([k]) => !['mesh', 'name', 'creationTime', 'modificationTime', 'labels'].includes(k)),
+    ),
   };
   if (known?.issuedBackend) {
     overview.dataplaneInsight = {
@@ -39,7 +41,13 @@ export async function dataplaneOverview(dp: StoredResource<Dataplane>, facts: Fa
 }
 
 /** Kuma's MeshInsight, counted from the facts tables (active dataplanes for the mTLS part). */
-export async function meshInsight(mesh: StoredResource, dataplaneCount: number, facts: FactsStore, now: number, onlineWindowMs: number): Promise<MeshInsight> {
+export async function meshInsight(
+  mesh: StoredResource,
+  dataplaneCount: number,
+  facts: FactsStore,
+  now: number,
+  onlineWindowMs: number,
+): Promise<MeshInsight> {
   const onlineSince = now - onlineWindowMs;
   const online = await facts.countOnline(mesh.name, onlineSince);
   const { issued, trusted } = await facts.backendStats(mesh.name, now, onlineSince);

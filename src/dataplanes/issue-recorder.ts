@@ -74,7 +74,9 @@ export class IssueRecorder {
     this.lastCommitAt = performance.now();
     let outcomes: (Error | null)[];
     try {
-      outcomes = await this.store.transaction((tx) => this.commit(tx, batch), { sharedMeshes: batch.map((item) => item.mesh) });
+      outcomes = await this.store.transaction((tx) => this.commit(tx, batch), {
+        sharedMeshes: batch.map((item) => item.mesh),
+      });
     } catch (err) {
       for (const item of batch) item.reject(err as Error);
       return;
@@ -87,9 +89,12 @@ export class IssueRecorder {
     const outcomes: (Error | null)[] = [];
     for (const item of batch) {
       if (!meshVersions.has(item.mesh)) meshVersions.set(item.mesh, await tx.resources.version('Mesh', '', item.mesh));
-      const current = meshVersions.get(item.mesh) === item.under.meshVersion && this.servesBundle(item.mesh, item.under.bundleVersion);
+      const current =
+        meshVersions.get(item.mesh) === item.under.meshVersion &&
+        this.servesBundle(item.mesh, item.under.bundleVersion);
       if (!current) outcomes.push(new StaleIssue());
-      else if (!(await tx.resources.exists('Dataplane', item.mesh, item.name))) outcomes.push(notFound(Titles.retrieve));
+      else if (!(await tx.resources.exists('Dataplane', item.mesh, item.name)))
+        outcomes.push(notFound(Titles.retrieve));
       else {
         await tx.facts.recordIssue(item.mesh, item.name, item.issue);
         if (item.acknowledged) await tx.facts.acknowledge(item.mesh, item.name, item.acknowledged, item.issue.issuedAt);

@@ -126,7 +126,11 @@ export class IssuanceAdmission {
   /** Counts one issuance in; returns its release (call exactly once). Throws 503 when `max` are in progress. */
   enter(): () => void {
     if (this.inProgress >= this.max) {
-      throw new DomainError({ kind: 'unavailable', detail: `too many certificate requests in progress (${this.max}); retry shortly`, retryAfterSeconds: this.retryAfterSeconds });
+      throw new DomainError({
+        kind: 'unavailable',
+        detail: `too many certificate requests in progress (${this.max}); retry shortly`,
+        retryAfterSeconds: this.retryAfterSeconds,
+      });
     }
     this.inProgress++;
     let released = false;

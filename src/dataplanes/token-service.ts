@@ -46,7 +46,12 @@ interface MeshTokenKeys {
 }
 
 function invalidTokenRequest(field: string, message: string): DomainError {
-  return new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'Resource is not valid', violations: [{ field, message }] });
+  return new DomainError({
+    kind: 'invalid',
+    title: 'Invalid request',
+    detail: 'Resource is not valid',
+    violations: [{ field, message }],
+  });
 }
 
 /** Kuma-style dataplane tokens: RS256 JWTs signed with a per-mesh key kept as a mesh secret. */
@@ -76,18 +81,31 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
 
   async issue(body: unknown): Promise<string> {
     const parsed = TokenRequestSchema.safeParse(body ?? {});
-    if (!parsed.success) throw new DomainError({ kind: 'invalid', title: 'Invalid request', detail: 'request body is not a valid token request' });
+    if (!parsed.success)
+      throw new DomainError({
+        kind: 'invalid',
+        title: 'Invalid request',
+        detail: 'request body is not a valid token request',
+      });
     const { name = '', mesh = '', tags, validFor } = parsed.data;
     if (mesh === '') throw invalidTokenRequest('mesh', 'cannot be empty');
     if (name === '') throw invalidTokenRequest('name', 'cannot be empty');
     if (this.options.requireServiceTag && !hasServiceTag(tags ?? {})) {
-      throw invalidTokenRequest('tags', `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`);
+      throw invalidTokenRequest(
+        'tags',
+        `must bind the token to at least one "${SERVICE_TAG}" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)`,
+      );
     }
     const validForMs = validFor === undefined || validFor === '' ? 10 * MS_PER_YEAR : parseDuration(validFor);
-    if (validForMs === null || validForMs <= 0) throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
+    if (validForMs === null || validForMs <= 0)
+      throw invalidTokenRequest('validFor', `is invalid: time: invalid duration ${JSON.stringify(validFor)}`);
     const keys = await this.keysOf(mesh);
     if (!keys && !(await this.store.exists('Mesh', '', mesh))) {
-      throw new DomainError({ kind: 'not-found', title: 'Mesh not found', detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)` });
+      throw new DomainError({
+        kind: 'not-found',
+        title: 'Mesh not found',
+        detail: `mesh "${mesh}" does not exist: create it first (meshctl get meshes lists them)`,
+      });
     }
     if (!keys) {
       throw new DomainError({
@@ -133,10 +151,19 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
       if (!keys) return undefined;
       // No leeway, as Kuma: `nbf` is already backdated, and `exp` must end a token when `validFor` says so.
       this.checks++;
-      const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['RS256'], currentDate: new Date(this.clock.now()) });
+      const { payload } = await jwtVerify(token, keys.publicKey, {
+        algorithms: ['RS256'],
+        currentDate: new Date(this.clock.now()),
+      });
       const claims = TokenClaimsSchema.parse(payload);
       if (keys.revoked.has(claims.jti)) return undefined;
-      const principal = { kind: 'dataplane' as const, mesh: claims.Mesh, name: claims.Name, tags: claims.Tags ?? {}, jti: claims.jti };
+      const principal = {
+        kind: 'dataplane' as const,
+        mesh: claims.Mesh,
+        name: claims.Name,
+        tags: claims.Tags ?? {},
+        jti: claims.jti,
+      };
       // Remembered with the keys it was checked against: if a revocation overtook this check, they differ next time.
       this.verified.remember(cacheKey, principal, keys.fingerprint, payload.nbf, payload.exp);
       return principal;
@@ -162,7 +189,11 @@ export class DataplaneTokenService implements DataplaneTokenVerifier {
         .map((s) => s.trim())
         .filter(Boolean),
     );
-    const fingerprint = createHash('sha256').update(secret.spec.data).update('\n').update(revocations?.spec.data ?? '').digest('base64url');
+    const fingerprint = createHash('sha256')
+      .update(secret.spec.data)
+      .update('\n')
+      .update(revocations?.spec.data ?? '')
+      .digest('base64url');
     const keys = { privateKey, publicKey: createPublicKey(privateKey), revoked, fingerprint };
     if (changes === this.changes) this.keys.set(mesh, keys);
     return keys;

@@ -14,7 +14,9 @@ export const MAX_WAIT_MS = 60_000;
 export type { TrustBundle } from '../contract/dataplanes.js';
 
 /** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
-export type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
+export type TrustBundleAnswer =
+  | { status: 200; bundle: TrustBundle; json: string }
+  | { status: 304; bundleVersion: string };
 
 /** The trust bundle endpoint: acknowledgement by If-None-Match, 304 when current, long-poll until it changes. */
 export class TrustBundleService {
@@ -23,7 +25,10 @@ export class TrustBundleService {
    * 10,000 woken polls answer the same bundle; serializing it once (not 10,000 times, ~3 KB each) keeps the burst
    * short and allocates one string, not one per poll. A new state is a new key; the old one is collected with it.
    */
-  private readonly bodies = new WeakMap<MeshCaState, { reissue?: { bundle: TrustBundle; json: string }; current?: { bundle: TrustBundle; json: string } }>();
+  private readonly bodies = new WeakMap<
+    MeshCaState,
+    { reissue?: { bundle: TrustBundle; json: string }; current?: { bundle: TrustBundle; json: string } }
+  >();
 
   constructor(
     private readonly dataplanes: DataplaneService,
@@ -45,12 +50,18 @@ export class TrustBundleService {
     heldVersion: string | undefined,
     waitMs: number,
     /** `registered`: the Dataplane as the request's token check just read it (used on the first pass only). */
-    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal; registered?: { spec: unknown; labels?: Record<string, string> } },
+    options: {
+      fromDataplane: boolean;
+      servedSerial?: string;
+      signal?: AbortSignal;
+      registered?: { spec: unknown; labels?: Record<string, string> };
+    },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
     const deadline = this.clock.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let arrived = true; ; arrived = false) {
-      const stored = (arrived && options.registered?.labels && options.registered) || (await this.dataplanes.get(mesh, name));
+      const stored =
+        (arrived && options.registered?.labels && options.registered) || (await this.dataplanes.get(mesh, name));
       const dp = stored.spec as Dataplane;
       const state = await requireMeshCa(this.ca, mesh);
       const issuer = await this.identities.issuerFor(state, mesh, { name, labels: stored.labels ?? {} });
@@ -63,7 +74,8 @@ export class TrustBundleService {
       // change nothing are skipped: most polls repeat the recorded bundle and served serial (in a rotation step's
       // storm every answered poll comes straight back within milliseconds), and contact is kept to the second.
       if (options.fromDataplane && arrived) {
-        if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion) await this.facts.acknowledge(mesh, name, heldVersion, now);
+        if (heldVersion !== undefined && heldVersion !== known?.ackedBundleVersion)
+          await this.facts.acknowledge(mesh, name, heldVersion, now);
         else if (!contactIsRecent(known, now)) await this.facts.touch(mesh, name, now);
         if (options.servedSerial !== undefined && !servedIsRecorded(known, options.servedSerial)) {
           await this.facts.reportServed(mesh, name, options.servedSerial);
@@ -121,14 +133,21 @@ function contactIsRecent(facts: DataplaneFacts | undefined, now: number): boolea
 function servedIsRecorded(facts: DataplaneFacts | undefined, serial: string): boolean {
   if (!facts) return false;
   const normalized = normalizeSerial(serial);
-  return facts.servedSerial === normalized && (facts.issuedSerial !== normalized || facts.servedBackend === facts.issuedBackend);
+  return (
+    facts.servedSerial === normalized &&
+    (facts.issuedSerial !== normalized || facts.servedBackend === facts.issuedBackend)
+  );
 }
 
 /**
  * Re-issue when the certificate is missing, expired, past renewAfter, from another issuer (a backend, or the
  * MeshIdentity that wins the dataplane now), or for other SANs.
  */
-function needsReissue(facts: DataplaneFacts | undefined, expected: { backend: string; uris: string[] | undefined }, now: number): boolean {
+function needsReissue(
+  facts: DataplaneFacts | undefined,
+  expected: { backend: string; uris: string[] | undefined },
+  now: number,
+): boolean {
   const uris = expected.uris;
   if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
   if (facts.issuedBackend !== expected.backend) return true;

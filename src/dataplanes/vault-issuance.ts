@@ -1,7 +1,13 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { LegacyCaState } from '../ca/ca-manager.js';
 import { CsrError, parseAndVerifyCsr } from '../ca/csr.js';
-import { issueFromVault, VaultBadAnswer, VaultRefused, VaultUnavailable, type VaultConnection } from '../ca/vault-client.js';
+import {
+  issueFromVault,
+  VaultBadAnswer,
+  VaultRefused,
+  VaultUnavailable,
+  type VaultConnection,
+} from '../ca/vault-client.js';
 import type { VaultHealth } from '../ca/vault-health.js';
 import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
 import { dataplaneTags, type Dataplane } from '../resources/dataplane.js';
@@ -20,7 +26,8 @@ export interface IssuedLeaf {
 }
 
 /** Vault refused, or answered with a certificate meshcp will not hand out. */
-const upstreamFailed = (detail: string) => new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
+const upstreamFailed = (detail: string) =>
+  new DomainError({ kind: 'upstream-failed', title: Titles.issueCertificate, detail });
 
 /** Renders `{{ tag "name" }}` with the Dataplane's single value of that tag. */
 export function renderCommonName(template: string, dp: Dataplane): string {
@@ -28,17 +35,23 @@ export function renderCommonName(template: string, dp: Dataplane): string {
   return template.replace(TAG_ACTION, (_, name: string) => {
     const values = [...(tags.get(name) ?? [])];
     if (values.length !== 1) {
-      throw cannotIssue(`the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`);
+      throw cannotIssue(
+        `the vault backend's commonName template needs exactly one value of tag "${name}", the Dataplane has ${values.length === 0 ? 'none' : `${values.length} (${values.join(', ')})`}`,
+      );
     }
     return values[0]!;
   });
 }
 
-const spki = (key: KeyObject) => (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
+const spki = (key: KeyObject) =>
+  (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
 
 /** The URI SANs of a certificate, from Node's `subjectAltName` text (URIs with a comma are refused before issuing). */
 function uriSansOf(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '').split(', ').filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+  return (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith('URI:'))
+    .map((n) => n.slice(4));
 }
 
 /**
@@ -50,7 +63,14 @@ function uriSansOf(cert: X509Certificate): string[] {
 export class VaultIssuer {
   constructor(private readonly health: VaultHealth) {}
 
-  async issue(mesh: string, dp: Dataplane, state: LegacyCaState, csr: string | undefined, uris: string[], now: number): Promise<IssuedLeaf> {
+  async issue(
+    mesh: string,
+    dp: Dataplane,
+    state: LegacyCaState,
+    csr: string | undefined,
+    uris: string[],
+    now: number,
+  ): Promise<IssuedLeaf> {
     const material = state.enabledMaterial;
     const connection = material.vault as VaultConnection;
     let csrKey: Buffer | undefined;
@@ -63,14 +83,25 @@ export class VaultIssuer {
       }
     }
     const withComma = uris.find((u) => u.includes(','));
-    if (withComma) throw cannotIssue(`Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`);
+    if (withComma)
+      throw cannotIssue(
+        `Vault takes URI SANs as a comma-separated list: ${JSON.stringify(withComma)} cannot be requested`,
+      );
     const commonName = connection.commonName === undefined ? undefined : renderCommonName(connection.commonName, dp);
-    const ttlSeconds = Math.floor(Math.min(dpCertExpirationMs(state.enabled), material.notAfter.getTime() - now) / 1000);
+    const ttlSeconds = Math.floor(
+      Math.min(dpCertExpirationMs(state.enabled), material.notAfter.getTime() - now) / 1000,
+    );
     if (ttlSeconds <= 0) throw cannotIssue(`the CA of backend "${state.enabled.name}" has expired`);
 
     let leaf;
     try {
-      leaf = await issueFromVault(connection, { csr, commonName, uris, ttlSeconds, timeoutMs: dpCertRequestTimeoutMs(state.enabled) });
+      leaf = await issueFromVault(connection, {
+        csr,
+        commonName,
+        uris,
+        ttlSeconds,
+        timeoutMs: dpCertRequestTimeoutMs(state.enabled),
+      });
       this.health.record(mesh, state.enabled.name, true);
     } catch (err) {
       if (err instanceof VaultUnavailable) {
@@ -91,7 +122,14 @@ export class VaultIssuer {
     return this.checked(mesh, state, leaf.certificatePem, leaf.privateKeyPem, csrKey, uris);
   }
 
-  private checked(mesh: string, state: LegacyCaState, certificatePem: string, privateKeyPem: string | undefined, csrKey: Buffer | undefined, uris: string[]): IssuedLeaf {
+  private checked(
+    mesh: string,
+    state: LegacyCaState,
+    certificatePem: string,
+    privateKeyPem: string | undefined,
+    csrKey: Buffer | undefined,
+    uris: string[],
+  ): IssuedLeaf {
     const backend = state.enabled.name;
     const bad = (why: string): never => {
       this.health.record(mesh, backend, true, `unusable certificate: ${why}`);
@@ -105,7 +143,9 @@ export class VaultIssuer {
     }
     const issuer = new X509Certificate(state.enabledMaterial.issuerChainPem);
     if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
-      bad(`it is not signed by the CA cached when the backend was added (root SHA-256 ${state.enabledMaterial.rootSha256}); if Vault's CA changed, add a new backend for it and rotate`);
+      bad(
+        `it is not signed by the CA cached when the backend was added (root SHA-256 ${state.enabledMaterial.rootSha256}); if Vault's CA changed, add a new backend for it and rotate`,
+      );
     }
     let expectedKey = csrKey;
     if (!expectedKey && privateKeyPem) {

@@ -50,7 +50,13 @@ export class VerifiedTokens {
   }
 
   /** `nbf`/`exp` in seconds as in the token (absent: no bound). */
-  remember(key: string, principal: DataplanePrincipal, keysFingerprint: string, nbf: number | undefined, exp: number | undefined): void {
+  remember(
+    key: string,
+    principal: DataplanePrincipal,
+    keysFingerprint: string,
+    nbf: number | undefined,
+    exp: number | undefined,
+  ): void {
     this.byKey.delete(key);
     while (this.byKey.size >= this.max) this.byKey.delete(this.byKey.keys().next().value!);
     this.byKey.set(key, {

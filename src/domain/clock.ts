@@ -32,11 +32,14 @@ export const systemClock: Clock = {
     const due = wallNow() + ms;
     let timer: NodeJS.Timeout;
     const arm = (delay: number) => {
-      timer = setTimeout(() => {
-        const left = due - wallNow();
-        if (left <= 0) fire();
-        else arm(left);
-      }, Math.min(Math.max(0, delay), MAX_TIMER_MS));
+      timer = setTimeout(
+        () => {
+          const left = due - wallNow();
+          if (left <= 0) fire();
+          else arm(left);
+        },
+        Math.min(Math.max(0, delay), MAX_TIMER_MS),
+      );
       if (options?.keepAlive === false) timer.unref();
     };
     arm(ms);

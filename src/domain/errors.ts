@@ -16,7 +16,15 @@ export interface FieldViolation {
  * - too-many-requests: the caller's budget is spent
  * - upstream-failed: an external CA (Vault) refused or answered something unusable
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-many-requests' | 'upstream-failed';
+export type ErrorKind =
+  | 'invalid'
+  | 'not-found'
+  | 'conflict'
+  | 'forbidden'
+  | 'unauthenticated'
+  | 'unavailable'
+  | 'too-many-requests'
+  | 'upstream-failed';
 
 export interface DomainErrorInit {
   kind: ErrorKind;

@@ -20,19 +20,31 @@ const ALL = { offset: 0, size: 1_000_000 };
 
 /** The mesh's identities and trusts as a transaction sees them. */
 export async function readForGuard(tx: StoreReads, mesh: string) {
-  const identities = (await tx.resources.list<MeshIdentitySpec>('MeshIdentity', { mesh, ...ALL })).items.map(toIdentity);
-  const trusts = (await tx.resources.list<MeshTrustSpec>('MeshTrust', { mesh, ...ALL })).items.map((t) => ({ name: t.name, spec: t.spec }));
+  const identities = (await tx.resources.list<MeshIdentitySpec>('MeshIdentity', { mesh, ...ALL })).items.map(
+    toIdentity,
+  );
+  const trusts = (await tx.resources.list<MeshTrustSpec>('MeshTrust', { mesh, ...ALL })).items.map((t) => ({
+    name: t.name,
+    spec: t.spec,
+  }));
   return { identities, trusts };
 }
 
 /** The views the rules read: each identity evaluated against `trusts`, with the bundle backend that trusts its CA. */
-export function viewsOf(identities: readonly StoredIdentity[], trusts: readonly { name: string; spec: MeshTrustSpec }[], read: SourceReader, now: number): (IdentityView & { state: IdentityState; selectsAny?: boolean })[] {
+export function viewsOf(
+  identities: readonly StoredIdentity[],
+  trusts: readonly { name: string; spec: MeshTrustSpec }[],
+  read: SourceReader,
+  now: number,
+): (IdentityView & { state: IdentityState; selectsAny?: boolean })[] {
   const entries = trusts.flatMap((t) => trustEntry(t.name, t.spec) ?? []).sort((a, b) => (a.name < b.name ? -1 : 1));
   return identities.map((identity) => {
     const state = evaluateIdentity(identity, read, trusts, ZONE_NAME, now);
     const dataplane = identity.spec.selector?.dataplane;
     const fingerprint = state.ca?.fingerprint;
-    const holder: MeshTrustEntry | undefined = fingerprint ? entries.find((e) => e.caFingerprints.includes(fingerprint)) : undefined;
+    const holder: MeshTrustEntry | undefined = fingerprint
+      ? entries.find((e) => e.caFingerprints.includes(fingerprint))
+      : undefined;
     return {
       name: identity.name,
       matchLabels: dataplane?.matchLabels ?? {},
@@ -40,7 +52,9 @@ export function viewsOf(identities: readonly StoredIdentity[], trusts: readonly 
       ready: state.ready,
       ...(state.reason ? { reason: state.reason } : {}),
       kri: identityKri(identity),
-      ...(fingerprint ? { ca: { fingerprint, ...(holder ? { trustedAs: trustCaBackend(holder.name, fingerprint) } : {}) } } : {}),
+      ...(fingerprint
+        ? { ca: { fingerprint, ...(holder ? { trustedAs: trustCaBackend(holder.name, fingerprint) } : {}) } }
+        : {}),
       spiffeProblem: (labels) => {
         if (!state.trustDomain) return undefined;
         const id = spiffeIdOf(identity, state.trustDomain, labels);
@@ -54,10 +68,14 @@ export function viewsOf(identities: readonly StoredIdentity[], trusts: readonly 
 /** The mesh's active dataplanes (unexpired certificate), with their labels and who issued their certificate. */
 export async function activeDataplanes(tx: StoreReads, mesh: string, now: number): Promise<ActiveDataplane[]> {
   const facts = await tx.facts.firstByName(mesh, ALL.size);
-  const active = new Map(facts.filter((f) => f.certNotAfter !== null && f.certNotAfter > now).map((f) => [f.name, f.issuedBackend]));
+  const active = new Map(
+    facts.filter((f) => f.certNotAfter !== null && f.certNotAfter > now).map((f) => [f.name, f.issuedBackend]),
+  );
   if (active.size === 0) return [];
   const dataplanes = (await tx.resources.list('Dataplane', { mesh, ...ALL })).items;
-  return dataplanes.filter((dp) => active.has(dp.name)).map((dp) => ({ name: dp.name, labels: dp.labels, issuedBackend: active.get(dp.name) ?? null }));
+  return dataplanes
+    .filter((dp) => active.has(dp.name))
+    .map((dp) => ({ name: dp.name, labels: dp.labels, issuedBackend: active.get(dp.name) ?? null }));
 }
 
 /** Every dataplane of the mesh (labels), active or not: whether an identity selects anything at all. */
@@ -73,7 +91,12 @@ export function fleetOf(tx: StoreReads, mesh: string, now: number): IdentityFlee
 }
 
 /** A reader over the transaction's secrets that also serves secrets a write is about to add. */
-export async function readerWith(tx: StoreReads, mesh: string, identities: readonly StoredIdentity[], extra: ReadonlyMap<string, string>): Promise<SourceReader> {
+export async function readerWith(
+  tx: StoreReads,
+  mesh: string,
+  identities: readonly StoredIdentity[],
+  extra: ReadonlyMap<string, string>,
+): Promise<SourceReader> {
   const base = await sourceReaderFor(tx.resources, mesh, identities);
   return (source) => {
     const pending = source.type === 'Secret' ? extra.get(source.secretRef?.name ?? '') : undefined;
@@ -92,9 +115,17 @@ export function enforce(
   if (violations.length === 0) return;
   if (!request.force) {
     const retryable = violations.every((v) => v.retryable);
-    throw conflict(title, violations.map((v) => ({ field: v.field, message: v.message })), retryable ? GUARD_RETRY_AFTER_SECONDS : undefined);
+    throw conflict(
+      title,
+      violations.map((v) => ({ field: v.field, message: v.message })),
+      retryable ? GUARD_RETRY_AFTER_SECONDS : undefined,
+    );
   }
-  if (!request.dryRun) log.warn({ event: 'force-used', ...what, skippedRules: violations.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: identity rules skipped');
+  if (!request.dryRun)
+    log.warn(
+      { event: 'force-used', ...what, skippedRules: violations.map((v) => `${v.rule}: ${v.message}`) },
+      'force=true: identity rules skipped',
+    );
 }
 
 export { Titles };

@@ -13,12 +13,19 @@ const EVALUATION_TTL_MS = 5_000;
 
 /** Who issues a dataplane's certificate. */
 export type Issuer =
-  | { kind: 'identity'; identity: StoredIdentity; state: IdentityState & { ca: NonNullable<IdentityState['ca']> }; kri: string; spiffeId: string }
+  | {
+      kind: 'identity';
+      identity: StoredIdentity;
+      state: IdentityState & { ca: NonNullable<IdentityState['ca']> };
+      kri: string;
+      spiffeId: string;
+    }
   | { kind: 'legacy' }
   | { kind: 'none'; reason: string };
 
 /** The KRI of an identity: what its certificates' facts name as their issuer (Kuma's `issuedBackend`). */
-export const identityKri = (identity: Pick<StoredIdentity, 'mesh' | 'name' | 'labels'>) => kriOf('mid', identity.mesh, identity.name, identity.labels);
+export const identityKri = (identity: Pick<StoredIdentity, 'mesh' | 'name' | 'labels'>) =>
+  kriOf('mid', identity.mesh, identity.name, identity.labels);
 
 /** Whether a fact's issuer names an identity (legacy backends never have this prefix). */
 export const isIdentityIssuer = (issuer: string) => issuer.startsWith('kri_mid_');
@@ -53,21 +60,40 @@ export class IdentityService {
     return value;
   }
 
-  async issuerFor(state: MeshCaState | undefined, mesh: string, dataplane: { name: string; labels: Readonly<Record<string, string>> }): Promise<Issuer> {
+  async issuerFor(
+    state: MeshCaState | undefined,
+    mesh: string,
+    dataplane: { name: string; labels: Readonly<Record<string, string>> },
+  ): Promise<Issuer> {
     const { identities } = await this.identities(mesh);
-    const winner = bestMatch(identities.map((i) => ({ ...i, name: i.identity.name, spec: i.identity.spec })), dataplane.labels);
+    const winner = bestMatch(
+      identities.map((i) => ({ ...i, name: i.identity.name, spec: i.identity.spec })),
+      dataplane.labels,
+    );
     const legacy = state !== undefined && hasLegacyCa(state);
     if (winner?.state.ready && winner.state.ca && winner.state.trustDomain) {
       const id = spiffeIdOf(winner.identity, winner.state.trustDomain, dataplane.labels);
       if (!id.ok) return { kind: 'none', reason: id.reason };
-      return { kind: 'identity', identity: winner.identity, state: winner.state as Extract<Issuer, { kind: 'identity' }>['state'], kri: identityKri(winner.identity), spiffeId: id.value };
+      return {
+        kind: 'identity',
+        identity: winner.identity,
+        state: winner.state as Extract<Issuer, { kind: 'identity' }>['state'],
+        kri: identityKri(winner.identity),
+        spiffeId: id.value,
+      };
     }
     if (legacy) return { kind: 'legacy' };
     if (winner) {
-      return { kind: 'none', reason: `MeshIdentity "${winner.identity.name}" selects dataplane "${dataplane.name}" but is not Ready (${winner.state.reason ?? 'see its status'}), and mTLS is disabled in mesh "${mesh}"` };
+      return {
+        kind: 'none',
+        reason: `MeshIdentity "${winner.identity.name}" selects dataplane "${dataplane.name}" but is not Ready (${winner.state.reason ?? 'see its status'}), and mTLS is disabled in mesh "${mesh}"`,
+      };
     }
     if (identities.length > 0) {
-      return { kind: 'none', reason: `mTLS is disabled in mesh "${mesh}" and no MeshIdentity selects dataplane "${dataplane.name}": give it labels an identity selects, or set mtls.enabledBackend` };
+      return {
+        kind: 'none',
+        reason: `mTLS is disabled in mesh "${mesh}" and no MeshIdentity selects dataplane "${dataplane.name}": give it labels an identity selects, or set mtls.enabledBackend`,
+      };
     }
     return { kind: 'none', reason: `mTLS is disabled in mesh "${mesh}": set mtls.enabledBackend first` };
   }

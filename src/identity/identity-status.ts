@@ -14,7 +14,9 @@ export async function identityStatus(
   mesh: string,
   spec: Mesh,
   now: number,
-): Promise<{ identities: z.infer<typeof IdentityStatusSchema>[]; cutOver: z.infer<typeof CutOverStatusSchema> } | undefined> {
+): Promise<
+  { identities: z.infer<typeof IdentityStatusSchema>[]; cutOver: z.infer<typeof CutOverStatusSchema> } | undefined
+> {
   const { identities, trusts } = await readForGuard(store, mesh);
   if (identities.length === 0 && trusts.length === 0) return undefined;
   const dataplanes = await activeDataplanes(store, mesh, now);
@@ -30,7 +32,9 @@ export async function identityStatus(
       ...(view.reason ? { reason: view.reason } : {}),
       dataplanesSelected: dataplanes.filter((dp) => winnerOf(views, dp.labels)?.name === view.name).length,
       dataplanesIssued: (await fleet.issuedBy(view.kri)).count,
-      dataplanesTrusting: trusted ? dataplanes.length - (await fleet.notTrusting(trusted.name, trusted.fingerprint)).count : null,
+      dataplanesTrusting: trusted
+        ? dataplanes.length - (await fleet.notTrusting(trusted.name, trusted.fingerprint)).count
+        : null,
     });
   }
   const backends = (spec.mtls?.backends ?? []).map((b) => b.name);

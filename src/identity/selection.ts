@@ -18,17 +18,25 @@ export function selects(identity: SelectableIdentity, labels: Readonly<Record<st
 }
 
 /** How specific a selecting identity is: the number of `matchLabels` pairs. */
-const specificity = (identity: SelectableIdentity) => Object.keys(identity.spec.selector?.dataplane?.matchLabels ?? {}).length;
+const specificity = (identity: SelectableIdentity) =>
+  Object.keys(identity.spec.selector?.dataplane?.matchLabels ?? {}).length;
 
 /**
  * The identity that wins a dataplane (Kuma's `BestMatched`): among those selecting it, the most `matchLabels` pairs,
  * ties to the lexicographically smallest name. Readiness plays no part: a non-Ready winner means no identity.
  */
-export function bestMatch<T extends SelectableIdentity>(identities: readonly T[], labels: Readonly<Record<string, string>>): T | undefined {
+export function bestMatch<T extends SelectableIdentity>(
+  identities: readonly T[],
+  labels: Readonly<Record<string, string>>,
+): T | undefined {
   let best: T | undefined;
   for (const identity of identities) {
     if (!selects(identity, labels)) continue;
-    if (!best || specificity(identity) > specificity(best) || (specificity(identity) === specificity(best) && identity.name < best.name)) {
+    if (
+      !best ||
+      specificity(identity) > specificity(best) ||
+      (specificity(identity) === specificity(best) && identity.name < best.name)
+    ) {
       best = identity;
     }
   }

@@ -61,8 +61,7 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     private readonly clock: Clock = systemClock,
     /** Makes builtin CA keys and token signing keys (generated off the main thread in production). */
     private readonly rsaKeys: RsaKeySource = generateRsaKeyPair,
-  ) {
-  }
+  ) {}
 
   /** Beyond the schema, as Kuma: the mesh's structure, then (on a sound structure) each backend's conf. */
   validate(mesh: Mesh): Violation[] {
@@ -130,7 +129,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     if (!mesh.mtls?.skipValidation) {
       const violations: Violation[] = backends.flatMap((backend, i) =>
-        reroot(pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)), `mtls.backends[${i}].conf`),
+        reroot(
+          pluginFor(backend.type).validateMaterial(name, backend, secrets, new Date(now)),
+          `mtls.backends[${i}].conf`,
+        ),
       );
       if (violations.length > 0) throw invalidResource(Titles.process, violations);
     }
@@ -152,7 +154,10 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
         throw conflict(Titles.update, rotation, retryable ? ROTATION_RETRY_AFTER_SECONDS : undefined);
       }
       if (!request.dryRun) {
-        this.log.warn({ event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) }, 'force=true: CA rotation rules skipped');
+        this.log.warn(
+          { event: 'force-used', mesh: name, skippedRules: rotation.map((v) => `${v.rule}: ${v.message}`) },
+          'force=true: CA rotation rules skipped',
+        );
       }
     }
     return async (write: StoreTx) => {
@@ -167,7 +172,9 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
 
   async checkDelete(tx: StoreTx, at: ResourceAt): Promise<void> {
     if ((await tx.resources.count('Dataplane', at.name)) > 0) {
-      throw invalidResource(Titles.delete, [{ field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' }]);
+      throw invalidResource(Titles.delete, [
+        { field: 'mesh', message: 'unable to delete mesh, there are still some dataplanes attached' },
+      ]);
     }
   }
 
@@ -202,7 +209,6 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
       })),
     };
   }
-
 }
 
 function fleetAt(facts: FactsStore, mesh: string, now: number): FleetFacts {

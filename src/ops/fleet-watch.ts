@@ -58,7 +58,10 @@ export class FleetWatch {
         materials = (await this.deps.ca.stateOf(mesh.name))?.materials ?? [];
       } catch (err) {
         if (!(err instanceof CaMaterialError)) throw err;
-        this.deps.log.warn({ event: 'ca-unusable', mesh: mesh.name, reason: err.message }, `the CA of mesh ${mesh.name} cannot be loaded: ${err.message}`);
+        this.deps.log.warn(
+          { event: 'ca-unusable', mesh: mesh.name, reason: err.message },
+          `the CA of mesh ${mesh.name} cannot be loaded: ${err.message}`,
+        );
         continue;
       }
       for (const material of materials) {
@@ -66,7 +69,13 @@ export class FleetWatch {
         if (left > CA_EXPIRY_WARNING_MS) continue;
         const days = Math.max(0, Math.floor(left / DAY_MS));
         this.deps.log.warn(
-          { event: 'ca-expiring', mesh: mesh.name, backend: material.backend, notAfter: material.notAfter.toISOString(), daysLeft: days },
+          {
+            event: 'ca-expiring',
+            mesh: mesh.name,
+            backend: material.backend,
+            notAfter: material.notAfter.toISOString(),
+            daysLeft: days,
+          },
           left <= 0
             ? `CA ${material.backend} of mesh ${mesh.name} has expired (${material.notAfter.toISOString()}): rotate it now`
             : `CA ${material.backend} of mesh ${mesh.name} expires in ${days} days (${material.notAfter.toISOString()}): plan a rotation`,
@@ -78,10 +87,22 @@ export class FleetWatch {
   /** CA check now and daily; offline sweep every `sweepMs`. Timers do not keep the process alive. */
   start(sweepMs = Math.min(30_000, Math.max(1_000, Math.floor(this.deps.dpOnlineWindowMs / 3)))): void {
     const run = (work: () => Promise<void>) => () =>
-      void work().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'fleet watch could not read the store'));
+      void work().catch((err: unknown) =>
+        this.deps.log.warn({ err: (err as Error).message }, 'fleet watch could not read the store'),
+      );
     run(() => this.checkCaExpiry())();
-    this.timers.push(setInterval(run(() => this.checkCaExpiry()), DAY_MS).unref());
-    this.timers.push(setInterval(run(() => this.sweepOffline()), sweepMs).unref());
+    this.timers.push(
+      setInterval(
+        run(() => this.checkCaExpiry()),
+        DAY_MS,
+      ).unref(),
+    );
+    this.timers.push(
+      setInterval(
+        run(() => this.sweepOffline()),
+        sweepMs,
+      ).unref(),
+    );
   }
 
   stop(): void {

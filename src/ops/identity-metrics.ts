@@ -17,7 +17,11 @@ export interface IdentityGaugeSources {
  * MeshIdentity whether it is Ready and the active dataplanes it wins, issued and that trust its CA; per mesh where the
  * cut-over from Mesh.mtls stands. Only meshes with MeshIdentities or MeshTrusts have series.
  */
-export function registerIdentityGauges(registers: Registry[], sources: IdentityGaugeSources, meshes: () => Promise<StoredResource<Mesh>[]>): void {
+export function registerIdentityGauges(
+  registers: Registry[],
+  sources: IdentityGaugeSources,
+  meshes: () => Promise<StoredResource<Mesh>[]>,
+): void {
   // The three gauges of one scrape share one computation (a scrape collects them back to back).
   let shared: { at: number; rows: ReturnType<typeof compute> } | undefined;
   const read = () => {
@@ -29,7 +33,12 @@ export function registerIdentityGauges(registers: Registry[], sources: IdentityG
     const now = sources.now();
     const rows = [];
     for (const mesh of await meshes()) {
-      const status = await identityStatus({ resources: sources.store, facts: sources.facts }, mesh.name, mesh.spec, now);
+      const status = await identityStatus(
+        { resources: sources.store, facts: sources.facts },
+        mesh.name,
+        mesh.spec,
+        now,
+      );
       if (status) rows.push({ mesh: mesh.name, status });
     }
     return rows;
@@ -46,7 +55,8 @@ export function registerIdentityGauges(registers: Registry[], sources: IdentityG
         for (const identity of status.identities) {
           this.set({ mesh, identity: identity.name, state: 'selected' }, identity.dataplanesSelected);
           this.set({ mesh, identity: identity.name, state: 'issued' }, identity.dataplanesIssued);
-          if (identity.dataplanesTrusting !== null) this.set({ mesh, identity: identity.name, state: 'trusting' }, identity.dataplanesTrusting);
+          if (identity.dataplanesTrusting !== null)
+            this.set({ mesh, identity: identity.name, state: 'trusting' }, identity.dataplanesTrusting);
         }
       }
     },
@@ -59,7 +69,8 @@ export function registerIdentityGauges(registers: Registry[], sources: IdentityG
     async collect() {
       const rows = await read();
       this.reset();
-      for (const { mesh, status } of rows) for (const identity of status.identities) this.set({ mesh, identity: identity.name }, identity.ready ? 1 : 0);
+      for (const { mesh, status } of rows)
+        for (const identity of status.identities) this.set({ mesh, identity: identity.name }, identity.ready ? 1 : 0);
     },
   });
   new Gauge({

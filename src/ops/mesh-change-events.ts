@@ -29,9 +29,15 @@ export function meshChangeEvents(mesh: string, before: Mesh | undefined, after: 
   }
   if (newEnabled !== oldEnabled) {
     if (newEnabled === '') {
-      events.push({ msg: `mTLS disabled on mesh ${mesh}`, fields: { event: 'mtls-disabled', mesh, previousBackend: oldEnabled } });
+      events.push({
+        msg: `mTLS disabled on mesh ${mesh}`,
+        fields: { event: 'mtls-disabled', mesh, previousBackend: oldEnabled },
+      });
     } else if (oldEnabled === '') {
-      events.push({ msg: `mTLS enabled on mesh ${mesh} with backend ${newEnabled}`, fields: { event: 'mtls-enabled', mesh, backend: newEnabled } });
+      events.push({
+        msg: `mTLS enabled on mesh ${mesh} with backend ${newEnabled}`,
+        fields: { event: 'mtls-enabled', mesh, backend: newEnabled },
+      });
     } else {
       events.push({
         msg: `rotation step 2: backend ${newEnabled} enabled on mesh ${mesh} (dataplanes re-issue from it)`,
@@ -41,7 +47,10 @@ export function meshChangeEvents(mesh: string, before: Mesh | undefined, after: 
   }
   for (const name of oldNames) {
     if (newNames.has(name)) continue;
-    events.push({ msg: `rotation step 3: backend ${name} removed from mesh ${mesh}`, fields: { event: 'backend-removed', mesh, backend: name } });
+    events.push({
+      msg: `rotation step 3: backend ${name} removed from mesh ${mesh}`,
+      fields: { event: 'backend-removed', mesh, backend: name },
+    });
   }
   return events;
 }

@@ -69,7 +69,8 @@ export class MeshcpMetrics {
         this.set(sources.fleetLane.queued);
       },
     });
-    const meshes = async () => (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;
+    const meshes = async () =>
+      (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items;
     new Gauge({
       name: 'meshcp_active_dataplanes',
       help: 'Dataplanes holding an unexpired certificate, by mesh',
@@ -78,7 +79,8 @@ export class MeshcpMetrics {
       async collect() {
         const now = sources.now();
         const counts = [];
-        for (const mesh of await meshes()) counts.push({ mesh: mesh.name, n: await sources.facts.countActive(mesh.name, now) });
+        for (const mesh of await meshes())
+          counts.push({ mesh: mesh.name, n: await sources.facts.countActive(mesh.name, now) });
         this.reset();
         for (const { mesh, n } of counts) this.set({ mesh }, n);
       },
@@ -94,7 +96,10 @@ export class MeshcpMetrics {
         this.reset();
         for (const { mesh, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh: mesh.name, backend: material.backend, type: material.type }, Math.floor(material.notAfter.getTime() / 1000));
+            this.set(
+              { mesh: mesh.name, backend: material.backend, type: material.type },
+              Math.floor(material.notAfter.getTime() / 1000),
+            );
           }
         }
       },
@@ -108,12 +113,19 @@ export class MeshcpMetrics {
         const now = sources.now();
         const rows = [];
         for (const mesh of await meshes()) {
-          rows.push({ mesh, fleet: await sources.facts.fleetSummary(mesh.name, now), materials: await materialsOf(sources.ca, mesh.name) });
+          rows.push({
+            mesh,
+            fleet: await sources.facts.fleetSummary(mesh.name, now),
+            materials: await materialsOf(sources.ca, mesh.name),
+          });
         }
         this.reset();
         for (const { mesh, fleet, materials } of rows) {
           for (const material of materials) {
-            this.set({ mesh: mesh.name, backend: material.backend, state: 'trusting' }, fleet.trusting(material.backend, material.fingerprint));
+            this.set(
+              { mesh: mesh.name, backend: material.backend, state: 'trusting' },
+              fleet.trusting(material.backend, material.fingerprint),
+            );
             this.set({ mesh: mesh.name, backend: material.backend, state: 'issued' }, fleet.issuedBy(material.backend));
           }
         }

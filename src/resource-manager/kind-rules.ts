@@ -1,5 +1,10 @@
 import { KINDS, type ResourceType } from '../resources/kinds.js';
-import { plainDescriptor, type ResourceDescriptor, type ResourceHandle, type ResourceManager } from './resource-manager.js';
+import {
+  plainDescriptor,
+  type ResourceDescriptor,
+  type ResourceHandle,
+  type ResourceManager,
+} from './resource-manager.js';
 
 /**
  * The kinds whose writes need rules that read the store or the CA (a Mesh's rotation rules, a secret in use, a
@@ -9,7 +14,10 @@ import { plainDescriptor, type ResourceDescriptor, type ResourceHandle, type Res
 export type KindRules = Partial<Record<ResourceType, ResourceDescriptor<any, any, any>>>;
 
 /** One handle per kind of the kinds table, through its rules or, without any, its table entry. */
-export function kindHandles(resources: ResourceManager, rules: KindRules): Record<ResourceType, ResourceHandle<object>> {
+export function kindHandles(
+  resources: ResourceManager,
+  rules: KindRules,
+): Record<ResourceType, ResourceHandle<object>> {
   return Object.fromEntries(
     KINDS.map((kind) => [kind.type, resources.handle(rules[kind.type] ?? plainDescriptor(kind))]),
   ) as Record<ResourceType, ResourceHandle<object>>;

@@ -86,7 +86,11 @@ export interface ResourceHandle<Spec = Record<string, unknown>> {
   list(query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }>;
   put(mesh: string, name: string, body: unknown, request: WriteRequest): Promise<WriteOutcome>;
   /** `force` skips the rules a kind lets an admin skip (logged); deletes of other kinds ignore it. */
-  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>): Promise<void>;
+  delete(
+    mesh: string,
+    name: string,
+    options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>,
+  ): Promise<void>;
 }
 
 /**
@@ -104,7 +108,9 @@ export class ResourceManager {
     if (!(await tx.resources.exists('Mesh', '', mesh))) throw meshNotFound();
   }
 
-  handle<Spec, P extends ParsedResource, Prepared, B>(descriptor: ResourceDescriptor<P, Prepared, B>): ResourceHandle<Spec> {
+  handle<Spec, P extends ParsedResource, Prepared, B>(
+    descriptor: ResourceDescriptor<P, Prepared, B>,
+  ): ResourceHandle<Spec> {
     const { type, scope } = descriptor.kind;
     const inMesh = (mesh: string) => (scope === 'mesh' ? mesh : '');
     return {
@@ -149,22 +155,25 @@ export class ResourceManager {
       const prepared = (d.prepare ? await d.prepare(at, parsed) : undefined) as Prepared;
       try {
         await d.beforeTransaction?.();
-        const outcome = await this.store.transaction(async (tx): Promise<WriteOutcome> => {
-          if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh, tx);
-          const stored = await tx.resources.get(d.kind.type, at.mesh, at.name);
-          const alongside = await d.checkWrite?.({ tx, at, parsed, stored, prepared, request });
-          let labels = parsed.labels;
-          if (d.kind.labels === 'computed') {
-            const write = labelsForWrite(d.kind.type, at.mesh, parsed.spec, parsed.labels, stored);
-            if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
-            labels = write.labels;
-          }
-          if (request.dryRun) return stored ? 'updated' : 'created';
-          const written = await tx.resources.upsert(d.kind.type, at.mesh, at.name, parsed.spec, labels);
-          await alongside?.(tx);
-          await this.announceInTransaction(tx, d, at);
-          return written;
-        }, lockFor(d, at));
+        const outcome = await this.store.transaction(
+          async (tx): Promise<WriteOutcome> => {
+            if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh, tx);
+            const stored = await tx.resources.get(d.kind.type, at.mesh, at.name);
+            const alongside = await d.checkWrite?.({ tx, at, parsed, stored, prepared, request });
+            let labels = parsed.labels;
+            if (d.kind.labels === 'computed') {
+              const write = labelsForWrite(d.kind.type, at.mesh, parsed.spec, parsed.labels, stored);
+              if (write.violations.length > 0) throw invalidResource(UPDATE_REFUSED_TITLE, write.violations);
+              labels = write.labels;
+            }
+            if (request.dryRun) return stored ? 'updated' : 'created';
+            const written = await tx.resources.upsert(d.kind.type, at.mesh, at.name, parsed.spec, labels);
+            await alongside?.(tx);
+            await this.announceInTransaction(tx, d, at);
+            return written;
+          },
+          lockFor(d, at),
+        );
         this.announce(d, at, request.dryRun);
         return outcome;
       } catch (err) {
@@ -179,19 +188,26 @@ export class ResourceManager {
     options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>,
   ): Promise<void> {
     if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
-    await this.store.transaction(async (tx) => {
-      if (!(await tx.resources.exists(d.kind.type, at.mesh, at.name))) throw notFound(Titles.delete);
-      await d.checkDelete?.(tx, at, { dryRun: options.dryRun, force: options.force ?? false });
-      if (options.dryRun) return;
-      await tx.resources.delete(d.kind.type, at.mesh, at.name);
-      await d.afterDelete?.(tx, at);
-      await this.announceInTransaction(tx, d, at);
-    }, lockFor(d, at));
+    await this.store.transaction(
+      async (tx) => {
+        if (!(await tx.resources.exists(d.kind.type, at.mesh, at.name))) throw notFound(Titles.delete);
+        await d.checkDelete?.(tx, at, { dryRun: options.dryRun, force: options.force ?? false });
+        if (options.dryRun) return;
+        await tx.resources.delete(d.kind.type, at.mesh, at.name);
+        await d.afterDelete?.(tx, at);
+        await this.announceInTransaction(tx, d, at);
+      },
+      lockFor(d, at),
+    );
     this.announce(d, at, options.dryRun);
   }
 
   /** Other instances hear of the change only if the transaction commits (NOTIFY is transactional). */
-  private async announceInTransaction(tx: StoreTx, d: Pick<ResourceDescriptor, 'meshChangedBy'>, at: ResourceAt): Promise<void> {
+  private async announceInTransaction(
+    tx: StoreTx,
+    d: Pick<ResourceDescriptor, 'meshChangedBy'>,
+    at: ResourceAt,
+  ): Promise<void> {
     const mesh = d.meshChangedBy?.(at);
     if (mesh !== undefined) await tx.announceMeshChange(mesh);
   }
@@ -217,7 +233,10 @@ function lockFor(d: { kind: KnownKind }, at: ResourceAt) {
 export function defaultParsed(kind: KnownKind, value: Body): ParsedResource {
   if (kind.envelope) {
     const spec = value.spec as object;
-    return { spec: kind.envelope.normalize ? kind.envelope.normalize(spec as never) : spec, labels: value.labels ?? {} };
+    return {
+      spec: kind.envelope.normalize ? kind.envelope.normalize(spec as never) : spec,
+      labels: value.labels ?? {},
+    };
   }
   return { spec: specOf(value), labels: value.labels ?? {} };
 }

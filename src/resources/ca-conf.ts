@@ -20,7 +20,9 @@ export const DEFAULT_CA_EXPIRATION_MS = 10 * MS_PER_YEAR;
 const RsaBitsSchema = z
   .number()
   .int()
-  .meta({ description: `RSA key size of the generated root, ${MIN_RSA_BITS} to ${MAX_RSA_BITS} (0 or unset: ${DEFAULT_RSA_BITS})` });
+  .meta({
+    description: `RSA key size of the generated root, ${MIN_RSA_BITS} to ${MAX_RSA_BITS} (0 or unset: ${DEFAULT_RSA_BITS})`,
+  });
 
 export const BuiltinConfSchema = z.strictObject({
   caCert: z
@@ -137,7 +139,8 @@ export function validateDataSource(field: string, value: unknown, out: Violation
     return undefined;
   }
   if (raw === '') out.push({ field: `${field}.${key}`, message: 'cannot be empty' });
-  else if (key === 'inline' && !isValidBase64(raw)) out.push({ field: `${field}.${key}`, message: 'has to be valid base64' });
+  else if (key === 'inline' && !isValidBase64(raw))
+    out.push({ field: `${field}.${key}`, message: 'has to be valid base64' });
   if (out.length !== before) return undefined;
   return { [key]: raw } as DataSource;
 }

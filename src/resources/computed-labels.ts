@@ -31,7 +31,11 @@ export function computeLabels(type: ResourceType, mesh: string, spec: unknown, g
   }
   kind.specLabels?.(spec, labels);
   // Sorted by key, as Kuma's JSON (a Go map) shows them.
-  return Object.fromEntries(Object.keys(labels).sort().map((key) => [key, labels[key]!]));
+  return Object.fromEntries(
+    Object.keys(labels)
+      .sort()
+      .map((key) => [key, labels[key]!]),
+  );
 }
 
 const IMMUTABLE_LABELS = [ORIGIN_LABEL, ZONE_LABEL, DISPLAY_NAME_LABEL];

@@ -37,7 +37,12 @@ export function dataplaneSizeViolations(mesh: string, dp: Dataplane): Violation[
   const inbounds = dp.networking?.inbound?.length ?? 0;
   if (inbounds > MAX_DATAPLANE_INBOUNDS) {
     // Checked first and alone: the SANs of thousands of inbounds need not be computed to refuse them.
-    return [{ field: 'networking.inbound', message: `has ${inbounds} inbounds; at most ${MAX_DATAPLANE_INBOUNDS} are allowed` }];
+    return [
+      {
+        field: 'networking.inbound',
+        message: `has ${inbounds} inbounds; at most ${MAX_DATAPLANE_INBOUNDS} are allowed`,
+      },
+    ];
   }
   return uriSanViolations(dataplaneSpiffeUris(mesh, dp));
 }

@@ -99,7 +99,13 @@ export const DataplaneNetworkingSchema = z.strictObject({
 export const ProbesSchema = z.strictObject({
   port: UInt32Schema.optional(),
   endpoints: z
-    .array(z.strictObject({ inboundPort: UInt32Schema.optional(), inboundPath: z.string().optional(), path: z.string().optional() }))
+    .array(
+      z.strictObject({
+        inboundPort: UInt32Schema.optional(),
+        inboundPath: z.string().optional(),
+        path: z.string().optional(),
+      }),
+    )
     .optional(),
 });
 

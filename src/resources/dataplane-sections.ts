@@ -63,7 +63,10 @@ export function validateAdminPort(networking: Networking, out: Violation[]): voi
     const workloadPort = inbound.servicePort || dataplanePort;
     const dataplaneIp = inbound.address || dpAddress;
     const workloadIp = inbound.serviceAddress || LOOPBACK;
-    return (port === dataplanePort && overlapsLoopback(dataplaneIp)) || (port === workloadPort && overlapsLoopback(workloadIp));
+    return (
+      (port === dataplanePort && overlapsLoopback(dataplaneIp)) ||
+      (port === workloadPort && overlapsLoopback(workloadIp))
+    );
   });
   if (usedByInbound) out.push({ field, message: 'must differ from inbound' });
   const usedByOutbound = (networking.outbound ?? []).some(
@@ -85,7 +88,8 @@ export function validateProbes(probes: z.output<typeof ProbesSchema> | undefined
   (probes.endpoints ?? []).forEach((endpoint, i) => {
     const at = `probes.endpoints[${i}]`;
     checkPort(`${at}.inboundPort`, endpoint.inboundPort, out);
-    if (!isRequestUri(endpoint.inboundPath)) out.push({ field: `${at}.inboundPath`, message: 'should be a valid URL Path' });
+    if (!isRequestUri(endpoint.inboundPath))
+      out.push({ field: `${at}.inboundPath`, message: 'should be a valid URL Path' });
     if (!isRequestUri(endpoint.path)) out.push({ field: `${at}.path`, message: 'should be a valid URL Path' });
   });
 }
@@ -98,16 +102,25 @@ function checkProbeDuration(field: string, value: string | undefined, out: Viola
 }
 
 /** `serviceProbe` of an inbound (`path` is the inbound's): durations and thresholds must be positive. */
-export function validateServiceProbe(path: string, probe: z.output<typeof ServiceProbeSchema> | undefined, out: Violation[]): void {
+export function validateServiceProbe(
+  path: string,
+  probe: z.output<typeof ServiceProbeSchema> | undefined,
+  out: Violation[],
+): void {
   if (probe === undefined) return;
   const at = `${path}.serviceProbe`;
   checkProbeDuration(`${at}.interval`, probe.interval, out);
   checkProbeDuration(`${at}.timeout`, probe.timeout, out);
-  if (probe.unhealthyThreshold !== undefined && probe.unhealthyThreshold <= 0) out.push({ field: `${at}.unhealthyThreshold`, message: POSITIVE });
-  if (probe.healthyThreshold !== undefined && probe.healthyThreshold <= 0) out.push({ field: `${at}.healthyThreshold`, message: POSITIVE });
+  if (probe.unhealthyThreshold !== undefined && probe.unhealthyThreshold <= 0)
+    out.push({ field: `${at}.unhealthyThreshold`, message: POSITIVE });
+  if (probe.healthyThreshold !== undefined && probe.healthyThreshold <= 0)
+    out.push({ field: `${at}.healthyThreshold`, message: POSITIVE });
 }
 
-export function validateReachableBackends(tp: z.output<typeof TransparentProxyingSchema> | undefined, out: Violation[]): void {
+export function validateReachableBackends(
+  tp: z.output<typeof TransparentProxyingSchema> | undefined,
+  out: Violation[],
+): void {
   const refs = tp?.reachableBackends?.refs ?? [];
   refs.forEach((ref, i) => {
     const at = `networking.transparentProxing.reachableBackends.refs[${i}]`;
@@ -121,8 +134,10 @@ export function validateReachableBackends(tp: z.output<typeof TransparentProxyin
       if (name.length > 253) out.push({ field: `${at}.name`, message: 'value length must less or equal 253' });
       else if (!RFC1123_SUBDOMAIN.test(name)) out.push({ field: `${at}.name`, message: NAME_INVALID_CHARACTERS });
     }
-    if (name === '' && namespace === '' && !hasLabels) out.push({ field: `${at}.name`, message: 'name or labels are required' });
-    if (name === '' && namespace !== '') out.push({ field: `${at}.name`, message: 'name is required, when namespace is defined' });
+    if (name === '' && namespace === '' && !hasLabels)
+      out.push({ field: `${at}.name`, message: 'name or labels are required' });
+    if (name === '' && namespace !== '')
+      out.push({ field: `${at}.name`, message: 'name is required, when namespace is defined' });
     if ((name !== '' || namespace !== '') && hasLabels) {
       out.push({ field: `${at}.labels`, message: 'labels cannot be defined when name is specified' });
     }
@@ -130,13 +145,19 @@ export function validateReachableBackends(tp: z.output<typeof TransparentProxyin
 }
 
 /** The address rule shared by `networking.address` and a listener's address. */
-export function validateAddressAt(field: string, address: string | undefined, isDnsName: (v: string) => boolean, out: Violation[]): void {
+export function validateAddressAt(
+  field: string,
+  address: string | undefined,
+  isDnsName: (v: string) => boolean,
+  out: Violation[],
+): void {
   if (address === undefined || address === '') {
     out.push({ field, message: "address can't be empty" });
     return;
   }
   if (address === '0.0.0.0' || address === '::') out.push({ field, message: 'must not be 0.0.0.0 or ::' });
-  if (!isIpAddress(address) && !isDnsName(address)) out.push({ field, message: 'address has to be valid IP address or domain name' });
+  if (!isIpAddress(address) && !isDnsName(address))
+    out.push({ field, message: 'address has to be valid IP address or domain name' });
 }
 
 /** Zone-proxy listeners: a type, an address and port, names unique with inbound names, no shared address:port. */
@@ -151,21 +172,31 @@ export function validateListeners(networking: Networking, isDnsName: (v: string)
     checkPort(`${at}.port`, listener.port, out);
     const name = listener.name ?? '';
     if (name !== '') {
-      if (names.has(name)) out.push({ field: `${at}.name`, message: `name ${JSON.stringify(name)} must be unique across inbounds and listeners` });
+      if (names.has(name))
+        out.push({
+          field: `${at}.name`,
+          message: `name ${JSON.stringify(name)} must be unique across inbounds and listeners`,
+        });
       names.add(name);
     }
     const key = `${listener.address ?? ''}:${listener.port ?? 0}`;
     const existing = typeAt.get(key);
     if (existing === undefined) typeAt.set(key, type);
-    else if (existing === type) out.push({ field: at, message: `address:port ${key} is already used by another listener` });
+    else if (existing === type)
+      out.push({ field: at, message: `address:port ${key} is already used by another listener` });
     else out.push({ field: at, message: `address:port ${key} is used by listeners of different types` });
-    const collides = (networking.inbound ?? []).some((inbound) => `${inbound.address || networking.address || ''}:${inbound.port ?? 0}` === key);
+    const collides = (networking.inbound ?? []).some(
+      (inbound) => `${inbound.address || networking.address || ''}:${inbound.port ?? 0}` === key,
+    );
     if (collides) out.push({ field: at, message: `address:port ${key} collides with an inbound listener` });
   });
 }
 
 /** A dataplane's metrics backend: only `prometheus`, whose aggregate names must be unique. */
-export function validateMetricsBackend(metrics: z.output<typeof DataplaneMetricsSchema> | undefined, out: Violation[]): void {
+export function validateMetricsBackend(
+  metrics: z.output<typeof DataplaneMetricsSchema> | undefined,
+  out: Violation[],
+): void {
   if (metrics === undefined) return;
   if (metrics.type !== 'prometheus') {
     out.push({ field: 'metrics.type', message: 'unknown backend type. Available backends: "prometheus"' });
@@ -175,9 +206,13 @@ export function validateMetricsBackend(metrics: z.output<typeof DataplaneMetrics
   if (!Array.isArray(aggregate)) return;
   const used = new Set<string>();
   aggregate.forEach((entry: unknown, i) => {
-    const name = entry !== null && typeof entry === 'object' ? String((entry as Record<string, unknown>)['name'] ?? '') : '';
+    const name =
+      entry !== null && typeof entry === 'object' ? String((entry as Record<string, unknown>)['name'] ?? '') : '';
     if (used.has(name)) {
-      out.push({ field: `metrics.conf.aggregate[${i}].name`, message: `duplicate entry: ${name}, values have to be unique` });
+      out.push({
+        field: `metrics.conf.aggregate[${i}].name`,
+        message: `duplicate entry: ${name}, values have to be unique`,
+      });
     }
     used.add(name);
   });

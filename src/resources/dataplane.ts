@@ -1,5 +1,12 @@
 import type { z } from 'zod';
-import { SERVICE_TAG, PROTOCOL_TAG, GatewaySchema, type Dataplane, type DataplaneInbound, type DataplaneOutbound } from './dataplane-schema.js';
+import {
+  SERVICE_TAG,
+  PROTOCOL_TAG,
+  GatewaySchema,
+  type Dataplane,
+  type DataplaneInbound,
+  type DataplaneOutbound,
+} from './dataplane-schema.js';
 import { mapKey, type Violation } from './violations.js';
 import {
   BACKEND_REF_KINDS,
@@ -51,12 +58,18 @@ function validateTags(path: string, tags: Readonly<Record<string, string>>, opts
     const at = path + mapKey(key);
     if (key === '') out.push({ field: path, message: 'tag name must be non-empty' });
     if (!TAG_NAME.test(key)) {
-      out.push({ field: at, message: 'tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores' });
+      out.push({
+        field: at,
+        message: 'tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores',
+      });
     }
     const value = tags[key]!;
     if (value === '') out.push({ field: at, message: 'tag value must be non-empty' });
     if (!TAG_VALUE.test(value)) {
-      out.push({ field: at, message: 'tag value must consist of alphanumeric characters, dots, dashes and underscores' });
+      out.push({
+        field: at,
+        message: 'tag value must consist of alphanumeric characters, dots, dashes and underscores',
+      });
     }
   }
   if (opts.requireService && !(SERVICE_TAG in tags)) {
@@ -77,27 +90,42 @@ function validateInbound(path: string, inbound: DataplaneInbound, dpAddress: str
       out.push({ field: `${path}.serviceAddress`, message: 'serviceAddress has to be valid IP address' });
     }
     if (serviceAddress === dpAddress && sameEndpoint) {
-      out.push({ field: `${path}.serviceAddress`, message: 'serviceAddress and servicePort has to differ from address and port' });
+      out.push({
+        field: `${path}.serviceAddress`,
+        message: 'serviceAddress and servicePort has to differ from address and port',
+      });
     }
   }
   if (address !== '') {
     if (!isIpAddress(address)) out.push({ field: `${path}.address`, message: 'address has to be valid IP address' });
     if (address === serviceAddress && sameEndpoint) {
-      out.push({ field: `${path}.serviceAddress`, message: 'serviceAddress and servicePort has to differ from address and port' });
+      out.push({
+        field: `${path}.serviceAddress`,
+        message: 'serviceAddress and servicePort has to differ from address and port',
+      });
     }
   }
-  validateTags(`${path}.tags`, inbound.tags ?? {}, {
-    extra: (tagsPath, tags, o) => {
-      const protocol = tags[PROTOCOL_TAG];
-      if (protocol !== undefined && !KNOWN_PROTOCOLS.has(protocol.toLowerCase())) {
-        o.push({
-          field: tagsPath + mapKey(PROTOCOL_TAG),
-          message: `tag ${JSON.stringify(PROTOCOL_TAG)} has an invalid value ${JSON.stringify(protocol)}. Allowed values: ${ADVERTISED_PROTOCOLS.join(', ')}`,
-        });
-      }
+  validateTags(
+    `${path}.tags`,
+    inbound.tags ?? {},
+    {
+      extra: (tagsPath, tags, o) => {
+        const protocol = tags[PROTOCOL_TAG];
+        if (protocol !== undefined && !KNOWN_PROTOCOLS.has(protocol.toLowerCase())) {
+          o.push({
+            field: tagsPath + mapKey(PROTOCOL_TAG),
+            message: `tag ${JSON.stringify(PROTOCOL_TAG)} has an invalid value ${JSON.stringify(protocol)}. Allowed values: ${ADVERTISED_PROTOCOLS.join(', ')}`,
+          });
+        }
+      },
     },
-  }, out);
-  if (inbound.protocol !== undefined && inbound.protocol !== '' && !KNOWN_PROTOCOLS.has(inbound.protocol.toLowerCase())) {
+    out,
+  );
+  if (
+    inbound.protocol !== undefined &&
+    inbound.protocol !== '' &&
+    !KNOWN_PROTOCOLS.has(inbound.protocol.toLowerCase())
+  ) {
     out.push({
       field: `${path}.protocol`,
       message: `has an invalid value ${JSON.stringify(inbound.protocol)}. Allowed values: ${ADVERTISED_PROTOCOLS.join(', ')}`,
@@ -116,7 +144,10 @@ function validateOutbound(path: string, outbound: DataplaneOutbound, out: Violat
   const ref = outbound.backendRef;
   if (ref !== undefined) {
     if (!BACKEND_REF_KINDS.includes(ref.kind)) {
-      out.push({ field: `${path}.backendRef.kind`, message: `invalid value. Available values are: ${BACKEND_REF_KINDS.join(',')}` });
+      out.push({
+        field: `${path}.backendRef.kind`,
+        message: `invalid value. Available values are: ${BACKEND_REF_KINDS.join(',')}`,
+      });
     }
     if ((ref.name ?? '') === '' && Object.keys(ref.labels ?? {}).length === 0) {
       out.push({ field: `${path}.backendRef`, message: "either 'name' or 'labels' should be specified" });
@@ -136,15 +167,23 @@ function validateOutbound(path: string, outbound: DataplaneOutbound, out: Violat
 
 function validateGateway(gateway: z.output<typeof GatewaySchema>, out: Violation[]): void {
   const tags = gateway.tags ?? {};
-  validateTags('networking.gateway.tags', tags, {
-    requireService: Object.keys(tags).length > 0,
-    extra: (tagsPath, tags, o) => {
-      const protocol = tags[PROTOCOL_TAG];
-      if (protocol !== undefined && protocol !== 'tcp') {
-        o.push({ field: tagsPath + mapKey(PROTOCOL_TAG), message: `other values than tcp are not allowed, provided value "${protocol}"` });
-      }
+  validateTags(
+    'networking.gateway.tags',
+    tags,
+    {
+      requireService: Object.keys(tags).length > 0,
+      extra: (tagsPath, tags, o) => {
+        const protocol = tags[PROTOCOL_TAG];
+        if (protocol !== undefined && protocol !== 'tcp') {
+          o.push({
+            field: tagsPath + mapKey(PROTOCOL_TAG),
+            message: `other values than tcp are not allowed, provided value "${protocol}"`,
+          });
+        }
+      },
     },
-  }, out);
+    out,
+  );
 }
 
 function validateNetworking(networking: NonNullable<Dataplane['networking']>, out: Violation[]): void {
@@ -176,18 +215,23 @@ export function validateDataplane(dp: Dataplane): Violation[] {
   const listeners = networking.listeners ?? [];
   const gateway = networking.gateway;
   if (gateway !== undefined && (gateway.type ?? 'DELEGATED') === 'DELEGATED') {
-    if (inbound.length > 0) out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for delegated gateways' });
-    if (listeners.length > 0) out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for delegated gateways' });
+    if (inbound.length > 0)
+      out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for delegated gateways' });
+    if (listeners.length > 0)
+      out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for delegated gateways' });
     validateGateway(gateway, out);
     validateNetworking(networking, out);
     validateProbes(dp.probes, out);
   } else if (gateway !== undefined) {
-    if (inbound.length > 0) out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for builtin gateways' });
+    if (inbound.length > 0)
+      out.push({ field: 'networking.inbound', message: 'inbound cannot be defined for builtin gateways' });
     if ((networking.outbound ?? []).length > 0) {
       out.push({ field: 'networking.outbound', message: 'outbound cannot be defined for builtin gateways' });
     }
-    if (listeners.length > 0) out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for builtin gateways' });
-    if (dp.probes !== undefined) out.push({ field: 'networking.probes', message: 'probes cannot be defined for builtin gateways' });
+    if (listeners.length > 0)
+      out.push({ field: 'networking.listeners', message: 'listeners cannot be defined for builtin gateways' });
+    if (dp.probes !== undefined)
+      out.push({ field: 'networking.probes', message: 'probes cannot be defined for builtin gateways' });
     validateGateway(gateway, out);
     validateNetworking(networking, out);
   } else {

@@ -6,8 +6,8 @@
 const UNITS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
-  'µs': 1_000n,
-  'μs': 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -40,7 +40,8 @@ export function parseGoDuration(input: string): GoDurationResult {
     if (!unitMatch) return { ok: false, error: `time: missing unit in duration ${quoted}` };
     const unitText = unitMatch[0];
     const unit = UNITS[unitText];
-    if (unit === undefined) return { ok: false, error: `time: unknown unit ${JSON.stringify(unitText)} in duration ${quoted}` };
+    if (unit === undefined)
+      return { ok: false, error: `time: unknown unit ${JSON.stringify(unitText)} in duration ${quoted}` };
     s = s.slice(unitText.length);
     let value = BigInt(whole === '' ? '0' : whole) * unit;
     if (fraction) value += (BigInt(fraction) * unit) / 10n ** BigInt(fraction.length);

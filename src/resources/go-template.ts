@@ -8,8 +8,39 @@
  * ID template needs them, and executing only part of Go would render IDs that Kuma renders differently.
  */
 
-const GO_BUILTINS = ['and', 'call', 'html', 'index', 'slice', 'js', 'len', 'not', 'or', 'print', 'printf', 'println', 'urlquery', 'eq', 'ge', 'gt', 'le', 'lt', 'ne'];
-const CONTROL_WORDS = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue']);
+const GO_BUILTINS = [
+  'and',
+  'call',
+  'html',
+  'index',
+  'slice',
+  'js',
+  'len',
+  'not',
+  'or',
+  'print',
+  'printf',
+  'println',
+  'urlquery',
+  'eq',
+  'ge',
+  'gt',
+  'le',
+  'lt',
+  'ne',
+];
+const CONTROL_WORDS = new Set([
+  'if',
+  'else',
+  'end',
+  'range',
+  'with',
+  'define',
+  'template',
+  'block',
+  'break',
+  'continue',
+]);
 
 export type Operand =
   | { kind: 'field'; path: string[]; text: string }
@@ -128,7 +159,8 @@ function parsePipeline(text: string, line: number, known: ReadonlySet<string>): 
   if (pipeline[pipeline.length - 1]!.length === 0) fail('missing value for command');
   pipeline.forEach((command, i) => {
     const first = command[0]!;
-    if (i > 0 && ['dot', 'string', 'number', 'bool', 'nil'].includes(first.kind)) fail(`non executable command in pipeline stage ${i + 1}`);
+    if (i > 0 && ['dot', 'string', 'number', 'bool', 'nil'].includes(first.kind))
+      fail(`non executable command in pipeline stage ${i + 1}`);
     if (first.kind === 'nil') fail('nil is not a command');
   });
   return pipeline;
@@ -152,7 +184,8 @@ function operand(token: string, fail: (msg: string) => never, known: ReadonlySet
   if (token === 'true' || token === 'false') return { kind: 'bool', value: token === 'true' };
   if (token === 'nil') return { kind: 'nil' };
   if (/^[-+]?[0-9.]/.test(token)) {
-    if (!/^[-+]?(0[xob])?[0-9a-fA-F_.]+([eEpP][-+]?[0-9]+)?i?$/.test(token)) fail(`bad number syntax: ${JSON.stringify(token)}`);
+    if (!/^[-+]?(0[xob])?[0-9a-fA-F_.]+([eEpP][-+]?[0-9]+)?i?$/.test(token))
+      fail(`bad number syntax: ${JSON.stringify(token)}`);
     return { kind: 'number', text: token };
   }
   if (token.startsWith('$')) fail(`undefined variable ${JSON.stringify(token)}`);
@@ -170,7 +203,11 @@ export type TemplateFunction = (...args: string[]) => { ok: true; value: string 
  * Executes a parsed template over string fields. Errors read like Go's execution errors
  * (`template: :1:3: executing "" at <label "kuma.io/workload">: error calling label: label kuma.io/workload not found`).
  */
-export function renderTemplate(source: string, data: Readonly<Record<string, string>>, functions: Readonly<Record<string, TemplateFunction>> = {}): RenderResult {
+export function renderTemplate(
+  source: string,
+  data: Readonly<Record<string, string>>,
+  functions: Readonly<Record<string, TemplateFunction>> = {},
+): RenderResult {
   const parsed = parseTemplate(source, Object.keys(functions));
   if (!parsed.ok) return parsed;
   let out = '';
@@ -198,7 +235,11 @@ export function renderTemplate(source: string, data: Readonly<Record<string, str
         continue;
       }
       const fn = functions[head!.name];
-      if (!fn) return { ok: false, error: `${where}: function ${JSON.stringify(head!.name)} is not supported in a SPIFFE ID template` };
+      if (!fn)
+        return {
+          ok: false,
+          error: `${where}: function ${JSON.stringify(head!.name)} is not supported in a SPIFFE ID template`,
+        };
       const result = fn(...args);
       if (!result.ok) return { ok: false, error: `${where}: error calling ${head!.name}: ${result.error}` };
       previous = result.value;
@@ -218,7 +259,8 @@ function literal(op: Operand, data: Readonly<Record<string, string>>): RenderRes
       return { ok: true, value: op.value };
     case 'field': {
       const value = op.path.length === 1 ? data[op.path[0]!] : undefined;
-      if (value === undefined || !Object.hasOwn(data, op.path[0]!)) return { ok: false, error: `can't evaluate field ${op.path.join('.')}` };
+      if (value === undefined || !Object.hasOwn(data, op.path[0]!))
+        return { ok: false, error: `can't evaluate field ${op.path.join('.')}` };
       return { ok: true, value };
     }
     case 'number':

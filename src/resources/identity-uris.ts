@@ -21,7 +21,8 @@ export function kumaUriProblem(key: string, value: string): string | undefined {
   const colon = host.lastIndexOf(':');
   if (colon !== -1) {
     const port = host.slice(colon);
-    if (!/^:\d*$/.test(port)) return `invalid Kuma URI: parse ${JSON.stringify(uri)}: invalid port ${JSON.stringify(port)} after host`;
+    if (!/^:\d*$/.test(port))
+      return `invalid Kuma URI: parse ${JSON.stringify(uri)}: invalid port ${JSON.stringify(port)} after host`;
   }
   if (host !== '' && host.split('.').some((label) => label === '')) {
     return `invalid Kuma URI: ${JSON.stringify(uri)}: invalid domain (empty label in ${JSON.stringify(host)})`;
@@ -32,7 +33,8 @@ export function kumaUriProblem(key: string, value: string): string | undefined {
 /** Why `spiffe://<mesh>/<service>` would not be a valid SPIFFE ID, or undefined. */
 export function spiffeServiceProblem(service: string): string | undefined {
   if (service === '.' || service === '..') return 'path cannot contain dot segments';
-  if (!SPIFFE_SEGMENT.test(service)) return 'path segment characters are limited to letters, numbers, dots, dashes, and underscores';
+  if (!SPIFFE_SEGMENT.test(service))
+    return 'path segment characters are limited to letters, numbers, dots, dashes, and underscores';
   return undefined;
 }
 
@@ -50,7 +52,12 @@ function checkTags(path: string, tags: Readonly<Record<string, string>> | undefi
 }
 
 interface TaggedDataplane {
-  networking?: { inbound?: { tags?: Record<string, string> | undefined }[] | undefined; gateway?: { tags?: Record<string, string> | undefined } | undefined } | undefined;
+  networking?:
+    | {
+        inbound?: { tags?: Record<string, string> | undefined }[] | undefined;
+        gateway?: { tags?: Record<string, string> | undefined } | undefined;
+      }
+    | undefined;
 }
 
 /** URI checks on every tag that goes into the certificate (inbound and gateway tags). */

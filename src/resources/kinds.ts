@@ -60,7 +60,13 @@ export interface Kind {
     readonly warnings?: (body: unknown) => string[];
   };
   /** OpenAPI summaries. */
-  readonly docs: { readonly list: string; readonly get: string; readonly put: string; readonly del: string; readonly crossMeshList?: string };
+  readonly docs: {
+    readonly list: string;
+    readonly get: string;
+    readonly put: string;
+    readonly del: string;
+    readonly crossMeshList?: string;
+  };
 }
 
 export const KINDS = [
@@ -100,7 +106,12 @@ export const KINDS = [
     cli: { plural: 'global-secrets', aliases: ['global-secret', 'globalsecrets', 'globalsecret'] },
     storage: 'encrypted',
     labels: 'computed',
-    docs: { list: 'List global secrets', get: 'Get a global secret', put: 'Create or replace a global secret', del: 'Delete a global secret' },
+    docs: {
+      list: 'List global secrets',
+      get: 'Get a global secret',
+      put: 'Create or replace a global secret',
+      del: 'Delete a global secret',
+    },
   },
   {
     type: 'Dataplane',
@@ -112,7 +123,10 @@ export const KINDS = [
     storage: 'plain',
     labels: 'computed',
     specLabels: dataplaneLabels,
-    validate: (dp: z.infer<typeof DataplaneSchema>, at: { mesh: string }) => [...validateDataplane(dp), ...dataplaneSizeViolations(at.mesh, dp)],
+    validate: (dp: z.infer<typeof DataplaneSchema>, at: { mesh: string }) => [
+      ...validateDataplane(dp),
+      ...dataplaneSizeViolations(at.mesh, dp),
+    ],
     itemAccess: 'own-dataplane',
     dataplaneFilters: true,
     docs: {
@@ -182,7 +196,9 @@ export function kindOfShortName(shortName: string): KnownKind | undefined {
 }
 
 /** Every KRI short name meshcp serves. */
-export const KRI_SHORT_NAMES: readonly string[] = KINDS.flatMap((kind) => ('envelope' in kind ? [kind.envelope.shortName] : []));
+export const KRI_SHORT_NAMES: readonly string[] = KINDS.flatMap((kind) =>
+  'envelope' in kind ? [kind.envelope.shortName] : [],
+);
 
 /** The kind of a type name from outside (a manifest, a URL), if it is one. */
 export function findKind(type: string): KnownKind | undefined {

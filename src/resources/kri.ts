@@ -19,13 +19,24 @@ export function kriOf(shortName: string, mesh: string, name: string, labels: Rea
 }
 
 /** Parses a KRI as Kuma does; the error is Kuma's text (`invalid identifier string: "x"`). */
-export function parseKri(text: string, knownShortNames: readonly string[]): { ok: true; kri: Kri } | { ok: false; error: string } {
+export function parseKri(
+  text: string,
+  knownShortNames: readonly string[],
+): { ok: true; kri: Kri } | { ok: false; error: string } {
   const parts = text.split('_');
   if (parts.length < 7) return { ok: false, error: `invalid identifier string: ${JSON.stringify(text)}` };
   if (parts[0] !== 'kri') return { ok: false, error: `identifier must start with 'kri': ${JSON.stringify(text)}` };
-  if (!knownShortNames.includes(parts[1]!)) return { ok: false, error: `unknown short name of resource type: ${JSON.stringify(parts[1])}` };
+  if (!knownShortNames.includes(parts[1]!))
+    return { ok: false, error: `unknown short name of resource type: ${JSON.stringify(parts[1])}` };
   return {
     ok: true,
-    kri: { shortName: parts[1]!, mesh: parts[2]!, zone: parts[3]!, namespace: parts[4]!, name: parts[5]!, section: parts.slice(6).join('') },
+    kri: {
+      shortName: parts[1]!,
+      mesh: parts[2]!,
+      zone: parts[3]!,
+      namespace: parts[4]!,
+      name: parts[5]!,
+      section: parts.slice(6).join(''),
+    },
   };
 }

@@ -57,7 +57,8 @@ export function qualifiedNameErrors(value: string): string[] {
     ];
   }
   if (name.length === 0) errs.push('name part must be non-empty');
-  else if (name.length > QUALIFIED_NAME_MAX) errs.push(`name part must be no more than ${QUALIFIED_NAME_MAX} characters`);
+  else if (name.length > QUALIFIED_NAME_MAX)
+    errs.push(`name part must be no more than ${QUALIFIED_NAME_MAX} characters`);
   if (!QUALIFIED_NAME.test(name)) {
     errs.push(`name part ${regexError(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, 'MyName', 'my.name', '123-abc')}`);
   }
@@ -104,7 +105,10 @@ export interface LabelContext {
  * (unless the origin is `global`) `kuma.io/zone` naming this zone and `kuma.io/mesh` naming the resource's mesh,
  * then Kubernetes key and value syntax for every label, keys sorted.
  */
-export function validateLabels(labels: Readonly<Record<string, string>> | undefined, ctx: LabelContext = {}): Violation[] {
+export function validateLabels(
+  labels: Readonly<Record<string, string>> | undefined,
+  ctx: LabelContext = {},
+): Violation[] {
   const out: Violation[] = [];
   if (!labels) return out;
   const origin = labels[ORIGIN_LABEL];
@@ -118,7 +122,10 @@ export function validateLabels(labels: Readonly<Record<string, string>> | undefi
     }
     const mesh = labels[MESH_LABEL];
     if (mesh !== undefined && mesh !== (ctx.mesh ?? '')) {
-      out.push({ field: `labels${mapKey(MESH_LABEL)}`, message: `${MESH_LABEL} label must not differ from mesh set on resource` });
+      out.push({
+        field: `labels${mapKey(MESH_LABEL)}`,
+        message: `${MESH_LABEL} label must not differ from mesh set on resource`,
+      });
     }
   }
   for (const key of Object.keys(labels).sort()) {
@@ -142,10 +149,7 @@ const FILTER_PARAM = /^filter\[(.*)\]$/s;
  * `filter[x]` gives `filters are only supported on labels`, `filter[labels.a][eq]` gives
  * `advanced filters are not supported`. The field is `<routePath>.filter[...]`. A repeated parameter uses its last value.
  */
-export function parseLabelFilters(
-  query: Readonly<Record<string, unknown>>,
-  routePath: string,
-): LabelFilterResult {
+export function parseLabelFilters(query: Readonly<Record<string, unknown>>, routePath: string): LabelFilterResult {
   const filters = new Map<string, string>();
   const violations: Violation[] = [];
   for (const [param, raw] of Object.entries(query)) {
@@ -168,7 +172,10 @@ export function parseLabelFilters(
 }
 
 /** True when every filter matches a label exactly. */
-export function matchesLabelFilters(labels: Readonly<Record<string, string>> | undefined, filters: ReadonlyMap<string, string>): boolean {
+export function matchesLabelFilters(
+  labels: Readonly<Record<string, string>> | undefined,
+  filters: ReadonlyMap<string, string>,
+): boolean {
   for (const [key, value] of filters) {
     if (labels?.[key] !== value) return false;
   }

@@ -22,8 +22,12 @@ const MeshIdentitySpecSchema = z.object({
           meshTrustCreation: z.string().optional().meta({ description: 'Enabled (default) | Disabled' }),
           insecureAllowSelfSigned: z.boolean().optional(),
           autogenerate: z.object({ enabled: z.boolean().optional() }).optional(),
-          ca: z.object({ certificate: SecureDataSourceSchema.optional(), privateKey: SecureDataSourceSchema.optional() }).optional(),
-          certificateParameters: z.object({ expiry: z.string().optional().meta({ description: 'Go duration; default 24h' }) }).optional(),
+          ca: z
+            .object({ certificate: SecureDataSourceSchema.optional(), privateKey: SecureDataSourceSchema.optional() })
+            .optional(),
+          certificateParameters: z
+            .object({ expiry: z.string().optional().meta({ description: 'Go duration; default 24h' }) })
+            .optional(),
         })
         .optional(),
       spire: z.object({ agent: z.object({ timeout: z.string().optional() }).optional() }).optional(),
@@ -56,7 +60,8 @@ export function validateMeshIdentity(identity: { spec: MeshIdentitySpec }): Viol
   else if (provider.type === 'Spire') {
     if (!provider.spire) at.add('spire', 'configuration needs to be defined');
     // Kuma roots the agent's errors at `spire.agent` twice (validateSpire and validateSpireAgent both add the path).
-    else if (provider.spire.agent) checkDuration(provider.spire.agent.timeout, at.under('spire.agent.spire.agent.timeout'));
+    else if (provider.spire.agent)
+      checkDuration(provider.spire.agent.timeout, at.under('spire.agent.spire.agent.timeout'));
   } else if (!provider.extension) at.add('extension', 'configuration needs to be defined');
   else if (provider.extension.name === '') at.add('extension.name', 'extension name needs to be defined');
   return list.toArray();

@@ -4,7 +4,10 @@ import { ViolationList, type Violation } from './violations.js';
 
 /** MeshTrust (Kuma 2.12+): the CAs a trust domain's peers are verified against. Members in Kuma's Go struct order. */
 const MeshTrustSpecSchema = z.object({
-  origin: z.object({ kri: z.string().optional() }).optional().meta({ description: 'deprecated since Kuma 2.13 (accepted with a warning)' }),
+  origin: z
+    .object({ kri: z.string().optional() })
+    .optional()
+    .meta({ description: 'deprecated since Kuma 2.13 (accepted with a warning)' }),
   trustDomain: z.string().optional(),
   caBundles: z.array(z.object({ type: z.string(), pem: z.object({ value: z.string() }).optional() })).optional(),
 });
@@ -16,7 +19,13 @@ export type MeshTrustSpec = z.output<typeof MeshTrustSpecSchema>;
 /** Kuma's answer to a MeshTrust that sets `spec.origin`. */
 export const MESH_TRUST_ORIGIN_WARNING = 'setting spec.origin field is deprecated';
 
-const PRIVATE_KEY_BLOCKS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'DSA PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+const PRIVATE_KEY_BLOCKS = new Set([
+  'PRIVATE KEY',
+  'RSA PRIVATE KEY',
+  'EC PRIVATE KEY',
+  'DSA PRIVATE KEY',
+  'ENCRYPTED PRIVATE KEY',
+]);
 
 /** Kuma's MeshTrust validator, in its order and words: the CA bundles first, then the trust domain. */
 export function validateMeshTrust(trust: { spec: MeshTrustSpec }): Violation[] {

@@ -171,13 +171,17 @@ export function validateMeshStructure(mesh: Mesh, knownBackendTypes: ReadonlySet
     if (backend.name === '') {
       out.push({ field: `${at}.name`, message: 'cannot be empty' });
     } else if (used.has(backend.name)) {
-      out.push({ field: `${at}.name`, message: `${JSON.stringify(backend.name)} name is already used for another backend` });
+      out.push({
+        field: `${at}.name`,
+        message: `${JSON.stringify(backend.name)} name is already used for another backend`,
+      });
     }
     used.add(backend.name);
 
     if (backend.dpCert !== undefined) {
       const expiration = backend.dpCert.rotation?.expiration ?? '';
-      if (parseDuration(expiration) === null) out.push({ field: 'mtls.dpcert.rotation.expiration', message: INVALID_FORMAT });
+      if (parseDuration(expiration) === null)
+        out.push({ field: 'mtls.dpcert.rotation.expiration', message: INVALID_FORMAT });
       const timeout = backend.dpCert.requestTimeout;
       if (timeout !== undefined && parseRequestTimeout(timeout) === null) {
         out.push({ field: `${at}.dpCert.requestTimeout`, message: INVALID_FORMAT });

@@ -25,7 +25,8 @@ export function parseKindBody<T>(kind: Kind, at: ResourceAt, body: unknown, more
   const specViolations = kind.validate?.(value as never, at) ?? [];
   if (specViolations.length === 0 && moreRules) specViolations.push(...moreRules(value));
   if (specViolations.length > 0) throw invalidResource(Titles.process, specViolations);
-  const url = kind.scope === 'mesh' ? { type: kind.type, name: at.name, mesh: at.mesh } : { type: kind.type, name: at.name };
+  const url =
+    kind.scope === 'mesh' ? { type: kind.type, name: at.name, mesh: at.mesh } : { type: kind.type, name: at.name };
   const violations = checkResourceRequest(url, value);
   if (violations.length > 0) throw invalidResource(Titles.process, violations);
   return value;

@@ -16,8 +16,10 @@ export function checkResourceRequest(
   body: { type?: string; name?: string; mesh?: string; labels?: Record<string, string> },
 ): Violation[] {
   const violations: Violation[] = [];
-  if (body.name !== url.name) violations.push({ field: 'name', message: 'name from the URL has to be the same as in body' });
-  if (body.type !== url.type) violations.push({ field: 'type', message: 'type from the URL has to be the same as in body' });
+  if (body.name !== url.name)
+    violations.push({ field: 'name', message: 'name from the URL has to be the same as in body' });
+  if (body.type !== url.type)
+    violations.push({ field: 'type', message: 'type from the URL has to be the same as in body' });
   if (url.mesh !== undefined && body.mesh !== url.mesh) {
     violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
   }

@@ -7,7 +7,10 @@ import { stripNulls, type Violation } from './violations.js';
  * string: "number"`), split as Kuma's `toValidationError` does: a message whose path starts with `spec.` becomes that
  * field and the rest, any other the whole text under field `""`. A `null` member is absent, as the Go validator reads it.
  */
-export function parseSchemaLayer<S extends z.ZodType>(schema: S, input: unknown): { ok: true; value: z.output<S> } | { ok: false; violations: Violation[] } {
+export function parseSchemaLayer<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { ok: true; value: z.output<S> } | { ok: false; violations: Violation[] } {
   const cleaned = stripNulls(input);
   const result = schema.safeParse(cleaned);
   if (result.success) return { ok: true, value: result.data as z.output<S> };
@@ -39,13 +42,15 @@ function toViolation(issue: z.core.$ZodIssue, root: unknown): Violation {
 
 function openApiPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const segment of path) out += typeof segment === 'number' ? `[${segment}]` : `${out === '' ? '' : '.'}${String(segment)}`;
+  for (const segment of path)
+    out += typeof segment === 'number' ? `[${segment}]` : `${out === '' ? '' : '.'}${String(segment)}`;
   return out;
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let at = root;
-  for (const key of path) at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of path)
+    at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
   return at;
 }
 

@@ -40,7 +40,8 @@ export function validateSecureDataSource(source: SecureDataSource, at: Violation
         at.add('secretRef', 'must be defined');
         return;
       }
-      if (source.secretRef.kind !== 'Secret') at.add('secretRef.kind', `${source.secretRef.kind ?? ''} must be one of: Secret`);
+      if (source.secretRef.kind !== 'Secret')
+        at.add('secretRef.kind', `${source.secretRef.kind ?? ''} must be one of: Secret`);
       if (!source.secretRef.name) at.add('secretRef.name', 'must be defined');
       return;
     default:

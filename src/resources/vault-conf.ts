@@ -42,7 +42,8 @@ function optionalString(record: Json, key: string, at: string, out: Violation[])
 
 function requiredString(record: Json, key: string, at: string, out: Violation[]): string {
   const value = optionalString(record, key, at, out);
-  if (value === undefined && record[key] === undefined) out.push({ field: `${at}.${key}`, message: 'has to be defined' });
+  if (value === undefined && record[key] === undefined)
+    out.push({ field: `${at}.${key}`, message: 'has to be defined' });
   else if (value === '') out.push({ field: `${at}.${key}`, message: 'cannot be empty' });
   return value ?? '';
 }
@@ -72,7 +73,10 @@ function checkAddress(address: string, out: Violation[]): void {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     out.push({ field: 'fromCp.address', message: 'has to use https (or http for a local Vault agent)' });
   } else if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    out.push({ field: 'fromCp.address', message: 'has to be scheme, host and port only (the API path /v1 is added by meshcp)' });
+    out.push({
+      field: 'fromCp.address',
+      message: 'has to be scheme, host and port only (the API path /v1 is added by meshcp)',
+    });
   }
 }
 
@@ -81,7 +85,10 @@ function checkPath(value: string, field: string, out: Violation[]): void {
   if (value === '') return;
   const segments = value.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s))) {
-    out.push({ field, message: 'has to be a Vault path: segments of letters, digits, ".", "-" and "_" separated by "/"' });
+    out.push({
+      field,
+      message: 'has to be a Vault path: segments of letters, digits, ".", "-" and "_" separated by "/"',
+    });
   }
 }
 
@@ -113,7 +120,11 @@ export function validateVaultConf(conf: unknown): ConfResult<VaultConf> {
   const address = requiredString(fromCp, 'address', at, out);
   checkAddress(address, out);
   const agentAddress = optionalString(fromCp, 'agentAddress', at, out);
-  if (agentAddress) out.push({ field: `${at}.agentAddress`, message: 'is not supported: meshcp dataplanes never talk to Vault (leave it empty)' });
+  if (agentAddress)
+    out.push({
+      field: `${at}.agentAddress`,
+      message: 'is not supported: meshcp dataplanes never talk to Vault (leave it empty)',
+    });
   const namespace = optionalString(fromCp, 'namespace', at, out);
   if (namespace) checkPath(namespace.replace(/\/$/, ''), `${at}.namespace`, out);
   const pki = requiredString(fromCp, 'pki', at, out);

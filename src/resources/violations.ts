@@ -132,7 +132,8 @@ export function fromZodError(err: z.ZodError): Violation[] {
   for (const issue of err.issues) {
     const base = zodPathToField(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ field: joinField(base, key), message: `unknown field ${JSON.stringify(key)}` });
+      for (const key of issue.keys)
+        out.push({ field: joinField(base, key), message: `unknown field ${JSON.stringify(key)}` });
       continue;
     }
     out.push({ field: base, message: issue.message });
@@ -147,7 +148,9 @@ export function fromZodError(err: z.ZodError): Violation[] {
 export function describeShapeError(kind: string, violations: readonly Violation[]): string {
   // A decoder error stops Kuma at the first one, and its text is the whole detail.
   const decoder = violations.find((v) => v.message.startsWith('json: '));
-  const text = decoder ? decoder.message : violations.map((v) => (v.field === '' ? v.message : `${v.field}: ${v.message}`)).join('; ');
+  const text = decoder
+    ? decoder.message
+    : violations.map((v) => (v.field === '' ? v.message : `${v.field}: ${v.message}`)).join('; ');
   return `invalid ${kind} object: ${JSON.stringify(text)}`;
 }
 
@@ -186,7 +189,15 @@ export function parseShape<S extends z.ZodType>(schema: S, input: unknown): Shap
 }
 
 const META_FIELDS = new Set(['type', 'mesh', 'name', 'labels', 'creationTime', 'modificationTime']);
-const GO_TYPES: Readonly<Record<string, string>> = { string: 'string', number: 'uint32', int: 'uint32', boolean: 'bool', array: 'slice', object: 'object', record: 'map[string]string' };
+const GO_TYPES: Readonly<Record<string, string>> = {
+  string: 'string',
+  number: 'uint32',
+  int: 'uint32',
+  boolean: 'bool',
+  array: 'slice',
+  object: 'object',
+  record: 'map[string]string',
+};
 
 function jsonKind(value: unknown): string {
   if (Array.isArray(value)) return 'array';
@@ -196,7 +207,8 @@ function jsonKind(value: unknown): string {
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let at = root;
-  for (const key of path) at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of path)
+    at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
   return at;
 }
 

@@ -44,17 +44,25 @@ export interface IdentityViolation {
 }
 
 const SAMPLE = 10;
-const few = (names: readonly string[]) => names.slice(0, SAMPLE).join(', ') + (names.length > SAMPLE ? ` and ${names.length - SAMPLE} more` : '');
-const listed = (sample: DataplaneSample) => sample.names.join(', ') + (sample.count > sample.names.length ? ` and ${sample.count - sample.names.length} more` : '');
+const few = (names: readonly string[]) =>
+  names.slice(0, SAMPLE).join(', ') + (names.length > SAMPLE ? ` and ${names.length - SAMPLE} more` : '');
+const listed = (sample: DataplaneSample) =>
+  sample.names.join(', ') +
+  (sample.count > sample.names.length ? ` and ${sample.count - sample.names.length} more` : '');
 const count = (n: number) => (n === 1 ? '1 active dataplane' : `${n} active dataplanes`);
 
 /** Kuma's BestMatched over views: most matchLabels, ties to the smallest name. */
-export function winnerOf(identities: readonly IdentityView[], labels: Readonly<Record<string, string>>): IdentityView | undefined {
+export function winnerOf(
+  identities: readonly IdentityView[],
+  labels: Readonly<Record<string, string>>,
+): IdentityView | undefined {
   let best: IdentityView | undefined;
   const size = (i: IdentityView) => Object.keys(i.matchLabels ?? {}).length;
   for (const identity of identities) {
-    if (identity.selectsNothing || !Object.entries(identity.matchLabels ?? {}).every(([k, v]) => labels[k] === v)) continue;
-    if (!best || size(identity) > size(best) || (size(identity) === size(best) && identity.name < best.name)) best = identity;
+    if (identity.selectsNothing || !Object.entries(identity.matchLabels ?? {}).every(([k, v]) => labels[k] === v))
+      continue;
+    if (!best || size(identity) > size(best) || (size(identity) === size(best) && identity.name < best.name))
+      best = identity;
   }
   return best;
 }
@@ -128,7 +136,12 @@ export async function identityWriteViolations(
     }
   }
   if (noSpiffe.length > 0) {
-    violations.push({ rule: 'spiffe-id', field: 'spec.spiffeID', retryable: false, message: `these active dataplanes cannot be given a SPIFFE ID: ${few(noSpiffe)}` });
+    violations.push({
+      rule: 'spiffe-id',
+      field: 'spec.spiffeID',
+      retryable: false,
+      message: `these active dataplanes cannot be given a SPIFFE ID: ${few(noSpiffe)}`,
+    });
   }
   if (orphaned.length > 0) {
     violations.push({
@@ -142,7 +155,10 @@ export async function identityWriteViolations(
 }
 
 /** Rule 5 (Kuma 3.0): the SPIFFE ID templates of an identity never change in place. */
-export function spiffeIdChangeViolations(before: { trustDomain?: string; path?: string } | undefined, after: { trustDomain?: string; path?: string } | undefined): IdentityViolation[] {
+export function spiffeIdChangeViolations(
+  before: { trustDomain?: string; path?: string } | undefined,
+  after: { trustDomain?: string; path?: string } | undefined,
+): IdentityViolation[] {
   const out: IdentityViolation[] = [];
   for (const field of ['trustDomain', 'path'] as const) {
     if ((before?.[field] ?? '') === (after?.[field] ?? '')) continue;
@@ -160,16 +176,31 @@ export function spiffeIdChangeViolations(before: { trustDomain?: string; path?: 
  * Rule 2: CA certificates may leave the mesh's MeshTrusts only once no identity issues from them and no active
  * dataplane holds a certificate one of those identities issued.
  */
-export async function trustRemovalViolations(removed: readonly string[], identities: readonly (IdentityView & { selectsAny: boolean })[], fleet: IdentityFleet, field: string): Promise<IdentityViolation[]> {
+export async function trustRemovalViolations(
+  removed: readonly string[],
+  identities: readonly (IdentityView & { selectsAny: boolean })[],
+  fleet: IdentityFleet,
+  field: string,
+): Promise<IdentityViolation[]> {
   const out: IdentityViolation[] = [];
   for (const identity of identities) {
     if (!identity.ca || !removed.includes(identity.ca.fingerprint)) continue;
     if (identity.selectsAny) {
-      out.push({ rule: 'trust', field, retryable: false, message: `MeshIdentity "${identity.name}" still issues from this CA: move its dataplanes to another identity (or delete it) first` });
+      out.push({
+        rule: 'trust',
+        field,
+        retryable: false,
+        message: `MeshIdentity "${identity.name}" still issues from this CA: move its dataplanes to another identity (or delete it) first`,
+      });
     }
     const holders = await fleet.issuedBy(identity.kri);
     if (holders.count > 0) {
-      out.push({ rule: 'trust', field, retryable: true, message: `${count(holders.count)} still ${holders.count === 1 ? 'holds' : 'hold'} a certificate from MeshIdentity "${identity.name}", whose CA this removes: ${listed(holders)}` });
+      out.push({
+        rule: 'trust',
+        field,
+        retryable: true,
+        message: `${count(holders.count)} still ${holders.count === 1 ? 'holds' : 'hold'} a certificate from MeshIdentity "${identity.name}", whose CA this removes: ${listed(holders)}`,
+      });
     }
   }
   return out;
@@ -179,7 +210,12 @@ export async function trustRemovalViolations(removed: readonly string[], identit
  * Rule 3: `Mesh.mtls` may be turned off (in a mesh of the new model) only once no active dataplane holds (or its proxy
  * still serves) a certificate from a `Mesh.mtls` backend and every active dataplane has a Ready identity.
  */
-export async function mtlsOffViolations(identities: readonly IdentityView[], dataplanes: readonly ActiveDataplane[], legacyBackends: readonly string[], fleet: IdentityFleet): Promise<IdentityViolation[]> {
+export async function mtlsOffViolations(
+  identities: readonly IdentityView[],
+  dataplanes: readonly ActiveDataplane[],
+  legacyBackends: readonly string[],
+  fleet: IdentityFleet,
+): Promise<IdentityViolation[]> {
   const orphans = dataplanes.filter((dp) => !winnerOf(identities, dp.labels)?.ready);
   const out: IdentityViolation[] = [];
   if (orphans.length > 0) {

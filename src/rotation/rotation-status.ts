@@ -16,7 +16,13 @@ export interface RotationStep {
  * Where a CA rotation stands and what the next step waits for. It uses the same fleet queries as the rules the PUT
  * runs, so `ready: true` means the PUT of that step passes now.
  */
-export async function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager, facts: FactsStore, now: number): Promise<RotationStatus> {
+export async function rotationStatus(
+  meshName: string,
+  mesh: Mesh,
+  ca: CaManager,
+  facts: FactsStore,
+  now: number,
+): Promise<RotationStatus> {
   const enabledBackend = mesh.mtls?.enabledBackend ?? '';
   const backends = mesh.mtls?.backends ?? [];
   const fleet = await facts.fleetSummary(meshName, now);
@@ -52,7 +58,15 @@ export async function rotationStatus(meshName: string, mesh: Mesh, ca: CaManager
     bundleVersion: state?.bundleVersion ?? null,
     activeDataplanes,
     backends: backendStatus,
-    nextStep: await nextStep(meshName, enabledBackend, backends.map((b) => b.name), materials, facts, fleet, now),
+    nextStep: await nextStep(
+      meshName,
+      enabledBackend,
+      backends.map((b) => b.name),
+      materials,
+      facts,
+      fleet,
+      now,
+    ),
     ...(loadError ? { error: loadError } : {}),
   };
 }
@@ -83,9 +97,12 @@ async function nextStep(
     }
   }
   if (old) {
-    const { notReloaded, ...waitingFor } = fleet.issuedBy(old) === 0 ? none : await facts.activeIssuedBy(mesh, old, now, fleet);
+    const { notReloaded, ...waitingFor } =
+      fleet.issuedBy(old) === 0 ? none : await facts.activeIssuedBy(mesh, old, now, fleet);
     // Dataplanes already issued a newer certificate wait for their proxy's reload, not for a re-issue.
-    const reloads = notReloaded ? `, ${notReloaded.count} of them only to reload their proxy (a newer certificate is issued)` : '';
+    const reloads = notReloaded
+      ? `, ${notReloaded.count} of them only to reload their proxy (a newer certificate is issued)`
+      : '';
     return {
       action: 'remove',
       backend: old,
@@ -100,7 +117,9 @@ async function nextStep(
   const target = others[0];
   const material = materials.get(target);
   const waitingFor =
-    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0 ? none : await facts.activeNotTrusting(mesh, target, material.fingerprint, now, fleet);
+    !material || fleet.active - fleet.trusting(target, material.fingerprint) === 0
+      ? none
+      : await facts.activeNotTrusting(mesh, target, material.fingerprint, now, fleet);
   return {
     action: 'enable',
     backend: target,

@@ -111,7 +111,9 @@ function stillHeldMessage(backend: string, holders: DataplaneSample): string {
   }
   if (stale.count > 0) {
     const more = stale.count - stale.dataplanes.length;
-    const list = stale.dataplanes.map((d) => `${d.name} (issued by "${d.issuedBackend}")`).join(', ') + (more > 0 ? ` and ${more} more` : '');
+    const list =
+      stale.dataplanes.map((d) => `${d.name} (issued by "${d.issuedBackend}")`).join(', ') +
+      (more > 0 ? ` and ${more} more` : '');
     parts.push(
       `${dataplanes(stale.count)} ${stale.count === 1 ? 'was' : 'were'} issued a certificate by another backend but ${stale.count === 1 ? 'its proxy still serves' : 'their proxies still serve'} the one from "${backend}" (not reloaded yet): ${list}`,
     );
@@ -137,20 +139,30 @@ async function removeViolations(stored: MtlsView, next: MtlsView, fleet: FleetFa
       });
       continue;
     }
-    violations.push({ rule: 'remove', field: 'mtls.backends', retryable: true, message: stillHeldMessage(backend.name, holders) });
+    violations.push({
+      rule: 'remove',
+      field: 'mtls.backends',
+      retryable: true,
+      message: stillHeldMessage(backend.name, holders),
+    });
   }
   return violations;
 }
 
 /** All rotation violations of a mesh update; empty means the step is safe. Creating a mesh is never a rotation. */
-export async function evaluateRotation(stored: MtlsView | undefined, next: MtlsView, fleet: FleetFacts): Promise<RotationViolation[]> {
+export async function evaluateRotation(
+  stored: MtlsView | undefined,
+  next: MtlsView,
+  fleet: FleetFacts,
+): Promise<RotationViolation[]> {
   if (!stored) return [];
   const onBefore = stored.enabledBackend !== '';
   const onAfter = next.enabledBackend !== '';
   const violations = replacedInPlace(stored, next, onBefore && onAfter);
   // Rule 5: turning mTLS on or off is not a rotation step.
   if (onBefore && onAfter) {
-    if (stored.enabledBackend !== next.enabledBackend) violations.push(...(await enableViolations(stored, next, fleet)));
+    if (stored.enabledBackend !== next.enabledBackend)
+      violations.push(...(await enableViolations(stored, next, fleet)));
     violations.push(...(await removeViolations(stored, next, fleet)));
   }
   return violations;

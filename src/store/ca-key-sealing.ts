@@ -11,12 +11,21 @@ import type { SecretCipher } from './secret-cipher.js';
 const SEALED = '$sealed';
 const INLINE_KINDS = ['inline', 'inlineString'];
 /** Data sources that may hold secrets: a provided backend's cert and key, a vault backend's credentials. */
-const SEALED_FIELDS = ['cert', 'key', 'fromCp.tls.caCert', 'fromCp.auth.token', 'fromCp.auth.tls.clientCert', 'fromCp.auth.tls.clientKey'];
+const SEALED_FIELDS = [
+  'cert',
+  'key',
+  'fromCp.tls.caCert',
+  'fromCp.auth.token',
+  'fromCp.auth.tls.clientCert',
+  'fromCp.auth.tls.clientKey',
+];
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
-const identityOf = (mesh: string, backend: string, field: string) => `Mesh/${mesh}/mtls.backends[${backend}].conf.${field}`;
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const identityOf = (mesh: string, backend: string, field: string) =>
+  `Mesh/${mesh}/mtls.backends[${backend}].conf.${field}`;
 
 function getPath(record: Json, path: string): unknown {
   let value: unknown = record;
@@ -32,7 +41,11 @@ function setPath(record: Json, path: string, value: Json): Json {
 }
 
 /** Applies `transform` to every `cert`/`key` data source of every backend's conf; copies only what it changes. */
-function mapDataSources(spec: Json, transform: (source: Json, identity: string) => Json | undefined, mesh: string): Json {
+function mapDataSources(
+  spec: Json,
+  transform: (source: Json, identity: string) => Json | undefined,
+  mesh: string,
+): Json {
   const mtls = spec.mtls;
   if (!isObject(mtls) || !Array.isArray(mtls.backends)) return spec;
   let changed = false;
@@ -60,7 +73,9 @@ export function sealMeshSpec(spec: Json, mesh: string, cipher: SecretCipher): Js
   return mapDataSources(
     spec,
     (source, identity) =>
-      isInline(source) ? { [SEALED]: cipher.encrypt(Buffer.from(JSON.stringify(source)), identity).toString('base64') } : undefined,
+      isInline(source)
+        ? { [SEALED]: cipher.encrypt(Buffer.from(JSON.stringify(source)), identity).toString('base64') }
+        : undefined,
     mesh,
   );
 }

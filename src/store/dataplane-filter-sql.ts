@@ -38,7 +38,7 @@ export function sqliteDataplaneFilter(filter: DataplaneListFilter, params: unkno
       break;
   }
   if (Object.keys(filter.tags).length > 0) {
-    const onInbound = tagsMatch('ib.value, \'$.tags\'', filter.tags, params);
+    const onInbound = tagsMatch("ib.value, '$.tags'", filter.tags, params);
     const inbound = `EXISTS (SELECT 1 FROM json_each(resources.spec, '$.networking.inbound') AS ib WHERE ${onInbound})`;
     const onGateway = tagsMatch("resources.spec, '$.networking.gateway.tags'", filter.tags, params);
     where.push(`(${inbound} OR (${onGateway}))`);

@@ -79,7 +79,8 @@ export type { FleetSummary };
 const SQL = {
   get: 'SELECT * FROM dataplane_facts WHERE mesh = ? AND name = ?',
   exists: 'SELECT 1 AS x FROM dataplane_facts WHERE mesh = ? AND name = ?',
-  bundleBackends: 'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
+  bundleBackends:
+    'SELECT backend AS name, fingerprint FROM bundle_version_backends WHERE mesh = ? AND version = ? ORDER BY backend',
   bundleExists: 'SELECT 1 AS x FROM bundle_versions WHERE mesh = ? AND version = ?',
   recordIssue: `INSERT INTO dataplane_facts (mesh, name, issued_backend, identity, cert_not_before, cert_not_after, renew_after,
       regenerations, last_issue_time, last_contact, issued_serial)
@@ -138,7 +139,8 @@ const SQL = {
   firstByName: `SELECT name, issued_backend AS "issuedBackend", acked_bundle_version AS "ackedBundleVersion",
       cert_not_after AS "certNotAfter", last_contact AS "lastContact"
     FROM dataplane_facts WHERE mesh = ? ORDER BY name LIMIT ?`,
-  contactsBetween: 'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
+  contactsBetween:
+    'SELECT mesh, name FROM dataplane_facts WHERE last_contact >= ? AND last_contact < ? ORDER BY mesh, name',
 };
 
 /**
@@ -174,9 +176,13 @@ export class FactsStore {
   async get(mesh: string, name: string, options: { withTrusted?: boolean } = {}): Promise<DataplaneFacts | undefined> {
     const row = await this.exec.get<FactsRow>(SQL.get, [mesh, name]);
     if (!row) return undefined;
-    const trusted = row.acked_bundle_version && options.withTrusted !== false
-      ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({ backend: b.name, fingerprint: b.fingerprint }))
-      : [];
+    const trusted =
+      row.acked_bundle_version && options.withTrusted !== false
+        ? (await this.exec.all<BundleBackend>(SQL.bundleBackends, [mesh, row.acked_bundle_version])).map((b) => ({
+            backend: b.name,
+            fingerprint: b.fingerprint,
+          }))
+        : [];
     return {
       mesh: row.mesh,
       name: row.name,
@@ -205,7 +211,17 @@ export class FactsStore {
     this.changing(mesh);
     const { backend, identity, notBefore, notAfter, renewAfter, issuedAt } = issue;
     const serial = issue.serial === undefined ? null : normalizeSerial(issue.serial);
-    await this.exec.run(SQL.recordIssue, { mesh, name, backend, identity, notBefore, notAfter, renewAfter, issuedAt, serial });
+    await this.exec.run(SQL.recordIssue, {
+      mesh,
+      name,
+      backend,
+      identity,
+      notBefore,
+      notAfter,
+      renewAfter,
+      issuedAt,
+      serial,
+    });
   }
 
   /** Records the serial a dataplane reports its proxy serves (after a successful reload). */
@@ -253,11 +269,18 @@ export class FactsStore {
   }
 
   /** Active dataplanes that have not acknowledged a bundle holding this exact root of `backend`. */
-  async activeNotTrusting(mesh: string, backend: string, fingerprint: string, now: number, known?: FleetSummary): Promise<DataplaneSample> {
+  async activeNotTrusting(
+    mesh: string,
+    backend: string,
+    fingerprint: string,
+    now: number,
+    known?: FleetSummary,
+  ): Promise<DataplaneSample> {
     const params = { mesh, backend, fingerprint, now, limit: SAMPLE_NAMES };
     const fleet = known ?? (await this.fleetSummary(mesh, now));
     const count = fleet.active - fleet.trusting(backend, fingerprint);
-    const names = count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
+    const names =
+      count === 0 ? [] : (await this.exec.all<{ name: string }>(SQL.namesNotTrusting, params)).map((r) => r.name);
     return { count, names };
   }
 
@@ -299,7 +322,10 @@ export class FactsStore {
     type Group = { version: string | null; issued: string | null; served: string | null; n: number; expires: number };
     const groups = await this.exec.all<Group>(SQL.fleetGroups, [mesh, now]);
     const versionsWith = new Map<string, Set<string>>();
-    for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(SQL.meshBundleBackends, [mesh])) {
+    for (const row of await this.exec.all<{ version: string; backend: string; fingerprint: string }>(
+      SQL.meshBundleBackends,
+      [mesh],
+    )) {
       const key = `${row.backend}\n${row.fingerprint}`;
       if (!versionsWith.has(key)) versionsWith.set(key, new Set());
       versionsWith.get(key)!.add(row.version);
@@ -344,7 +370,13 @@ export class FactsStore {
    * Records a bundle the mesh serves. Its backends go first and every insert is idempotent, so the version row (the
    * one `acknowledge` checks) never exists without its backends, even outside a transaction or from two instances.
    */
-  async recordBundleVersion(mesh: string, version: string, enabledBackend: string, backends: BundleBackend[], now: number): Promise<void> {
+  async recordBundleVersion(
+    mesh: string,
+    version: string,
+    enabledBackend: string,
+    backends: BundleBackend[],
+    now: number,
+  ): Promise<void> {
     if (await this.bundleRecorded(mesh, version)) return;
     this.changing(mesh);
     for (const b of backends) await this.exec.run(SQL.insertBundleBackend, [mesh, version, b.name, b.fingerprint]);
@@ -358,10 +390,13 @@ export class FactsStore {
 
   /** The first `limit` dataplanes of a mesh by name, with what the operator's view shows of them. */
   firstByName(mesh: string, limit: number) {
-    return this.exec.all<{ name: string; issuedBackend: string | null; ackedBundleVersion: string | null; certNotAfter: number | null; lastContact: number | null }>(
-      SQL.firstByName,
-      [mesh, limit],
-    );
+    return this.exec.all<{
+      name: string;
+      issuedBackend: string | null;
+      ackedBundleVersion: string | null;
+      certNotAfter: number | null;
+      lastContact: number | null;
+    }>(SQL.firstByName, [mesh, limit]);
   }
 
   /** Dataplanes whose last contact lies in [from, to), by mesh then name. */

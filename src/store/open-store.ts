@@ -49,7 +49,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.store.type === 'sqlite') {
     const db = openDatabase(join(options.dataDir, 'meshcp.db'));
     const sealed = sealPlaintextCaKeys(db, options.cipher);
-    if (sealed.length > 0) options.notice?.('encrypted the inline CA keys that were stored in plaintext', { meshes: sealed });
+    if (sealed.length > 0)
+      options.notice?.('encrypted the inline CA keys that were stored in plaintext', { meshes: sealed });
     return new Store(new SqliteDriver(db), options.cipher, undefined, clock);
   }
   const pgOptions = postgresOptions(options.store, options.postgresSchema);
@@ -68,7 +69,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   } catch (err) {
     await driver.close().catch(() => {});
     if (err instanceof StoreStartError) throw err;
-    throw new StoreStartError(`cannot use PostgreSQL at ${pgOptions.host}:${pgOptions.port} (database "${pgOptions.database}"): ${(err as Error).message}`);
+    throw new StoreStartError(
+      `cannot use PostgreSQL at ${pgOptions.host}:${pgOptions.port} (database "${pgOptions.database}"): ${(err as Error).message}`,
+    );
   }
   const feed = new PostgresChangeFeed(pgOptions, options.instanceId);
   await feed.start();

@@ -3,8 +3,14 @@ import { readFileSync } from 'node:fs';
 import { DomainError } from '../domain/errors.js';
 import { postgresDataplaneFilter } from './dataplane-filter-sql.js';
 import type { PostgresTlsMode } from './store-config.js';
-import { toPositional, type Dialect, type SqlDriver, type SqlExecutor, type SqlParams, type TransactionLocks } from './sql.js';
-
+import {
+  toPositional,
+  type Dialect,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlParams,
+  type TransactionLocks,
+} from './sql.js';
 
 export interface PostgresOptions {
   host: string;
@@ -41,7 +47,12 @@ const RETRYABLE = new Set(['40001', '40P01']);
 /** Node and driver failures that mean "the database is not reachable right now". */
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  if (typeof e?.code === 'string' && (/^(08|57P0|53)/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))) return true;
+  if (
+    typeof e?.code === 'string' &&
+    (/^(08|57P0|53)/.test(e.code) ||
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))
+  )
+    return true;
   // node-postgres's own wording for a pool or connection that cannot be used (no SQLSTATE on these).
   return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
     e?.message ?? '',
@@ -149,8 +160,10 @@ export class PostgresDriver implements SqlDriver {
         for (const mesh of exclusive) await client.query(LOCK_SQL.exclusive, [mesh]);
         for (const mesh of shared) await client.query(LOCK_SQL.shared, [mesh]);
         const tx: SqlExecutor = {
-          all: <Row>(sql: string, params?: SqlParams) => this.query<Row>(client, sql, params).then((r) => r.rows as Row[]),
-          get: <Row>(sql: string, params?: SqlParams) => this.query<Row>(client, sql, params).then((r) => r.rows[0] as Row | undefined),
+          all: <Row>(sql: string, params?: SqlParams) =>
+            this.query<Row>(client, sql, params).then((r) => r.rows as Row[]),
+          get: <Row>(sql: string, params?: SqlParams) =>
+            this.query<Row>(client, sql, params).then((r) => r.rows[0] as Row | undefined),
           run: (sql, params) => this.query(client, sql, params).then((r) => r.rowCount ?? 0),
         };
         const result = await fn(tx);
@@ -177,7 +190,11 @@ export class PostgresDriver implements SqlDriver {
     await this.pool.end();
   }
 
-  private async query<Row>(on: pg.Pool | pg.PoolClient, sql: string, params?: SqlParams): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
+  private async query<Row>(
+    on: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: SqlParams,
+  ): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
     const { text, values } = toPositional(sql, params, (i) => `$${i}`);
     let name = this.statementNames.get(sql);
     if (!name) {

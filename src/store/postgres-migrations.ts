@@ -22,7 +22,9 @@ function migrationFiles(): Migration[] {
 async function appliedVersions(driver: PostgresDriver): Promise<Set<number>> {
   const table = await driver.get<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
   if (!table?.t) return new Set();
-  return new Set((await driver.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+  return new Set(
+    (await driver.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
+  );
 }
 
 /** Migrations not yet applied to the database (names of their files). */
@@ -42,7 +44,9 @@ export async function migratePostgres(driver: PostgresDriver): Promise<string[]>
     await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
     const done: string[] = [];
     for (const migration of migrationFiles()) {
       if (applied.has(migration.version)) continue;

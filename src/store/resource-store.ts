@@ -59,19 +59,36 @@ export class ResourceStore {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  async get<Spec = Record<string, unknown>>(type: ResourceType, mesh: string, name: string): Promise<StoredResource<Spec> | undefined> {
-    const row = await this.exec.get<Row>('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
+  async get<Spec = Record<string, unknown>>(
+    type: ResourceType,
+    mesh: string,
+    name: string,
+  ): Promise<StoredResource<Spec> | undefined> {
+    const row = await this.exec.get<Row>('SELECT * FROM resources WHERE type = ? AND mesh = ? AND name = ?', [
+      type,
+      mesh,
+      name,
+    ]);
     return row ? this.decode<Spec>(row) : undefined;
   }
 
   /** Existence without decoding (or decrypting) the spec. */
   async exists(type: ResourceType, mesh: string, name: string): Promise<boolean> {
-    return (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) !== undefined;
+    return (
+      (await this.exec.get('SELECT 1 AS x FROM resources WHERE type = ? AND mesh = ? AND name = ?', [
+        type,
+        mesh,
+        name,
+      ])) !== undefined
+    );
   }
 
   /** The row's version (bumped by every write), without decoding it; undefined when it does not exist. */
   async version(type: ResourceType, mesh: string, name: string): Promise<number | undefined> {
-    const row = await this.exec.get<{ version: number }>('SELECT version FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name]);
+    const row = await this.exec.get<{ version: number }>(
+      'SELECT version FROM resources WHERE type = ? AND mesh = ? AND name = ?',
+      [type, mesh, name],
+    );
     return row?.version;
   }
 
@@ -102,7 +119,9 @@ export class ResourceStore {
   }
 
   async delete(type: ResourceType, mesh: string, name: string): Promise<boolean> {
-    return (await this.exec.run('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) > 0;
+    return (
+      (await this.exec.run('DELETE FROM resources WHERE type = ? AND mesh = ? AND name = ?', [type, mesh, name])) > 0
+    );
   }
 
   /** Removes every mesh-scoped resource of a mesh (its secrets and CA material), not the Mesh row itself. */
@@ -111,16 +130,25 @@ export class ResourceStore {
   }
 
   async count(type: ResourceType, mesh: string): Promise<number> {
-    return (await this.exec.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?', [type, mesh]))!.n;
+    return (await this.exec.get<{ n: number }>('SELECT COUNT(*) AS n FROM resources WHERE type = ? AND mesh = ?', [
+      type,
+      mesh,
+    ]))!.n;
   }
 
   async names(type: ResourceType, mesh: string): Promise<string[]> {
-    const rows = await this.exec.all<{ name: string }>('SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name', [type, mesh]);
+    const rows = await this.exec.all<{ name: string }>(
+      'SELECT name FROM resources WHERE type = ? AND mesh = ? ORDER BY name',
+      [type, mesh],
+    );
     return rows.map((r) => r.name);
   }
 
   /** Sorted by mesh, then name; `total` counts every match, not just the page. */
-  async list<Spec = Record<string, unknown>>(type: ResourceType, query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }> {
+  async list<Spec = Record<string, unknown>>(
+    type: ResourceType,
+    query: ListQuery,
+  ): Promise<{ total: number; items: StoredResource<Spec>[] }> {
     const where = ['type = ?'];
     const params: unknown[] = [type];
     if (query.mesh !== undefined) {
@@ -128,15 +156,16 @@ export class ResourceStore {
       params.push(query.mesh);
     }
     if (query.nameContains) where.push(this.dialect.contains('name', params, query.nameContains));
-    for (const [key, value] of Object.entries(query.labels ?? {})) where.push(this.dialect.jsonHasEntry('resources.labels', params, key, value));
+    for (const [key, value] of Object.entries(query.labels ?? {}))
+      where.push(this.dialect.jsonHasEntry('resources.labels', params, key, value));
     if (query.dataplane) where.push(...this.dialect.dataplaneFilter(query.dataplane, params));
     const clause = where.join(' AND ');
-    const total = (await this.exec.get<{ n: number }>(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`, params))!.n;
-    const rows = await this.exec.all<Row>(`SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`, [
-      ...params,
-      query.size,
-      query.offset,
-    ]);
+    const total = (await this.exec.get<{ n: number }>(`SELECT COUNT(*) AS n FROM resources WHERE ${clause}`, params))!
+      .n;
+    const rows = await this.exec.all<Row>(
+      `SELECT * FROM resources WHERE ${clause} ORDER BY mesh, name LIMIT ? OFFSET ?`,
+      [...params, query.size, query.offset],
+    );
     return { total, items: rows.map((r) => this.decode<Spec>(r)) };
   }
 
@@ -150,9 +179,10 @@ export class ResourceStore {
 
   private decode<Spec>(row: Row): StoredResource<Spec> {
     const storage = kindOf(row.type).storage;
-    const json = storage === 'encrypted'
-      ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
-      : row.spec.toString();
+    const json =
+      storage === 'encrypted'
+        ? this.cipher.decrypt(row.spec as Buffer, `${row.type}/${row.mesh}/${row.name}`).toString()
+        : row.spec.toString();
     const parsed = JSON.parse(json) as Record<string, unknown>;
     return {
       type: row.type,
@@ -186,7 +216,11 @@ export function sealPlaintextCaKeys(db: Db, cipher: SecretCipher): string[] {
   db.pragma('secure_delete = ON');
   try {
     db.transaction(() => {
-      for (const row of stale) rewrite.run(JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher)), row.name);
+      for (const row of stale)
+        rewrite.run(
+          JSON.stringify(sealMeshSpec(JSON.parse(row.spec) as Record<string, unknown>, row.name, cipher)),
+          row.name,
+        );
     })();
     db.exec('VACUUM');
     db.pragma('wal_checkpoint(TRUNCATE)');

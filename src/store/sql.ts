@@ -43,7 +43,11 @@ export interface SqlDriver extends SqlExecutor {
 }
 
 /** Named `@name` parameters in order of appearance (repeats included), for engines that only take positional ones. */
-export function toPositional(sql: string, params: SqlParams | undefined, placeholder: (index: number) => string): { text: string; values: unknown[] } {
+export function toPositional(
+  sql: string,
+  params: SqlParams | undefined,
+  placeholder: (index: number) => string,
+): { text: string; values: unknown[] } {
   const values: unknown[] = [];
   if (params === undefined || Array.isArray(params)) {
     const positional = (params ?? []) as unknown[];

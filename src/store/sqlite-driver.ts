@@ -34,7 +34,8 @@ export class SqliteDriver implements SqlDriver {
   constructor(readonly db: Db) {
     this.direct = {
       all: async <Row>(sql: string, params?: SqlParams) => this.bind(sql, params, (s, p) => s.all(...p) as Row[]),
-      get: async <Row>(sql: string, params?: SqlParams) => this.bind(sql, params, (s, p) => s.get(...p) as Row | undefined),
+      get: async <Row>(sql: string, params?: SqlParams) =>
+        this.bind(sql, params, (s, p) => s.get(...p) as Row | undefined),
       run: async (sql: string, params?: SqlParams) => this.bind(sql, params, (s, p) => s.run(...p).changes),
     };
   }
@@ -89,7 +90,11 @@ export class SqliteDriver implements SqlDriver {
     while (this.busy) await this.idle;
   }
 
-  private bind<T>(sql: string, params: SqlParams | undefined, exec: (statement: Database.Statement, params: unknown[]) => T): T {
+  private bind<T>(
+    sql: string,
+    params: SqlParams | undefined,
+    exec: (statement: Database.Statement, params: unknown[]) => T,
+  ): T {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);

@@ -10,34 +10,61 @@ const CPU_BUDGET_MS = 100;
 
 /** Repeats `unit` up to `bytes` (never past the body limit), after an optional prefix. */
 const fill = (unit: string, bytes: number, prefix = '') =>
-  (prefix + (unit === '' ? '' : unit.repeat(Math.ceil(bytes / unit.length)))).slice(0, Math.min(bytes, BODY_LIMIT_BYTES - 1));
-const lines = (count: number, line: (i: number) => string) => Array.from({ length: count }, (_, i) => line(i)).join('\n');
+  (prefix + (unit === '' ? '' : unit.repeat(Math.ceil(bytes / unit.length)))).slice(
+    0,
+    Math.min(bytes, BODY_LIMIT_BYTES - 1),
+  );
+const lines = (count: number, line: (i: number) => string) =>
+  Array.from({ length: count }, (_, i) => line(i)).join('\n');
 
 /** Adversarial YAML shapes, each a function of a size in bytes. */
 const shapes: Record<string, (bytes: number) => string> = {
   'anchors without aliases': (n) => fill('&a ', n),
-  'distinct anchors': (n) => fill('', n, lines(n / 6, (i) => `&a${i} `)),
+  'distinct anchors': (n) =>
+    fill(
+      '',
+      n,
+      lines(n / 6, (i) => `&a${i} `),
+    ),
   'aliases of one anchor': (n) => fill('- *a\n', n, 'a: &a [x]\nb:\n'),
-  'alias bomb': (n) => fill('', n, ['a: &a [x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((k, i) => `${k}: &${k} [${Array(8).fill(`*${'abcdefghij'[i]}`).join(', ')}]`)].join('\n')),
+  'alias bomb': (n) =>
+    fill(
+      '',
+      n,
+      [
+        'a: &a [x, x, x, x, x, x, x, x]',
+        ...'bcdefghij'.split('').map((k, i) => `${k}: &${k} [${Array(8).fill(`*${'abcdefghij'[i]}`).join(', ')}]`),
+      ].join('\n'),
+    ),
   'open flow sequences': (n) => fill('[', n),
   'open flow mappings': (n) => fill('{', n),
   'closed deep flow': (n) => '['.repeat(n / 2) + ']'.repeat(n / 2),
-  'block nesting by indentation': (n) => fill('', n, lines(Math.sqrt(2 * n), (i) => `${' '.repeat(i)}a:`)),
+  'block nesting by indentation': (n) =>
+    fill(
+      '',
+      n,
+      lines(Math.sqrt(2 * n), (i) => `${' '.repeat(i)}a:`),
+    ),
   'sequence nesting': (n) => fill('- ', n),
   'explicit keys': (n) => fill('? ', n),
   'compact mappings': (n) => fill('a: ', n),
   'a huge flow sequence': (n) => `[${fill('1,', n - 2)}]`,
-  'many keys': (n) => fill('', n, lines(n / 8, (i) => `k${i}: v`)),
+  'many keys': (n) =>
+    fill(
+      '',
+      n,
+      lines(n / 8, (i) => `k${i}: v`),
+    ),
   'a long plain scalar': (n) => fill('x', n, 'a: '),
   'a long quoted scalar with escapes': (n) => `a: "${fill('\\n\\t\\u00e9', n - 6)}"`,
   'a long block scalar': (n) => fill('  xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n', n, 'a: |\n'),
-  'tags': (n) => fill('!t ', n),
+  tags: (n) => fill('!t ', n),
   'custom tags on values': (n) => fill('- !!binary aGVsbG8=\n', n),
   'merge keys': (n) => fill('', n, `base: &b {x: 1}\n${lines(n / 20, (i) => `m${i}: {<<: *b, y: ${i}}`)}`),
-  'comments': (n) => fill('# a comment\n', n),
+  comments: (n) => fill('# a comment\n', n),
   'blank lines': (n) => fill('\n', n),
   'document markers': (n) => fill('---\n', n),
-  'directives': (n) => fill('%YAML 1.2\n', n),
+  directives: (n) => fill('%YAML 1.2\n', n),
   'unterminated quotes': (n) => fill('"\'', n),
   'a mixed soup': (n) => fill('a: [b, {c: &x d}, *x, !t e, "f\\n", |\n  g\n]\n', n),
 };
@@ -53,7 +80,12 @@ describe('request bodies cost bounded CPU, whatever they hold', () => {
 
   async function put(payload: string, contentType = 'application/yaml') {
     const start = process.cpuUsage();
-    const res = await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/dp-1', payload, headers: { 'content-type': contentType } });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/meshes/default/dataplanes/dp-1',
+      payload,
+      headers: { 'content-type': contentType },
+    });
     const used = process.cpuUsage(start);
     return { res, cpuMs: (used.user + used.system) / 1000 };
   }
@@ -74,10 +106,19 @@ describe('request bodies cost bounded CPU, whatever they hold', () => {
   it('YAML: random sizes and mixtures of the adversarial shapes', async () => {
     const names = Object.keys(shapes);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...names), fc.integer({ min: 1, max: 256 * 1024 })), { minLength: 1, maxLength: 4 }), async (parts) => {
-        const payload = parts.map(([name, bytes]) => shapes[name](bytes)).join('\n').slice(0, BODY_LIMIT_BYTES - 1);
-        await expectBounded(parts.map(([name]) => name).join(' + '), payload);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom(...names), fc.integer({ min: 1, max: 256 * 1024 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (parts) => {
+          const payload = parts
+            .map(([name, bytes]) => shapes[name](bytes))
+            .join('\n')
+            .slice(0, BODY_LIMIT_BYTES - 1);
+          await expectBounded(parts.map(([name]) => name).join(' + '), payload);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -96,8 +137,14 @@ describe('request bodies cost bounded CPU, whatever they hold', () => {
       [shapes['open flow sequences'](9_000), /^invalid YAML: nesting exceeded maxDepth \(100\)/],
       [shapes['tags'](9_000), /^invalid YAML: duplication of a tag property/],
       [shapes['alias bomb'](9_000), /^invalid YAML: more than 10000 values$/],
-      [shapes['many keys'](BODY_LIMIT_BYTES), /^invalid YAML: more than 20000 structural characters; send large bodies as JSON$/],
-      ['type: Dataplane\nname: a\n---\ntype: Dataplane\nname: b\n', /^invalid YAML: expected a single document in the stream, but found more/],
+      [
+        shapes['many keys'](BODY_LIMIT_BYTES),
+        /^invalid YAML: more than 20000 structural characters; send large bodies as JSON$/,
+      ],
+      [
+        'type: Dataplane\nname: a\n---\ntype: Dataplane\nname: b\n',
+        /^invalid YAML: expected a single document in the stream, but found more/,
+      ],
     ];
     for (const [payload, reason] of cases) {
       const { res } = await put(payload);

@@ -37,8 +37,21 @@ async function start(dataDir: string) {
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_SIGNING_WORKERS: '0' });
   const log = createLogger('info', sink);
-  const store = await openStore({ store: config.store, dataDir, cipher: new SecretCipher(secretsKey), instanceId: 'x', notice: (message, fields) => log.info(fields, message) });
-  const services = await createServices({ store, config, log, adminToken: 'x', instanceId: 'x', rsaKeys: pooledRsaKeys });
+  const store = await openStore({
+    store: config.store,
+    dataDir,
+    cipher: new SecretCipher(secretsKey),
+    instanceId: 'x',
+    notice: (message, fields) => log.info(fields, message),
+  });
+  const services = await createServices({
+    store,
+    config,
+    log,
+    adminToken: 'x',
+    instanceId: 'x',
+    rsaKeys: pooledRsaKeys,
+  });
   const app = await buildApp(services);
   // This file is about SQLite's files on disk: it reads and plants rows under the store's feet.
   const db = (store.driver as SqliteDriver).db;
@@ -48,7 +61,10 @@ async function start(dataDir: string) {
 const meshWith = (name: string, key: Record<string, string>) => ({
   type: 'Mesh',
   name,
-  mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { inline: b64(ca.certPem) }, key } }] },
+  mtls: {
+    enabledBackend: 'ca-1',
+    backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { inline: b64(ca.certPem) }, key } }],
+  },
 });
 const MESHES = [meshWith('inline-string', { inlineString: ca.keyPem }), meshWith('inline', { inline: b64(ca.keyPem) })];
 
@@ -88,9 +104,22 @@ describe('inline CA keys are encrypted at rest', () => {
       assertNoKeyInFiles(dataDir);
       for (const mesh of MESHES) {
         assert.deepEqual((await getMesh(cp.app, mesh.name)).mtls, mesh.mtls, 'unsealed after a restart');
-        const dp = { type: 'Dataplane', mesh: mesh.name, name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } };
-        assert.equal((await cp.app.inject({ method: 'PUT', url: `/meshes/${mesh.name}/dataplanes/web-1`, payload: dp })).statusCode, 201);
-        const cert = await cp.app.inject({ method: 'POST', url: `/meshes/${mesh.name}/dataplanes/web-1/certificate`, payload: {} });
+        const dp = {
+          type: 'Dataplane',
+          mesh: mesh.name,
+          name: 'web-1',
+          networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] },
+        };
+        assert.equal(
+          (await cp.app.inject({ method: 'PUT', url: `/meshes/${mesh.name}/dataplanes/web-1`, payload: dp }))
+            .statusCode,
+          201,
+        );
+        const cert = await cp.app.inject({
+          method: 'POST',
+          url: `/meshes/${mesh.name}/dataplanes/web-1/certificate`,
+          payload: {},
+        });
         assert.equal(cert.statusCode, 200, cert.body);
       }
     } finally {
@@ -103,9 +132,15 @@ describe('inline CA keys are encrypted at rest', () => {
     const cp = await start(dataDir);
     try {
       await cp.app.inject({ method: 'PUT', url: '/meshes/a', payload: meshWith('a', { inlineString: ca.keyPem }) });
-      const spec = (cp.db.prepare("SELECT spec FROM resources WHERE type = 'Mesh' AND name = 'a'").get() as { spec: string }).spec;
+      const spec = (
+        cp.db.prepare("SELECT spec FROM resources WHERE type = 'Mesh' AND name = 'a'").get() as { spec: string }
+      ).spec;
       assert.match(spec, /"\$sealed"/);
-      cp.db.prepare("INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', 'b', ?, '{}', 'x', 'x')").run(spec.replace('"name":"a"', '"name":"b"'));
+      cp.db
+        .prepare(
+          "INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', 'b', ?, '{}', 'x', 'x')",
+        )
+        .run(spec.replace('"name":"a"', '"name":"b"'));
       await assert.rejects(cp.services.store.resources.get('Mesh', '', 'b'));
     } finally {
       await cp.close();
@@ -115,11 +150,17 @@ describe('inline CA keys are encrypted at rest', () => {
   test('a database from before sealing is sealed at start, with no plaintext left in its free pages or WAL', async () => {
     const dataDir = newDataDir();
     const old = openDatabase(join(dataDir, 'meshcp.db'));
-    const insert = old.prepare("INSERT OR REPLACE INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', ?, ?, '{}', 't', 't')");
+    const insert = old.prepare(
+      "INSERT OR REPLACE INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', ?, ?, '{}', 't', 't')",
+    );
     for (let i = 0; i < 3; i++) for (const mesh of MESHES) insert.run(mesh.name, JSON.stringify(mesh)); // old rewrites leave free space
     old.pragma('wal_checkpoint(TRUNCATE)');
     old.close();
-    assert.notEqual(readFileSync(join(dataDir, 'meshcp.db')).indexOf('PRIVATE KEY'), -1, 'precondition: the old file holds the key');
+    assert.notEqual(
+      readFileSync(join(dataDir, 'meshcp.db')).indexOf('PRIVATE KEY'),
+      -1,
+      'precondition: the old file holds the key',
+    );
 
     const cp = await start(dataDir);
     try {
@@ -141,8 +182,11 @@ describe('database files are 0600 whatever the data directory', () => {
     chmodSync(dataDir, 0o755);
     writeFileSync(join(dataDir, 'meshcp.db-shm'), '', { mode: 0o644 });
     const db = openDatabase(join(dataDir, 'meshcp.db'));
-    db.prepare("INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', 'm', '{}', '{}', 't', 't')").run();
-    for (const file of ['meshcp.db', 'meshcp.db-wal', 'meshcp.db-shm']) assert.equal(modeOf(join(dataDir, file)), 0o600, file);
+    db.prepare(
+      "INSERT INTO resources (type, mesh, name, spec, labels, creation_time, modification_time) VALUES ('Mesh', '', 'm', '{}', '{}', 't', 't')",
+    ).run();
+    for (const file of ['meshcp.db', 'meshcp.db-wal', 'meshcp.db-shm'])
+      assert.equal(modeOf(join(dataDir, file)), 0o600, file);
     db.close();
     assert.equal(looseDataDirMode(dataDir), '0755');
     chmodSync(dataDir, 0o700);

@@ -27,11 +27,27 @@ describe('a dataplane certificate request reads the store only for what may have
   after(() => t.close());
 
   test('warm: the Dataplane once, facts first-contact probe, and the commit (mesh version, dataplane, issue, acknowledgement)', async () => {
-    const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    const mesh = {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
     assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default', payload: mesh })).statusCode, 200);
-    const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } };
-    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode, 201);
-    const token = await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { mesh: 'default', name: 'web-1', tags: { 'kuma.io/service': ['web'] } } });
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
+    };
+    assert.equal(
+      (await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode,
+      201,
+    );
+    const token = await t.app.inject({
+      method: 'POST',
+      url: '/tokens/dataplane',
+      payload: { mesh: 'default', name: 'web-1', tags: { 'kuma.io/service': ['web'] } },
+    });
     const headers = { authorization: `Bearer ${token.body}` };
     const url = '/meshes/default/dataplanes/web-1/certificate';
     const first = await t.app.inject({ method: 'POST', url, headers, payload: {} });

@@ -10,20 +10,49 @@ test("a dataplane's polls keep its last contact to the second and its served ser
   const clock = new FakeClock();
   const t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { clock });
   try {
-    const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    const mesh = {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
     assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default', payload: mesh })).statusCode, 200);
-    const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } };
-    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode, 201);
-    const auth = { authorization: `Bearer ${(await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body}` };
-    const issued = (await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: auth, payload: {} })).json();
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
+    };
+    assert.equal(
+      (await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode,
+      201,
+    );
+    const auth = {
+      authorization: `Bearer ${(await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body}`,
+    };
+    const issued = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/meshes/default/dataplanes/web-1/certificate',
+        headers: auth,
+        payload: {},
+      })
+    ).json();
     const serial = new X509Certificate(issued.certificate).serialNumber;
     const poll = (query = '') =>
-      t.app.inject({ method: 'GET', url: `/meshes/default/dataplanes/web-1/trust-bundle${query}`, headers: { ...auth, 'if-none-match': `"${issued.bundleVersion}"` } });
-    const facts = async () => (await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/_certificate-facts' })).json();
+      t.app.inject({
+        method: 'GET',
+        url: `/meshes/default/dataplanes/web-1/trust-bundle${query}`,
+        headers: { ...auth, 'if-none-match': `"${issued.bundleVersion}"` },
+      });
+    const facts = async () =>
+      (await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/_certificate-facts' })).json();
 
     const first = clock.now();
     assert.equal((await poll(`?servedSerial=${serial}`)).statusCode, 304);
-    assert.deepEqual([(await facts()).lastContact, (await facts()).servedBackend], [new Date(first).toISOString(), 'ca-1']);
+    assert.deepEqual(
+      [(await facts()).lastContact, (await facts()).servedBackend],
+      [new Date(first).toISOString(), 'ca-1'],
+    );
 
     await clock.advance(600);
     assert.equal((await poll(`?servedSerial=${serial}`)).statusCode, 304);

@@ -30,17 +30,37 @@ function csrWithoutNullParams(): string {
   const info = seq(Buffer.from('020100', 'hex'), seq(tlv(0x31, cn)), spki, Buffer.from('a000', 'hex'));
   const signature = sign('sha256', info, privateKey);
   const der = seq(info, seq(SHA256_WITH_RSA, NULL), tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  return `-----BEGIN CERTIFICATE REQUEST-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
 }
 
 describe('an RSA CSR without NULL key parameters', () => {
   let t: TestApp;
   before(async () => {
     t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
-    const mesh = await t.app.inject({ method: 'PUT', url: '/meshes/default', headers: { ...admin, 'content-type': 'application/yaml' }, payload: MESH });
+    const mesh = await t.app.inject({
+      method: 'PUT',
+      url: '/meshes/default',
+      headers: { ...admin, 'content-type': 'application/yaml' },
+      payload: MESH,
+    });
     assert.equal(mesh.statusCode, 200, mesh.body);
-    const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] } };
-    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', headers: admin, payload: dp })).statusCode, 201);
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      networking: {
+        address: '127.0.0.1',
+        inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }],
+      },
+    };
+    assert.equal(
+      (await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', headers: admin, payload: dp }))
+        .statusCode,
+      201,
+    );
   });
   after(async () => {
     await t.close();
@@ -50,15 +70,26 @@ describe('an RSA CSR without NULL key parameters', () => {
     const csr = csrWithoutNullParams();
     // The request itself really lacks the parameters: its AlgorithmIdentifier is just the OID.
     const csrDer = Buffer.from(csr.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-    assert.ok(csrDer.includes(Buffer.concat([Buffer.from('300b', 'hex'), RSA_ENCRYPTION])), 'CSR key AlgorithmIdentifier without NULL');
+    assert.ok(
+      csrDer.includes(Buffer.concat([Buffer.from('300b', 'hex'), RSA_ENCRYPTION])),
+      'CSR key AlgorithmIdentifier without NULL',
+    );
 
-    const res = await t.app.inject({ method: 'POST', url: '/meshes/default/dataplanes/web-1/certificate', headers: admin, payload: { csr } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/meshes/default/dataplanes/web-1/certificate',
+      headers: admin,
+      payload: { csr },
+    });
     assert.equal(res.statusCode, 200, res.body);
     const { certificate, caBundle } = res.json() as { certificate: string; caBundle: string };
     const cert = new X509Certificate(certificate);
     assert.equal(cert.publicKey.asymmetricKeyType, 'rsa');
     const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-    assert.ok(spki.subarray(0, 20).includes(Buffer.concat([Buffer.from('300d', 'hex'), RSA_ENCRYPTION, NULL])), 'canonical AlgorithmIdentifier');
+    assert.ok(
+      spki.subarray(0, 20).includes(Buffer.concat([Buffer.from('300d', 'hex'), RSA_ENCRYPTION, NULL])),
+      'canonical AlgorithmIdentifier',
+    );
     assert.ok(cert.raw.includes(spki), 'the certificate carries exactly the canonical SubjectPublicKeyInfo');
     assert.ok(cert.verify(new X509Certificate(caBundle).publicKey));
 

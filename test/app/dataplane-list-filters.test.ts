@@ -12,25 +12,43 @@ const inbound = (port: number, tags: Record<string, string>) => ({ port, service
 describe("Kuma's dataplane list filters and computed labels", () => {
   let t: TestApp;
   const dataplanes: Record<string, object> = {
-    'backend-1': { networking: { address: '10.0.0.1', inbound: [inbound(8080, { 'kuma.io/service': 'backend', version: 'v1' })] } },
-    'backend-2': { networking: { address: '10.0.0.2', inbound: [inbound(8080, { 'kuma.io/service': 'backend', version: 'v2' })] } },
+    'backend-1': {
+      networking: { address: '10.0.0.1', inbound: [inbound(8080, { 'kuma.io/service': 'backend', version: 'v1' })] },
+    },
+    'backend-2': {
+      networking: { address: '10.0.0.2', inbound: [inbound(8080, { 'kuma.io/service': 'backend', version: 'v2' })] },
+    },
     // The two tags sit on different inbounds: a selector must match one inbound as a whole.
     split: {
       networking: {
         address: '10.0.0.3',
-        inbound: [inbound(8080, { 'kuma.io/service': 'backend' }), inbound(8081, { 'kuma.io/service': 'metrics', version: 'v2' })],
+        inbound: [
+          inbound(8080, { 'kuma.io/service': 'backend' }),
+          inbound(8081, { 'kuma.io/service': 'metrics', version: 'v2' }),
+        ],
       },
     },
-    colon: { networking: { address: '10.0.0.4', inbound: [inbound(8080, { 'kuma.io/service': 'web', tagcolumn: 'tag:v' })] } },
+    colon: {
+      networking: { address: '10.0.0.4', inbound: [inbound(8080, { 'kuma.io/service': 'web', tagcolumn: 'tag:v' })] },
+    },
     'gateway-delegated': { networking: { address: '10.0.0.5', gateway: { tags: { 'kuma.io/service': 'edge' } } } },
-    'gateway-builtin': { networking: { address: '10.0.0.6', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge-builtin' } } } },
-    'outbound-only': { networking: { address: '10.0.0.7', transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 } } },
+    'gateway-builtin': {
+      networking: { address: '10.0.0.6', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge-builtin' } } },
+    },
+    'outbound-only': {
+      networking: {
+        address: '10.0.0.7',
+        transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 },
+      },
+    },
   };
 
   before(async () => {
     t = await createTestApp();
     for (const [name, spec] of Object.entries(dataplanes)) {
-      const res = await t.app.inject(json('PUT', `/meshes/default/dataplanes/${name}`, { type: 'Dataplane', mesh: 'default', name, ...spec }));
+      const res = await t.app.inject(
+        json('PUT', `/meshes/default/dataplanes/${name}`, { type: 'Dataplane', mesh: 'default', name, ...spec }),
+      );
       assert.equal(res.statusCode, 201, `${name}: ${res.body}`);
     }
   });
@@ -68,13 +86,28 @@ describe("Kuma's dataplane list filters and computed labels", () => {
 
   it('tag= also filters /dataplanes, the insight lists, and combines with name and paging', async () => {
     assert.deepEqual(await names('tag=kuma.io/service:backend', '/dataplanes'), ['backend-1', 'backend-2', 'split']);
-    assert.deepEqual(await names('tag=kuma.io/service:backend', '/meshes/default/dataplanes+insights'), ['backend-1', 'backend-2', 'split']);
-    assert.deepEqual(await names('tag=kuma.io/service:backend&name=-2', '/meshes/default/dataplanes/_overview'), ['backend-2']);
-    const res = await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes?tag=kuma.io/service:backend&size=2' });
+    assert.deepEqual(await names('tag=kuma.io/service:backend', '/meshes/default/dataplanes+insights'), [
+      'backend-1',
+      'backend-2',
+      'split',
+    ]);
+    assert.deepEqual(await names('tag=kuma.io/service:backend&name=-2', '/meshes/default/dataplanes/_overview'), [
+      'backend-2',
+    ]);
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/meshes/default/dataplanes?tag=kuma.io/service:backend&size=2',
+    });
     const page = res.json() as Page;
     assert.equal(page.total, 3);
-    assert.deepEqual(page.items.map((i) => i.name), ['backend-1', 'backend-2']);
-    assert.equal(page.next, 'http://localhost:80/meshes/default/dataplanes?offset=2&size=2&tag=kuma.io%2Fservice%3Abackend');
+    assert.deepEqual(
+      page.items.map((i) => i.name),
+      ['backend-1', 'backend-2'],
+    );
+    assert.equal(
+      page.next,
+      'http://localhost:80/meshes/default/dataplanes?offset=2&size=2&tag=kuma.io%2Fservice%3Abackend',
+    );
   });
 
   it('gateway=true|false|builtin|delegated, any case; another value is a 400 at the route template', async () => {
@@ -85,12 +118,19 @@ describe("Kuma's dataplane list filters and computed labels", () => {
     expectError(await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes?gateway=Maybe' }), {
       status: 400,
       title: 'Could not retrieve resources',
-      params: [{ field: '/meshes/{mesh}/dataplanes.gateway', reason: "shoud use `true`, `false`, 'builtin' or 'delegated' instead of maybe" }],
+      params: [
+        {
+          field: '/meshes/{mesh}/dataplanes.gateway',
+          reason: "shoud use `true`, `false`, 'builtin' or 'delegated' instead of maybe",
+        },
+      ],
     });
     expectError(await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes+insights?filter[name]=x' }), {
       status: 400,
       title: 'Could not retrieve resources',
-      params: [{ field: '/meshes/{mesh}/dataplanes+insights.filter[name]', reason: 'filters are only supported on labels' }],
+      params: [
+        { field: '/meshes/{mesh}/dataplanes+insights.filter[name]', reason: 'filters are only supported on labels' },
+      ],
     });
   });
 
@@ -103,7 +143,9 @@ describe("Kuma's dataplane list filters and computed labels", () => {
       'kuma.io/env': 'universal',
       'kuma.io/proxy-type': 'sidecar',
     });
-    const builtin = (await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/gateway-builtin' })).json() as Item;
+    const builtin = (
+      await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/gateway-builtin' })
+    ).json() as Item;
     assert.equal(builtin.labels?.['kuma.io/proxy-type'], 'gateway');
     assert.deepEqual(await names('filter[labels.kuma.io/proxy-type]=gateway'), ['gateway-builtin']);
     assert.equal((await names('filter[labels.kuma.io/origin]=zone')).length, Object.keys(dataplanes).length);
@@ -113,8 +155,15 @@ describe("Kuma's dataplane list filters and computed labels", () => {
   });
 
   it("the caller's own kuma.io labels win, but origin and zone may not change afterwards", async () => {
-    const body = (labels: Record<string, string>) => ({ type: 'Dataplane', mesh: 'default', name: 'labelled', labels, ...dataplanes['backend-1']! });
-    const put = (labels: Record<string, string>) => t.app.inject(json('PUT', '/meshes/default/dataplanes/labelled', body(labels)));
+    const body = (labels: Record<string, string>) => ({
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'labelled',
+      labels,
+      ...dataplanes['backend-1']!,
+    });
+    const put = (labels: Record<string, string>) =>
+      t.app.inject(json('PUT', '/meshes/default/dataplanes/labelled', body(labels)));
     assert.equal((await put({ team: 'a', 'kuma.io/origin': 'zone' })).statusCode, 201);
     expectError(await put({ 'kuma.io/origin': 'global' }), {
       status: 400,
@@ -133,7 +182,9 @@ describe("Kuma's dataplane list filters and computed labels", () => {
     expectError(await put({ 'kuma.io/mesh': 'other' }), {
       status: 400,
       title: 'Could not process a resource',
-      params: [{ field: 'labels["kuma.io/mesh"]', reason: 'kuma.io/mesh label must not differ from mesh set on resource' }],
+      params: [
+        { field: 'labels["kuma.io/mesh"]', reason: 'kuma.io/mesh label must not differ from mesh set on resource' },
+      ],
     });
     expectError(await put({ 'kuma.io/origin': 'elsewhere' }), {
       status: 400,

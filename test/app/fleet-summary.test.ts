@@ -16,12 +16,28 @@ describe('the fleet summary follows the facts', () => {
   let drop: () => Promise<void>;
   const now = 1_000_000_000;
   const issue = (name: string, backend: string, notAfter: number) =>
-    store.facts.recordIssue('default', name, { backend, identity: 'x', notBefore: now - 1000, notAfter, renewAfter: notAfter - 1000, issuedAt: now });
+    store.facts.recordIssue('default', name, {
+      backend,
+      identity: 'x',
+      notBefore: now - 1000,
+      notAfter,
+      renewAfter: notAfter - 1000,
+      issuedAt: now,
+    });
 
   before(async () => {
     ({ store, drop } = await testStore(dir, new SecretCipher(randomBytes(32)), { instanceId: 'summary' }));
     await store.facts.recordBundleVersion('default', 'v1', 'ca-1', [{ name: 'ca-1', fingerprint: 'f1' }], now);
-    await store.facts.recordBundleVersion('default', 'v2', 'ca-1', [{ name: 'ca-1', fingerprint: 'f1' }, { name: 'ca-2', fingerprint: 'f2' }], now);
+    await store.facts.recordBundleVersion(
+      'default',
+      'v2',
+      'ca-1',
+      [
+        { name: 'ca-1', fingerprint: 'f1' },
+        { name: 'ca-2', fingerprint: 'f2' },
+      ],
+      now,
+    );
   });
   after(async () => {
     await store.close();
@@ -55,7 +71,14 @@ describe('the fleet summary follows the facts', () => {
     // A transaction that wrote and then failed leaves no trace of its view behind.
     await assert.rejects(
       store.transaction(async ({ facts }) => {
-        await facts.recordIssue('default', 'c', { backend: 'ca-2', identity: 'x', notBefore: now, notAfter: now + 50_000, renewAfter: now + 40_000, issuedAt: now });
+        await facts.recordIssue('default', 'c', {
+          backend: 'ca-2',
+          identity: 'x',
+          notBefore: now,
+          notAfter: now + 50_000,
+          renewAfter: now + 40_000,
+          issuedAt: now,
+        });
         assert.equal((await facts.fleetSummary('default', now)).active, 3);
         throw new Error('rolled back');
       }),

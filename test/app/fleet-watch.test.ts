@@ -15,14 +15,25 @@ let watch: FleetWatch;
 
 before(async () => {
   t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0', MESHCP_DP_ONLINE_WINDOW: '90s' });
-  await t.services.meshes.put('', 'default', { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+  await t.services.meshes.put(
+    '',
+    'default',
+    { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } },
+    { principal: { kind: 'admin' }, dryRun: false, force: false },
+  );
   const sink = new Writable({
     write(chunk, _enc, done) {
       lines.push(JSON.parse(chunk.toString()));
       done();
     },
   });
-  watch = new FleetWatch({ ...t.services, store: t.services.store.resources, log: pino({ level: 'info' }, sink), now: () => now, dpOnlineWindowMs: 90_000 });
+  watch = new FleetWatch({
+    ...t.services,
+    store: t.services.store.resources,
+    log: pino({ level: 'info' }, sink),
+    now: () => now,
+    dpOnlineWindowMs: 90_000,
+  });
 });
 after(() => t.close());
 

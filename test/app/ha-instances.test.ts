@@ -16,15 +16,28 @@ const ENV = { MESHCP_DP_CERT_REQUESTS_PER_MINUTE: '1000000', MESHCP_SIGNING_WORK
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 const builtin = (name: string) => ({ name, type: 'builtin' });
-const mesh = (name: string, enabled: string, backends: object[]) => ({ type: 'Mesh', name, mtls: { enabledBackend: enabled, backends } });
+const mesh = (name: string, enabled: string, backends: object[]) => ({
+  type: 'Mesh',
+  name,
+  mtls: { enabledBackend: enabled, backends },
+});
 const dataplane = (mesh: string, name: string) => ({
   type: 'Dataplane',
   mesh,
   name,
-  networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name } }] },
+  networking: {
+    address: '127.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name } }],
+  },
 });
 
-async function call(t: TestApp, method: 'GET' | 'PUT' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) {
+async function call(
+  t: TestApp,
+  method: 'GET' | 'PUT' | 'POST',
+  url: string,
+  payload?: object,
+  headers: Record<string, string> = {},
+) {
   return t.app.inject({ method, url, ...(payload ? { payload } : {}), headers });
 }
 
@@ -33,7 +46,9 @@ function ok(res: LightMyRequestResponse, what: string): any {
   return res.body ? res.json() : undefined;
 }
 
-describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 'postgres' && 'runs in the PostgreSQL pass of npm test' }, () => {
+describe('several instances on one PostgreSQL database', {
+  skip: TEST_STORE !== 'postgres' && 'runs in the PostgreSQL pass of npm test',
+}, () => {
   let a: TestApp;
   let b: TestApp;
   before(async () => {
@@ -50,11 +65,20 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
     ok(await call(b, 'PUT', '/meshes/wake/dataplanes/web', dataplane('wake', 'web')), 'dataplane on B');
     const token = (await call(a, 'POST', '/tokens/dataplane', { mesh: 'wake', name: 'web' })).body;
     const auth = { authorization: `Bearer ${token}` };
-    const bundle = ok(await call(b, 'GET', '/meshes/wake/dataplanes/web/trust-bundle', undefined, auth), 'bundle from B');
-    ok(await call(a, 'POST', '/meshes/wake/dataplanes/web/certificate', { bundleVersion: bundle.bundleVersion }, auth), 'certificate from A');
+    const bundle = ok(
+      await call(b, 'GET', '/meshes/wake/dataplanes/web/trust-bundle', undefined, auth),
+      'bundle from B',
+    );
+    ok(
+      await call(a, 'POST', '/meshes/wake/dataplanes/web/certificate', { bundleVersion: bundle.bundleVersion }, auth),
+      'certificate from A',
+    );
 
     // The dataplane holds the current bundle and waits on B; the operator adds ca-2 on A.
-    const waiting = call(b, 'GET', '/meshes/wake/dataplanes/web/trust-bundle?wait=30s', undefined, { ...auth, 'if-none-match': `"${bundle.bundleVersion}"` });
+    const waiting = call(b, 'GET', '/meshes/wake/dataplanes/web/trust-bundle?wait=30s', undefined, {
+      ...auth,
+      'if-none-match': `"${bundle.bundleVersion}"`,
+    });
     await new Promise((resolve) => setTimeout(resolve, 100)); // let B's poll start waiting
     const changedAt = performance.now();
     ok(await call(a, 'PUT', '/meshes/wake', mesh('wake', 'ca-1', [builtin('ca-1'), builtin('ca-2')])), 'add ca-2 on A');
@@ -69,7 +93,11 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
     const racing = await createTestApp(ENV, { defaultMesh: false, sameStoreAs: a, rsaKeys: slowPooledRsaKeys(30) });
     try {
       const body = mesh('once', 'ca-1', [builtin('ca-1')]);
-      const results = await Promise.all([call(a, 'PUT', '/meshes/once', body), call(b, 'PUT', '/meshes/once', body), call(racing, 'PUT', '/meshes/once', body)]);
+      const results = await Promise.all([
+        call(a, 'PUT', '/meshes/once', body),
+        call(b, 'PUT', '/meshes/once', body),
+        call(racing, 'PUT', '/meshes/once', body),
+      ]);
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 200, 201]);
       assert.deepEqual(await secretVersions(a.services, 'once'), [
         { name: 'dataplane-token-signing-key-once-1', version: 1 },
@@ -77,7 +105,9 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
         { name: 'once.ca-builtin-key-ca-1', version: 1 },
       ]);
       // Every instance serves the same root.
-      const roots = await Promise.all([a, b, racing].map(async (t) => (await t.services.ca.stateOf('once'))!.bundlePem));
+      const roots = await Promise.all(
+        [a, b, racing].map(async (t) => (await t.services.ca.stateOf('once'))!.bundlePem),
+      );
       assert.equal(new Set(roots).size, 1);
     } finally {
       await racing.close();
@@ -90,19 +120,44 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
     for (let round = 0; round < 30; round++) {
       const cert = `cert-${round}`;
       const key = `key-${round}`;
-      ok(await call(a, 'PUT', `/meshes/sec/secrets/${cert}`, { type: 'Secret', mesh: 'sec', name: cert, data: b64(ca.certPem) }), 'cert secret');
-      ok(await call(a, 'PUT', `/meshes/sec/secrets/${key}`, { type: 'Secret', mesh: 'sec', name: key, data: b64(ca.keyPem) }), 'key secret');
+      ok(
+        await call(a, 'PUT', `/meshes/sec/secrets/${cert}`, {
+          type: 'Secret',
+          mesh: 'sec',
+          name: cert,
+          data: b64(ca.certPem),
+        }),
+        'cert secret',
+      );
+      ok(
+        await call(a, 'PUT', `/meshes/sec/secrets/${key}`, {
+          type: 'Secret',
+          mesh: 'sec',
+          name: key,
+          data: b64(ca.keyPem),
+        }),
+        'key secret',
+      );
       const provided = { name: `p-${round}`, type: 'provided', conf: { cert: { secret: cert }, key: { secret: key } } };
       const [useIt, replaceIt] = await Promise.all([
         call(round % 2 ? a : b, 'PUT', '/meshes/sec', mesh('sec', 'ca-1', [builtin('ca-1'), provided])),
-        call(round % 2 ? b : a, 'PUT', `/meshes/sec/secrets/${cert}`, { type: 'Secret', mesh: 'sec', name: cert, data: b64('not a certificate') }),
+        call(round % 2 ? b : a, 'PUT', `/meshes/sec/secrets/${cert}`, {
+          type: 'Secret',
+          mesh: 'sec',
+          name: cert,
+          data: b64('not a certificate'),
+        }),
       ]);
-      assert.ok(!(useIt.statusCode < 300 && replaceIt.statusCode < 300), `round ${round}: both accepted (${useIt.body} / ${replaceIt.body})`);
+      assert.ok(
+        !(useIt.statusCode < 300 && replaceIt.statusCode < 300),
+        `round ${round}: both accepted (${useIt.body} / ${replaceIt.body})`,
+      );
       // Whatever won, the stored mesh's provided backend (if any) still loads: its secret holds the CA.
       a.services.ca.invalidate('sec');
       const state = await a.services.ca.stateOf('sec');
       assert.ok(state, 'the mesh CA still loads');
-      if (useIt.statusCode < 300) ok(await call(a, 'PUT', '/meshes/sec', mesh('sec', 'ca-1', [builtin('ca-1')])), 'reset');
+      if (useIt.statusCode < 300)
+        ok(await call(a, 'PUT', '/meshes/sec', mesh('sec', 'ca-1', [builtin('ca-1')])), 'reset');
     }
   });
 
@@ -127,9 +182,15 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
         for (let n = 0, done = false; !done; n++) {
           const stopped = stop;
           const on = (n + i) % 2 ? a : b;
-          const res = await call(on, 'POST', `/meshes/${m}/dataplanes/${dp}/certificate`, bundleVersion ? { bundleVersion } : {}, {
-            authorization: `Bearer ${tokens.get(dp)}`,
-          });
+          const res = await call(
+            on,
+            'POST',
+            `/meshes/${m}/dataplanes/${dp}/certificate`,
+            bundleVersion ? { bundleVersion } : {},
+            {
+              authorization: `Bearer ${tokens.get(dp)}`,
+            },
+          );
           if (res.statusCode !== 200) {
             assert.equal(res.statusCode, 409, res.body);
             continue;
@@ -165,12 +226,19 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
       await Promise.all(loops);
 
       // No certificate from ca-1 was answered after step 3 (which removed ca-1) was answered.
-      assert.ok(ca1AnsweredAt.every((t) => t < step3At), `round ${round}: a ca-1 certificate answered after step 3`);
+      assert.ok(
+        ca1AnsweredAt.every((t) => t < step3At),
+        `round ${round}: a ca-1 certificate answered after step 3`,
+      );
       // What the store says each dataplane holds is the last certificate it was given, and it is from ca-2.
       for (const dp of dataplanes) {
         const facts = await a.services.facts.get(m, dp);
         assert.equal(facts?.issuedBackend, 'ca-2', `${m}/${dp}`);
-        assert.equal(facts?.issuedSerial, last.get(dp)!.serial.toUpperCase(), `${m}/${dp}: the recorded certificate is the last one answered`);
+        assert.equal(
+          facts?.issuedSerial,
+          last.get(dp)!.serial.toUpperCase(),
+          `${m}/${dp}: the recorded certificate is the last one answered`,
+        );
       }
     }
   });
@@ -183,11 +251,30 @@ describe('several instances on one PostgreSQL database', { skip: TEST_STORE !== 
     // A's cache as it is before B's notice arrives: it still serves the old bundle.
     const notHeardYet = new IssueRecorder(a.services.store, () => true);
     const now = Date.now();
-    const issue = { backend: 'ca-1', identity: 'x', notBefore: now, notAfter: now + 3600_000, renewAfter: now + 1800_000, issuedAt: now, serial: 'ABC' };
-    await assert.rejects(notHeardYet.record('stale', 'd1', issue, { bundleVersion: signedUnder.bundleVersion, meshVersion: signedUnder.meshVersion }), StaleIssue);
+    const issue = {
+      backend: 'ca-1',
+      identity: 'x',
+      notBefore: now,
+      notAfter: now + 3600_000,
+      renewAfter: now + 1800_000,
+      issuedAt: now,
+      serial: 'ABC',
+    };
+    await assert.rejects(
+      notHeardYet.record('stale', 'd1', issue, {
+        bundleVersion: signedUnder.bundleVersion,
+        meshVersion: signedUnder.meshVersion,
+      }),
+      StaleIssue,
+    );
     assert.equal(await a.services.facts.get('stale', 'd1'), undefined, 'nothing recorded');
     const current = (await b.services.ca.stateOf('stale'))!;
-    await notHeardYet.record('stale', 'd1', { ...issue, backend: 'ca-2' }, { bundleVersion: current.bundleVersion, meshVersion: current.meshVersion });
+    await notHeardYet.record(
+      'stale',
+      'd1',
+      { ...issue, backend: 'ca-2' },
+      { bundleVersion: current.bundleVersion, meshVersion: current.meshVersion },
+    );
     assert.equal((await a.services.facts.get('stale', 'd1'))?.issuedBackend, 'ca-2');
   });
 });

@@ -23,7 +23,9 @@ interface ApiCase {
   requests: Step[];
   skip?: string;
 }
-const cases = parseYaml(readFileSync(new URL('../fixtures/kuma-2.14/api-server-crud.yaml', import.meta.url), 'utf8')) as ApiCase[];
+const cases = parseYaml(
+  readFileSync(new URL('../fixtures/kuma-2.14/api-server-crud.yaml', import.meta.url), 'utf8'),
+) as ApiCase[];
 /** Kuma's case uses a generated name of 254+ characters; the fixture says so by this placeholder. */
 const expand = (value: unknown): unknown => (value === 'LONG_NAME_254' ? `aaaaaab${'a'.repeat(260)}` : value);
 
@@ -33,11 +35,16 @@ describe('Kuma 2.14.3 api-server CRUD cases', () => {
       const t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
       try {
         for (const step of c.requests) {
-          const body = step.body ? Object.fromEntries(Object.entries(step.body).map(([k, v]) => [k, expand(v)])) : undefined;
+          const body = step.body
+            ? Object.fromEntries(Object.entries(step.body).map(([k, v]) => [k, expand(v)]))
+            : undefined;
           const res = await t.app.inject({
             method: step.method,
             url: step.url,
-            headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(step.raw !== undefined || body ? { 'content-type': 'application/json' } : {}) },
+            headers: {
+              authorization: `Bearer ${ADMIN_TOKEN}`,
+              ...(step.raw !== undefined || body ? { 'content-type': 'application/json' } : {}),
+            },
             ...(step.raw !== undefined ? { payload: step.raw } : body ? { payload: JSON.stringify(body) } : {}),
           });
           const what = `${step.method} ${step.url}`;
@@ -46,7 +53,9 @@ describe('Kuma 2.14.3 api-server CRUD cases', () => {
               status: step.status,
               title: step.title!,
               ...(step.detail ? { detail: step.detail } : {}),
-              ...(step.violations ? { params: step.violations.map((v) => ({ field: v.field, reason: v.message })) } : {}),
+              ...(step.violations
+                ? { params: step.violations.map((v) => ({ field: v.field, reason: v.message })) }
+                : {}),
             });
             continue;
           }
@@ -54,9 +63,18 @@ describe('Kuma 2.14.3 api-server CRUD cases', () => {
           if (step.labels) {
             const labels = (res.json() as { labels?: Record<string, string> }).labels ?? {};
             assert.deepEqual(labels, step.labels, what);
-            assert.deepEqual(Object.keys(labels), Object.keys(step.labels), `${what}: label keys in Kuma's (sorted) order`);
+            assert.deepEqual(
+              Object.keys(labels),
+              Object.keys(step.labels),
+              `${what}: label keys in Kuma's (sorted) order`,
+            );
           }
-          if (step.names) assert.deepEqual((res.json() as { items: { name: string }[] }).items.map((i) => i.name), step.names, what);
+          if (step.names)
+            assert.deepEqual(
+              (res.json() as { items: { name: string }[] }).items.map((i) => i.name),
+              step.names,
+              what,
+            );
         }
       } finally {
         await t.close();

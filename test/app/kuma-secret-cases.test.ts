@@ -16,7 +16,11 @@ interface SecretCase {
   violations?: { field: string; message: string }[];
   skip?: string;
 }
-const cases = (parseYaml(readFileSync(new URL('../fixtures/kuma-2.14/provided-ca-validator.yaml', import.meta.url), 'utf8')) as { secretInUse: SecretCase[] }).secretInUse;
+const cases = (
+  parseYaml(readFileSync(new URL('../fixtures/kuma-2.14/provided-ca-validator.yaml', import.meta.url), 'utf8')) as {
+    secretInUse: SecretCase[];
+  }
+).secretInUse;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe('Kuma 2.14.3 secret validator: a secret in use by an mTLS backend cannot be deleted', () => {
@@ -32,12 +36,24 @@ describe('Kuma 2.14.3 secret validator: a secret in use by an mTLS backend canno
       const t: TestApp = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
       try {
         const put = (url: string, payload: object) => t.app.inject({ method: 'PUT', url, headers: admin, payload });
-        for (const [name, pem] of [['my-ca-cert', ca.certPem], ['my-ca-key', ca.keyPem], ['some-not-used-secret', 'x']]) {
-          assert.equal((await put(`/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data: b64(pem!) })).statusCode, 201);
+        for (const [name, pem] of [
+          ['my-ca-cert', ca.certPem],
+          ['my-ca-key', ca.keyPem],
+          ['some-not-used-secret', 'x'],
+        ]) {
+          assert.equal(
+            (await put(`/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data: b64(pem!) }))
+              .statusCode,
+            201,
+          );
         }
         const mesh = await put('/meshes/default', { type: 'Mesh', name: 'default', mtls: c.mtls });
         assert.equal(mesh.statusCode, 200, mesh.body);
-        const res = await t.app.inject({ method: 'DELETE', url: `/meshes/default/secrets/${c.secret}`, headers: admin });
+        const res = await t.app.inject({
+          method: 'DELETE',
+          url: `/meshes/default/secrets/${c.secret}`,
+          headers: admin,
+        });
         if (c.violations!.length === 0) {
           assert.equal(res.statusCode, 200, res.body);
           return;
@@ -48,7 +64,12 @@ describe('Kuma 2.14.3 secret validator: a secret in use by an mTLS backend canno
           detail: 'Resource is not valid',
           params: c.violations!.map((v) => ({ field: v.field, reason: v.message })),
         });
-        assert.equal((await t.app.inject({ method: 'GET', url: `/meshes/default/secrets/${c.secret}`, headers: admin })).statusCode, 200, 'still there');
+        assert.equal(
+          (await t.app.inject({ method: 'GET', url: `/meshes/default/secrets/${c.secret}`, headers: admin }))
+            .statusCode,
+          200,
+          'still there',
+        );
       } finally {
         await t.close();
       }

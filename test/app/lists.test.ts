@@ -19,7 +19,9 @@ describe('lists', () => {
       assert.equal(res.statusCode, 201);
     }
     const put = async (mesh: string, name: string, labels?: Record<string, string>) => {
-      const res = await t.app.inject(json('PUT', `/meshes/${mesh}/secrets/${name}`, { type: 'Secret', mesh, name, data: b64(name), labels }));
+      const res = await t.app.inject(
+        json('PUT', `/meshes/${mesh}/secrets/${name}`, { type: 'Secret', mesh, name, data: b64(name), labels }),
+      );
       assert.equal(res.statusCode, 201, res.body);
     };
     await put('m-b', 'zeta', { kind: 'user' });
@@ -29,7 +31,9 @@ describe('lists', () => {
     // 105 global secrets: more than a default page.
     for (let i = 104; i >= 0; i--) {
       const name = `g-${String(i).padStart(3, '0')}`;
-      const res = await t.app.inject(json('PUT', `/global-secrets/${name}`, { type: 'GlobalSecret', name, data: b64(name) }));
+      const res = await t.app.inject(
+        json('PUT', `/global-secrets/${name}`, { type: 'GlobalSecret', name, data: b64(name) }),
+      );
       assert.equal(res.statusCode, 201);
     }
   });
@@ -73,7 +77,11 @@ describe('lists', () => {
       'm-c/dataplane-token-signing-key-m-c-1',
     ]);
     assert.equal(page.total, 8);
-    assert.deepEqual(names(await list('/meshes/m-b/secrets')), ['alpha-sec', 'dataplane-token-signing-key-m-b-1', 'zeta']);
+    assert.deepEqual(names(await list('/meshes/m-b/secrets')), [
+      'alpha-sec',
+      'dataplane-token-signing-key-m-b-1',
+      'zeta',
+    ]);
   });
 
   it('size defaults to 100 and may be up to 1000', async () => {
@@ -160,7 +168,15 @@ describe('lists', () => {
   });
 
   describe("bad parameters get Kuma's 400s on every list route", () => {
-    const routes = ['/meshes', '/meshes/m-a/secrets', '/secrets', '/global-secrets', '/globalsecrets', '/dataplanes', '/meshes/m-a/dataplanes'];
+    const routes = [
+      '/meshes',
+      '/meshes/m-a/secrets',
+      '/secrets',
+      '/global-secrets',
+      '/globalsecrets',
+      '/dataplanes',
+      '/meshes/m-a/dataplanes',
+    ];
     /** Kuma names the field after the route's template, not the URL. */
     const templateOf = (route: string) => route.replace('/meshes/m-a/', '/meshes/{mesh}/');
     const sizeCases: [string, string, string][] = [

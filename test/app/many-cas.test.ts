@@ -19,11 +19,30 @@ describe(`${MESHES} meshes, each with its own provided CA, one signing worker`, 
       const mesh = `mesh-${i}`;
       const ca = ecdsaRootCa(mesh);
       roots.set(mesh, new X509Certificate(ca.certPem));
-      const backend = { name: 'ca', type: 'provided', conf: { cert: { inlineString: ca.certPem }, key: { inlineString: ca.keyPem } } };
-      const put = await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}`, payload: { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca', backends: [backend] } } });
+      const backend = {
+        name: 'ca',
+        type: 'provided',
+        conf: { cert: { inlineString: ca.certPem }, key: { inlineString: ca.keyPem } },
+      };
+      const put = await t.app.inject({
+        method: 'PUT',
+        url: `/meshes/${mesh}`,
+        payload: { type: 'Mesh', name: mesh, mtls: { enabledBackend: 'ca', backends: [backend] } },
+      });
       assert.equal(put.statusCode, 201, put.body);
-      const dp = { type: 'Dataplane', mesh, name: 'dp', networking: { address: '127.0.0.1', inbound: [{ port: 1, servicePort: 2, tags: { 'kuma.io/service': 'web' } }] } };
-      assert.equal((await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}/dataplanes/dp`, payload: dp })).statusCode, 201);
+      const dp = {
+        type: 'Dataplane',
+        mesh,
+        name: 'dp',
+        networking: {
+          address: '127.0.0.1',
+          inbound: [{ port: 1, servicePort: 2, tags: { 'kuma.io/service': 'web' } }],
+        },
+      };
+      assert.equal(
+        (await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}/dataplanes/dp`, payload: dp })).statusCode,
+        201,
+      );
     }
   });
   after(() => t.close());
@@ -33,7 +52,11 @@ describe(`${MESHES} meshes, each with its own provided CA, one signing worker`, 
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < MESHES; i++) {
         const mesh = `mesh-${i}`;
-        const res = await t.app.inject({ method: 'POST', url: `/meshes/${mesh}/dataplanes/dp/certificate`, payload: {} });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/meshes/${mesh}/dataplanes/dp/certificate`,
+          payload: {},
+        });
         if (res.statusCode !== 200) {
           failures.push(`${mesh}: ${res.statusCode} ${res.body}`);
           continue;

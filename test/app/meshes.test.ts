@@ -4,7 +4,18 @@ import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
-import { RFC3339, b64, dbSnapshot, example, expectError, expectUnchanged, json, opensslCa, secretVersions, yaml } from '../helpers/api-assert.js';
+import {
+  RFC3339,
+  b64,
+  dbSnapshot,
+  example,
+  expectError,
+  expectUnchanged,
+  json,
+  opensslCa,
+  secretVersions,
+  yaml,
+} from '../helpers/api-assert.js';
 
 const PROCESS = 'Could not process a resource';
 const builtinMesh = (name: string, backends = ['ca-1'], enabled = 'ca-1') => ({
@@ -28,31 +39,40 @@ describe('meshes', () => {
     assert.equal(res.statusCode, 200, `GET ${url}: ${res.body}`);
     return res.json();
   };
-  const secretData = async (mesh: string, name: string) => (await getJson(`/meshes/${mesh}/secrets/${name}`)).data as string;
+  const secretData = async (mesh: string, name: string) =>
+    (await getJson(`/meshes/${mesh}/secrets/${name}`)).data as string;
   const secretNames = async (mesh: string) =>
     ((await getJson(`/meshes/${mesh}/secrets?size=1000`)).items as { name: string }[]).map((s) => s.name);
 
   it('PUT creates (201 {}), GET returns the flat object, PUT replaces the whole resource (200 {})', async () => {
-    const created = await inject(json('PUT', '/meshes/shape', {
-      type: 'Mesh',
-      name: 'shape',
-      labels: { team: 'payments' },
-      creationTime: '2001-01-01T00:00:00Z',
-      modificationTime: '2001-01-01T00:00:00Z',
-      mtls: { backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { secret: 'c' }, key: { secret: 'k' } } }] },
-    }));
+    const created = await inject(
+      json('PUT', '/meshes/shape', {
+        type: 'Mesh',
+        name: 'shape',
+        labels: { team: 'payments' },
+        creationTime: '2001-01-01T00:00:00Z',
+        modificationTime: '2001-01-01T00:00:00Z',
+        mtls: { backends: [{ name: 'ca-1', type: 'provided', conf: { cert: { secret: 'c' }, key: { secret: 'k' } } }] },
+      }),
+    );
     // A provided backend whose secrets do not exist is refused; nothing was created.
     expectError(created, { status: 400, title: PROCESS, detail: 'Resource is not valid' });
-    expectError(await inject(json('GET', '/meshes/shape')), { status: 404, title: 'Could not retrieve a resource', detail: 'Not found' });
+    expectError(await inject(json('GET', '/meshes/shape')), {
+      status: 404,
+      title: 'Could not retrieve a resource',
+      detail: 'Not found',
+    });
 
-    const res = await inject(json('PUT', '/meshes/shape', {
-      type: 'Mesh',
-      name: 'shape',
-      labels: { team: 'payments' },
-      creationTime: '2001-01-01T00:00:00Z',
-      modificationTime: '2001-01-01T00:00:00Z',
-      logging: { defaultBackend: 'file' },
-    }));
+    const res = await inject(
+      json('PUT', '/meshes/shape', {
+        type: 'Mesh',
+        name: 'shape',
+        labels: { team: 'payments' },
+        creationTime: '2001-01-01T00:00:00Z',
+        modificationTime: '2001-01-01T00:00:00Z',
+        logging: { defaultBackend: 'file' },
+      }),
+    );
     assert.equal(res.statusCode, 201);
     assert.deepEqual(res.json(), {});
 
@@ -67,7 +87,9 @@ describe('meshes', () => {
     assert.notEqual(mesh.creationTime.slice(0, 4), '2001', 'times in the body are ignored');
     assert.equal(mesh.creationTime, mesh.modificationTime);
 
-    const replaced = await inject(json('PUT', '/meshes/shape', { type: 'Mesh', name: 'shape', metrics: { enabledBackend: '' } }));
+    const replaced = await inject(
+      json('PUT', '/meshes/shape', { type: 'Mesh', name: 'shape', metrics: { enabledBackend: '' } }),
+    );
     assert.equal(replaced.statusCode, 200);
     assert.deepEqual(replaced.json(), {});
     const after = await getJson('/meshes/shape');
@@ -95,14 +117,23 @@ describe('meshes', () => {
       params: [],
     });
 
-    assert.equal((await inject(json('PUT', '/meshes/short-lived', { type: 'Mesh', name: 'short-lived' }))).statusCode, 201);
+    assert.equal(
+      (await inject(json('PUT', '/meshes/short-lived', { type: 'Mesh', name: 'short-lived' }))).statusCode,
+      201,
+    );
     const del = await inject(json('DELETE', '/meshes/short-lived'));
     assert.equal(del.statusCode, 200);
     assert.deepEqual(del.json(), {});
-    expectError(await inject(json('GET', '/meshes/short-lived')), { status: 404, title: 'Could not retrieve a resource' });
+    expectError(await inject(json('GET', '/meshes/short-lived')), {
+      status: 404,
+      title: 'Could not retrieve a resource',
+    });
     const names = ((await getJson('/meshes')).items as { name: string }[]).map((m) => m.name);
     assert.ok(!names.includes('short-lived'));
-    expectError(await inject(json('DELETE', '/meshes/short-lived')), { status: 404, title: 'Could not delete a resource' });
+    expectError(await inject(json('DELETE', '/meshes/short-lived')), {
+      status: 404,
+      title: 'Could not delete a resource',
+    });
   });
 
   it('accepts YAML as application/yaml, text/yaml and application/x-yaml (the example manifests)', async () => {
@@ -114,9 +145,21 @@ describe('meshes', () => {
 
     // The provided CA's secrets as kumactl-style manifests, then examples/1-add-ca-2.yaml.
     const ca = opensslCa('ca-2');
-    const cert = await inject(yaml('/meshes/default/secrets/ca-2-cert', example('secret-ca-2-cert.yaml', { '<base64 of ca-2.crt>': b64(ca.certPem) }), 'text/yaml'));
+    const cert = await inject(
+      yaml(
+        '/meshes/default/secrets/ca-2-cert',
+        example('secret-ca-2-cert.yaml', { '<base64 of ca-2.crt>': b64(ca.certPem) }),
+        'text/yaml',
+      ),
+    );
     assert.equal(cert.statusCode, 201, cert.body);
-    const key = await inject(yaml('/meshes/default/secrets/ca-2-key', example('secret-ca-2-key.yaml', { '<base64 of ca-2.key>': b64(ca.keyPem) }), 'application/x-yaml'));
+    const key = await inject(
+      yaml(
+        '/meshes/default/secrets/ca-2-key',
+        example('secret-ca-2-key.yaml', { '<base64 of ca-2.key>': b64(ca.keyPem) }),
+        'application/x-yaml',
+      ),
+    );
     assert.equal(key.statusCode, 201, key.body);
     assert.equal(Buffer.from(await secretData('default', 'ca-2-cert'), 'base64').toString(), ca.certPem);
 
@@ -138,10 +181,21 @@ describe('meshes', () => {
       mtls: {
         enabledBackend: '',
         skipValidation: true,
-        backends: [{ name: 'p', type: 'provided', mode: 'PERMISSIVE', dpCert: { rotation: { expiration: '1h30m' }, requestTimeout: '10s' }, conf: { cert: { file: '/nonexistent/c' }, key: { file: '/nonexistent/k' } } }],
+        backends: [
+          {
+            name: 'p',
+            type: 'provided',
+            mode: 'PERMISSIVE',
+            dpCert: { rotation: { expiration: '1h30m' }, requestTimeout: '10s' },
+            conf: { cert: { file: '/nonexistent/c' }, key: { file: '/nonexistent/k' } },
+          },
+        ],
       },
     };
-    assert.equal((await inject(json('PUT', '/meshes/from-json', { type: 'Mesh', name: 'from-json', ...spec }))).statusCode, 201);
+    assert.equal(
+      (await inject(json('PUT', '/meshes/from-json', { type: 'Mesh', name: 'from-json', ...spec }))).statusCode,
+      201,
+    );
     const text = [
       'type: Mesh',
       'name: from-yaml',
@@ -185,7 +239,10 @@ describe('meshes', () => {
     assert.match(cert.subject, /CN=ca-mesh/);
     assert.match(cert.subjectAltName ?? '', /URI:spiffe:\/\/ca-mesh/);
     assert.ok(cert.checkPrivateKey(createPrivateKey(keyPem)), 'the key secret holds the CA key');
-    const signing = Buffer.from(await secretData('ca-mesh', 'dataplane-token-signing-key-ca-mesh-1'), 'base64').toString();
+    const signing = Buffer.from(
+      await secretData('ca-mesh', 'dataplane-token-signing-key-ca-mesh-1'),
+      'base64',
+    ).toString();
     assert.equal(createPrivateKey(signing).asymmetricKeyType, 'rsa');
 
     // A mesh without mTLS still gets its signing key (as Kuma), and only that.
@@ -206,8 +263,14 @@ describe('meshes', () => {
 
     // Same body again; then with labels; then with a second builtin backend; then mTLS off and the backend removed.
     assert.equal((await inject(json('PUT', '/meshes/keep-ca', builtinMesh('keep-ca')))).statusCode, 200);
-    assert.equal((await inject(json('PUT', '/meshes/keep-ca', { ...builtinMesh('keep-ca'), labels: { a: 'b' } }))).statusCode, 200);
-    assert.equal((await inject(json('PUT', '/meshes/keep-ca', builtinMesh('keep-ca', ['ca-1', 'ca-2'])))).statusCode, 200);
+    assert.equal(
+      (await inject(json('PUT', '/meshes/keep-ca', { ...builtinMesh('keep-ca'), labels: { a: 'b' } }))).statusCode,
+      200,
+    );
+    assert.equal(
+      (await inject(json('PUT', '/meshes/keep-ca', builtinMesh('keep-ca', ['ca-1', 'ca-2'])))).statusCode,
+      200,
+    );
     assert.ok((await secretNames('keep-ca')).includes('keep-ca.ca-builtin-cert-ca-2'), 'the new backend got its CA');
     assert.notEqual(await secretData('keep-ca', 'keep-ca.ca-builtin-cert-ca-2'), before.cert.data);
     assert.equal((await inject(json('PUT', '/meshes/keep-ca', { type: 'Mesh', name: 'keep-ca' }))).statusCode, 200);
@@ -262,18 +325,39 @@ describe('meshes', () => {
   it('deleting a mesh deletes its secrets and CA, and nothing of other meshes or global secrets', async () => {
     assert.equal((await inject(json('PUT', '/meshes/doomed', builtinMesh('doomed')))).statusCode, 201);
     assert.equal(
-      (await inject(json('PUT', '/meshes/doomed/secrets/user-secret', { type: 'Secret', mesh: 'doomed', name: 'user-secret', data: b64('x') }))).statusCode,
+      (
+        await inject(
+          json('PUT', '/meshes/doomed/secrets/user-secret', {
+            type: 'Secret',
+            mesh: 'doomed',
+            name: 'user-secret',
+            data: b64('x'),
+          }),
+        )
+      ).statusCode,
       201,
     );
-    assert.equal((await inject(json('PUT', '/global-secrets/survivor', { type: 'GlobalSecret', name: 'survivor', data: b64('y') }))).statusCode, 201);
+    assert.equal(
+      (
+        await inject(
+          json('PUT', '/global-secrets/survivor', { type: 'GlobalSecret', name: 'survivor', data: b64('y') }),
+        )
+      ).statusCode,
+      201,
+    );
     const oldCert = await secretData('doomed', 'doomed.ca-builtin-cert-ca-1');
-    const othersBefore = (await dbSnapshot(t.services)).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
+    const othersBefore = (await dbSnapshot(t.services)).resources.filter(
+      (r) => (r as { mesh: string }).mesh !== 'doomed',
+    );
     assert.equal(await secretRows('doomed'), 4);
 
     assert.equal((await inject(json('DELETE', '/meshes/doomed'))).statusCode, 200);
     assert.equal(await secretRows('doomed'), 0, 'no row of the mesh is left in the store');
     const others = (await dbSnapshot(t.services)).resources.filter((r) => (r as { mesh: string }).mesh !== 'doomed');
-    assert.deepEqual(others.filter((r) => (r as { name: string }).name !== 'doomed'), othersBefore.filter((r) => (r as { name: string }).name !== 'doomed'));
+    assert.deepEqual(
+      others.filter((r) => (r as { name: string }).name !== 'doomed'),
+      othersBefore.filter((r) => (r as { name: string }).name !== 'doomed'),
+    );
     const all = (await getJson('/secrets?size=1000')).items as { mesh: string }[];
     assert.ok(!all.some((s) => s.mesh === 'doomed'));
     expectError(await inject(json('GET', '/meshes/doomed/secrets')), { status: 404, title: 'Failed to retrieve Mesh' });
@@ -286,13 +370,23 @@ describe('meshes', () => {
   });
 
   const secretRows = async (mesh: string) =>
-    (await t.services.store.driver.get<{ n: number }>("SELECT COUNT(*) AS n FROM resources WHERE mesh = ? AND type = 'Secret'", [mesh]))!.n;
+    (await t.services.store.driver.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM resources WHERE mesh = ? AND type = 'Secret'",
+      [mesh],
+    ))!.n;
 
   describe('structural checks (400, Kuma fields and messages, nothing stored)', () => {
     const cases: { name: string; body: Record<string, unknown>; params: { field: string; reason: string }[] }[] = [
       {
         name: 'duplicate backend names',
-        body: { mtls: { backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-1', type: 'builtin' }] } },
+        body: {
+          mtls: {
+            backends: [
+              { name: 'ca-1', type: 'builtin' },
+              { name: 'ca-1', type: 'builtin' },
+            ],
+          },
+        },
         params: [{ field: 'mtls.backends[1].name', reason: '"ca-1" name is already used for another backend' }],
       },
       {
@@ -307,12 +401,21 @@ describe('meshes', () => {
       },
       {
         name: 'unknown backend type (first one only, as Kuma)',
-        body: { mtls: { backends: [{ name: 'a', type: 'acmpca' }, { name: 'b', type: 'acme' }] } },
+        body: {
+          mtls: {
+            backends: [
+              { name: 'a', type: 'acmpca' },
+              { name: 'b', type: 'acme' },
+            ],
+          },
+        },
         params: [{ field: 'mtls.backends[0].type', reason: 'could not find installed plugin for this type' }],
       },
       {
         name: 'bad dpCert expiration',
-        body: { mtls: { backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: 'one day' } } }] } },
+        body: {
+          mtls: { backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: 'one day' } } }] },
+        },
         params: [{ field: 'mtls.dpcert.rotation.expiration', reason: 'has to be a valid format' }],
       },
       {
@@ -350,7 +453,9 @@ describe('meshes', () => {
             const res = await inject(json('PUT', `/meshes/${mesh}`, { type: 'Mesh', name: mesh, ...c.body }));
             const body = expectError(res, { status: 400, title: PROCESS, detail: 'Resource is not valid' });
             assert.deepEqual(
-              [...(body.invalid_parameters as object[])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+              [...(body.invalid_parameters as object[])].sort((a, b) =>
+                JSON.stringify(a).localeCompare(JSON.stringify(b)),
+              ),
               [...c.params].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
             );
           }, ['/meshes/default', '/meshes/structural']);
@@ -378,7 +483,9 @@ describe('meshes', () => {
   describe('?dryRun=true gives the status and body of the real call and writes nothing', () => {
     it('PUT create, PUT replace and an invalid PUT', async () => {
       const body = builtinMesh('dry');
-      const dryCreate = await expectUnchanged(t, () => inject(json('PUT', '/meshes/dry?dryRun=true', body)), ['/meshes/dry']);
+      const dryCreate = await expectUnchanged(t, () => inject(json('PUT', '/meshes/dry?dryRun=true', body)), [
+        '/meshes/dry',
+      ]);
       assert.equal(await secretRows('dry'), 0, 'no CA or signing key was stored');
       const realCreate = await inject(json('PUT', '/meshes/dry', body));
       assert.equal(dryCreate.statusCode, 201);
@@ -405,7 +512,10 @@ describe('meshes', () => {
 
     it('DELETE, and DELETE of a missing mesh', async () => {
       assert.equal((await inject(json('PUT', '/meshes/dry-del', builtinMesh('dry-del')))).statusCode, 201);
-      const dry = await expectUnchanged(t, () => inject(json('DELETE', '/meshes/dry-del?dryRun=true')), ['/meshes/dry-del', '/meshes/dry-del/secrets']);
+      const dry = await expectUnchanged(t, () => inject(json('DELETE', '/meshes/dry-del?dryRun=true')), [
+        '/meshes/dry-del',
+        '/meshes/dry-del/secrets',
+      ]);
       assert.equal(dry.statusCode, 200);
       assert.equal(await secretRows('dry-del'), 3);
       const real = await inject(json('DELETE', '/meshes/dry-del'));

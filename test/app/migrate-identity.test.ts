@@ -11,24 +11,46 @@ describe('meshctl migrate-identity', () => {
   const tokens = new Map<string, string>();
   const NAMES = ['api-1', 'web-1'];
   const asDp = (name: string, method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}) =>
-    t.app.inject({ method, url, headers: { ...headers, authorization: `Bearer ${tokens.get(name)}` }, ...(method === 'POST' ? { payload: {} } : {}) });
+    t.app.inject({
+      method,
+      url,
+      headers: { ...headers, authorization: `Bearer ${tokens.get(name)}` },
+      ...(method === 'POST' ? { payload: {} } : {}),
+    });
   /** One dataplane's agent turn: take the bundle and say it holds it, re-issue when told to. */
   const agentTurn = async (name: string) => {
     const url = `/meshes/default/dataplanes/${name}/trust-bundle`;
     const bundle = (await asDp(name, 'GET', url)).json() as { bundleVersion: string; reissue: boolean };
-    if (bundle.reissue) assert.equal((await asDp(name, 'POST', `/meshes/default/dataplanes/${name}/certificate`)).statusCode, 200);
+    if (bundle.reissue)
+      assert.equal((await asDp(name, 'POST', `/meshes/default/dataplanes/${name}/certificate`)).statusCode, 200);
     await asDp(name, 'GET', url, { 'if-none-match': `"${bundle.bundleVersion}"` });
   };
 
   before(async () => {
     t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
-    const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    const mesh = {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
     assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default', payload: mesh })).statusCode, 200);
     for (const name of NAMES) {
       const app = name.replace(/-\d+$/, '');
-      const dp = { type: 'Dataplane', mesh: 'default', name, labels: { 'kuma.io/workload': app }, networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': app } }] } };
-      assert.equal((await t.app.inject({ method: 'PUT', url: `/meshes/default/dataplanes/${name}`, payload: dp })).statusCode, 201);
-      tokens.set(name, (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name, mesh: 'default' } })).body);
+      const dp = {
+        type: 'Dataplane',
+        mesh: 'default',
+        name,
+        labels: { 'kuma.io/workload': app },
+        networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': app } }] },
+      };
+      assert.equal(
+        (await t.app.inject({ method: 'PUT', url: `/meshes/default/dataplanes/${name}`, payload: dp })).statusCode,
+        201,
+      );
+      tokens.set(
+        name,
+        (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name, mesh: 'default' } })).body,
+      );
       assert.equal((await asDp(name, 'POST', `/meshes/default/dataplanes/${name}/certificate`)).statusCode, 200);
       await agentTurn(name);
     }
@@ -50,7 +72,14 @@ describe('meshctl migrate-identity', () => {
         const res = await t.app.inject({ method: 'PUT', url: `${path}${dryRun ? '?dryRun=true' : ''}`, payload: body });
         if (res.statusCode >= 300) {
           const retry = res.headers['retry-after'];
-          throw new ApiCallError('PUT', path, res.statusCode, res.json(), retry === undefined ? undefined : Number(retry), [res.body]);
+          throw new ApiCallError(
+            'PUT',
+            path,
+            res.statusCode,
+            res.json(),
+            retry === undefined ? undefined : Number(retry),
+            [res.body],
+          );
         }
       },
       // Between two polls, the fleet catches up by one turn of its agents.
@@ -60,14 +89,18 @@ describe('meshctl migrate-identity', () => {
       },
       now: () => clock,
     };
-    const result = await runMigrateIdentity(deps, { log: (l) => lines.push(l), progress: (l) => waits.push(l) }, {
-      mesh: 'default',
-      identity: 'identity',
-      expiry: '6h',
-      keepMtls: false,
-      timeoutMs: 60_000,
-      intervalMs: 1_000,
-    });
+    const result = await runMigrateIdentity(
+      deps,
+      { log: (l) => lines.push(l), progress: (l) => waits.push(l) },
+      {
+        mesh: 'default',
+        identity: 'identity',
+        expiry: '6h',
+        keepMtls: false,
+        timeoutMs: 60_000,
+        intervalMs: 1_000,
+      },
+    );
     assert.deepEqual(result, { ok: true, message: 'mesh default is on MeshIdentity identity' }, lines.join('\n'));
     assert.deepEqual(lines, [
       'mesh default: on Mesh.mtls backend ca-1; cutting over to MeshIdentity identity',
@@ -76,15 +109,27 @@ describe('meshctl migrate-identity', () => {
       '✓ MeshIdentity identity selects every dataplane (each one trusted its CA first)',
       '✓ Mesh.mtls removed (every dataplane held a certificate from identity first)',
     ]);
-    assert.match(waits[0]!, /^select every dataplane: MeshIdentity "identity" cannot select 2 active dataplanes yet \(api-1, web-1\)/);
-    assert.ok(waits.some((w) => w.startsWith('remove Mesh.mtls: cannot disable mTLS yet')), waits.join('\n'));
+    assert.match(
+      waits[0]!,
+      /^select every dataplane: MeshIdentity "identity" cannot select 2 active dataplanes yet \(api-1, web-1\)/,
+    );
+    assert.ok(
+      waits.some((w) => w.startsWith('remove Mesh.mtls: cannot disable mTLS yet')),
+      waits.join('\n'),
+    );
     const mesh = (await t.app.inject({ method: 'GET', url: '/meshes/default' })).json() as { mtls?: unknown };
     assert.equal(mesh.mtls, undefined);
-    const facts = (await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/_certificate-facts' })).json() as { issuedBackend: string };
+    const facts = (
+      await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1/_certificate-facts' })
+    ).json() as { issuedBackend: string };
     assert.equal(facts.issuedBackend, 'kri_mid_default_default__identity_');
 
     // Run again: nothing left to do, and it says so.
-    const again = await runMigrateIdentity(deps, { log: () => {}, progress: () => {} }, { mesh: 'default', identity: 'identity', expiry: '6h', keepMtls: false, timeoutMs: 1_000, intervalMs: 1_000 });
+    const again = await runMigrateIdentity(
+      deps,
+      { log: () => {}, progress: () => {} },
+      { mesh: 'default', identity: 'identity', expiry: '6h', keepMtls: false, timeoutMs: 1_000, intervalMs: 1_000 },
+    );
     assert.deepEqual(again, { ok: true, message: 'cut-over done' });
   });
 
@@ -98,9 +143,23 @@ describe('meshctl migrate-identity', () => {
       sleep: async () => {},
       now: () => 0,
     };
-    const bad = { type: 'MeshIdentity', name: 'strict', spec: { selector: {}, provider: { type: 'Bundled', bundled: { autogenerate: { enabled: true } } } } };
-    assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/meshidentities/strict', payload: bad })).statusCode, 201);
-    const result = await runMigrateIdentity(deps, { log: () => {}, progress: () => {} }, { mesh: 'default', identity: 'strict', expiry: '24h', keepMtls: false, timeoutMs: 1_000, intervalMs: 1_000 });
-    assert.deepEqual(result, { ok: false, message: 'MeshIdentity strict is not Ready: ProviderValidationError: self-signed certificates are not allowed' });
+    const bad = {
+      type: 'MeshIdentity',
+      name: 'strict',
+      spec: { selector: {}, provider: { type: 'Bundled', bundled: { autogenerate: { enabled: true } } } },
+    };
+    assert.equal(
+      (await t.app.inject({ method: 'PUT', url: '/meshes/default/meshidentities/strict', payload: bad })).statusCode,
+      201,
+    );
+    const result = await runMigrateIdentity(
+      deps,
+      { log: () => {}, progress: () => {} },
+      { mesh: 'default', identity: 'strict', expiry: '24h', keepMtls: false, timeoutMs: 1_000, intervalMs: 1_000 },
+    );
+    assert.deepEqual(result, {
+      ok: false,
+      message: 'MeshIdentity strict is not Ready: ProviderValidationError: self-signed certificates are not allowed',
+    });
   });
 });

@@ -14,7 +14,12 @@ describe('a Dataplane without kuma.io/service', () => {
   let t: TestApp;
   before(async () => {
     t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
-    const res = await t.app.inject({ method: 'PUT', url: '/meshes/default', headers: { ...admin, 'content-type': 'application/yaml' }, payload: MESH });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/meshes/default',
+      headers: { ...admin, 'content-type': 'application/yaml' },
+      payload: MESH,
+    });
     assert.equal(res.statusCode, 200, res.body);
   });
   after(async () => {
@@ -23,20 +28,39 @@ describe('a Dataplane without kuma.io/service', () => {
 
   const cases: Record<string, object> = {
     'outbound-only': { address: '10.0.0.1', outbound: [{ port: 10001, tags: { 'kuma.io/service': 'backend' } }] },
-    'transparent-proxy': { address: '10.0.0.2', transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 } },
+    'transparent-proxy': {
+      address: '10.0.0.2',
+      transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 },
+    },
   };
   for (const [name, networking] of Object.entries(cases)) {
     it(`${name}: stored (201), trust bundle served, certificate refused with 409 naming the missing tag`, async () => {
-      const put = await t.app.inject({ method: 'PUT', url: `/meshes/default/dataplanes/${name}`, headers: admin, payload: { type: 'Dataplane', mesh: 'default', name, networking } });
+      const put = await t.app.inject({
+        method: 'PUT',
+        url: `/meshes/default/dataplanes/${name}`,
+        headers: admin,
+        payload: { type: 'Dataplane', mesh: 'default', name, networking },
+      });
       assert.equal(put.statusCode, 201, put.body);
-      const bundle = await t.app.inject({ method: 'GET', url: `/meshes/default/dataplanes/${name}/trust-bundle`, headers: admin });
+      const bundle = await t.app.inject({
+        method: 'GET',
+        url: `/meshes/default/dataplanes/${name}/trust-bundle`,
+        headers: admin,
+      });
       assert.equal(bundle.statusCode, 200, bundle.body);
       assert.match((bundle.json() as { caBundle: string }).caBundle, /BEGIN CERTIFICATE/);
-      const cert = await t.app.inject({ method: 'POST', url: `/meshes/default/dataplanes/${name}/certificate`, headers: admin, payload: {} });
+      const cert = await t.app.inject({
+        method: 'POST',
+        url: `/meshes/default/dataplanes/${name}/certificate`,
+        headers: admin,
+        payload: {},
+      });
       const body = expectError(cert, { status: 409, title: 'Could not issue a certificate' });
       assert.match(String(body.detail), /has no "kuma\.io\/service" tag, so its certificate would carry no identity/);
       // Nothing was recorded as issued: the dataplane holds no certificate from any backend.
-      const overview = (await t.app.inject({ method: 'GET', url: `/meshes/default/dataplanes/${name}/_overview`, headers: admin })).json();
+      const overview = (
+        await t.app.inject({ method: 'GET', url: `/meshes/default/dataplanes/${name}/_overview`, headers: admin })
+      ).json();
       assert.doesNotMatch(JSON.stringify(overview), /issuedBackend/);
     });
   }

@@ -9,7 +9,11 @@ type Operation = {
   requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> };
   responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }>;
 };
-type Doc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> };
+type Doc = {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+};
 
 describe('OpenAPI document', () => {
   let t: TestApp;
@@ -51,7 +55,8 @@ describe('OpenAPI document', () => {
     };
     for (const [path, methods] of Object.entries(expected)) {
       assert.ok(served.paths[path], `${path} is documented`);
-      for (const method of methods) assert.ok(served.paths[path]![method], `${method.toUpperCase()} ${path} is documented`);
+      for (const method of methods)
+        assert.ok(served.paths[path]![method], `${method.toUpperCase()} ${path} is documented`);
     }
     assert.equal(served.paths['/openapi.json'], undefined, 'the document does not list itself');
   });
@@ -59,23 +64,40 @@ describe('OpenAPI document', () => {
   it('documents path parameters, list parameters, bodies and responses', () => {
     const put = served.paths['/meshes/{mesh}/secrets/{name}']!.put!;
     const pathParams = (put.parameters ?? []).filter((p) => p.in === 'path').map((p) => [p.name, p.required]);
-    assert.deepEqual(pathParams.sort(), [['mesh', true], ['name', true]]);
+    assert.deepEqual(pathParams.sort(), [
+      ['mesh', true],
+      ['name', true],
+    ]);
     assert.ok((put.parameters ?? []).some((p) => p.in === 'query' && p.name === 'dryRun'));
     assert.deepEqual(Object.keys(put.requestBody!.content).sort(), ['application/json', 'application/yaml']);
     assert.ok(put.requestBody!.content['application/json']!.schema.properties!.data, 'the Secret schema has data');
     for (const status of ['200', '201', '400', '404']) assert.ok(put.responses[status], `PUT documents ${status}`);
 
     const meshPut = served.paths['/meshes/{name}']!.put!;
-    const mtls = meshPut.requestBody!.content['application/json']!.schema.properties!.mtls as { properties: Record<string, unknown> };
+    const mtls = meshPut.requestBody!.content['application/json']!.schema.properties!.mtls as {
+      properties: Record<string, unknown>;
+    };
     assert.deepEqual(Object.keys(mtls.properties).sort(), ['backends', 'enabledBackend', 'skipValidation']);
 
     const list = served.paths['/meshes']!.get!;
-    const query = (list.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name).sort();
+    const query = (list.parameters ?? [])
+      .filter((p) => p.in === 'query')
+      .map((p) => p.name)
+      .sort();
     assert.deepEqual(query, ['name', 'offset', 'size']);
     const page = list.responses['200']!.content!['application/json']!.schema.properties!;
     assert.deepEqual(Object.keys(page).sort(), ['items', 'next', 'total']);
 
-    const error = served.paths['/meshes/{name}']!.get!.responses['404']!.content!['application/json']!.schema.properties!;
-    assert.deepEqual(Object.keys(error).sort(), ['causes', 'detail', 'details', 'invalid_parameters', 'status', 'title', 'type']);
+    const error =
+      served.paths['/meshes/{name}']!.get!.responses['404']!.content!['application/json']!.schema.properties!;
+    assert.deepEqual(Object.keys(error).sort(), [
+      'causes',
+      'detail',
+      'details',
+      'invalid_parameters',
+      'status',
+      'title',
+      'type',
+    ]);
   });
 });

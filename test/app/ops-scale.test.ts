@@ -10,12 +10,23 @@ let t: TestApp;
 
 before(async () => {
   t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
-  const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }] } };
+  const mesh = {
+    type: 'Mesh',
+    name: 'default',
+    mtls: {
+      enabledBackend: 'ca-1',
+      backends: [
+        { name: 'ca-1', type: 'builtin' },
+        { name: 'ca-2', type: 'builtin' },
+      ],
+    },
+  };
   await t.services.meshes.put('', 'default', mesh, { principal: { kind: 'admin' }, dryRun: false, force: false });
 });
 after(() => t.close());
 
-const seriesOf = (text: string) => text.split('\n').filter((l) => l.startsWith('meshcp_') && !l.startsWith('meshcp_http_')).length;
+const seriesOf = (text: string) =>
+  text.split('\n').filter((l) => l.startsWith('meshcp_') && !l.startsWith('meshcp_http_')).length;
 
 test(`metrics and the /gui snapshot at ${FLEET.toLocaleString('en')} dataplanes`, async () => {
   const empty = seriesOf(await t.services.metrics.registry.metrics());
@@ -24,7 +35,14 @@ test(`metrics and the /gui snapshot at ${FLEET.toLocaleString('en')} dataplanes`
   await t.services.store.transaction(async ({ facts }) => {
     for (let i = 0; i < FLEET; i++) {
       const name = `dp-${String(i).padStart(5, '0')}`;
-      await facts.recordIssue('default', name, { backend: 'ca-1', identity: 'x', notBefore: now, notAfter: now + 3600_000, renewAfter: now + 1800_000, issuedAt: now });
+      await facts.recordIssue('default', name, {
+        backend: 'ca-1',
+        identity: 'x',
+        notBefore: now,
+        notAfter: now + 3600_000,
+        renewAfter: now + 1800_000,
+        issuedAt: now,
+      });
       if (i % 2 === 0) await facts.acknowledge('default', name, version, now);
     }
   });
@@ -34,7 +52,10 @@ test(`metrics and the /gui snapshot at ${FLEET.toLocaleString('en')} dataplanes`
   const scrapeMs = performance.now() - started;
   assert.equal(seriesOf(text), empty, 'no series per dataplane');
   assert.match(text, new RegExp(`^meshcp_active_dataplanes\\{mesh="default"\\} ${FLEET}$`, 'm'));
-  assert.match(text, new RegExp(`^meshcp_rotation_dataplanes\\{mesh="default",backend="ca-2",state="trusting"\\} ${FLEET / 2}$`, 'm'));
+  assert.match(
+    text,
+    new RegExp(`^meshcp_rotation_dataplanes\\{mesh="default",backend="ca-2",state="trusting"\\} ${FLEET / 2}$`, 'm'),
+  );
 
   const snapStarted = performance.now();
   const snapshot = await guiSnapshot(t.services, Date.now());

@@ -8,12 +8,19 @@ import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const builtin = (name: string) => ({ name, type: 'builtin' });
-const mesh = (enabled: string, names: string[]) => ({ type: 'Mesh', name: 'default', mtls: { enabledBackend: enabled, backends: names.map(builtin) } });
+const mesh = (enabled: string, names: string[]) => ({
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend: enabled, backends: names.map(builtin) },
+});
 const dataplane = (name: string) => ({
   type: 'Dataplane',
   mesh: 'default',
   name,
-  networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] },
+  networking: {
+    address: '127.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }],
+  },
 });
 
 let t: TestApp;
@@ -21,13 +28,23 @@ const lines: Record<string, any>[] = [];
 const raw: string[] = [];
 const tokens = new Map<string, string>();
 
-async function call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload?: object, headers: Record<string, string> = admin) {
+async function call(
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+  url: string,
+  payload?: object,
+  headers: Record<string, string> = admin,
+) {
   const res = await t.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
   return { status: res.statusCode, body: res.body, headers: res.headers };
 }
 const events = (event: string) => lines.filter((l) => l.event === event);
-const asDataplane = (name: string, method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) =>
-  call(method, url, payload, { ...headers, authorization: `Bearer ${tokens.get(name)}` });
+const asDataplane = (
+  name: string,
+  method: 'GET' | 'POST',
+  url: string,
+  payload?: object,
+  headers: Record<string, string> = {},
+) => call(method, url, payload, { ...headers, authorization: `Bearer ${tokens.get(name)}` });
 
 before(async () => {
   const sink = new Writable({
@@ -52,7 +69,10 @@ describe('event log', () => {
   it('says what a mesh write meant, naming the rotation steps', async () => {
     assert.equal(events('mtls-enabled')[0].msg, 'mTLS enabled on mesh default with backend ca-1');
     assert.equal((await call('PUT', '/meshes/default', mesh('ca-1', ['ca-1', 'ca-2']))).status, 200);
-    assert.equal(events('backend-added')[0].msg, 'rotation step 1: backend ca-2 added to mesh default (dataplanes start trusting it)');
+    assert.equal(
+      events('backend-added')[0].msg,
+      'rotation step 1: backend ca-2 added to mesh default (dataplanes start trusting it)',
+    );
     assert.equal(events('backend-added')[0].level, 30, 'info');
     assert.deepEqual(events('backend-added').length, 1);
   });
@@ -72,8 +92,14 @@ describe('event log', () => {
     const [force] = events('force-used');
     assert.equal(force.level, 40);
     assert.equal(force.msg, 'force=true: CA rotation rules skipped');
-    assert.match(force.skippedRules[0], /^enable: cannot enable backend "ca-2" yet: 2 active dataplanes .*: web-1, web-2$/);
-    assert.equal(events('backend-enabled')[0].msg, 'rotation step 2: backend ca-2 enabled on mesh default (dataplanes re-issue from it)');
+    assert.match(
+      force.skippedRules[0],
+      /^enable: cannot enable backend "ca-2" yet: 2 active dataplanes .*: web-1, web-2$/,
+    );
+    assert.equal(
+      events('backend-enabled')[0].msg,
+      'rotation step 2: backend ca-2 enabled on mesh default (dataplanes re-issue from it)',
+    );
     assert.equal((await call('PUT', '/meshes/default?force=true', mesh('ca-2', ['ca-2']))).status, 200);
     assert.equal(events('backend-removed')[0].msg, 'rotation step 3: backend ca-1 removed from mesh default');
     // a dry run changes nothing and says nothing
@@ -91,7 +117,10 @@ describe('event log', () => {
     assert.equal(issued.length, 2);
     assert.equal(issued[0].msg, 'dataplane token issued for web-1 in mesh default');
     for (const token of tokens.values()) assert.ok(!raw.join('').includes(token), 'a token reached the log');
-    assert.deepEqual(events('dataplane-first-seen').map((l) => l.dataplane), ['web-1', 'web-2']);
+    assert.deepEqual(
+      events('dataplane-first-seen').map((l) => l.dataplane),
+      ['web-1', 'web-2'],
+    );
   });
 
   it('request lines are at debug, with ids unique across the HTTP and HTTPS listeners', async () => {
@@ -113,12 +142,18 @@ describe('event log', () => {
         done();
       },
     });
-    const other = await createTestApp({ MESHCP_LOG_REQUESTS: 'true', MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink, defaultMesh: false });
+    const other = await createTestApp(
+      { MESHCP_LOG_REQUESTS: 'true', MESHCP_SIGNING_WORKERS: '0' },
+      { logTo: sink, defaultMesh: false },
+    );
     try {
       await other.app.inject({ method: 'GET', url: '/meshes?size=1', headers: admin });
       const request = seen.filter((l) => l.msg === 'request');
       assert.equal(request.length, 1);
-      assert.deepEqual({ method: request[0].method, url: request[0].url, status: request[0].status }, { method: 'GET', url: '/meshes', status: 200 });
+      assert.deepEqual(
+        { method: request[0].method, url: request[0].url, status: request[0].status },
+        { method: 'GET', url: '/meshes', status: 200 },
+      );
       assert.match(request[0].reqId, /^http-[0-9a-f]{6}-1$/);
     } finally {
       await other.close();
@@ -129,7 +164,10 @@ describe('event log', () => {
 describe('metrics', () => {
   it('serves the documented series at /metrics, computed from the store', async () => {
     // a stranger's certificate request for a mesh that does not exist: counted under "unknown", not a new series
-    assert.equal((await call('POST', '/meshes/nope/dataplanes/x/certificate', {}, { authorization: 'Bearer junk' })).status, 401);
+    assert.equal(
+      (await call('POST', '/meshes/nope/dataplanes/x/certificate', {}, { authorization: 'Bearer junk' })).status,
+      401,
+    );
     const diagnostics = await buildDiagnosticsApp(t.services);
     const res = await diagnostics.inject({ method: 'GET', url: '/metrics' });
     await diagnostics.close();
@@ -149,7 +187,9 @@ describe('metrics', () => {
     assert.equal(value('meshcp_rotation_dataplanes{mesh="default",backend="ca-2",state="issued"}'), 0);
     assert.equal(value('meshcp_trust_bundle_long_polls'), 0);
     assert.equal(value('meshcp_fleet_lane_queued'), 0);
-    assert.ok(value('meshcp_http_request_duration_seconds_count{method="PUT",route="/meshes/:name",status="200"}') >= 1);
+    assert.ok(
+      value('meshcp_http_request_duration_seconds_count{method="PUT",route="/meshes/:name",status="200"}') >= 1,
+    );
     assert.match(text, /^process_cpu_user_seconds_total /m, "Node's default process metrics");
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);
     assert.doesNotMatch(text, /web-1/, 'no per-dataplane series');

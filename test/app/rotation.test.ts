@@ -16,7 +16,9 @@ import { slowPooledRsaKeys } from '../helpers/rsa-key-pool.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 const manifest = (file: string) => readFileSync(new URL(file, EXAMPLES), 'utf8');
-const STEP = [0, 1, 2, 3].map((i) => manifest(['0-mesh-ca-1.yaml', '1-add-ca-2.yaml', '2-enable-ca-2.yaml', '3-remove-ca-1.yaml'][i]));
+const STEP = [0, 1, 2, 3].map((i) =>
+  manifest(['0-mesh-ca-1.yaml', '1-add-ca-2.yaml', '2-enable-ca-2.yaml', '3-remove-ca-1.yaml'][i]),
+);
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const YAML_TYPE = { 'content-type': 'application/yaml' };
@@ -40,9 +42,31 @@ let ca3: Pem;
 function opensslCa(cn: string): Pem {
   const key = join(workDir, `${cn}.key`);
   const cert = join(workDir, `${cn}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3650',
-    '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
 }
 
@@ -57,7 +81,10 @@ const dataplane = (name: string, service: string) => ({
   type: 'Dataplane',
   mesh: 'default',
   name,
-  networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] },
+  networking: {
+    address: '127.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }],
+  },
 });
 
 /** One fresh control plane, with helpers that act as the operator and as the dataplanes. */
@@ -76,7 +103,9 @@ class Cp {
       },
     });
     // Signing on the main thread keeps these many small control planes quick; the e2e test runs the worker pool.
-    const cp = new Cp(await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink, ...(rsaKeys ? { rsaKeys } : {}) }));
+    const cp = new Cp(
+      await createTestApp({ MESHCP_SIGNING_WORKERS: '0' }, { logTo: sink, ...(rsaKeys ? { rsaKeys } : {}) }),
+    );
     cp.logLines = lines;
     return cp;
   }
@@ -85,7 +114,12 @@ class Cp {
     return this.t.close();
   }
 
-  async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload?: string | object, headers: Record<string, string> = {}): Promise<Answer> {
+  async call(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    url: string,
+    payload?: string | object,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
     const res = await this.t.app.inject({
       method,
       url,
@@ -95,7 +129,9 @@ class Cp {
     const retryAfter = res.headers['retry-after'];
     return {
       status: res.statusCode,
-      body: String(res.headers['content-type'] ?? '').startsWith('application/json') ? JSON.parse(res.body) : res.body || undefined,
+      body: String(res.headers['content-type'] ?? '').startsWith('application/json')
+        ? JSON.parse(res.body)
+        : res.body || undefined,
       retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
     };
   }
@@ -107,7 +143,10 @@ class Cp {
   /** The guide's secrets, as in examples/secret-ca-2-*.yaml with the base64 of the PEMs filled in. */
   async putCaSecrets(prefix: string, pem: Pem, query = ''): Promise<Answer[]> {
     const out: Answer[] = [];
-    for (const [suffix, data] of [['cert', pem.certPem], ['key', pem.keyPem]] as const) {
+    for (const [suffix, data] of [
+      ['cert', pem.certPem],
+      ['key', pem.keyPem],
+    ] as const) {
       const doc = parseYaml(manifest(`secret-ca-2-${suffix}.yaml`));
       doc.name = `${prefix}-${suffix}`;
       doc.data = Buffer.from(data).toString('base64');
@@ -118,7 +157,11 @@ class Cp {
 
   async addDataplanes(...names: string[]) {
     for (const name of names) {
-      const res = await this.call('PUT', `/meshes/default/dataplanes/${name}`, dataplane(name, name.replace(/-\d+$/, '')));
+      const res = await this.call(
+        'PUT',
+        `/meshes/default/dataplanes/${name}`,
+        dataplane(name, name.replace(/-\d+$/, '')),
+      );
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const token = await this.call('POST', '/tokens/dataplane', { name, mesh: 'default' });
       assert.equal(token.status, 200);
@@ -127,7 +170,13 @@ class Cp {
   }
 
   /** A call made by the dataplane itself, with its own token. */
-  asDataplane(name: string, method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) {
+  asDataplane(
+    name: string,
+    method: 'GET' | 'POST',
+    url: string,
+    payload?: object,
+    headers: Record<string, string> = {},
+  ) {
     return this.call(method, url, payload, { ...headers, authorization: `Bearer ${this.tokens.get(name)}` });
   }
 
@@ -180,15 +229,29 @@ class Cp {
 
 /** The names a rotation 409 lists (after the last ": "), without the "and N more" tail. */
 function namesIn(message: string): string[] {
-  return message.slice(message.lastIndexOf(': ') + 2).replace(/ and \d+ more$/, '').split(', ');
+  return message
+    .slice(message.lastIndexOf(': ') + 2)
+    .replace(/ and \d+ more$/, '')
+    .split(', ');
 }
 
 /** A 409 in Kuma's error format with exactly one violation at `field`; returns its message. */
 function conflictAt(answer: Answer, field: string): string {
   assert.equal(answer.status, 409, JSON.stringify(answer.body));
-  assert.deepEqual(Object.keys(answer.body), ['type', 'status', 'title', 'detail', 'invalid_parameters', 'details', 'causes']);
+  assert.deepEqual(Object.keys(answer.body), [
+    'type',
+    'status',
+    'title',
+    'detail',
+    'invalid_parameters',
+    'details',
+    'causes',
+  ]);
   const { type, status, title, detail, details, invalid_parameters: params, causes } = answer.body;
-  assert.deepEqual([type, status, title, detail, details], ['/std-errors', 409, 'Failed to update a resource', 'Resource is not valid', 'Resource is not valid']);
+  assert.deepEqual(
+    [type, status, title, detail, details],
+    ['/std-errors', 409, 'Failed to update a resource', 'Resource is not valid', 'Resource is not valid'],
+  );
   assert.equal(params.length, 1, JSON.stringify(params));
   assert.equal(params[0].field, field);
   assert.deepEqual(causes, [{ field, message: params[0].reason }]);
@@ -204,7 +267,11 @@ async function assertStatusAgreesWithPut(cp: Cp, nextYaml: string) {
   const dry = await cp.putMesh(nextYaml, '?dryRun=true');
   const step = status.nextStep;
   if (step.ready) {
-    assert.equal(dry.status, 200, `status says ready for "${step.action} ${step.backend}" but the PUT says ${JSON.stringify(dry.body)}`);
+    assert.equal(
+      dry.status,
+      200,
+      `status says ready for "${step.action} ${step.backend}" but the PUT says ${JSON.stringify(dry.body)}`,
+    );
     return status;
   }
   const field = step.action === 'enable' ? 'mtls.enabledBackend' : 'mtls.backends';
@@ -224,7 +291,10 @@ async function cpAtStep0(...names: string[]): Promise<Cp> {
 
 async function cpAtStep0With(rsaKeys: RsaKeySource | undefined, ...names: string[]): Promise<Cp> {
   const cp = await Cp.start(rsaKeys);
-  assert.deepEqual((await cp.putCaSecrets('ca-2', ca2)).map((a) => a.status), [201, 201]);
+  assert.deepEqual(
+    (await cp.putCaSecrets('ca-2', ca2)).map((a) => a.status),
+    [201, 201],
+  );
   assert.equal((await cp.putMesh(STEP[0])).status, 200);
   await cp.addDataplanes(...names);
   for (const name of names) await cp.issue(name);
@@ -244,19 +314,28 @@ describe('walking the guide: each step refused too soon, passing once ready, the
     assert.equal(status.enabledBackend, 'ca-1');
     assert.equal(status.activeDataplanes, 3);
     assert.deepEqual(status.nextStep, { action: 'none', ready: true, description: 'no CA rotation in progress' });
-    assert.deepEqual([backendStatus(status, 'ca-1').dataplanesIssued, backendStatus(status, 'ca-1').dataplanesTrusting], [3, 3]);
+    assert.deepEqual(
+      [backendStatus(status, 'ca-1').dataplanesIssued, backendStatus(status, 'ca-1').dataplanesTrusting],
+      [3, 3],
+    );
   });
 
   it('step 2 sent before step 1 is refused without Retry-After: the backend must be added first', async () => {
     const answer = await cp.dryRunThenPut(STEP[2]);
-    assert.match(conflictAt(answer, 'mtls.enabledBackend'), /backend "ca-2" must be added to the mesh in an earlier update/);
+    assert.match(
+      conflictAt(answer, 'mtls.enabledBackend'),
+      /backend "ca-2" must be added to the mesh in an earlier update/,
+    );
     assert.equal(answer.retryAfter, undefined);
   });
 
   it('step 1 passes; step 2 right after it is refused (409, Retry-After) naming every dataplane, dry run identical', async () => {
     assert.deepEqual(await cp.dryRunThenPut(STEP[1]), { status: 200, body: {}, retryAfter: undefined });
     const status = await assertStatusAgreesWithPut(cp, STEP[2]);
-    assert.deepEqual([status.nextStep.action, status.nextStep.backend, status.nextStep.ready], ['enable', 'ca-2', false]);
+    assert.deepEqual(
+      [status.nextStep.action, status.nextStep.backend, status.nextStep.ready],
+      ['enable', 'ca-2', false],
+    );
     assert.equal(backendStatus(status, 'ca-2').dataplanesTrusting, 0);
 
     const answer = await cp.dryRunThenPut(STEP[2]);
@@ -316,13 +395,19 @@ describe('walking the guide: each step refused too soon, passing once ready, the
     await cp.issue('api-1');
     status = await assertStatusAgreesWithPut(cp, STEP[3]);
     assert.equal(status.nextStep.ready, true);
-    assert.deepEqual([backendStatus(status, 'ca-1').dataplanesIssued, backendStatus(status, 'ca-2').dataplanesIssued], [0, 3]);
+    assert.deepEqual(
+      [backendStatus(status, 'ca-1').dataplanesIssued, backendStatus(status, 'ca-2').dataplanesIssued],
+      [0, 3],
+    );
     assert.deepEqual(await cp.dryRunThenPut(STEP[3]), { status: 200, body: {}, retryAfter: undefined });
   });
 
   it('after step 3 the bundle holds only ca-2 and nothing is in progress', async () => {
     const status = await cp.status();
-    assert.deepEqual(status.backends.map((b: any) => b.name), ['ca-2']);
+    assert.deepEqual(
+      status.backends.map((b: any) => b.name),
+      ['ca-2'],
+    );
     assert.deepEqual(status.nextStep, { action: 'none', ready: true, description: 'no CA rotation in progress' });
     const bundle = (await cp.call('GET', '/meshes/default/dataplanes/web-1/trust-bundle')).body;
     assert.deepEqual(bundle.supportedBackends, ['ca-2']);
@@ -336,7 +421,10 @@ describe('refusals that waiting does not fix carry no Retry-After', () => {
   before(async () => {
     cp = await cpAtStep0('web-1');
     assert.equal((await cp.putMesh(STEP[1])).status, 200);
-    assert.deepEqual((await cp.putCaSecrets('ca-3', ca3)).map((a) => a.status), [201, 201]);
+    assert.deepEqual(
+      (await cp.putCaSecrets('ca-3', ca3)).map((a) => a.status),
+      [201, 201],
+    );
   });
   after(() => cp.close());
 
@@ -344,20 +432,32 @@ describe('refusals that waiting does not fix carry no Retry-After', () => {
     const answer = await cp.dryRunThenPut(STEP[3]);
     assert.equal(answer.status, 409);
     const removal = answer.body.invalid_parameters.find((p: { field: string }) => p.field === 'mtls.backends');
-    assert.match(removal.reason, /cannot remove backend "ca-1" in the same update that enables "ca-2".*Enable "ca-2" in its own update first/);
+    assert.match(
+      removal.reason,
+      /cannot remove backend "ca-1" in the same update that enables "ca-2".*Enable "ca-2" in its own update first/,
+    );
     assert.equal(answer.retryAfter, undefined, 'waiting never helps: ca-2 is not enabled');
   });
 
   it('replacing ca-2 in place (new secrets under the same name) is 409 at mtls.backends[1]', async () => {
     const replaced = STEP[1].replace(/ca-2-cert/, 'ca-3-cert').replace(/ca-2-key/, 'ca-3-key');
     const answer = await cp.dryRunThenPut(replaced);
-    assert.match(conflictAt(answer, 'mtls.backends[1]'), /backend "ca-2" cannot change its type or conf while mTLS is enabled/);
+    assert.match(
+      conflictAt(answer, 'mtls.backends[1]'),
+      /backend "ca-2" cannot change its type or conf while mTLS is enabled/,
+    );
     assert.equal(answer.retryAfter, undefined);
   });
 
   it("changing the builtin ca-1's caCert is 409 at mtls.backends[0], and still with mTLS off", async () => {
-    const withCaCert = STEP[1].replace('    type: builtin\n', '    type: builtin\n    conf:\n      caCert:\n        RSAbits: 4096\n');
-    assert.match(conflictAt(await cp.dryRunThenPut(withCaCert), 'mtls.backends[0]'), /the CA of builtin backend "ca-1" already exists/);
+    const withCaCert = STEP[1].replace(
+      '    type: builtin\n',
+      '    type: builtin\n    conf:\n      caCert:\n        RSAbits: 4096\n',
+    );
+    assert.match(
+      conflictAt(await cp.dryRunThenPut(withCaCert), 'mtls.backends[0]'),
+      /the CA of builtin backend "ca-1" already exists/,
+    );
     // Turning mTLS off is allowed; changing the builtin CA's parameters then is still refused.
     const off = STEP[1].replace('enabledBackend: ca-1', 'enabledBackend: ""');
     assert.equal((await cp.putMesh(off)).status, 200);
@@ -376,11 +476,21 @@ describe('expired certificates do not block; a returning dataplane gets a fresh 
     // gone-1 was issued a ca-1 certificate that has expired since, and never acknowledged anything.
     const now = Date.now();
     await cp.t.services.facts.recordIssue('default', 'gone-1', {
-      backend: 'ca-1', identity: 'old', notBefore: now - 7_200_000, notAfter: now - 1_000, renewAfter: now - 3_600_000, issuedAt: now - 7_200_000,
+      backend: 'ca-1',
+      identity: 'old',
+      notBefore: now - 7_200_000,
+      notAfter: now - 1_000,
+      renewAfter: now - 3_600_000,
+      issuedAt: now - 7_200_000,
     });
     // An issue recorded for a dataplane with no resource at all (e.g. a CP from before) behaves the same.
     await cp.t.services.facts.recordIssue('default', 'ghost', {
-      backend: 'ca-1', identity: 'old', notBefore: now - 7_200_000, notAfter: now - 1, renewAfter: now - 3_600_000, issuedAt: now - 7_200_000,
+      backend: 'ca-1',
+      identity: 'old',
+      notBefore: now - 7_200_000,
+      notAfter: now - 1,
+      renewAfter: now - 3_600_000,
+      issuedAt: now - 7_200_000,
     });
   });
   after(() => cp.close());
@@ -403,7 +513,12 @@ describe('expired certificates do not block; a returning dataplane gets a fresh 
   it('a live certificate does block: the same gate with an unexpired fact', async () => {
     const now = Date.now();
     await cp.t.services.facts.recordIssue('default', 'ghost', {
-      backend: 'ca-1', identity: 'old', notBefore: now - 1000, notAfter: now + 60_000, renewAfter: now + 30_000, issuedAt: now - 1000,
+      backend: 'ca-1',
+      identity: 'old',
+      notBefore: now - 1000,
+      notAfter: now + 60_000,
+      renewAfter: now + 30_000,
+      issuedAt: now - 1000,
     });
     assert.deepEqual(namesIn(conflictAt(await cp.putMesh(STEP[3], '?dryRun=true'), 'mtls.backends')), ['ghost']);
     await cp.t.services.facts.deleteDataplane('default', 'ghost');
@@ -450,14 +565,20 @@ describe('?force=true', () => {
     assert.equal(warnings.length, 1, JSON.stringify(warnings));
     assert.equal(warnings[0].mesh, 'default');
     assert.match(warnings[0].msg, /force=true/);
-    assert.match(JSON.stringify(warnings[0].skippedRules), /enable: cannot enable backend \\"ca-2\\" yet: 2 active dataplanes/);
+    assert.match(
+      JSON.stringify(warnings[0].skippedRules),
+      /enable: cannot enable backend \\"ca-2\\" yet: 2 active dataplanes/,
+    );
   });
 
   it('needs an admin: a dataplane token cannot force', async () => {
     const res = await cp.t.app.inject({
       method: 'PUT',
       url: '/meshes/default?force=true',
-      headers: { authorization: `Bearer ${(await cp.call('POST', '/tokens/dataplane', { name: 'web-1', mesh: 'default' })).body}`, ...YAML_TYPE },
+      headers: {
+        authorization: `Bearer ${(await cp.call('POST', '/tokens/dataplane', { name: 'web-1', mesh: 'default' })).body}`,
+        ...YAML_TYPE,
+      },
       payload: STEP[3],
     });
     assert.equal(res.statusCode, 403);
@@ -498,14 +619,23 @@ describe('secrets used by a backend', () => {
     const rotationBefore = await cp.status();
     const [dryCert] = await cp.putCaSecrets('ca-2', ca3, '?dryRun=true');
     const replaced = await cp.call('PUT', '/meshes/default/secrets/ca-2-cert', {
-      type: 'Secret', mesh: 'default', name: 'ca-2-cert', data: Buffer.from(ca3.certPem).toString('base64'),
+      type: 'Secret',
+      mesh: 'default',
+      name: 'ca-2-cert',
+      data: Buffer.from(ca3.certPem).toString('base64'),
     });
     assert.deepEqual(dryCert, replaced);
     assert.equal(replaced.status, 409);
     assert.equal(replaced.body.invalid_parameters[0].field, 'data');
-    assert.match(replaced.body.invalid_parameters[0].reason, /The secret "ca-2-cert" is used in Mesh "default" by mTLS backend "ca-2"/);
+    assert.match(
+      replaced.body.invalid_parameters[0].reason,
+      /The secret "ca-2-cert" is used in Mesh "default" by mTLS backend "ca-2"/,
+    );
     assert.deepEqual((await cp.status()).backends, rotationBefore.backends, 'ca-2 is still the same root');
-    assert.deepEqual((await cp.putCaSecrets('ca-2', ca2)).map((a) => a.status), [200, 200]);
+    assert.deepEqual(
+      (await cp.putCaSecrets('ca-2', ca2)).map((a) => a.status),
+      [200, 200],
+    );
   });
 
   it('once no backend uses it, it can be deleted', async () => {
@@ -525,7 +655,11 @@ describe('deleting a Dataplane forgets its facts', () => {
 
   it('a dry-run delete keeps it blocking; the real delete unblocks step 2', async () => {
     assert.deepEqual(namesIn(conflictAt(await cp.putMesh(STEP[2], '?dryRun=true'), 'mtls.enabledBackend')), ['web-2']);
-    assert.deepEqual(await cp.call('DELETE', '/meshes/default/dataplanes/web-2?dryRun=true'), { status: 200, body: {}, retryAfter: undefined });
+    assert.deepEqual(await cp.call('DELETE', '/meshes/default/dataplanes/web-2?dryRun=true'), {
+      status: 200,
+      body: {},
+      retryAfter: undefined,
+    });
     assert.equal((await cp.status()).nextStep.waitingFor.count, 1);
     assert.equal((await cp.call('DELETE', '/meshes/default/dataplanes/web-2')).status, 200);
     assert.equal(await cp.t.services.facts.get('default', 'web-2'), undefined);
@@ -568,7 +702,10 @@ describe('two PUTs at once cannot both pass a rule that only one may', () => {
         STEP[0] + `  - name: ca-2\n    type: builtin\n    conf:\n      caCert:\n        expiration: ${years}y\n`;
       const answers = await Promise.all([cp.putMesh(addBuiltin(5)), cp.putMesh(addBuiltin(7))]);
       assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409], JSON.stringify(answers));
-      assert.match(conflictAt(answers.find((a) => a.status === 409)!, 'mtls.backends[1]'), /the CA of builtin backend "ca-2" already exists/);
+      assert.match(
+        conflictAt(answers.find((a) => a.status === 409)!, 'mtls.backends[1]'),
+        /the CA of builtin backend "ca-2" already exists/,
+      );
       const stored = (await cp.call('GET', '/meshes/default')).body;
       const years = parseInt(stored.mtls.backends[1].conf.caCert.expiration, 10);
       assert.equal(years, answers[0].status === 200 ? 5 : 7);
@@ -602,8 +739,14 @@ describe('two PUTs at once cannot both pass a rule that only one may', () => {
       const [two, three] = await Promise.all([cp.putMesh(STEP[2]), cp.putMesh(STEP[3])]);
       assert.equal(two.status, 200);
       assert.equal(three.status, 409);
-      assert.ok(three.body.invalid_parameters.some((p: any) => p.field === 'mtls.backends'), JSON.stringify(three.body));
-      assert.deepEqual((await cp.call('GET', '/meshes/default')).body.mtls.backends.map((b: any) => b.name), ['ca-1', 'ca-2']);
+      assert.ok(
+        three.body.invalid_parameters.some((p: any) => p.field === 'mtls.backends'),
+        JSON.stringify(three.body),
+      );
+      assert.deepEqual(
+        (await cp.call('GET', '/meshes/default')).body.mtls.backends.map((b: any) => b.name),
+        ['ca-1', 'ca-2'],
+      );
     } finally {
       await cp.close();
     }
@@ -620,17 +763,25 @@ describe('acknowledgements: the latest word of a dataplane counts', () => {
       const v1 = (await cp.call('GET', bundleUrl)).body.bundleVersion;
       assert.notEqual(v0, v1);
       // web-1 acknowledges the bundle with ca-2 and waits for the next change...
-      const waiting = cp.asDataplane('web-1', 'GET', `${bundleUrl}?wait=20s`, undefined, { 'if-none-match': `"${v1}"` });
+      const waiting = cp.asDataplane('web-1', 'GET', `${bundleUrl}?wait=20s`, undefined, {
+        'if-none-match': `"${v1}"`,
+      });
       await new Promise((r) => setTimeout(r, 100));
       assert.equal((await cp.status()).nextStep.ready, true);
       // ... then (say, restarted from an old bundle file) it says it holds the ca-1-only bundle. That poll ends the
       // older one, which must not write its own, older statement back over this one.
-      const restarted = await cp.asDataplane('web-1', 'GET', `${bundleUrl}?wait=20s`, undefined, { 'if-none-match': `"${v0}"` });
+      const restarted = await cp.asDataplane('web-1', 'GET', `${bundleUrl}?wait=20s`, undefined, {
+        'if-none-match': `"${v0}"`,
+      });
       assert.equal(restarted.status, 200, 'the held bundle is not current: the current one is sent at once');
       assert.equal((await waiting).status, 304);
       const status = await assertStatusAgreesWithPut(cp, STEP[2]);
       assert.deepEqual([status.nextStep.ready, status.nextStep.waitingFor.names], [false, ['web-1']]);
-      assert.deepEqual((await cp.call('GET', '/meshes/default/dataplanes/web-1/_overview')).body.dataplaneInsight.mTLS.supportedBackends, ['ca-1']);
+      assert.deepEqual(
+        (await cp.call('GET', '/meshes/default/dataplanes/web-1/_overview')).body.dataplaneInsight.mTLS
+          .supportedBackends,
+        ['ca-1'],
+      );
     } finally {
       await cp.close();
     }

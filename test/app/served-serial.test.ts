@@ -12,7 +12,12 @@ import { ADMIN_TOKEN, createTestApp, type TestApp } from '../helpers/app.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 const manifest = (file: string) => readFileSync(new URL(file, EXAMPLES), 'utf8');
-const [STEP0, STEP1, STEP2, STEP3] = ['0-mesh-ca-1.yaml', '1-add-ca-2.yaml', '2-enable-ca-2.yaml', '3-remove-ca-1.yaml'].map(manifest);
+const [STEP0, STEP1, STEP2, STEP3] = [
+  '0-mesh-ca-1.yaml',
+  '1-add-ca-2.yaml',
+  '2-enable-ca-2.yaml',
+  '3-remove-ca-1.yaml',
+].map(manifest);
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const YAML_TYPE = { 'content-type': 'application/yaml' };
 
@@ -20,18 +25,43 @@ let workDir: string;
 let t: TestApp;
 const tokens = new Map<string, string>();
 
-async function call(method: 'GET' | 'PUT' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) {
-  const res = await t.app.inject({ method, url, headers: { ...admin, ...headers }, ...(payload === undefined ? {} : { payload: payload as string }) });
-  return { status: res.statusCode, body: res.body && String(res.headers['content-type']).startsWith('application/json') ? JSON.parse(res.body) : res.body };
+async function call(
+  method: 'GET' | 'PUT' | 'POST',
+  url: string,
+  payload?: unknown,
+  headers: Record<string, string> = {},
+) {
+  const res = await t.app.inject({
+    method,
+    url,
+    headers: { ...admin, ...headers },
+    ...(payload === undefined ? {} : { payload: payload as string }),
+  });
+  return {
+    status: res.statusCode,
+    body:
+      res.body && String(res.headers['content-type']).startsWith('application/json') ? JSON.parse(res.body) : res.body,
+  };
 }
-const asDataplane = (name: string, method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) =>
-  call(method, url, payload, { ...headers, authorization: `Bearer ${tokens.get(name)}` });
+const asDataplane = (
+  name: string,
+  method: 'GET' | 'POST',
+  url: string,
+  payload?: object,
+  headers: Record<string, string> = {},
+) => call(method, url, payload, { ...headers, authorization: `Bearer ${tokens.get(name)}` });
 const bundleUrl = (name: string) => `/meshes/default/dataplanes/${name}/trust-bundle`;
 
 /** The agent's word after a successful reload: the bundle it holds (If-None-Match) and the serial it serves. */
 async function report(name: string, serial?: string) {
   const current = (await call('GET', bundleUrl(name))).body.bundleVersion;
-  const res = await asDataplane(name, 'GET', `${bundleUrl(name)}${serial ? `?servedSerial=${serial}` : ''}`, undefined, { 'if-none-match': `"${current}"` });
+  const res = await asDataplane(
+    name,
+    'GET',
+    `${bundleUrl(name)}${serial ? `?servedSerial=${serial}` : ''}`,
+    undefined,
+    { 'if-none-match': `"${current}"` },
+  );
   assert.ok(res.status === 304 || res.status === 200, `report of ${name}: ${res.status}`);
 }
 
@@ -45,17 +75,51 @@ before(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'meshcp-served-'));
   const key = join(workDir, 'ca-2.key');
   const cert = join(workDir, 'ca-2.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=ca-2',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=ca-2',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   t = await createTestApp({ MESHCP_SIGNING_WORKERS: '0' });
-  for (const [suffix, file] of [['cert', cert], ['key', key]]) {
+  for (const [suffix, file] of [
+    ['cert', cert],
+    ['key', key],
+  ]) {
     const doc = parseYaml(manifest(`secret-ca-2-${suffix}.yaml`));
     doc.data = readFileSync(file).toString('base64');
     assert.equal((await call('PUT', `/meshes/default/secrets/${doc.name}`, stringifyYaml(doc), YAML_TYPE)).status, 201);
   }
   assert.equal((await call('PUT', '/meshes/default', STEP0, YAML_TYPE)).status, 200);
   for (const name of ['web-1', 'api-1']) {
-    const dp = { type: 'Dataplane', mesh: 'default', name, networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name.slice(0, 3) } }] } };
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name,
+      networking: {
+        address: '127.0.0.1',
+        inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name.slice(0, 3) } }],
+      },
+    };
     assert.equal((await call('PUT', `/meshes/default/dataplanes/${name}`, dp)).status, 201);
     tokens.set(name, (await call('POST', '/tokens/dataplane', { name, mesh: 'default' })).body);
   }
@@ -88,7 +152,10 @@ describe('step 3 waits for what proxies serve, not for what was issued', () => {
       'cannot remove backend "ca-1" yet: 1 active dataplane was issued a certificate by another backend but its proxy still serves the one from "ca-1" (not reloaded yet): web-1 (issued by "ca-2")',
     );
     const status = (await call('GET', '/meshes/default/ca-rotation')).body;
-    assert.match(status.nextStep.description, /1 of them only to reload its proxy|1 of them only to reload their proxy/);
+    assert.match(
+      status.nextStep.description,
+      /1 of them only to reload its proxy|1 of them only to reload their proxy/,
+    );
     assert.deepEqual([status.nextStep.ready, status.nextStep.waitingFor], [false, { count: 1, names: ['web-1'] }]);
     assert.equal(status.backends.find((b: any) => b.name === 'ca-1').dataplanesIssued, 1);
 

@@ -5,12 +5,19 @@ import { DataplaneTokenService } from '../../src/dataplanes/token-service.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { expectError } from '../helpers/api-assert.js';
 
-const mtlsMesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+const mtlsMesh = {
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+};
 const dataplane = (service: string) => ({
   type: 'Dataplane',
   mesh: 'default',
   name: 'web-1',
-  networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] },
+  networking: {
+    address: '127.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }],
+  },
 });
 
 async function put(t: TestApp, body: object, headers: Record<string, string> = {}) {
@@ -18,7 +25,11 @@ async function put(t: TestApp, body: object, headers: Record<string, string> = {
 }
 
 async function token(t: TestApp, tags?: Record<string, string[]>): Promise<string> {
-  const res = await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default', ...(tags ? { tags } : {}) } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/tokens/dataplane',
+    payload: { name: 'web-1', mesh: 'default', ...(tags ? { tags } : {}) },
+  });
   assert.equal(res.statusCode, 200, res.body);
   return res.body;
 }
@@ -54,14 +65,22 @@ describe('token tags are checked against the registered Dataplane on every reque
       });
     }
     const stored = await t.app.inject({ method: 'GET', url: '/meshes/default/dataplanes/web-1' });
-    assert.equal(stored.json().networking.inbound[0].tags['kuma.io/service'], 'backend', 'the refused PUT wrote nothing');
+    assert.equal(
+      stored.json().networking.inbound[0].tags['kuma.io/service'],
+      'backend',
+      'the refused PUT wrote nothing',
+    );
   });
 
   test('a token tag the Dataplane lacks is named', async () => {
     assert.equal((await put(t, dataplane('web'))).statusCode, 200);
     const auth = { authorization: `Bearer ${await token(t, { 'kuma.io/service': ['web'], version: ['v1'] })}` };
     const res = await t.app.inject(ownRequests(auth, {})[0]);
-    expectError(res, { status: 403, title: 'Access Denied', detail: 'dataplane has no tag "version" required by the token (the Dataplane as registered)' });
+    expectError(res, {
+      status: 403,
+      title: 'Access Denied',
+      detail: 'dataplane has no tag "version" required by the token (the Dataplane as registered)',
+    });
   });
 
   test('once the Dataplane is web, the same token gets the web identity and nothing else', async () => {
@@ -98,11 +117,21 @@ describe('MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG=true refuses untagged dataplane to
 
   test('an untagged token is not issued', async () => {
     for (const tags of [undefined, {}, { version: ['v1'] }]) {
-      const res = await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default', tags } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/tokens/dataplane',
+        payload: { name: 'web-1', mesh: 'default', tags },
+      });
       expectError(res, {
         status: 400,
         title: 'Invalid request',
-        params: [{ field: 'tags', reason: 'must bind the token to at least one "kuma.io/service" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)' }],
+        params: [
+          {
+            field: 'tags',
+            reason:
+              'must bind the token to at least one "kuma.io/service" value (MESHCP_DP_TOKEN_REQUIRE_SERVICE_TAG is true)',
+          },
+        ],
       });
     }
   });

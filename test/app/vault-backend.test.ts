@@ -53,13 +53,23 @@ class Cp {
   }
 
   async call(method: string, url: string, payload?: object, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await this.t.app.inject({ method: method as 'GET', url, headers: { ...admin, ...headers }, ...(payload ? { payload } : {}) });
+    const res = await this.t.app.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...admin, ...headers },
+      ...(payload ? { payload } : {}),
+    });
     const json = String(res.headers['content-type'] ?? '').startsWith('application/json');
     return { status: res.statusCode, body: json ? JSON.parse(res.body) : res.body, headers: res.headers };
   }
 
   putSecret(name: string, data: string) {
-    return this.call('PUT', `/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data: b64(data) });
+    return this.call('PUT', `/meshes/default/secrets/${name}`, {
+      type: 'Secret',
+      mesh: 'default',
+      name,
+      data: b64(data),
+    });
   }
 
   putMesh(mtls: object, query = '') {
@@ -71,7 +81,10 @@ class Cp {
       type: 'Dataplane',
       mesh: 'default',
       name,
-      networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] },
+      networking: {
+        address: '127.0.0.1',
+        inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }],
+      },
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const token = await this.call('POST', '/tokens/dataplane', { name, mesh: 'default' });
@@ -126,7 +139,10 @@ describe('vault CA backend', () => {
   });
 
   it('refuses an incomplete conf with every missing field named', async () => {
-    const res = await cp.putMesh({ enabledBackend: 'v', backends: [{ name: 'v', type: 'vault', conf: { fromCp: { tls: { skipVerify: 'yes' } } } }] });
+    const res = await cp.putMesh({
+      enabledBackend: 'v',
+      backends: [{ name: 'v', type: 'vault', conf: { fromCp: { tls: { skipVerify: 'yes' } } } }],
+    });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.deepEqual(paramsOf(res), [
       ['mtls.backends[0].conf.fromCp.address', 'has to be defined'],
@@ -135,7 +151,10 @@ describe('vault CA backend', () => {
       ['mtls.backends[0].conf.fromCp.tls.skipVerify', 'has to be a boolean'],
       ['mtls.backends[0].conf.fromCp.auth', 'has to be defined'],
     ]);
-    const typo = await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault, { rolee: 'x', commonName: '{{ .Mesh }}' })] });
+    const typo = await cp.putMesh({
+      enabledBackend: 'vault-1',
+      backends: [vaultBackend(vault, { rolee: 'x', commonName: '{{ .Mesh }}' })],
+    });
     assert.deepEqual(paramsOf(typo), [
       ['mtls.backends[0].conf.fromCp.rolee', 'unknown field "rolee"'],
       ['mtls.backends[0].conf.fromCp.commonName', 'the only template action supported is {{ tag "<tag name>" }}'],
@@ -143,27 +162,47 @@ describe('vault CA backend', () => {
   });
 
   it('names an unreadable secret, an unreachable Vault, a refused token, a wrong mount and an untrusted TLS certificate', async () => {
-    const put = (overrides: Record<string, unknown>) => cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault, overrides)] });
+    const put = (overrides: Record<string, unknown>) =>
+      cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault, overrides)] });
     assert.deepEqual(paramsOf(await put({ auth: { token: { secret: 'nope' } } })), [
-      ['mtls.backends[0].conf.fromCp.auth.token', 'could not load data: resource not found: type="Secret" name="nope" mesh="default"'],
+      [
+        'mtls.backends[0].conf.fromCp.auth.token',
+        'could not load data: resource not found: type="Secret" name="nope" mesh="default"',
+      ],
     ]);
     const closedPort = await put({ address: 'https://127.0.0.1:1' });
     assert.equal(closedPort.status, 400);
-    assert.deepEqual(paramsOf(closedPort).map((p: string[]) => p[0]), ['mtls.backends[0].conf.fromCp.address']);
-    assert.match(paramsOf(closedPort)[0][1], /^Vault at https:\/\/127\.0\.0\.1:1 cannot be reached .*connection refused$/);
+    assert.deepEqual(
+      paramsOf(closedPort).map((p: string[]) => p[0]),
+      ['mtls.backends[0].conf.fromCp.address'],
+    );
+    assert.match(
+      paramsOf(closedPort)[0][1],
+      /^Vault at https:\/\/127\.0\.0\.1:1 cannot be reached .*connection refused$/,
+    );
     assert.deepEqual(paramsOf(await put({ auth: { token: { inlineString: 'hvs.wrong' } } })), [
       ['mtls.backends[0].conf.fromCp.auth', 'Vault answered 403 to GET /v1/auth/token/lookup-self: permission denied'],
     ]);
     assert.deepEqual(paramsOf(await put({ pki: 'pki-missing' })), [
-      ['mtls.backends[0].conf.fromCp.pki', 'Vault answered 404 to GET /v1/pki-missing/ca/pem: no handler for route "pki-missing/ca/pem". route entry not found.'],
+      [
+        'mtls.backends[0].conf.fromCp.pki',
+        'Vault answered 404 to GET /v1/pki-missing/ca/pem: no handler for route "pki-missing/ca/pem". route entry not found.',
+      ],
     ]);
     assert.deepEqual(paramsOf(await put({ namespace: 'team-b' })), [
-      ['mtls.backends[0].conf.fromCp.auth', 'Vault answered 404 to GET /v1/auth/token/lookup-self: no handler for route "auth/token/lookup-self". route entry not found.'],
+      [
+        'mtls.backends[0].conf.fromCp.auth',
+        'Vault answered 404 to GET /v1/auth/token/lookup-self: no handler for route "auth/token/lookup-self". route entry not found.',
+      ],
     ]);
     const untrusted = await put({ tls: {} });
     assert.equal(untrusted.body.invalid_parameters[0].field, 'mtls.backends[0].conf.fromCp.address');
     assert.match(untrusted.body.invalid_parameters[0].reason, /TLS: self[- ]signed certificate/);
-    assert.equal((await cp.call('GET', '/meshes/default/secrets/default.ca-vault-chain-vault-1')).status, 404, 'nothing cached');
+    assert.equal(
+      (await cp.call('GET', '/meshes/default/secrets/default.ca-vault-chain-vault-1')).status,
+      404,
+      'nothing cached',
+    );
     assert.equal((await cp.call('GET', '/meshes/default')).body.mtls, undefined, 'nothing stored');
   });
 
@@ -175,7 +214,11 @@ describe('vault CA backend', () => {
     const res = await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault)] });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const made = vault.requests.slice(calls).map((r) => `${r.method} ${r.path} ${r.namespace}`);
-    assert.deepEqual(made, ['GET /v1/auth/token/lookup-self team-a', 'GET /v1/pki/ca/pem team-a', 'GET /v1/pki/ca_chain team-a']);
+    assert.deepEqual(made, [
+      'GET /v1/auth/token/lookup-self team-a',
+      'GET /v1/pki/ca/pem team-a',
+      'GET /v1/pki/ca_chain team-a',
+    ]);
     assert.equal(vault.requests.at(-3)!.token, TOKEN, 'the token (trimmed of its newline) is sent as X-Vault-Token');
     const status = await cp.rotation();
     assert.equal(status.backends[0].rootFingerprint, vault.caSha256);
@@ -188,7 +231,10 @@ describe('vault CA backend', () => {
     for (const name of ['vault-token', 'vault-ca', 'default.ca-vault-chain-vault-1']) {
       const del = await cp.call('DELETE', `/meshes/default/secrets/${name}`);
       assert.equal(del.status, 400, name);
-      assert.match(del.body.invalid_parameters[0].reason, /currently in use in Mesh "default" in mTLS backend "vault-1"/);
+      assert.match(
+        del.body.invalid_parameters[0].reason,
+        /currently in use in Mesh "default" in mTLS backend "vault-1"/,
+      );
     }
   });
 
@@ -207,9 +253,19 @@ describe('vault CA backend', () => {
     const cert = new X509Certificate(res.body.certificate);
     const root = new X509Certificate(vault.caPem);
     assert.ok(cert.verify(root.publicKey));
-    assert.ok(cert.publicKey.export({ type: 'spki', format: 'der' }).equals(createPublicKey(privateKey).export({ type: 'spki', format: 'der' })));
+    assert.ok(
+      cert.publicKey
+        .export({ type: 'spki', format: 'der' })
+        .equals(createPublicKey(privateKey).export({ type: 'spki', format: 'der' })),
+    );
     assert.equal(res.body.privateKey, undefined);
-    assert.equal(request.body.uri_sans, cert.subjectAltName!.split(', ').map((n) => n.slice(4)).join(','));
+    assert.equal(
+      request.body.uri_sans,
+      cert
+        .subjectAltName!.split(', ')
+        .map((n) => n.slice(4))
+        .join(','),
+    );
     assert.ok(res.body.caBundle.includes(vault.caPem.trim()));
     assert.equal(res.body.issuedBackend, 'vault-1');
     // The answer says what the certificate says.
@@ -217,7 +273,10 @@ describe('vault CA backend', () => {
     const dir = cp.t.dataDir;
     writeFileSync(join(dir, 'root.pem'), vault.caPem);
     writeFileSync(join(dir, 'leaf.pem'), res.body.certificate);
-    assert.match(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')]).toString(), /OK/);
+    assert.match(
+      execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')]).toString(),
+      /OK/,
+    );
     assert.equal((await cp.rotation()).backends[0].vault.reachable, true);
   });
 
@@ -227,7 +286,9 @@ describe('vault CA backend', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(vault.requests[calls]!.path, '/v1/pki/issue/dataplanes');
     assert.ok(new X509Certificate(res.body.certificate).checkPrivateKey(createPrivateKey(res.body.privateKey)));
-    const bad = await cp.certificate('web-1', { csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' });
+    const bad = await cp.certificate('web-1', {
+      csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n',
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.invalid_parameters[0].field, 'csr');
     assert.equal(vault.requests.length, calls + 1, 'Vault was not asked to sign a bad CSR');
@@ -244,7 +305,10 @@ describe('vault CA backend', () => {
     vault.setRole('dataplanes', { ...ROLE, allowedUriSans: ['spiffe://other/*'] });
     const uri = await cp.certificate('web-1');
     assert.equal(uri.status, 502, JSON.stringify(uri.body));
-    assert.equal(uri.body.detail, 'backend "vault-1": Vault answered 400 to POST /v1/pki/issue/dataplanes: URI Subject Alternative Name spiffe://default/web not allowed by this role');
+    assert.equal(
+      uri.body.detail,
+      'backend "vault-1": Vault answered 400 to POST /v1/pki/issue/dataplanes: URI Subject Alternative Name spiffe://default/web not allowed by this role',
+    );
     vault.setRole('dataplanes', { ...ROLE, allowedDomains: ['*.example'] });
     const cn = await cp.certificate('web-1');
     assert.equal(cn.status, 502);
@@ -270,10 +334,16 @@ describe('vault CA backend', () => {
       const res = await cp.certificate('web-1');
       assert.equal(res.status, 503, JSON.stringify(res.body));
       assert.equal(res.headers['retry-after'], '10');
-      assert.match(res.body.detail, /^the CA of backend "vault-1" is unavailable: Vault at https:\/\/127\.0\.0\.1:\d+ cannot be reached .*connection refused$/);
+      assert.match(
+        res.body.detail,
+        /^the CA of backend "vault-1" is unavailable: Vault at https:\/\/127\.0\.0\.1:\d+ cannot be reached .*connection refused$/,
+      );
       const status = await cp.rotation();
       assert.equal(status.backends[0].vault.reachable, false);
-      assert.match(status.backends[0].vault.description, /unreachable: trust bundles are served from the cached CA chain/);
+      assert.match(
+        status.backends[0].vault.description,
+        /unreachable: trust bundles are served from the cached CA chain/,
+      );
       // A PUT that does not change the backend does not need Vault.
       assert.equal((await cp.putMesh({ enabledBackend: 'vault-1', backends: [vaultBackend(vault)] })).status, 200);
     } finally {
@@ -288,8 +358,11 @@ describe('vault CA backend', () => {
     assert.match(sealed.body.detail, /Vault answered 503 to POST \/v1\/pki\/issue\/dataplanes: Vault is sealed$/);
   });
 
-  it('a Vault that never answers: 503 after the backend\'s dpCert.requestTimeout', async () => {
-    const withTimeout = { ...vaultBackend(vault), dpCert: { rotation: { expiration: '24h' }, requestTimeout: '300ms' } };
+  it("a Vault that never answers: 503 after the backend's dpCert.requestTimeout", async () => {
+    const withTimeout = {
+      ...vaultBackend(vault),
+      dpCert: { rotation: { expiration: '24h' }, requestTimeout: '300ms' },
+    };
     const put = await cp.putMesh({ enabledBackend: 'vault-1', backends: [withTimeout] });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     vault.hanging = true;
@@ -308,8 +381,14 @@ describe('vault CA backend', () => {
     vault.corrupt = 'private_key';
     const key = await cp.certificate('web-1');
     vault.corrupt = undefined;
-    assert.deepEqual([cert.status, cert.body.detail], [502, 'backend "vault-1": Vault\'s answer to POST /v1/pki/issue/dataplanes has no data.certificate in PEM']);
-    assert.deepEqual([key.status, key.body.detail], [502, 'backend "vault-1": Vault returned a certificate meshcp will not hand out: its private key does not parse']);
+    assert.deepEqual(
+      [cert.status, cert.body.detail],
+      [502, 'backend "vault-1": Vault\'s answer to POST /v1/pki/issue/dataplanes has no data.certificate in PEM'],
+    );
+    assert.deepEqual(
+      [key.status, key.body.detail],
+      [502, 'backend "vault-1": Vault returned a certificate meshcp will not hand out: its private key does not parse'],
+    );
   });
 
   it('a certificate from a CA other than the cached one is never handed out', async () => {

@@ -25,19 +25,31 @@ describe('verified dataplane tokens are remembered, and forgotten when they stop
   after(() => t.close());
 
   async function newMesh(mesh: string): Promise<void> {
-    assert.equal((await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}`, payload: { type: 'Mesh', name: mesh } })).statusCode < 300, true);
+    assert.equal(
+      (await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}`, payload: { type: 'Mesh', name: mesh } }))
+        .statusCode < 300,
+      true,
+    );
     const dp = await t.app.inject({ method: 'PUT', url: `/meshes/${mesh}/dataplanes/web-1`, payload: dataplane(mesh) });
     assert.equal(dp.statusCode, 201, dp.body);
   }
 
   async function token(mesh: string, validFor = '1h'): Promise<string> {
-    const res = await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh, validFor } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/tokens/dataplane',
+      payload: { name: 'web-1', mesh, validFor },
+    });
     assert.equal(res.statusCode, 200, res.body);
     return res.body;
   }
 
   const get = (mesh: string, token: string) =>
-    t.app.inject({ method: 'GET', url: `/meshes/${mesh}/dataplanes/web-1`, headers: { authorization: `Bearer ${token}` } });
+    t.app.inject({
+      method: 'GET',
+      url: `/meshes/${mesh}/dataplanes/web-1`,
+      headers: { authorization: `Bearer ${token}` },
+    });
 
   test('a token used twice is verified once; it expires on time all the same', async () => {
     await newMesh('expiry');
@@ -75,9 +87,16 @@ describe('verified dataplane tokens are remembered, and forgotten when they stop
     const old = await token('rekey');
     assert.equal((await get('rekey', old)).statusCode, 200);
     const name = signingKeySecretName('rekey');
-    const other = await t.app.inject({ method: 'GET', url: `/meshes/expiry/secrets/${signingKeySecretName('expiry')}` });
+    const other = await t.app.inject({
+      method: 'GET',
+      url: `/meshes/expiry/secrets/${signingKeySecretName('expiry')}`,
+    });
     assert.equal(other.statusCode, 200, other.body);
-    const put = await t.app.inject({ method: 'PUT', url: `/meshes/rekey/secrets/${name}`, payload: { type: 'Secret', mesh: 'rekey', name, data: other.json().data } });
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/meshes/rekey/secrets/${name}`,
+      payload: { type: 'Secret', mesh: 'rekey', name, data: other.json().data },
+    });
     assert.ok(put.statusCode < 300, put.body);
     assert.equal((await get('rekey', old)).statusCode, 401);
     assert.equal((await get('rekey', await token('rekey'))).statusCode, 200, 'a token signed with the new key works');
@@ -88,8 +107,15 @@ describe('verified dataplane tokens are remembered, and forgotten when they stop
     const kept = await token('rotate');
     assert.equal((await get('rotate', kept)).statusCode, 200);
     const checks = t.services.tokens.signatureChecks;
-    const backends = [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'builtin' }];
-    const step1 = await t.app.inject({ method: 'PUT', url: '/meshes/rotate', payload: { type: 'Mesh', name: 'rotate', mtls: { enabledBackend: 'ca-1', backends } } });
+    const backends = [
+      { name: 'ca-1', type: 'builtin' },
+      { name: 'ca-2', type: 'builtin' },
+    ];
+    const step1 = await t.app.inject({
+      method: 'PUT',
+      url: '/meshes/rotate',
+      payload: { type: 'Mesh', name: 'rotate', mtls: { enabledBackend: 'ca-1', backends } },
+    });
     assert.equal(step1.statusCode, 200, step1.body);
     assert.equal((await get('rotate', kept)).statusCode, 200);
     assert.equal(t.services.tokens.signatureChecks, checks, 'no signature check again after the step');
@@ -110,7 +136,8 @@ describe('the verified-token memory', () => {
 
   test('holds at most its bound, dropping the oldest first', () => {
     const cache = new VerifiedTokens(3);
-    for (const name of ['a', 'b', 'c', 'd']) cache.remember(VerifiedTokens.keyOf(name), principal('m', name), 'keys-1', undefined, undefined);
+    for (const name of ['a', 'b', 'c', 'd'])
+      cache.remember(VerifiedTokens.keyOf(name), principal('m', name), 'keys-1', undefined, undefined);
     assert.equal(cache.size, 3);
     assert.equal(cache.get(VerifiedTokens.keyOf('a'), 0), undefined);
     assert.equal(cache.get(VerifiedTokens.keyOf('d'), 0)?.principal.name, 'd');

@@ -53,7 +53,11 @@ interface Answer {
   json: any;
 }
 
-async function http(method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function http(
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
@@ -157,7 +161,10 @@ function checkLeaf(issued: Issued, expect: LeafExpectation): X509Certificate {
   assert.equal(leaf.subjectAltName, expect.uris.map((u) => `URI:${u}`).join(', '));
   const text = pki.text(blocks[0]);
   assert.match(text, /Subject: ?\n/);
-  assert.match(text, new RegExp(`X509v3 Subject Alternative Name: critical\\n\\s+${expect.uris.map((u) => `URI:${u}`).join(', ')}\\n`));
+  assert.match(
+    text,
+    new RegExp(`X509v3 Subject Alternative Name: critical\\n\\s+${expect.uris.map((u) => `URI:${u}`).join(', ')}\\n`),
+  );
   assert.doesNotMatch(text, /DNS:|IP Address:/);
 
   // usages
@@ -178,7 +185,10 @@ function checkLeaf(issued: Issued, expect: LeafExpectation): X509Certificate {
   const notAfter = Date.parse(leaf.validTo);
   const { start, end } = expect.window;
   assert.ok(notBefore >= start - 11_000 && notBefore <= end - 10_000, `notBefore ${leaf.validFrom} is about now - 10s`);
-  assert.ok(notAfter >= start + expect.lifetimeMs - 1000 && notAfter <= end + expect.lifetimeMs, `notAfter ${leaf.validTo}`);
+  assert.ok(
+    notAfter >= start + expect.lifetimeMs - 1000 && notAfter <= end + expect.lifetimeMs,
+    `notAfter ${leaf.validTo}`,
+  );
   assert.equal(issued.notBefore, new Date(notBefore).toISOString(), 'response notBefore is the certificate notBefore');
   assert.equal(issued.notAfter, new Date(notAfter).toISOString(), 'response notAfter is the certificate notAfter');
 
@@ -219,7 +229,11 @@ const uriSans = (cert: PeerCertificate | undefined) =>
  * `client` connects to `server` over TLS with client certificates required and verified on both sides. The client
  * checks the server's URI SAN instead of a hostname. Resolves with the URI SANs each side saw of the other.
  */
-async function mutualTls(server: TlsIdentity, client: TlsIdentity, expectedServerUri: string): Promise<{ serverSaw: string[]; clientSaw: string[] }> {
+async function mutualTls(
+  server: TlsIdentity,
+  client: TlsIdentity,
+  expectedServerUri: string,
+): Promise<{ serverSaw: string[]; clientSaw: string[] }> {
   const tlsServer = createServer(
     { key: server.key, cert: server.certificate, ca: server.bundle, requestCert: true, rejectUnauthorized: true },
     (socket) => {
@@ -343,12 +357,22 @@ describe('certificates from a builtin CA', () => {
   test('three dataplanes, each with its own token: two CP-generated keys and one openssl CSR', async () => {
     await putMesh('default', {
       enabledBackend: 'ca-1',
-      backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '2h' } }, conf: { caCert: { RSAbits: 2048 } } }],
+      backends: [
+        {
+          name: 'ca-1',
+          type: 'builtin',
+          dpCert: { rotation: { expiration: '2h' } },
+          conf: { caCert: { RSAbits: 2048 } },
+        },
+      ],
     });
     fleets.default = await runScenario('default', 2 * 3600_000, 'sha256WithRSAEncryption');
     const root = await http('GET', '/meshes/default/secrets/default.ca-builtin-cert-ca-1');
     expectStatus(root, 200);
-    assert.ok(sameCert(fleets.default.issued['web-1'].caBundle, Buffer.from(root.json.data, 'base64').toString()), 'the bundle is the builtin root');
+    assert.ok(
+      sameCert(fleets.default.issued['web-1'].caBundle, Buffer.from(root.json.data, 'base64').toString()),
+      'the bundle is the builtin root',
+    );
     assert.equal(pemBlocks(fleets.default.issued['web-1'].certificate).length, 1, 'a root CA adds no intermediates');
   });
 
@@ -367,7 +391,11 @@ describe('certificates from a builtin CA', () => {
 
   test('web-1 and backend-1 talk mutual TLS with exactly the returned PEMs', async () => {
     const fleet = fleets.default;
-    const { serverSaw, clientSaw } = await mutualTls(identity(fleet, 'backend-1'), identity(fleet, 'web-1'), 'spiffe://default/backend');
+    const { serverSaw, clientSaw } = await mutualTls(
+      identity(fleet, 'backend-1'),
+      identity(fleet, 'web-1'),
+      'spiffe://default/backend',
+    );
     assert.equal(serverSaw[0], 'spiffe://default/web', 'the server sees the client service identity');
     assert.deepEqual(serverSaw, urisOf('default')['web-1']);
     assert.equal(clientSaw[0], 'spiffe://default/backend');
@@ -386,16 +414,33 @@ describe('certificates from a builtin CA', () => {
       /expected spiffe:\/\/default\/db/,
     );
     // a self-made client certificate from a CA the mesh does not trust
-    const stranger = await pki.ca({ key: 'ec-p256', cn: 'stranger-leaf', issuer: strangerCa, basicConstraints: 'critical,CA:FALSE', keyUsage: 'critical,digitalSignature' });
+    const stranger = await pki.ca({
+      key: 'ec-p256',
+      cn: 'stranger-leaf',
+      issuer: strangerCa,
+      basicConstraints: 'critical,CA:FALSE',
+      keyUsage: 'critical,digitalSignature',
+    });
     await assert.rejects(
-      mutualTls(identity(fleet, 'backend-1'), { certificate: stranger.certPem, key: stranger.keyPem, bundle: fleet.issued['web-1'].caBundle }, 'spiffe://default/backend'),
+      mutualTls(
+        identity(fleet, 'backend-1'),
+        { certificate: stranger.certPem, key: stranger.keyPem, bundle: fleet.issued['web-1'].caBundle },
+        'spiffe://default/backend',
+      ),
     );
   });
 
   test('leaf validity is clamped to the CA notAfter', async () => {
     await putMesh('short', {
       enabledBackend: 'ca-1',
-      backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '24h' } }, conf: { caCert: { expiration: '1h' } } }],
+      backends: [
+        {
+          name: 'ca-1',
+          type: 'builtin',
+          dpCert: { rotation: { expiration: '24h' } },
+          conf: { caCert: { expiration: '1h' } },
+        },
+      ],
     });
     await putDataplane('short', 'web-1', WEB);
     const res = await http('POST', '/meshes/short/dataplanes/web-1/certificate', { body: {} });
@@ -441,12 +486,18 @@ describe('certificates from a provided ECDSA CA made by openssl', () => {
 
   test('mutual TLS between prov dataplanes; default dataplanes do not trust them', async () => {
     const fleet = fleets.prov;
-    const { serverSaw, clientSaw } = await mutualTls(identity(fleet, 'backend-1'), identity(fleet, 'web-1'), 'spiffe://prov/backend');
+    const { serverSaw, clientSaw } = await mutualTls(
+      identity(fleet, 'backend-1'),
+      identity(fleet, 'web-1'),
+      'spiffe://prov/backend',
+    );
     assert.equal(serverSaw[0], 'spiffe://prov/web');
     assert.equal(clientSaw[0], 'spiffe://prov/backend');
     const db = await mutualTls(identity(fleet, 'web-1'), identity(fleet, 'db-1'), 'spiffe://prov/web');
     assert.equal(db.serverSaw[0], 'spiffe://prov/db');
-    await assert.rejects(mutualTls(identity(fleets.default, 'backend-1'), identity(fleet, 'web-1'), 'spiffe://default/backend'));
+    await assert.rejects(
+      mutualTls(identity(fleets.default, 'backend-1'), identity(fleet, 'web-1'), 'spiffe://default/backend'),
+    );
   });
 });
 
@@ -459,7 +510,11 @@ describe('trust bundle', () => {
   test('ETag, acknowledgement by If-None-Match, 304 when current', async () => {
     const fleet = fleets.default;
     const token = fleet.tokens['backend-1'];
-    assert.deepEqual((await overview('default', 'backend-1')).dataplaneInsight.mTLS.supportedBackends, [], 'nothing acknowledged yet');
+    assert.deepEqual(
+      (await overview('default', 'backend-1')).dataplaneInsight.mTLS.supportedBackends,
+      [],
+      'nothing acknowledged yet',
+    );
 
     const first = await trustBundle('default', 'backend-1', token);
     expectStatus(first, 200);
@@ -486,7 +541,13 @@ describe('trust bundle', () => {
     assert.equal(insight.certificateExpirationTime, fleet.issued['backend-1'].notAfter);
 
     // a weak or bare tag acknowledges too; an unknown version gets the bundle
-    expectStatus(await http('GET', '/meshes/default/dataplanes/db-1/trust-bundle', { token: fleet.tokens['db-1'], headers: { 'if-none-match': `W/"${version}"` } }), 304);
+    expectStatus(
+      await http('GET', '/meshes/default/dataplanes/db-1/trust-bundle', {
+        token: fleet.tokens['db-1'],
+        headers: { 'if-none-match': `W/"${version}"` },
+      }),
+      304,
+    );
     const unknown = await trustBundle('default', 'web-1', fleet.tokens['web-1'], 'not-a-version');
     expectStatus(unknown, 200);
     assert.equal(unknown.json.bundleVersion, version);
@@ -495,11 +556,16 @@ describe('trust bundle', () => {
 
   test('bundleVersion in a certificate request acknowledges as well', async () => {
     const fleet = fleets.default;
-    const { issued, window } = await requestCertificate('default', 'web-1', fleet.tokens['web-1'], { bundleVersion: version });
+    const { issued, window } = await requestCertificate('default', 'web-1', fleet.tokens['web-1'], {
+      bundleVersion: version,
+    });
     fleet.issued['web-1'] = issued;
     const insight = (await overview('default', 'web-1')).dataplaneInsight.mTLS;
     const regeneratedAt = Date.parse(insight.lastCertificateRegeneration);
-    assert.ok(regeneratedAt >= window.start && regeneratedAt <= window.end, `lastCertificateRegeneration ${insight.lastCertificateRegeneration}`);
+    assert.ok(
+      regeneratedAt >= window.start && regeneratedAt <= window.end,
+      `lastCertificateRegeneration ${insight.lastCertificateRegeneration}`,
+    );
     assert.deepEqual(insight.supportedBackends, ['ca-1']);
     assert.equal(insight.certificateRegenerations, 6, 'one scenario certificate + four jitter samples + this one');
     assert.equal(insight.certificateExpirationTime, issued.notAfter);
@@ -508,7 +574,9 @@ describe('trust bundle', () => {
   test('a poll that sees no change ends with 304 after the wait', async () => {
     const armed = clock.pending;
     let answered = false;
-    const poll = trustBundle('default', 'web-1', fleets.default.tokens['web-1'], version, '?wait=1s').finally(() => (answered = true));
+    const poll = trustBundle('default', 'web-1', fleets.default.tokens['web-1'], version, '?wait=1s').finally(
+      () => (answered = true),
+    );
     await clock.waitForTimers(armed + 1);
     await clock.advance(999);
     assert.equal(answered, false, 'answered before its second was over');
@@ -525,8 +593,17 @@ describe('trust bundle', () => {
     await putMesh('default', {
       enabledBackend: 'ca-1',
       backends: [
-        { name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '2h' } }, conf: { caCert: { RSAbits: 2048 } } },
-        { name: 'ca-2', type: 'provided', conf: { cert: { inlineString: secondCa.certPem }, key: { inlineString: secondCa.keyPem } } },
+        {
+          name: 'ca-1',
+          type: 'builtin',
+          dpCert: { rotation: { expiration: '2h' } },
+          conf: { caCert: { RSAbits: 2048 } },
+        },
+        {
+          name: 'ca-2',
+          type: 'provided',
+          conf: { cert: { inlineString: secondCa.certPem }, key: { inlineString: secondCa.keyPem } },
+        },
       ],
     });
     const res = await poll;
@@ -548,7 +625,11 @@ describe('trust bundle', () => {
     const fleet = fleets.default;
     for (const name of ['web-1', 'backend-1', 'db-1']) {
       expectStatus(await trustBundle('default', name, fleet.tokens[name], version), 304, name);
-      assert.deepEqual((await overview('default', name)).dataplaneInsight.mTLS.supportedBackends, ['ca-1', 'ca-2'], name);
+      assert.deepEqual(
+        (await overview('default', name)).dataplaneInsight.mTLS.supportedBackends,
+        ['ca-1', 'ca-2'],
+        name,
+      );
     }
     const insight = await http('GET', '/mesh-insights/default');
     expectStatus(insight, 200);
@@ -556,7 +637,10 @@ describe('trust bundle', () => {
     assert.equal(insight.json.name, 'default');
     assert.deepEqual(insight.json.dataplanes, { total: 3, online: 3, offline: 0 });
     assert.deepEqual(insight.json.mTLS.issuedBackends, { 'ca-1': { total: 3, online: 3 } });
-    assert.deepEqual(insight.json.mTLS.supportedBackends, { 'ca-1': { total: 3, online: 3 }, 'ca-2': { total: 3, online: 3 } });
+    assert.deepEqual(insight.json.mTLS.supportedBackends, {
+      'ca-1': { total: 3, online: 3 },
+      'ca-2': { total: 3, online: 3 },
+    });
   });
 
   test('after the switch to ca-2: reissue is true until the dataplane has a ca-2 certificate', async () => {
@@ -564,8 +648,17 @@ describe('trust bundle', () => {
     await putMesh('default', {
       enabledBackend: 'ca-2',
       backends: [
-        { name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '2h' } }, conf: { caCert: { RSAbits: 2048 } } },
-        { name: 'ca-2', type: 'provided', conf: { cert: { inlineString: secondCa.certPem }, key: { inlineString: secondCa.keyPem } } },
+        {
+          name: 'ca-1',
+          type: 'builtin',
+          dpCert: { rotation: { expiration: '2h' } },
+          conf: { caCert: { RSAbits: 2048 } },
+        },
+        {
+          name: 'ca-2',
+          type: 'provided',
+          conf: { cert: { inlineString: secondCa.certPem }, key: { inlineString: secondCa.keyPem } },
+        },
       ],
     });
     const switched = await trustBundle('default', 'web-1', fleet.tokens['web-1'], version);
@@ -592,7 +685,11 @@ describe('trust bundle', () => {
 
     // mid-rotation, a ca-2 dataplane and a ca-1 dataplane still talk: each trusts both roots
     fleet.issued['backend-1'] = { ...fleet.issued['backend-1'], caBundle: issued.caBundle };
-    const { serverSaw } = await mutualTls(identity(fleet, 'backend-1'), identity(fleet, 'web-1'), 'spiffe://default/backend');
+    const { serverSaw } = await mutualTls(
+      identity(fleet, 'backend-1'),
+      identity(fleet, 'web-1'),
+      'spiffe://default/backend',
+    );
     assert.equal(serverSaw[0], 'spiffe://default/web');
 
     const insight = (await http('GET', '/mesh-insights/default')).json;
@@ -611,7 +708,11 @@ describe('trust bundle', () => {
     assert.equal(fresh.dataplaneInsight, undefined, 'no certificate, no mTLS insight');
     const web = listed.json.items.find((i: { name: string }) => i.name === 'web-1');
     assert.equal(web.dataplaneInsight.mTLS.issuedBackend, 'ca-2');
-    assert.deepEqual((await http('GET', '/meshes/default/dataplanes+insights')).json, listed.json, 'Kuma alias, same answer');
+    assert.deepEqual(
+      (await http('GET', '/meshes/default/dataplanes+insights')).json,
+      listed.json,
+      'Kuma alias, same answer',
+    );
   });
 });
 
@@ -631,7 +732,10 @@ describe('dataplane authentication', () => {
       http('POST', '/meshes/default/dataplanes/web-2/certificate', { token, body: {} }),
       http('GET', '/meshes/default/dataplanes/web-2/trust-bundle', { token }),
       http('GET', '/meshes/default/dataplanes/web-2', { token }),
-      http('PUT', '/meshes/default/dataplanes/web-2', { token, body: { type: 'Dataplane', mesh: 'default', name: 'web-2' } }),
+      http('PUT', '/meshes/default/dataplanes/web-2', {
+        token,
+        body: { type: 'Dataplane', mesh: 'default', name: 'web-2' },
+      }),
       http('POST', '/meshes/prov/dataplanes/web-1/certificate', { token, body: {} }),
       http('GET', '/meshes/prov/dataplanes/web-1/trust-bundle', { token }),
       http('POST', '/meshes/default/dataplanes/web-1/certificate', { token: fleets.prov.tokens['web-1'], body: {} }),
@@ -655,7 +759,12 @@ describe('dataplane authentication', () => {
     const jti = claimsOf(revoked).jti as string;
     assert.match(jti, /^[0-9a-f-]{36}$/);
     const put = await http('PUT', '/meshes/default/secrets/dataplane-token-revocations-default', {
-      body: { type: 'Secret', mesh: 'default', name: 'dataplane-token-revocations-default', data: Buffer.from(jti).toString('base64') },
+      body: {
+        type: 'Secret',
+        mesh: 'default',
+        name: 'dataplane-token-revocations-default',
+        data: Buffer.from(jti).toString('base64'),
+      },
     });
     expectStatus(put, 201);
     const res = await trustBundle('default', 'db-1', revoked);
@@ -712,7 +821,10 @@ describe('waiting on the clock', () => {
     const token = await dataplaneToken('brief', 'web-1');
     const { issued } = await requestCertificate('brief', 'web-1', token, {});
     const renewAfter = Date.parse(issued.renewAfter);
-    assert.ok(renewAfter - Date.parse(issued.notBefore) - 10_000 <= 5_000, `renewAfter ${issued.renewAfter} is within the 5 s life`);
+    assert.ok(
+      renewAfter - Date.parse(issued.notBefore) - 10_000 <= 5_000,
+      `renewAfter ${issued.renewAfter} is within the 5 s life`,
+    );
     expectStatus(await trustBundle('brief', 'web-1', token, issued.bundleVersion), 304, 'not due yet');
     await clock.advance(renewAfter - clock.now() + 300);
     const due = await trustBundle('brief', 'web-1', token, issued.bundleVersion);
@@ -736,7 +848,12 @@ async function snapshot(mesh: string) {
   return Promise.all(paths.map(async (p) => [p, (await http('GET', p)).text]));
 }
 
-async function expectRefusedUnchanged(mesh: string, request: () => Promise<Answer>, status: number, check: (a: Answer) => void = () => {}) {
+async function expectRefusedUnchanged(
+  mesh: string,
+  request: () => Promise<Answer>,
+  status: number,
+  check: (a: Answer) => void = () => {},
+) {
   const before = await snapshot(mesh);
   const res = await request();
   expectStatus(res, status);
@@ -754,7 +871,10 @@ async function tamperedCsr(): Promise<string> {
   const at = der.indexOf(spkiA);
   assert.ok(at > 0 && spkiA.length === spkiB.length);
   spkiB.copy(der, at);
-  const lines = der.toString('base64').match(/.{1,64}/g)!.join('\n');
+  const lines = der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `-----BEGIN CERTIFICATE REQUEST-----\n${lines}\n-----END CERTIFICATE REQUEST-----\n`;
 }
 
@@ -768,19 +888,49 @@ describe('bad input', () => {
 
   test('CSR garbage, a certificate instead of a CSR, a CSR signed by another key: 400 on csr', async () => {
     const token = fleets.default.tokens['web-1'];
-    await expectRefusedUnchanged('default', cert('web-1', { csr: 'garbage' }, token), 400, csrField(/not a valid PEM PKCS#10/));
-    await expectRefusedUnchanged('default', cert('web-1', { csr: secondCa.certPem }, token), 400, csrField(/PEM label is "CERTIFICATE"/));
-    await expectRefusedUnchanged('default', cert('web-1', { csr: await tamperedCsr(), bundleVersion: 'x' }, token), 400, csrField(/proof of possession failed/));
+    await expectRefusedUnchanged(
+      'default',
+      cert('web-1', { csr: 'garbage' }, token),
+      400,
+      csrField(/not a valid PEM PKCS#10/),
+    );
+    await expectRefusedUnchanged(
+      'default',
+      cert('web-1', { csr: secondCa.certPem }, token),
+      400,
+      csrField(/PEM label is "CERTIFICATE"/),
+    );
+    await expectRefusedUnchanged(
+      'default',
+      cert('web-1', { csr: await tamperedCsr(), bundleVersion: 'x' }, token),
+      400,
+      csrField(/proof of possession failed/),
+    );
     await expectRefusedUnchanged('default', cert('web-1', { csr: 42 }, token), 400);
   });
 
   test('unknown dataplane: 404; unknown mesh: 404 Failed to retrieve Mesh', async () => {
     const notFound = (title: string) => (res: Answer) => assert.equal(res.json.title, title);
     await expectRefusedUnchanged('default', cert('nobody', {}), 404, notFound('Could not retrieve a resource'));
-    await expectRefusedUnchanged('default', cert('nobody', {}, await dataplaneToken('default', 'nobody')), 404, notFound('Could not retrieve a resource'));
+    await expectRefusedUnchanged(
+      'default',
+      cert('nobody', {}, await dataplaneToken('default', 'nobody')),
+      404,
+      notFound('Could not retrieve a resource'),
+    );
     await expectRefusedUnchanged('default', () => http('GET', '/meshes/default/dataplanes/nobody/trust-bundle'), 404);
-    await expectRefusedUnchanged('default', () => http('POST', '/meshes/nowhere/dataplanes/web-1/certificate', { body: {} }), 404, notFound('Failed to retrieve Mesh'));
-    await expectRefusedUnchanged('default', () => http('GET', '/meshes/nowhere/dataplanes/web-1/trust-bundle'), 404, notFound('Failed to retrieve Mesh'));
+    await expectRefusedUnchanged(
+      'default',
+      () => http('POST', '/meshes/nowhere/dataplanes/web-1/certificate', { body: {} }),
+      404,
+      notFound('Failed to retrieve Mesh'),
+    );
+    await expectRefusedUnchanged(
+      'default',
+      () => http('GET', '/meshes/nowhere/dataplanes/web-1/trust-bundle'),
+      404,
+      notFound('Failed to retrieve Mesh'),
+    );
   });
 
   test('a mesh without mTLS: 409, and nothing is recorded', async () => {
@@ -788,25 +938,45 @@ describe('bad input', () => {
     await putDataplane('plain', 'web-1', WEB);
     const token = await dataplaneToken('plain', 'web-1');
     const disabled = (res: Answer) => assert.match(res.json.detail, /mTLS is disabled/);
-    await expectRefusedUnchanged('plain', () => http('POST', '/meshes/plain/dataplanes/web-1/certificate', { token, body: {} }), 409, disabled);
-    await expectRefusedUnchanged('plain', () => http('GET', '/meshes/plain/dataplanes/web-1/trust-bundle', { token }), 409, disabled);
+    await expectRefusedUnchanged(
+      'plain',
+      () => http('POST', '/meshes/plain/dataplanes/web-1/certificate', { token, body: {} }),
+      409,
+      disabled,
+    );
+    await expectRefusedUnchanged(
+      'plain',
+      () => http('GET', '/meshes/plain/dataplanes/web-1/trust-bundle', { token }),
+      409,
+      disabled,
+    );
     assert.equal((await overview('plain', 'web-1')).dataplaneInsight, undefined);
   });
 
   test('?wait that is not a duration: 400', async () => {
-    await expectRefusedUnchanged('default', () => trustBundle('default', 'web-1', fleets.default.tokens['web-1'], undefined, '?wait=soon'), 400);
+    await expectRefusedUnchanged(
+      'default',
+      () => trustBundle('default', 'web-1', fleets.default.tokens['web-1'], undefined, '?wait=soon'),
+      400,
+    );
   });
 
   test('a provided CA that is not a CA, expired or with a key that does not match: 400 on its conf', async () => {
     const current = (await http('GET', '/meshes/default')).json;
     const withCa3 = (conf: unknown) => () =>
       http('PUT', '/meshes/default', {
-        body: { ...current, mtls: { ...current.mtls, backends: [...current.mtls.backends, { name: 'ca-3', type: 'provided', conf }] } },
+        body: {
+          ...current,
+          mtls: { ...current.mtls, backends: [...current.mtls.backends, { name: 'ca-3', type: 'provided', conf }] },
+        },
       });
     const notCa = await pki.ca({ key: 'ec-p256', cn: 'leafy', basicConstraints: 'critical,CA:FALSE' });
     const expired = await pki.datedCa({ cn: 'old', startdate: '20200101000000Z', enddate: '20200102000000Z' });
     const fieldIs = (field: string, message: RegExp) => (res: Answer) =>
-      assert.ok(res.json.causes.some((c: { field: string; message: string }) => c.field === field && message.test(c.message)), res.text);
+      assert.ok(
+        res.json.causes.some((c: { field: string; message: string }) => c.field === field && message.test(c.message)),
+        res.text,
+      );
     await expectRefusedUnchanged(
       'default',
       withCa3({ cert: { inlineString: notCa.certPem }, key: { inlineString: notCa.keyPem } }),

@@ -32,7 +32,11 @@ interface Result {
 function meshctl(...args: string[]): Promise<Result> {
   return new Promise((resolve) => {
     execFile(process.execPath, [MESHCTL, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -43,16 +47,25 @@ function startAgent(name: string, service: string, port: number, peerPort: numbe
     process.execPath,
     [
       MESHCP_DP,
-      '--cp-address', address,
-      '--name', name,
-      '--mesh', 'default',
-      '--address', '127.0.0.1',
-      '--inbound', `${port}:8080:${service}`,
-      '--token-file', tokenFile,
-      '--output-dir', join(work, name),
-      '--reissue-delay', '500ms',
+      '--cp-address',
+      address,
+      '--name',
+      name,
+      '--mesh',
+      'default',
+      '--address',
+      '127.0.0.1',
+      '--inbound',
+      `${port}:8080:${service}`,
+      '--token-file',
+      tokenFile,
+      '--output-dir',
+      join(work, name),
+      '--reissue-delay',
+      '500ms',
       '--serve',
-      '--call', `127.0.0.1:${peerPort}`,
+      '--call',
+      `127.0.0.1:${peerPort}`,
     ],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -67,7 +80,12 @@ before(async () => {
   cp = await startCpProcess({}, 30_000, { dataDir });
   address = cp.baseUrl;
   // meshctl finds the CP and the admin token the documented ways: env and the token file in the data dir.
-  env = { ...process.env, MESHCP_ADDRESS: address, MESHCP_TOKEN: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), MESHCTL_CONFIG: '' };
+  env = {
+    ...process.env,
+    MESHCP_ADDRESS: address,
+    MESHCP_TOKEN: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
+    MESHCTL_CONFIG: '',
+  };
   delete env.NODE_OPTIONS;
 });
 
@@ -85,8 +103,30 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
 
     // two dataplane tokens, two agents dialing each other every second
     const [t1, t2] = await Promise.all([
-      meshctl('generate', 'dataplane-token', '--name', 'web-1', '--mesh', 'default', '--valid-for', '1h', '--tag', 'kuma.io/service=web'),
-      meshctl('generate', 'dataplane-token', '--name', 'web-2', '--mesh', 'default', '--valid-for', '1h', '--tag', 'kuma.io/service=backend'),
+      meshctl(
+        'generate',
+        'dataplane-token',
+        '--name',
+        'web-1',
+        '--mesh',
+        'default',
+        '--valid-for',
+        '1h',
+        '--tag',
+        'kuma.io/service=web',
+      ),
+      meshctl(
+        'generate',
+        'dataplane-token',
+        '--name',
+        'web-2',
+        '--mesh',
+        'default',
+        '--valid-for',
+        '1h',
+        '--tag',
+        'kuma.io/service=backend',
+      ),
     ]);
     assert.equal(t1.code, 0, t1.stderr);
     writeFileSync(join(work, 'web-1.token'), t1.stdout);
@@ -95,21 +135,48 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
     const a1 = startAgent('web-1', 'web', p1, p2, join(work, 'web-1.token'));
     const a2 = startAgent('web-2', 'backend', p2, p1, join(work, 'web-2.token'));
     const callOk = (l: LogLine) => l.event === 'call' && l.ok === true;
-    await Promise.all([a1.waitFor('a successful call', callOk, 30_000), a2.waitFor('a successful call', callOk, 30_000)]);
+    await Promise.all([
+      a1.waitFor('a successful call', callOk, 30_000),
+      a2.waitFor('a successful call', callOk, 30_000),
+    ]);
 
     // the provided CA, made by openssl, as two secrets in one manifest
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3650', '-subj', '/CN=ca-2',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout', join(work, 'ca-2.key'), '-out', join(work, 'ca-2.crt'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=ca-2',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        join(work, 'ca-2.key'),
+        '-out',
+        join(work, 'ca-2.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     const b64 = (f: string) => readFileSync(join(work, f)).toString('base64');
     writeFileSync(
       join(work, 'ca-2-secrets.yaml'),
       `type: Secret\nmesh: default\nname: ca-2-cert\ndata: ${b64('ca-2.crt')}\n---\ntype: Secret\nmesh: default\nname: ca-2-key\ndata: ${b64('ca-2.key')}\n`,
     );
     const secrets = await meshctl('apply', '-f', join(work, 'ca-2-secrets.yaml'));
-    assert.deepEqual(secrets, { code: 0, stdout: 'Secret default/ca-2-cert created\nSecret default/ca-2-key created\n', stderr: '' });
+    assert.deepEqual(secrets, {
+      code: 0,
+      stdout: 'Secret default/ca-2-cert created\nSecret default/ca-2-key created\n',
+      stderr: '',
+    });
 
     // step 1 of the guide
     assert.equal((await meshctl('apply', '-f', 'examples/1-add-ca-2.yaml')).stdout, 'Mesh default configured\n');
@@ -117,8 +184,15 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
     // jumping to step 3 now is refused: both agents hold ca-1 certificates (one readable line per cause)
     const early = await meshctl('apply', '-f', 'examples/3-remove-ca-1.yaml');
     assert.equal(early.code, 1);
-    assert.match(early.stderr, /^Error: Mesh default: mtls\.backends: cannot remove backend "ca-1" in the same update that enables "ca-2": 2 active dataplanes hold .*Enable "ca-2" in its own update first/m);
-    assert.doesNotMatch(early.stderr, /waiting helps/, 'no dataplane can hold a ca-2 certificate before ca-2 is enabled');
+    assert.match(
+      early.stderr,
+      /^Error: Mesh default: mtls\.backends: cannot remove backend "ca-1" in the same update that enables "ca-2": 2 active dataplanes hold .*Enable "ca-2" in its own update first/m,
+    );
+    assert.doesNotMatch(
+      early.stderr,
+      /waiting helps/,
+      'no dataplane can hold a ca-2 certificate before ca-2 is enabled',
+    );
 
     // the agents acknowledge the new bundle at once (long-poll): the enable step becomes ready
     const watched = await meshctl('rotation', 'status', '--mesh', 'default', '--watch', '--interval', '500ms');
@@ -132,13 +206,32 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
 
     const halfDone = await meshctl('check');
     assert.equal(halfDone.code, 1);
-    assert.match(halfDone.stdout, /^FAIL mesh default: CA rotation half-done: enabled backend ca-1, backends ca-1, ca-2; next step enable ca-2 \(ready now\)/m);
+    assert.match(
+      halfDone.stdout,
+      /^FAIL mesh default: CA rotation half-done: enabled backend ca-1, backends ca-1, ca-2; next step enable ca-2 \(ready now\)/m,
+    );
 
     // steps 2 and 3
-    const rotate = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-2', '--timeout', '45s', '--interval', '500ms');
+    const rotate = await meshctl(
+      'rotate',
+      '--mesh',
+      'default',
+      '--to',
+      'ca-2',
+      '--timeout',
+      '45s',
+      '--interval',
+      '500ms',
+    );
     assert.equal(rotate.code, 0, rotate.stderr + rotate.stdout);
-    assert.match(rotate.stdout, /^mesh default: enabled backend ca-1, backends ca-1, ca-2, 2 active dataplanes; rotating to ca-2\n/);
-    assert.match(rotate.stdout, /\nstep 2\/3: every dataplane trusts ca-2\n[^]*✓ enabled ca-2\nstep 3\/3: every dataplane re-issued by ca-2\n[^]*✓ removed ca-1\n✓ rotation to ca-2 complete/);
+    assert.match(
+      rotate.stdout,
+      /^mesh default: enabled backend ca-1, backends ca-1, ca-2, 2 active dataplanes; rotating to ca-2\n/,
+    );
+    assert.match(
+      rotate.stdout,
+      /\nstep 2\/3: every dataplane trusts ca-2\n[^]*✓ enabled ca-2\nstep 3\/3: every dataplane re-issued by ca-2\n[^]*✓ removed ca-1\n✓ rotation to ca-2 complete/,
+    );
 
     const done = await meshctl('rotation', 'status');
     assert.match(done.stdout, /enabled backend ca-2, 2 active dataplanes/);
@@ -151,7 +244,10 @@ describe('meshctl and meshcp-dp against a control-plane process', { timeout: 120
     assert.deepEqual([ok.code, ok.stdout.trim().split('\n').at(-1)], [0, 'all 1 mesh OK']);
     const soon = await meshctl('check', '--warn-before', '11y');
     assert.equal(soon.code, 1);
-    assert.match(soon.stdout, /^FAIL mesh default: CA of backend ca-2 \(provided, enabled\) expires at .* \(in 9y\d+d\), within the 11y window$/m);
+    assert.match(
+      soon.stdout,
+      /^FAIL mesh default: CA of backend ca-2 \(provided, enabled\) expires at .* \(in 9y\d+d\), within the 11y window$/m,
+    );
 
     // traffic keeps flowing on ca-2 certificates; then the agents' summaries: no failed handshake at any point
     const onCa2 = (l: LogLine) => callOk(l) && l.ownBackend === 'ca-2' && String(l.peerIssuer).includes('CN=ca-2');

@@ -26,9 +26,18 @@ describe('a connection flood from one address', () => {
     }
     cp = await startCpProcess({ MESHCP_API_MAX_CONNECTIONS_PER_ADDRESS: String(PER_ADDRESS) });
     port = Number(new URL(cp.baseUrl).port);
-    const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    const mesh = {
+      type: 'Mesh',
+      name: 'default',
+      mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+    };
     assert.equal((await httpCall(cp.baseUrl, 'PUT', '/meshes/default', { body: mesh })).status, 200);
-    const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 1, servicePort: 2, tags: { 'kuma.io/service': 'web' } }] } };
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      networking: { address: '127.0.0.1', inbound: [{ port: 1, servicePort: 2, tags: { 'kuma.io/service': 'web' } }] },
+    };
     assert.equal((await httpCall(cp.baseUrl, 'PUT', '/meshes/default/dataplanes/web-1', { body: dp })).status, 201);
   });
   after(async () => {
@@ -53,7 +62,9 @@ describe('a connection flood from one address', () => {
 
   test(`${ATTACK_CONNECTIONS} idle and slowloris connections leave /healthz and certificate issuance working`, async () => {
     // The proxy's token is made before the attack (the attacker cannot stop an operator's earlier work).
-    const token = (await httpCall(cp.baseUrl, 'POST', '/tokens/dataplane', { body: { name: 'web-1', mesh: 'default' } })).body;
+    const token = (
+      await httpCall(cp.baseUrl, 'POST', '/tokens/dataplane', { body: { name: 'web-1', mesh: 'default' } })
+    ).body;
     for (let i = 0; i < ATTACK_CONNECTIONS; i += 500) {
       await Promise.all(Array.from({ length: 500 }, (_, j) => open((i + j) % 2 === 1)));
     }

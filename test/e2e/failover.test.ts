@@ -27,7 +27,11 @@ function meshctl(...args: string[]): Promise<{ code: number; stdout: string; std
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(process.execPath, [MESHCTL, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
@@ -37,7 +41,22 @@ function startAgent(name: string, args: string[], extraEnv: NodeJS.ProcessEnv = 
   const tokenFile = join(work, `${name}.token`);
   const child = spawn(
     process.execPath,
-    [MESHCP_DP, ...args, '--name', name, '--mesh', 'default', '--address', '127.0.0.1', '--inbound', '20001:8080:web', '--token-file', tokenFile, '--output-dir', join(work, name)],
+    [
+      MESHCP_DP,
+      ...args,
+      '--name',
+      name,
+      '--mesh',
+      'default',
+      '--address',
+      '127.0.0.1',
+      '--inbound',
+      '20001:8080:web',
+      '--token-file',
+      tokenFile,
+      '--output-dir',
+      join(work, name),
+    ],
     { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const proc = new Proc(name, child);
@@ -50,7 +69,11 @@ before(async () => {
   cp = await startCpProcess();
   hole = await blackHole();
   dead = await refusedAddress();
-  env = { ...process.env, MESHCP_TOKEN: readFileSync(join(cp.dataDir, 'admin-token'), 'utf8').trim(), MESHCTL_CONFIG: '' };
+  env = {
+    ...process.env,
+    MESHCP_TOKEN: readFileSync(join(cp.dataDir, 'admin-token'), 'utf8').trim(),
+    MESHCTL_CONFIG: '',
+  };
   delete env.NODE_OPTIONS;
   delete env.MESHCP_ADDRESS;
 });
@@ -65,11 +88,16 @@ after(async () => {
 describe('client failover between control-plane addresses, as processes', { timeout: 90_000 }, () => {
   test('meshctl: a refused address, then a black hole, before the live one; output unchanged unless --verbose', async () => {
     const live = cp!.baseUrl;
-    assert.deepEqual(await meshctl('--address', `${dead},${live}`, 'apply', '-f', 'examples/0-mesh-ca-1.yaml').then(({ ms: _, ...r }) => r), {
-      code: 0,
-      stdout: 'Mesh default configured\n',
-      stderr: '',
-    });
+    assert.deepEqual(
+      await meshctl('--address', `${dead},${live}`, 'apply', '-f', 'examples/0-mesh-ca-1.yaml').then(
+        ({ ms: _, ...r }) => r,
+      ),
+      {
+        code: 0,
+        stdout: 'Mesh default configured\n',
+        stderr: '',
+      },
+    );
     // YAML, not the table: its AGE column moves between runs.
     const direct = await meshctl('--address', live, 'get', 'meshes', '-o', 'yaml');
     assert.equal(direct.code, 0, direct.stderr);
@@ -78,31 +106,81 @@ describe('client failover between control-plane addresses, as processes', { time
     const afterRefused = await meshctl('--address', `${dead},${live}`, 'get', 'meshes', '-o', 'yaml');
     assert.deepEqual([afterRefused.code, afterRefused.stdout, afterRefused.stderr], [0, direct.stdout, '']);
 
-    const afterHole = await meshctl('--address', hole!.address, '--address', live, '--request-timeout', '500ms', 'get', 'meshes', '-o', 'yaml');
+    const afterHole = await meshctl(
+      '--address',
+      hole!.address,
+      '--address',
+      live,
+      '--request-timeout',
+      '500ms',
+      'get',
+      'meshes',
+      '-o',
+      'yaml',
+    );
     assert.deepEqual([afterHole.code, afterHole.stdout, afterHole.stderr], [0, direct.stdout, '']);
     // The bound is the flag's 500 ms, not the default 15 s (the rest is the process starting).
     assert.ok(afterHole.ms < 10_000, `meshctl took ${afterHole.ms} ms`);
 
-    const verbose = await meshctl('--verbose', '--address', `${hole!.address},${live}`, '--request-timeout', '500ms', 'get', 'meshes', '-o', 'yaml');
+    const verbose = await meshctl(
+      '--verbose',
+      '--address',
+      `${hole!.address},${live}`,
+      '--request-timeout',
+      '500ms',
+      'get',
+      'meshes',
+      '-o',
+      'yaml',
+    );
     assert.equal(verbose.stdout, direct.stdout);
-    assert.equal(verbose.stderr, `meshctl: ${hole!.address} did not answer (no answer within 500 ms); trying ${live}\nmeshctl: answered by ${live}\n`);
+    assert.equal(
+      verbose.stderr,
+      `meshctl: ${hole!.address} did not answer (no answer within 500 ms); trying ${live}\nmeshctl: answered by ${live}\n`,
+    );
 
     // A POST (a token) after a refused address: it never reached an instance, so the next one gets it.
-    const token = await meshctl('--address', `${dead},${live}`, 'generate', 'dataplane-token', '--name', 'web-1', '--no-service-tag');
+    const token = await meshctl(
+      '--address',
+      `${dead},${live}`,
+      'generate',
+      'dataplane-token',
+      '--name',
+      'web-1',
+      '--no-service-tag',
+    );
     assert.equal(token.code, 0, token.stderr);
     writeFileSync(join(work, 'web-1.token'), token.stdout);
-    const token2 = await meshctl('--address', live, 'generate', 'dataplane-token', '--name', 'web-2', '--no-service-tag');
+    const token2 = await meshctl(
+      '--address',
+      live,
+      'generate',
+      'dataplane-token',
+      '--name',
+      'web-2',
+      '--no-service-tag',
+    );
     writeFileSync(join(work, 'web-2.token'), token2.stdout);
 
     const down = await meshctl('--address', `${dead},${hole!.address}`, '--request-timeout', '300ms', 'get', 'meshes');
     assert.deepEqual([down.code, down.stdout], [1, '']);
-    assert.equal(down.stderr, `Error: no control plane answered (${dead}: ECONNREFUSED; ${hole!.address}: no answer within 300 ms)\n`);
+    assert.equal(
+      down.stderr,
+      `Error: no control plane answered (${dead}: ECONNREFUSED; ${hole!.address}: no answer within 300 ms)\n`,
+    );
   });
 
   test('meshcp-dp: a refused address first (MESHCP_ADDRESS), a black hole first (--cp-address repeated): certificate and bundle from the live one', async () => {
     const live = cp!.baseUrl;
     const refusedFirst = startAgent('web-1', [], { MESHCP_ADDRESS: `${dead},${live}` });
-    const holeFirst = startAgent('web-2', ['--cp-address', hole!.address, '--cp-address', live, '--request-timeout', '500ms']);
+    const holeFirst = startAgent('web-2', [
+      '--cp-address',
+      hole!.address,
+      '--cp-address',
+      live,
+      '--request-timeout',
+      '500ms',
+    ]);
     for (const [agent, reason] of [
       [refusedFirst, 'ECONNREFUSED'],
       [holeFirst, 'no answer within 500 ms'],
@@ -114,8 +192,12 @@ describe('client failover between control-plane addresses, as processes', { time
         switches.map(({ from, to, reason }) => ({ from, to, reason })),
         [{ from: agent === refusedFirst ? dead : hole!.address, to: live, reason }],
       );
-      for (const file of ['cert.pem', 'key.pem', 'ca.pem']) assert.ok(existsSync(join(work, agent.name, file)), `${agent.name}/${file}`);
-      assert.ok(!JSON.stringify(agent.lines).includes(readFileSync(join(work, `${agent.name}.token`), 'utf8').trim()), 'no token in the log');
+      for (const file of ['cert.pem', 'key.pem', 'ca.pem'])
+        assert.ok(existsSync(join(work, agent.name, file)), `${agent.name}/${file}`);
+      assert.ok(
+        !JSON.stringify(agent.lines).includes(readFileSync(join(work, `${agent.name}.token`), 'utf8').trim()),
+        'no token in the log',
+      );
     }
   });
 });

@@ -31,18 +31,44 @@ async function api(method: string, path: string, body?: unknown): Promise<Respon
 }
 
 const builtin = (name: string) => ({ name, type: 'builtin', dpCert: { rotation: { expiration: '1h' } } });
-const meshWith = (enabled: string, names: string[]) => ({ type: 'Mesh', name: 'default', mtls: { enabledBackend: enabled, backends: names.map(builtin) } });
+const meshWith = (enabled: string, names: string[]) => ({
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend: enabled, backends: names.map(builtin) },
+});
 
 async function startAgent(name: string): Promise<Proc> {
-  const token = await api('POST', '/tokens/dataplane', { name, mesh: 'default', tags: { 'kuma.io/service': [name] }, validFor: '1h' });
+  const token = await api('POST', '/tokens/dataplane', {
+    name,
+    mesh: 'default',
+    tags: { 'kuma.io/service': [name] },
+    validFor: '1h',
+  });
   assert.equal(token.status, 200);
   const tokenFile = join(work, `${name}.token`);
   writeFileSync(tokenFile, await token.text());
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin/meshcp-dp.js'), '--cp-address', cp.baseUrl, '--name', name, '--mesh', 'default', '--address', '127.0.0.1',
-      '--inbound', `${port}:8080:${name}`, '--token-file', tokenFile, '--output-dir', join(work, name), '--reissue-delay', '200ms'],
+    [
+      join(ROOT, 'bin/meshcp-dp.js'),
+      '--cp-address',
+      cp.baseUrl,
+      '--name',
+      name,
+      '--mesh',
+      'default',
+      '--address',
+      '127.0.0.1',
+      '--inbound',
+      `${port}:8080:${name}`,
+      '--token-file',
+      tokenFile,
+      '--output-dir',
+      join(work, name),
+      '--reissue-delay',
+      '200ms',
+    ],
     { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const agent = new Proc(name, child);
@@ -69,7 +95,15 @@ before(async () => {
   // playwright-core never downloads a browser; launch() gives chromium a fresh temporary profile (user data dir).
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -101,7 +135,10 @@ describe('/gui in chromium', { timeout: 90_000 }, () => {
     await waitForProgress(page, 'trust ca-2', '2 / 3');
     const waiting = page.locator('[data-mesh="default"] [data-waiting-for]');
     assert.match((await waiting.textContent()) ?? '', /waiting for: web-3$/);
-    assert.match((await page.locator('[data-next-step="enable"]').textContent()) ?? '', /Next step: enable ca-2\s*waiting/);
+    assert.match(
+      (await page.locator('[data-next-step="enable"]').textContent()) ?? '',
+      /Next step: enable ca-2\s*waiting/,
+    );
     await page.screenshot({ path: join(SHOTS, 'gui-rotation-waiting.png'), fullPage: true });
 
     // web-3 comes back: its long-poll picks up the bundle and the page moves to 3 / 3 without a reload.
@@ -112,7 +149,10 @@ describe('/gui in chromium', { timeout: 90_000 }, () => {
     // step 2: the agents re-issue from ca-2, and the page counts them.
     assert.equal((await api('PUT', '/meshes/default', meshWith('ca-2', ['ca-1', 'ca-2']))).status, 200);
     await waitForProgress(page, 're-issued by ca-2', '3 / 3');
-    assert.match((await page.locator('[data-next-step="remove"]').textContent()) ?? '', /Next step: remove ca-1\s*ready/);
+    assert.match(
+      (await page.locator('[data-next-step="remove"]').textContent()) ?? '',
+      /Next step: remove ca-1\s*ready/,
+    );
     assert.equal(await progressText(page, 're-issued by ca-1'), '0 / 3');
     await page.screenshot({ path: join(SHOTS, 'gui-rotation.png'), fullPage: true });
     await page.close();

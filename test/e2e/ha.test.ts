@@ -27,12 +27,18 @@ const DATAPLANES = [
 ];
 const ALL_NAMES = DATAPLANES.map((d) => d.name).sort();
 const builtin = (name: string) => ({ name, type: 'builtin' });
-const mesh = (enabledBackend: string, backends: string[]) => ({ type: 'Mesh', name: 'default', mtls: { enabledBackend, backends: backends.map(builtin) } });
+const mesh = (enabledBackend: string, backends: string[]) => ({
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend, backends: backends.map(builtin) },
+});
 const STEP_1 = mesh('ca-1', ['ca-1', 'ca-2']);
 const STEP_2 = mesh('ca-2', ['ca-1', 'ca-2']);
 const STEP_3 = mesh('ca-2', ['ca-2']);
 
-test('three instances on one PostgreSQL: the rotation guide walked while two of them are killed -9; agents fail over, zero failed handshakes, no acknowledged write lost', { timeout: 120_000 }, async () => {
+test('three instances on one PostgreSQL: the rotation guide walked while two of them are killed -9; agents fail over, zero failed handshakes, no acknowledged write lost', {
+  timeout: 120_000,
+}, async () => {
   const work = mkdtempSync(join(tmpdir(), 'meshcp-ha-e2e-'));
   // The agents' proxy reload waits while this file exists: "not served yet" lasts until the test says, so each kill
   // lands in the middle of its step for sure.
@@ -65,7 +71,11 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
     // --- The default mesh was created exactly once although three instances started at the same moment.
     for (const address of [a, b, c]) {
       const meshes = (await request(address, 'GET', '/meshes')).body;
-      assert.deepEqual(meshes.items.map((m: any) => m.name), ['default'], `${address} sees one default mesh`);
+      assert.deepEqual(
+        meshes.items.map((m: any) => m.name),
+        ['default'],
+        `${address} sees one default mesh`,
+      );
     }
 
     // --- Acknowledged writes the whole time: a secret after another, each to the next instance in turn (moving on
@@ -78,7 +88,12 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
         const data = Buffer.from(`write ${n}`).toString('base64');
         const order = [a, b, c].slice(n % 3).concat([a, b, c].slice(0, n % 3));
         try {
-          const answer = await new FailoverClient(order).send('PUT', `/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data });
+          const answer = await new FailoverClient(order).send('PUT', `/meshes/default/secrets/${name}`, {
+            type: 'Secret',
+            mesh: 'default',
+            name,
+            data,
+          });
           if (answer.status === 201 || answer.status === 200) acknowledged.set(name, data);
           else writerFailures.push(`${name}: ${answer.status} ${JSON.stringify(answer.body)}`);
         } catch (err) {
@@ -127,7 +142,11 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
     const v1 = (await rotation()).bundleVersion;
     await waitFor('every agent to acknowledge the ca-1+ca-2 bundle', async () => {
       const s = await rotation();
-      return ALL_NAMES.every((n) => fleet.agents.get(n)!.held?.bundleVersion === v1) && s.nextStep.action === 'enable' && s.nextStep.ready;
+      return (
+        ALL_NAMES.every((n) => fleet.agents.get(n)!.held?.bundleVersion === v1) &&
+        s.nextStep.action === 'enable' &&
+        s.nextStep.ready
+      );
     });
     mark('step 1 done');
 
@@ -143,12 +162,27 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
     const notYetReissued = ALL_NAMES.filter((n) => fleet.material(n).issuedBackend === 'ca-1');
     assert.equal((await rotation()).nextStep.ready, false, 'a was killed before step 2 was complete');
     releaseReloads();
-    const stepTwoStatus = await waitFor('every agent to re-issue from ca-2 and serve it (step 2 complete)', async () => {
-      const s = await rotation();
-      return s.nextStep.action === 'remove' && s.nextStep.ready && s;
-    }, 40_000);
-    assert.deepEqual(stepTwoStatus.backends.map((x: any) => [x.name, x.dataplanesIssued]), [['ca-1', 0], ['ca-2', 6]]);
-    for (const name of onA) assert.equal(fleet.material(name).issuedBackend, 'ca-2', `${name} (at home on the killed a) got its ca-2 certificate elsewhere`);
+    const stepTwoStatus = await waitFor(
+      'every agent to re-issue from ca-2 and serve it (step 2 complete)',
+      async () => {
+        const s = await rotation();
+        return s.nextStep.action === 'remove' && s.nextStep.ready && s;
+      },
+      40_000,
+    );
+    assert.deepEqual(
+      stepTwoStatus.backends.map((x: any) => [x.name, x.dataplanesIssued]),
+      [
+        ['ca-1', 0],
+        ['ca-2', 6],
+      ],
+    );
+    for (const name of onA)
+      assert.equal(
+        fleet.material(name).issuedBackend,
+        'ca-2',
+        `${name} (at home on the killed a) got its ca-2 certificate elsewhere`,
+      );
     mark('step 2 done');
 
     // --- Step 3, acknowledged by instance b, which is then killed while the agents take the ca-2-only bundle (their
@@ -163,10 +197,18 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
     const notYetAcknowledged = ALL_NAMES.filter((n) => fleet.agents.get(n)!.held?.bundleVersion !== v3);
     assert.equal(notYetAcknowledged.length, 6, 'b was killed before any agent acknowledged the last bundle');
     releaseReloads();
-    await waitFor('every agent to acknowledge the ca-2-only bundle (step 3 complete)', async () => {
-      const s = await rotation();
-      return ALL_NAMES.every((n) => fleet.agents.get(n)!.held?.bundleVersion === v3) && s.backends[0].dataplanesTrusting === 6 && s;
-    }, 40_000);
+    await waitFor(
+      'every agent to acknowledge the ca-2-only bundle (step 3 complete)',
+      async () => {
+        const s = await rotation();
+        return (
+          ALL_NAMES.every((n) => fleet.agents.get(n)!.held?.bundleVersion === v3) &&
+          s.backends[0].dataplanesTrusting === 6 &&
+          s
+        );
+      },
+      40_000,
+    );
     mark('step 3 done');
 
     // --- A little more traffic on the final state, then stop and count.
@@ -183,35 +225,57 @@ test('three instances on one PostgreSQL: the rotation guide walked while two of 
         `${notYetReissued.length}, not acknowledged when b died: ${notYetAcknowledged.length}; ${timings.join(', ')}`,
     );
     assert.equal(failed + unreachable, 0, JSON.stringify(fleet.failures()));
-    assert.equal(fleet.listenerRefusals().reduce((n, r) => n + r, 0), 0, JSON.stringify(fleet.failures()));
+    assert.equal(
+      fleet.listenerRefusals().reduce((n, r) => n + r, 0),
+      0,
+      JSON.stringify(fleet.failures()),
+    );
     assert.deepEqual(fleet.wrongPeers, []);
     // Every agent at home on a killed instance moved to another one (meshcp-dp logs each move once, with why).
     for (const [name, home] of homes) {
       if (home === c) continue;
       const moves = fleet.eventsOf(name, 'cp-switch').filter((e) => e.from === home);
-      assert.ok(moves.length > 0, `${name} moved away from its killed instance ${home}: ${JSON.stringify(fleet.eventsOf(name, 'cp-switch'))}`);
+      assert.ok(
+        moves.length > 0,
+        `${name} moved away from its killed instance ${home}: ${JSON.stringify(fleet.eventsOf(name, 'cp-switch'))}`,
+      );
     }
     for (const name of ALL_NAMES) {
       const kinds = fleet.eventsOf(name, 'certificate').map((e) => [e.reason, e.issuedBackend]);
-      assert.deepEqual(kinds, [['initial', 'ca-1'], ['reissue', 'ca-2']], `${name} went from a ca-1 to a ca-2 certificate`);
+      assert.deepEqual(
+        kinds,
+        [
+          ['initial', 'ca-1'],
+          ['reissue', 'ca-2'],
+        ],
+        `${name} went from a ca-1 to a ca-2 certificate`,
+      );
     }
 
     // --- Nothing acknowledged was lost: read everything back from c, the last instance standing.
     assert.deepEqual(writerFailures, [], 'the writer always found an instance that accepted its write');
     assert.ok(acknowledged.size >= 10, `${acknowledged.size} writes were acknowledged`);
     const stored = new Map<string, string>();
-    for (let offset: string | undefined; ;) {
-      const page = (await request(c, 'GET', `/meshes/default/secrets?size=1000${offset ? `&offset=${offset}` : ''}`)).body;
+    for (let offset: string | undefined; ; ) {
+      const page = (await request(c, 'GET', `/meshes/default/secrets?size=1000${offset ? `&offset=${offset}` : ''}`))
+        .body;
       for (const s of page.items) stored.set(s.name, s.data);
       offset = page.next ? (new URL(page.next).searchParams.get('offset') ?? undefined) : undefined;
       if (!offset) break;
     }
-    for (const [name, data] of acknowledged) assert.equal(stored.get(name), data, `acknowledged secret ${name} is there`);
+    for (const [name, data] of acknowledged)
+      assert.equal(stored.get(name), data, `acknowledged secret ${name} is there`);
     const finalMesh = (await request(c, 'GET', '/meshes/default')).body;
     assert.deepEqual(finalMesh.mtls, STEP_3.mtls, 'step 3, acknowledged by the killed b, is the mesh');
-    const dataplanes = (await request(c, 'GET', '/meshes/default/dataplanes')).body.items.map((d: any) => d.name).sort();
+    const dataplanes = (await request(c, 'GET', '/meshes/default/dataplanes')).body.items
+      .map((d: any) => d.name)
+      .sort();
     assert.deepEqual(dataplanes, ALL_NAMES);
-    assert.deepEqual(cps[2].logs.filter((l) => l.level >= 50), [], 'the survivor logged no error');
+    assert.deepEqual(
+      cps[2].logs.filter((l) => l.level >= 50),
+      [],
+      'the survivor logged no error',
+    );
   } finally {
     rmSync(gate, { force: true }); // a held reload would keep its agent from stopping
     writing = false;

@@ -24,10 +24,15 @@ const KRI = 'kri_mid_default_default__identity-1_';
 const identity = (selector: object) => ({
   type: 'MeshIdentity',
   name: 'identity-1',
-  spec: { selector, provider: { type: 'Bundled', bundled: { insecureAllowSelfSigned: true, autogenerate: { enabled: true } } } },
+  spec: {
+    selector,
+    provider: { type: 'Bundled', bundled: { insecureAllowSelfSigned: true, autogenerate: { enabled: true } } },
+  },
 });
 
-test('two instances on PostgreSQL: the cut-over walked while one is killed -9 mid-reissue; zero failed handshakes', { timeout: 120_000 }, async () => {
+test('two instances on PostgreSQL: the cut-over walked while one is killed -9 mid-reissue; zero failed handshakes', {
+  timeout: 120_000,
+}, async () => {
   const work = mkdtempSync(join(tmpdir(), 'meshcp-identity-ha-'));
   const gate = join(work, 'reloads-held');
   const fleet = new AgentFleet('default', (service) => `spiffe://${TRUST_DOMAIN}/workload/${service}`);
@@ -40,13 +45,28 @@ test('two instances on PostgreSQL: the cut-over walked while one is killed -9 mi
     cps = await startInstances(2, env);
     const [a, b] = cps.map((cp) => cp.baseUrl);
     const operator = new FailoverClient([b!, a!]);
-    assert.equal((await request(a!, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } })).status, 200);
+    assert.equal(
+      (
+        await request(a!, 'PUT', '/meshes/default', {
+          type: 'Mesh',
+          name: 'default',
+          mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+        })
+      ).status,
+      200,
+    );
 
     for (const [i, dp] of DATAPLANES.entries()) {
       const own = i % 2 === 0 ? a! : b!;
       const token = await request(own, 'POST', '/tokens/dataplane', { name: dp.name, mesh: 'default', validFor: '1h' });
       assert.equal(token.status, 200);
-      const dataplane = { type: 'Dataplane' as const, mesh: 'default', name: dp.name, labels: { 'kuma.io/workload': dp.service }, networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': dp.service } }] } };
+      const dataplane = {
+        type: 'Dataplane' as const,
+        mesh: 'default',
+        name: dp.name,
+        labels: { 'kuma.io/workload': dp.service },
+        networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': dp.service } }] },
+      };
       fleet.add(dp, {
         cpAddress: [own, own === a ? b! : a!].join(','),
         token: () => token.body,
@@ -64,19 +84,33 @@ test('two instances on PostgreSQL: the cut-over walked while one is killed -9 mi
 
     // The identity selecting nothing (on a), its trust acknowledged everywhere; selecting every dataplane (on b).
     assert.equal((await request(a!, 'PUT', '/meshes/default/meshidentities/identity-1', identity({}))).status, 201);
-    const selected = await operator.send('PUT', '/meshes/default/meshidentities/identity-1', identity({ dataplane: {} }), { retryConflicts: true, deadlineMs: 40_000 });
+    const selected = await operator.send(
+      'PUT',
+      '/meshes/default/meshidentities/identity-1',
+      identity({ dataplane: {} }),
+      { retryConflicts: true, deadlineMs: 40_000 },
+    );
     assert.equal(selected.status, 200, JSON.stringify(selected.body));
 
     // Kill a while the agents re-issue (their proxies cannot serve the new certificates yet); mTLS-off stays refused.
     writeFileSync(gate, '');
     cps[0]!.child.kill('SIGKILL');
     assert.equal((await cps[0]!.exited).signal, 'SIGKILL');
-    await waitFor('every agent to hold an identity-1 certificate', () => DATAPLANES.every((d) => fleet.material(d.name)?.issuedBackend === KRI), 40_000);
+    await waitFor(
+      'every agent to hold an identity-1 certificate',
+      () => DATAPLANES.every((d) => fleet.material(d.name)?.issuedBackend === KRI),
+      40_000,
+    );
     const early = await request(b!, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' });
     assert.equal(early.status, 409, JSON.stringify(early.body));
     assert.match(JSON.stringify(early.body), /re-issued, but the proxy still serves the old one/);
     unlinkSync(gate);
-    const off = await new FailoverClient([b!]).send('PUT', '/meshes/default', { type: 'Mesh', name: 'default' }, { retryConflicts: true, deadlineMs: 40_000 });
+    const off = await new FailoverClient([b!]).send(
+      'PUT',
+      '/meshes/default',
+      { type: 'Mesh', name: 'default' },
+      { retryConflicts: true, deadlineMs: 40_000 },
+    );
     assert.equal(off.status, 200, JSON.stringify(off.body));
 
     const okBefore = fleet.totals().ok;
@@ -85,7 +119,10 @@ test('two instances on PostgreSQL: the cut-over walked while one is killed -9 mi
     const { ok, failed, unreachable } = fleet.totals();
     console.log(`identity HA cut-over: ${ok} handshakes, ${failed + unreachable} failed`);
     assert.equal(failed + unreachable, 0, JSON.stringify(fleet.failures()));
-    assert.equal(fleet.listenerRefusals().reduce((n, r) => n + r, 0), 0);
+    assert.equal(
+      fleet.listenerRefusals().reduce((n, r) => n + r, 0),
+      0,
+    );
     assert.deepEqual(fleet.wrongPeers, []);
     const status = (await request(b!, 'GET', '/meshes/default/ca-rotation')).body;
     assert.deepEqual(status.cutOver, { legacyCertificates: 0, withoutReadyIdentity: 0, mtlsRemovable: true });

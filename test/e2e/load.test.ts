@@ -11,10 +11,24 @@ test('a short mixed load on loopback: no errors and no lost writes', async () =>
   const t = await createTestApp();
   const base = await listenOnLoopback(t.app);
   try {
-    await httpCall(base, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } } });
+    await httpCall(base, 'PUT', '/meshes/default', {
+      body: {
+        type: 'Mesh',
+        name: 'default',
+        mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+      },
+    });
     for (let i = 0; i < 4; i++) {
       await httpCall(base, 'PUT', `/meshes/default/dataplanes/dp-${i}`, {
-        body: { type: 'Dataplane', mesh: 'default', name: `dp-${i}`, networking: { address: '127.0.0.1', inbound: [{ port: 20000 + i, tags: { 'kuma.io/service': `svc-${i % 2}` } }] } },
+        body: {
+          type: 'Dataplane',
+          mesh: 'default',
+          name: `dp-${i}`,
+          networking: {
+            address: '127.0.0.1',
+            inbound: [{ port: 20000 + i, tags: { 'kuma.io/service': `svc-${i % 2}` } }],
+          },
+        },
       });
     }
     const written = new Map<string, string>();
@@ -27,12 +41,22 @@ test('a short mixed load on loopback: no errors and no lost writes', async () =>
       async () => {
         const name = `load-${seq++}`;
         const data = Buffer.from(`value of ${name}`).toString('base64');
-        const res = await httpCall(base, 'PUT', `/meshes/default/secrets/${name}`, { body: { type: 'Secret', mesh: 'default', name, data } });
+        const res = await httpCall(base, 'PUT', `/meshes/default/secrets/${name}`, {
+          body: { type: 'Secret', mesh: 'default', name, data },
+        });
         if (res.status === 201) written.set(name, data);
         return ['PUT secret', res.status, [201]];
       },
-      async () => ['certificate', (await httpCall(base, 'POST', `/meshes/default/dataplanes/dp-${seq % 4}/certificate`, { body: {} })).status, [200]],
-      async () => ['trust bundle', (await httpCall(base, 'GET', `/meshes/default/dataplanes/dp-${seq % 4}/trust-bundle`)).status, [200]],
+      async () => [
+        'certificate',
+        (await httpCall(base, 'POST', `/meshes/default/dataplanes/dp-${seq % 4}/certificate`, { body: {} })).status,
+        [200],
+      ],
+      async () => [
+        'trust bundle',
+        (await httpCall(base, 'GET', `/meshes/default/dataplanes/dp-${seq % 4}/trust-bundle`)).status,
+        [200],
+      ],
       async () => ['rotation status', (await httpCall(base, 'GET', '/meshes/default/ca-rotation')).status, [200]],
     ];
     const deadline = Date.now() + DURATION_MS;

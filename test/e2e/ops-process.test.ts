@@ -20,7 +20,10 @@ describe('control-plane process, operator side', { timeout: 60_000 }, () => {
     const text = await res.text();
     assert.match(text, /^meshcp_active_dataplanes\{mesh="default"\} 0$/m);
     assert.match(text, /^process_resident_memory_bytes \d+/m);
-    assert.ok(cp.logs.some((l) => l.event === 'mesh-created' && l.msg === 'mesh default created'), 'the default mesh is an event');
+    assert.ok(
+      cp.logs.some((l) => l.event === 'mesh-created' && l.msg === 'mesh default created'),
+      'the default mesh is an event',
+    );
   });
 
   it('a port in use is one line naming the variable to change', async () => {
@@ -36,7 +39,13 @@ describe('control-plane process, operator side', { timeout: 60_000 }, () => {
   });
 
   it('MESHCP_LOG_FORMAT=pretty prints lines for people', async () => {
-    const out = await runCpProcess({ MESHCP_LOG_FORMAT: 'pretty' }, { stopWhen: (stdout) => /HTTP API listening[^]*mesh default created|mesh default created[^]*HTTP API listening/.test(stdout) });
+    const out = await runCpProcess(
+      { MESHCP_LOG_FORMAT: 'pretty' },
+      {
+        stopWhen: (stdout) =>
+          /HTTP API listening[^]*mesh default created|mesh default created[^]*HTTP API listening/.test(stdout),
+      },
+    );
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /INFO.*: HTTP API listening/);
     assert.match(out.stdout, /INFO.*: mesh default created/);

@@ -13,9 +13,19 @@ for (const [how, loseServer] of [
   ['crashes (kill -9)', (c: PgCluster) => c.kill9()],
   ['shuts down (fast)', (c: PgCluster) => c.shutdown()],
 ] as const) {
-  test(`PostgreSQL ${how} in the middle of a transaction: the transaction fails as unavailable, the process lives`, { timeout: 60_000 }, async () => {
+  test(`PostgreSQL ${how} in the middle of a transaction: the transaction fails as unavailable, the process lives`, {
+    timeout: 60_000,
+  }, async () => {
     const cluster = await startPostgres();
-    const driver = new PostgresDriver({ host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, database: 'postgres', tlsMode: 'disable', maxConnections: 2 });
+    const driver = new PostgresDriver({
+      host: cluster.host,
+      port: cluster.port,
+      user: cluster.user,
+      password: cluster.password,
+      database: 'postgres',
+      tlsMode: 'disable',
+      maxConnections: 2,
+    });
     try {
       await assert.rejects(
         driver.transaction(async (tx) => {

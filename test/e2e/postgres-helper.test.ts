@@ -16,14 +16,19 @@ async function query(url: string, sql: string, params: unknown[] = []): Promise<
   }
 }
 
-test('a test cluster: password login, its own database, data kept across a restart and a kill -9, removed on stop', { timeout: 60_000 }, async () => {
+test('a test cluster: password login, its own database, data kept across a restart and a kill -9, removed on stop', {
+  timeout: 60_000,
+}, async () => {
   const cluster = await startPostgres();
   try {
     assert.equal(cluster.url, `postgres://${cluster.user}:${cluster.password}@127.0.0.1:${cluster.port}/postgres`);
     const [{ version }] = await query(cluster.url, 'SELECT version()');
     assert.match(version, /^PostgreSQL \d+/);
     // The password is checked: a wrong one is refused.
-    await assert.rejects(query(`postgres://${cluster.user}:wrong@127.0.0.1:${cluster.port}/postgres`, 'SELECT 1'), /password authentication failed/);
+    await assert.rejects(
+      query(`postgres://${cluster.user}:wrong@127.0.0.1:${cluster.port}/postgres`, 'SELECT 1'),
+      /password authentication failed/,
+    );
 
     await cluster.createDatabase('helper_check');
     const url = cluster.urlOf('helper_check');
@@ -54,7 +59,9 @@ test('a test cluster: password login, its own database, data kept across a resta
   await assert.rejects(query(cluster.url, 'SELECT 1'), /ECONNREFUSED/);
 });
 
-test('freshDatabase: a new database for the test on the shared cluster of the run (or its own), dropped after', { timeout: 30_000 }, async () => {
+test('freshDatabase: a new database for the test on the shared cluster of the run (or its own), dropped after', {
+  timeout: 30_000,
+}, async () => {
   const db = await freshDatabase();
   try {
     assert.equal(db.storeEnv().MESHCP_STORE_TYPE, 'postgres');

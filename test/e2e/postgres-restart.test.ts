@@ -16,10 +16,15 @@ const dataplane = (name: string) => ({
   type: 'Dataplane',
   mesh: 'default',
   name,
-  networking: { address: '10.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] },
+  networking: {
+    address: '10.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }],
+  },
 });
 
-test('PostgreSQL restarted, crashed and hung under traffic: not ready while down, clear 503s, ready again without a restart, nothing acknowledged lost', { timeout: 90_000 }, async () => {
+test('PostgreSQL restarted, crashed and hung under traffic: not ready while down, clear 503s, ready again without a restart, nothing acknowledged lost', {
+  timeout: 90_000,
+}, async () => {
   let cluster: PgCluster | undefined;
   let cp: CpProcess | undefined;
   let traffic: Promise<void> | undefined;
@@ -27,20 +32,32 @@ test('PostgreSQL restarted, crashed and hung under traffic: not ready while down
   try {
     cluster = await startPostgres();
     await cluster.createDatabase('meshcp');
-    cp = await startCpProcess({
-      MESHCP_STORE_TYPE: 'postgres',
-      MESHCP_STORE_POSTGRES_HOST: cluster.host,
-      MESHCP_STORE_POSTGRES_PORT: String(cluster.port),
-      MESHCP_STORE_POSTGRES_USER: cluster.user,
-      MESHCP_STORE_POSTGRES_PASSWORD: cluster.password,
-      MESHCP_STORE_POSTGRES_DB_NAME: 'meshcp',
-      MESHCP_STORE_POSTGRES_TLS_MODE: 'disable',
-      MESHCP_STORE_POSTGRES_AUTO_MIGRATE: 'true',
-      MESHCP_SECRETS_KEY: randomBytes(32).toString('base64'),
-    }, 60_000);
+    cp = await startCpProcess(
+      {
+        MESHCP_STORE_TYPE: 'postgres',
+        MESHCP_STORE_POSTGRES_HOST: cluster.host,
+        MESHCP_STORE_POSTGRES_PORT: String(cluster.port),
+        MESHCP_STORE_POSTGRES_USER: cluster.user,
+        MESHCP_STORE_POSTGRES_PASSWORD: cluster.password,
+        MESHCP_STORE_POSTGRES_DB_NAME: 'meshcp',
+        MESHCP_STORE_POSTGRES_TLS_MODE: 'disable',
+        MESHCP_STORE_POSTGRES_AUTO_MIGRATE: 'true',
+        MESHCP_SECRETS_KEY: randomBytes(32).toString('base64'),
+      },
+      60_000,
+    );
     const base = cp.baseUrl;
     const pid = cp.child.pid;
-    assert.equal((await request(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } })).status, 200);
+    assert.equal(
+      (
+        await request(base, 'PUT', '/meshes/default', {
+          type: 'Mesh',
+          name: 'default',
+          mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+        })
+      ).status,
+      200,
+    );
 
     // --- Traffic: dataplanes registered and certificates issued one after another, every answer recorded.
     const acknowledged = new Set<string>();
@@ -85,7 +102,11 @@ test('PostgreSQL restarted, crashed and hung under traffic: not ready while down
         (answer) => ({ answer, ms: Date.now() - wentDown }),
         (err: Error) => ({ answer: { status: 0, body: err.message }, ms: Date.now() - wentDown }),
       );
-      await waitFor(`/readyz to say 503 after ${label}`, async () => (await request(base, 'GET', '/readyz')).status === 503, 10_000);
+      await waitFor(
+        `/readyz to say 503 after ${label}`,
+        async () => (await request(base, 'GET', '/readyz')).status === 503,
+        10_000,
+      );
       const notReadyAfterMs = Date.now() - wentDown;
       const healthz = await request(base, 'GET', '/healthz');
       assert.equal(healthz.status, 200, 'alive while its database is down');
@@ -95,14 +116,24 @@ test('PostgreSQL restarted, crashed and hung under traffic: not ready while down
       assert.equal(typeof refused.body.title, 'string');
       assert.equal(typeof refused.body.detail, 'string');
       assert.equal(refused.body.details, refused.body.detail);
-      assert.doesNotMatch(JSON.stringify(refused.body), /at .*\.ts:|password/i, 'no stack trace or credential in the answer');
+      assert.doesNotMatch(
+        JSON.stringify(refused.body),
+        /at .*\.ts:|password/i,
+        'no stack trace or credential in the answer',
+      );
       assert.ok(refusedInMs < 8_000, `the write during the outage was answered in ${refusedInMs} ms`);
 
       await up();
       phase = `up again (${label})`;
       const cameBack = Date.now();
-      await waitFor(`/readyz to say 200 again after ${label}`, async () => (await request(base, 'GET', '/readyz')).status === 200, 15_000);
-      console.log(`${label}: /readyz 503 ${notReadyAfterMs} ms after PostgreSQL went down, a write refused in ${refusedInMs} ms, ready ${Date.now() - cameBack} ms after it came back`);
+      await waitFor(
+        `/readyz to say 200 again after ${label}`,
+        async () => (await request(base, 'GET', '/readyz')).status === 200,
+        15_000,
+      );
+      console.log(
+        `${label}: /readyz 503 ${notReadyAfterMs} ms after PostgreSQL went down, a write refused in ${refusedInMs} ms, ready ${Date.now() - cameBack} ms after it came back`,
+      );
       assert.equal(cp.child.pid, pid);
       assert.equal(cp.child.exitCode, null, 'the control plane was not restarted');
     }
@@ -115,18 +146,32 @@ test('PostgreSQL restarted, crashed and hung under traffic: not ready while down
     assert.deepEqual(unexpected, [], 'only 2xx and 503 answers');
     const slowest = Math.max(...answers.map((a) => a.ms));
     assert.ok(slowest < 10_000, `the slowest answer took ${slowest} ms`);
-    assert.ok(answers.some((a) => a.status === 503), 'traffic met the outage');
+    assert.ok(
+      answers.some((a) => a.status === 503),
+      'traffic met the outage',
+    );
 
     // --- Nothing acknowledged is lost: every registered dataplane is there, with the certificate it was issued
     // counted (its facts survived too).
-    const names = new Set<string>((await request(base, 'GET', '/meshes/default/dataplanes?size=1000')).body.items.map((d: any) => d.name));
+    const names = new Set<string>(
+      (await request(base, 'GET', '/meshes/default/dataplanes?size=1000')).body.items.map((d: any) => d.name),
+    );
     for (const name of acknowledged) assert.ok(names.has(name), `acknowledged dataplane ${name} is there`);
     assert.ok(!names.has('while-down'), 'the refused write left nothing');
     const status = (await request(base, 'GET', '/meshes/default/ca-rotation')).body;
     // At least every acknowledged one (a request cut by the outage may have been recorded without its answer).
-    assert.ok(status.backends[0].dataplanesIssued >= serials.size, `${status.backends[0].dataplanesIssued} issued, ${serials.size} acknowledged`);
-    assert.deepEqual(cp.logs.filter((l) => l.level >= 60), [], 'nothing fatal logged');
-    console.log(`PostgreSQL restart, crash and hang under traffic: ${acknowledged.size} dataplanes and ${serials.size} certificates acknowledged, ${answers.filter((a) => a.status === 503).length} clean 503s, slowest answer ${slowest} ms`);
+    assert.ok(
+      status.backends[0].dataplanesIssued >= serials.size,
+      `${status.backends[0].dataplanesIssued} issued, ${serials.size} acknowledged`,
+    );
+    assert.deepEqual(
+      cp.logs.filter((l) => l.level >= 60),
+      [],
+      'nothing fatal logged',
+    );
+    console.log(
+      `PostgreSQL restart, crash and hang under traffic: ${acknowledged.size} dataplanes and ${serials.size} certificates acknowledged, ${answers.filter((a) => a.status === 503).length} clean 503s, slowest answer ${slowest} ms`,
+    );
   } catch (err) {
     if (cp) console.log(`control plane output (tail):\n${cp.output().split('\n').slice(-30).join('\n')}`);
     throw err;

@@ -67,24 +67,45 @@ describe('the real process', () => {
 
     // The README's walk-through: curl --data-binary @mesh.yaml.
     const put = await curl([
-      '-X', 'PUT', `${first.baseUrl}/meshes/default`,
-      '-H', 'Content-Type: application/yaml',
-      '--data-binary', `@${join(ROOT, 'examples', '0-mesh-ca-1.yaml')}`,
+      '-X',
+      'PUT',
+      `${first.baseUrl}/meshes/default`,
+      '-H',
+      'Content-Type: application/yaml',
+      '--data-binary',
+      `@${join(ROOT, 'examples', '0-mesh-ca-1.yaml')}`,
     ]);
     assert.equal(put.status, 200, put.body);
     assert.deepEqual(JSON.parse(put.body), {});
-    const created = await curl(['-X', 'PUT', `${first.baseUrl}/meshes/e2e`, '-H', 'Content-Type: application/json', '--data', '{"type":"Mesh","name":"e2e","labels":{"made-by":"curl"}}']);
+    const created = await curl([
+      '-X',
+      'PUT',
+      `${first.baseUrl}/meshes/e2e`,
+      '-H',
+      'Content-Type: application/json',
+      '--data',
+      '{"type":"Mesh","name":"e2e","labels":{"made-by":"curl"}}',
+    ]);
     assert.equal(created.status, 201, created.body);
     const secret = await fetch(`${first.baseUrl}/global-secrets/e2e-secret`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'GlobalSecret', name: 'e2e-secret', data: Buffer.from('kept across restarts').toString('base64') }),
+      body: JSON.stringify({
+        type: 'GlobalSecret',
+        name: 'e2e-secret',
+        data: Buffer.from('kept across restarts').toString('base64'),
+      }),
     });
     assert.equal(secret.status, 201);
 
     const meshBefore = await (await fetch(`${first.baseUrl}/meshes/default`)).json();
-    assert.deepEqual((meshBefore as { mtls: unknown }).mtls, { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] });
-    const certBefore = await (await fetch(`${first.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json();
+    assert.deepEqual((meshBefore as { mtls: unknown }).mtls, {
+      enabledBackend: 'ca-1',
+      backends: [{ name: 'ca-1', type: 'builtin' }],
+    });
+    const certBefore = await (
+      await fetch(`${first.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)
+    ).json();
     assert.match(Buffer.from((certBefore as { data: string }).data, 'base64').toString(), /BEGIN CERTIFICATE/);
 
     // The admin token: a 0600 file, used for remote callers, and never logged.
@@ -106,21 +127,29 @@ describe('the real process', () => {
     assert.ok(!log.includes(token), 'the admin token is not in the log');
     const lines = log.split('\n').filter((l) => l.trim() !== '');
     const entries = lines.map((l) => JSON.parse(l) as { msg: string; method?: string; url?: string; status?: number });
-    assert.ok(entries.some((e) => e.msg === 'request' && e.method === 'PUT' && e.url === '/meshes/default' && e.status === 200), 'one pino line per request');
+    assert.ok(
+      entries.some((e) => e.msg === 'request' && e.method === 'PUT' && e.url === '/meshes/default' && e.status === 200),
+      'one pino line per request',
+    );
     assert.ok(!log.includes('BEGIN PRIVATE KEY') && !log.includes('kept across restarts'));
 
     // --- restart on the same data dir ---
     const second = await start(dataDir);
     started.push(second);
     assert.deepEqual(await (await fetch(`${second.baseUrl}/meshes/default`)).json(), meshBefore);
-    assert.deepEqual(await (await fetch(`${second.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json(), certBefore);
+    assert.deepEqual(
+      await (await fetch(`${second.baseUrl}/meshes/default/secrets/default.ca-builtin-cert-ca-1`)).json(),
+      certBefore,
+    );
     const e2e = (await (await fetch(`${second.baseUrl}/meshes/e2e`)).json()) as { labels: Record<string, string> };
     assert.deepEqual(e2e.labels, { 'made-by': 'curl' });
     const kept = (await (await fetch(`${second.baseUrl}/global-secrets/e2e-secret`)).json()) as { data: string };
     assert.equal(Buffer.from(kept.data, 'base64').toString(), 'kept across restarts');
     assert.equal(readFileSync(tokenFile, 'utf8').trim(), token, 'the admin token survives a restart');
     assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, ...remoteAt(second.baseUrl)])).status, 200);
-    const names = ((await (await fetch(`${second.baseUrl}/meshes`)).json()) as { items: { name: string }[] }).items.map((m) => m.name);
+    const names = ((await (await fetch(`${second.baseUrl}/meshes`)).json()) as { items: { name: string }[] }).items.map(
+      (m) => m.name,
+    );
     assert.deepEqual(names, ['default', 'e2e']);
 
     const secondExit = await stop(second);

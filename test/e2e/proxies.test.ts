@@ -38,11 +38,18 @@ async function call(method: string, path: string, body?: string | object) {
   const isText = typeof body === 'string';
   const res = await fetch(cp.baseUrl + path, {
     method,
-    headers: { authorization: `Bearer ${env.MESHCP_TOKEN}`, ...(body === undefined ? {} : { 'content-type': isText ? 'application/yaml' : 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${env.MESHCP_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': isText ? 'application/yaml' : 'application/json' }),
+    },
     body: body === undefined ? undefined : isText ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: text && (res.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) : text, retryAfter: res.headers.get('retry-after') };
+  return {
+    status: res.status,
+    body: text && (res.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) : text,
+    retryAfter: res.headers.get('retry-after'),
+  };
 }
 
 function meshctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -66,9 +73,28 @@ async function startAgent(name: string, service: string, port: number, reloadCom
   const tokenFile = join(work, `${name}.token`);
   writeFileSync(tokenFile, token.body);
   // prettier-ignore
-  const args = [MESHCP_DP, '--cp-address', cp.baseUrl, '--name', name, '--mesh', 'default', '--address', '127.0.0.1',
-    '--inbound', `${port}:8080:${service}`, '--token-file', tokenFile, '--output-dir', join(work, name, 'certs'),
-    '--reissue-delay', '300ms', '--poll-wait', '20s', ...(reloadCommand ? ['--reload-command', reloadCommand, '--reload-timeout', '8s'] : [])];
+  const args = [
+    MESHCP_DP,
+    '--cp-address',
+    cp.baseUrl,
+    '--name',
+    name,
+    '--mesh',
+    'default',
+    '--address',
+    '127.0.0.1',
+    '--inbound',
+    `${port}:8080:${service}`,
+    '--token-file',
+    tokenFile,
+    '--output-dir',
+    join(work, name, 'certs'),
+    '--reissue-delay',
+    '300ms',
+    '--poll-wait',
+    '20s',
+    ...(reloadCommand ? ['--reload-command', reloadCommand, '--reload-timeout', '8s'] : []),
+  ];
   const proc = new Proc(name, spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   agents.set(name, proc);
   return proc;
@@ -141,7 +167,12 @@ class Client {
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'meshcp-proxies-e2e-'));
   cp = await startCpProcess();
-  env = { ...process.env, MESHCP_ADDRESS: cp.baseUrl, MESHCP_TOKEN: readFileSync(join(cp.dataDir, 'admin-token'), 'utf8').trim(), MESHCTL_CONFIG: '' };
+  env = {
+    ...process.env,
+    MESHCP_ADDRESS: cp.baseUrl,
+    MESHCP_TOKEN: readFileSync(join(cp.dataDir, 'admin-token'), 'utf8').trim(),
+    MESHCTL_CONFIG: '',
+  };
   delete env.NODE_OPTIONS;
 });
 
@@ -163,11 +194,36 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     const ca2 = join(work, 'ca-2');
     await new Promise<void>((resolve, reject) =>
       // prettier-ignore
-      execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=ca-2',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', `${ca2}.key`, '-out', `${ca2}.crt`],
-        (err) => (err ? reject(err) : resolve())),
+      execFile(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-days',
+          '30',
+          '-subj',
+          '/CN=ca-2',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+          '-keyout',
+          `${ca2}.key`,
+          '-out',
+          `${ca2}.crt`,
+        ],
+        (err) => (err ? reject(err) : resolve()),
+      ),
     );
-    for (const [file, pem] of [['secret-ca-2-cert.yaml', `${ca2}.crt`], ['secret-ca-2-key.yaml', `${ca2}.key`]]) {
+    for (const [file, pem] of [
+      ['secret-ca-2-cert.yaml', `${ca2}.crt`],
+      ['secret-ca-2-key.yaml', `${ca2}.key`],
+    ]) {
       const doc = parseYaml(manifest(file));
       doc.data = readFileSync(pem).toString('base64');
       assert.equal((await call('PUT', `/meshes/default/secrets/${doc.name}`, stringifyYaml(doc))).status, 201);
@@ -175,7 +231,10 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     assert.equal((await call('PUT', '/meshes/default', manifest('0-mesh-ca-1.yaml'))).status, 200);
 
     // Two proxy dataplanes whose agents reload them, and the client's agent (no proxy: it reads its files per call).
-    for (const [kind, signal] of [['nginx', 'HUP'], ['haproxy', 'USR2']] as const) {
+    for (const [kind, signal] of [
+      ['nginx', 'HUP'],
+      ['haproxy', 'USR2'],
+    ] as const) {
       const port = await freePort();
       const dir = join(work, kind);
       mkdirSync(dir, { recursive: true });
@@ -190,7 +249,10 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     }
     const clientAgent = await startAgent('client-1', 'client', await freePort());
     await clientAgent.waitFor('the client files', (l) => l.event === 'files-written');
-    await waitFor('every dataplane to acknowledge the ca-1 bundle', async () => (await call('GET', '/meshes/default/ca-rotation')).body.backends[0].dataplanesTrusting === 3);
+    await waitFor(
+      'every dataplane to acknowledge the ca-1 bundle',
+      async () => (await call('GET', '/meshes/default/ca-rotation')).body.backends[0].dataplanesTrusting === 3,
+    );
 
     client = new Client(join(work, 'client-1', 'certs'));
     const before = Date.now();
@@ -198,7 +260,17 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     await waitFor('calls through both proxies', () => targets.every((t) => (client!.ok.get(t.name) ?? 0) >= 2));
 
     assert.equal((await call('PUT', '/meshes/default', manifest('1-add-ca-2.yaml'))).status, 200);
-    const rotate = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-2', '--timeout', '45s', '--interval', '300ms');
+    const rotate = await meshctl(
+      'rotate',
+      '--mesh',
+      'default',
+      '--to',
+      'ca-2',
+      '--timeout',
+      '45s',
+      '--interval',
+      '300ms',
+    );
     assert.equal(rotate.code, 0, rotate.stdout + rotate.stderr);
     assert.match(rotate.stdout, /✓ enabled ca-2[^]*✓ removed ca-1\n✓ rotation to ca-2 complete/);
     await sleep(500); // traffic on the final bundle (ca-2 only) too
@@ -210,7 +282,9 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
       for (const target of targets) {
         const seen = await client.callOnce(target);
         assert.equal(seen.issuerCn, 'ca-2', target.name);
-        const facts = db.prepare('SELECT served_serial AS serial, served_backend AS backend FROM dataplane_facts WHERE name = ?').get(`${target.name}-1`);
+        const facts = db
+          .prepare('SELECT served_serial AS serial, served_backend AS backend FROM dataplane_facts WHERE name = ?')
+          .get(`${target.name}-1`);
         assert.deepEqual(facts, { serial: normalizeSerial(seen.serial), backend: 'ca-2' }, target.name);
       }
     } finally {
@@ -218,12 +292,18 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     }
     const seconds = (Date.now() - before) / 1000;
     const counts = Object.fromEntries(client.ok);
-    console.log(`proxies, rotation to ca-2 in ${seconds.toFixed(1)} s: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length}`);
+    console.log(
+      `proxies, rotation to ca-2 in ${seconds.toFixed(1)} s: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length}`,
+    );
     assert.deepEqual(client.failures, []);
-    for (const target of targets) assert.ok(client.ok.get(target.name)! >= seconds * 2, `${target.name}: several calls a second`);
+    for (const target of targets)
+      assert.ok(client.ok.get(target.name)! >= seconds * 2, `${target.name}: several calls a second`);
     for (const kind of ['nginx', 'haproxy']) {
       const reloads = agents.get(`${kind}-1`)!.lines.filter((l) => l.event === 'reload' && l.ok === true).length;
-      assert.ok(reloads >= 3, `${kind}: reloaded for the new bundle, the ca-2 certificate and the final bundle (${reloads})`);
+      assert.ok(
+        reloads >= 3,
+        `${kind}: reloaded for the new bundle, the ca-2 certificate and the final bundle (${reloads})`,
+      );
     }
   });
 
@@ -239,8 +319,14 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
     spec.mtls.backends.push({ name: 'ca-3', type: 'builtin' });
     assert.equal((await call('PUT', '/meshes/default', spec)).status, 200);
     const haproxyAgent = agents.get('haproxy-1')!;
-    const failed = await haproxyAgent.waitFor('the failed reload', (l) => l.event === 'reload' && l.ok === false && String(l.output).includes('simulated'));
-    assert.deepEqual([failed.exitCode, failed.timedOut, failed.output], [1, false, 'haproxy: [ALERT] simulated reload failure']);
+    const failed = await haproxyAgent.waitFor(
+      'the failed reload',
+      (l) => l.event === 'reload' && l.ok === false && String(l.output).includes('simulated'),
+    );
+    assert.deepEqual(
+      [failed.exitCode, failed.timedOut, failed.output],
+      [1, false, 'haproxy: [ALERT] simulated reload failure'],
+    );
     await waitFor('nginx and the client to trust ca-3', async () => {
       const ca3 = (await call('GET', '/meshes/default/ca-rotation')).body.backends.find((b: any) => b.name === 'ca-3');
       return ca3?.dataplanesTrusting === 2;
@@ -248,26 +334,53 @@ describe('nginx and HAProxy serve mTLS from meshcp-dp files through CA rotations
 
     const enable = await call('PUT', '/meshes/default', { ...spec, mtls: { ...spec.mtls, enabledBackend: 'ca-3' } });
     assert.equal(enable.status, 409, JSON.stringify(enable.body));
-    assert.match(enable.body.causes[0].message, /cannot enable backend "ca-3" yet: 1 active dataplane does not trust it yet[^]*: haproxy-1$/);
+    assert.match(
+      enable.body.causes[0].message,
+      /cannot enable backend "ca-3" yet: 1 active dataplane does not trust it yet[^]*: haproxy-1$/,
+    );
     assert.ok(Number(enable.retryAfter) > 0);
-    const waiting = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-3', '--timeout', '1s', '--interval', '300ms');
+    const waiting = await meshctl(
+      'rotate',
+      '--mesh',
+      'default',
+      '--to',
+      'ca-3',
+      '--timeout',
+      '1s',
+      '--interval',
+      '300ms',
+    );
     assert.notEqual(waiting.code, 0);
     assert.match(waiting.stdout + waiting.stderr, /haproxy-1/);
     await sleep(600);
     for (const t of targets) assert.ok(client.ok.get(t.name)! > okBefore.get(t.name)!, `${t.name} keeps answering`);
-    const retries = haproxyAgent.lines.filter((l) => l.event === 'error' && l.during === 'reload' && String(l.message).includes('simulated'));
+    const retries = haproxyAgent.lines.filter(
+      (l) => l.event === 'error' && l.during === 'reload' && String(l.message).includes('simulated'),
+    );
     assert.ok(retries.length >= 2, 'retried');
     assert.ok(Number(retries[1].retryInMs) > Number(retries[0].retryInMs), 'with backoff');
 
     // The operator fixes the command: the agent's next retry reloads, acknowledges, and the rotation completes.
     writeFileSync(haproxyReload, `exec sh ${RELOAD_AND_WAIT} ${join(haproxyDir, 'haproxy.pid')} USR2 5\n`);
-    const rotate = await meshctl('rotate', '--mesh', 'default', '--to', 'ca-3', '--timeout', '45s', '--interval', '300ms');
+    const rotate = await meshctl(
+      'rotate',
+      '--mesh',
+      'default',
+      '--to',
+      'ca-3',
+      '--timeout',
+      '45s',
+      '--interval',
+      '300ms',
+    );
     assert.equal(rotate.code, 0, rotate.stdout + rotate.stderr);
     assert.match(rotate.stdout, /✓ rotation to ca-3 complete/);
     await sleep(500);
     for (const target of targets) assert.match((await client.callOnce(target)).issuerCn, /ca-3|default/, target.name);
     const counts = Object.fromEntries([...client.ok].map(([k, v]) => [k, v - okBefore.get(k)!]));
-    console.log(`proxies, rotation to ca-3 with a failing reload: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length - failuresBefore}`);
+    console.log(
+      `proxies, rotation to ca-3 with a failing reload: successful calls ${JSON.stringify(counts)}, failed ${client.failures.length - failuresBefore}`,
+    );
     assert.deepEqual(client.failures, []);
   });
 });

@@ -45,18 +45,36 @@ interface Answer {
 
 /** The names a 409 reason lists after its last colon, without "(issued by ...)" or a trailing "and N more". */
 const namesIn = (reason: string) =>
-  reason.slice(reason.lastIndexOf(': ') + 2).replace(/ and \d+ more$/, '').split(', ').map((n) => n.replace(/ \(issued by "[^"]+"\)$/, '')).sort();
+  reason
+    .slice(reason.lastIndexOf(': ') + 2)
+    .replace(/ and \d+ more$/, '')
+    .split(', ')
+    .map((n) => n.replace(/ \(issued by "[^"]+"\)$/, ''))
+    .sort();
 
 /** A client handshake that also checks the server is the given service (the agents' callers check the mesh only). */
-function callService(port: number, material: Pick<AgentMaterial, 'certPem' | 'keyPem' | 'caPem'>, service: string): Promise<string> {
+function callService(
+  port: number,
+  material: Pick<AgentMaterial, 'certPem' | 'keyPem' | 'caPem'>,
+  service: string,
+): Promise<string> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, key: material.keyPem, cert: material.certPem, ca: material.caPem, checkServerIdentity: spiffeIdentityCheck('default', service) });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      key: material.keyPem,
+      cert: material.certPem,
+      ca: material.caPem,
+      checkServerIdentity: spiffeIdentityCheck('default', service),
+    });
     socket.once('secureConnect', () => (socket.destroy(), resolve('ok')));
     socket.once('error', (err) => (socket.destroy(), resolve(err.message)));
   });
 }
 
-test('CA rotation walked with the guide\'s manifests by six shipped agents under live mTLS traffic: refused too soon, zero failed handshakes', { timeout: 90_000 }, async () => {
+test("CA rotation walked with the guide's manifests by six shipped agents under live mTLS traffic: refused too soon, zero failed handshakes", {
+  timeout: 90_000,
+}, async () => {
   const work = mkdtempSync(join(tmpdir(), 'meshcp-rotation-e2e-'));
   const gate = join(work, 'reloads-held');
   const holdReloads = () => writeFileSync(gate, '');
@@ -90,7 +108,10 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
         mesh: (await call('GET', '/meshes/default')).body,
         bundleVersion: status.bundleVersion,
         backends: status.backends.map((b: any) => [b.name, b.rootFingerprint]),
-        secrets: (await call('GET', '/meshes/default/secrets')).body.items.map((s: any) => [s.name, s.modificationTime]),
+        secrets: (await call('GET', '/meshes/default/secrets')).body.items.map((s: any) => [
+          s.name,
+          s.modificationTime,
+        ]),
       };
     };
     /** A dry run first, then the real step: the same status, body and Retry-After; the dry run (and a refusal) write nothing. */
@@ -120,11 +141,36 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     // --- The provided CA, made by openssl as the example secrets describe, and its secrets PUT first.
     const ca2Key = join(work, 'ca-2.key');
     const ca2Crt = join(work, 'ca-2.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3650',
-      '-subj', '/CN=ca-2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout', ca2Key, '-out', ca2Crt], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=ca-2',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        ca2Key,
+        '-out',
+        ca2Crt,
+      ],
+      { stdio: 'ignore' },
+    );
     const ca2Root = new X509Certificate(readFileSync(ca2Crt));
-    for (const [file, pemFile] of [['secret-ca-2-cert.yaml', ca2Crt], ['secret-ca-2-key.yaml', ca2Key]]) {
+    for (const [file, pemFile] of [
+      ['secret-ca-2-cert.yaml', ca2Crt],
+      ['secret-ca-2-key.yaml', ca2Key],
+    ]) {
       const filled = manifest(file).replace(/"<base64 of ca-2\.(crt|key)>"/, readFileSync(pemFile).toString('base64'));
       const res = await call('PUT', `/meshes/default/secrets/${parseYaml(filled).name}`, filled);
       assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -162,7 +208,10 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       return s.backends[0].dataplanesTrusting === 6 && s;
     });
     assert.equal(status.activeDataplanes, 6);
-    assert.deepEqual(status.backends.map((b: any) => [b.name, b.dataplanesIssued, b.dataplanesTrusting]), [['ca-1', 6, 6]]);
+    assert.deepEqual(
+      status.backends.map((b: any) => [b.name, b.dataplanesIssued, b.dataplanesTrusting]),
+      [['ca-1', 6, 6]],
+    );
     assert.deepEqual(status.nextStep, { action: 'none', ready: true, description: 'no CA rotation in progress' });
     const bundleV0 = material('web-1').caPem;
 
@@ -170,10 +219,16 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     const leftover = material('web-1');
     assert.equal(leftover.issuedBackend, 'ca-1');
     const probe = (to: string, m: AgentMaterial): Promise<CallOutcome> => callOnce(fleet.peer(to), m, 'default');
-    assert.equal((await probe('api-1', { ...material('web-2'), certPem: leftover.certPem, keyPem: leftover.keyPem })).ok, true);
+    assert.equal(
+      (await probe('api-1', { ...material('web-2'), certPem: leftover.certPem, keyPem: leftover.keyPem })).ok,
+      true,
+    );
     // The SPIFFE check is real: a peer that is not the expected service is refused.
     const probeRejections = () => fleet.servers.get('api-1')!.handshakeFailures;
-    assert.match(await callService(fleet.ports.get('api-1')!, material('web-1'), 'db'), /no spiffe:\/\/default\/db URI SAN/);
+    assert.match(
+      await callService(fleet.ports.get('api-1')!, material('web-1'), 'db'),
+      /no spiffe:\/\/default\/db URI SAN/,
+    );
     // The client hangs up on api-1 mid-handshake once it sees the wrong identity; api-1's listener counts that one.
     await waitFor('api-1 to see the wrong-service client hang up', () => probeRejections() === 1, 2_000);
     assert.deepEqual(fleet.listenerRefusals(), [0, 0, 1, 0, 0, 0]);
@@ -187,19 +242,28 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     assert.deepEqual(await dryRunThenPut(STEP[1]), { status: 200, body: {}, retryAfter: null });
     phase('between step 1 and step 2');
     const v1 = (await rotation()).bundleVersion;
-    await waitFor('every agent to install the ca-1+ca-2 bundle', () => ALL_NAMES.every((n) => material(n).bundleVersion === v1));
+    await waitFor('every agent to install the ca-1+ca-2 bundle', () =>
+      ALL_NAMES.every((n) => material(n).bundleVersion === v1),
+    );
 
     // Step 2 now is refused, naming the six that have not acknowledged ca-2.
     const refused2 = await dryRunThenPut(STEP[2]);
     assert.equal(refused2.status, 409, JSON.stringify(refused2.body));
     assert.equal(refused2.retryAfter, '5');
-    assert.deepEqual(refused2.body.invalid_parameters.map((p: any) => p.field), ['mtls.enabledBackend']);
+    assert.deepEqual(
+      refused2.body.invalid_parameters.map((p: any) => p.field),
+      ['mtls.enabledBackend'],
+    );
     const message2 = refused2.body.invalid_parameters[0].reason as string;
     assert.match(message2, /^cannot enable backend "ca-2" yet: 6 active dataplanes do not trust it yet/);
     assert.deepEqual(namesIn(message2), ALL_NAMES);
-    for (const name of ALL_NAMES) assert.notEqual(agent(name).held?.bundleVersion, v1, `${name} had not acknowledged ca-2`);
+    for (const name of ALL_NAMES)
+      assert.notEqual(agent(name).held?.bundleVersion, v1, `${name} had not acknowledged ca-2`);
     status = await rotation();
-    assert.deepEqual([status.nextStep.action, status.nextStep.backend, status.nextStep.ready], ['enable', 'ca-2', false]);
+    assert.deepEqual(
+      [status.nextStep.action, status.nextStep.backend, status.nextStep.ready],
+      ['enable', 'ca-2', false],
+    );
     assert.deepEqual([...status.nextStep.waitingFor.names].sort(), ALL_NAMES);
 
     // ... and passes once the proxies reloaded and acknowledged; the status never counts one before it installed ca-2.
@@ -208,13 +272,20 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       const s = await rotation();
       const waiting = new Set<string>(s.nextStep.waitingFor?.names ?? []);
       for (const name of ALL_NAMES) {
-        if (!waiting.has(name)) assert.ok(fleet.installed.get(name)!.includes(v1), `${name} counted as trusting ca-2 only after installing it`);
+        if (!waiting.has(name))
+          assert.ok(
+            fleet.installed.get(name)!.includes(v1),
+            `${name} counted as trusting ca-2 only after installing it`,
+          );
       }
       return s.nextStep.action === 'enable' && s.nextStep.ready && s;
     });
     assert.equal(status.backends.find((b: any) => b.name === 'ca-2').dataplanesTrusting, 6);
     for (const name of ALL_NAMES) {
-      assert.ok(rootsOf(material(name).caPem).some((r) => r.fingerprint256 === ca2Root.fingerprint256), `${name} holds ca-2's root`);
+      assert.ok(
+        rootsOf(material(name).caPem).some((r) => r.fingerprint256 === ca2Root.fingerprint256),
+        `${name} holds ca-2's root`,
+      );
     }
     const eventsBeforeStep2 = fleet.events.length;
     await keptTalking();
@@ -229,13 +300,22 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     const refused3 = await dryRunThenPut(STEP[3]);
     assert.equal(refused3.status, 409, JSON.stringify(refused3.body));
     assert.equal(refused3.retryAfter, '5');
-    assert.deepEqual(refused3.body.invalid_parameters.map((p: any) => p.field), ['mtls.backends']);
+    assert.deepEqual(
+      refused3.body.invalid_parameters.map((p: any) => p.field),
+      ['mtls.backends'],
+    );
     const message3 = refused3.body.invalid_parameters[0].reason as string;
-    assert.match(message3, /^cannot remove backend "ca-1" yet: 6 active dataplanes still hold a certificate issued by it: /);
+    assert.match(
+      message3,
+      /^cannot remove backend "ca-1" yet: 6 active dataplanes still hold a certificate issued by it: /,
+    );
     assert.deepEqual(namesIn(message3), ALL_NAMES);
     for (const name of ALL_NAMES) assert.equal(material(name).issuedBackend, 'ca-1');
     status = await rotation();
-    assert.deepEqual([status.nextStep.action, status.nextStep.backend, status.nextStep.ready], ['remove', 'ca-1', false]);
+    assert.deepEqual(
+      [status.nextStep.action, status.nextStep.backend, status.nextStep.ready],
+      ['remove', 'ca-1', false],
+    );
     assert.deepEqual([...status.nextStep.waitingFor.names].sort(), ALL_NAMES);
 
     // The delay runs out with the proxies held: they get ca-2 certificates but do not serve them yet, so still refused.
@@ -249,7 +329,10 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     assert.equal(refused3b.status, 409, JSON.stringify(refused3b.body));
     assert.equal(refused3b.retryAfter, '5');
     const message3b = refused3b.body.invalid_parameters[0].reason as string;
-    assert.match(message3b, /^cannot remove backend "ca-1" yet: 6 active dataplanes were issued a certificate by another backend but their proxies still serve the one from "ca-1" \(not reloaded yet\): /);
+    assert.match(
+      message3b,
+      /^cannot remove backend "ca-1" yet: 6 active dataplanes were issued a certificate by another backend but their proxies still serve the one from "ca-1" \(not reloaded yet\): /,
+    );
     assert.deepEqual(namesIn(message3b), ALL_NAMES);
     assert.match(message3b, /web-1 \(issued by "ca-2"\)/);
 
@@ -259,12 +342,22 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       const s = await rotation();
       return s.nextStep.action === 'remove' && s.nextStep.ready && s;
     });
-    assert.deepEqual(status.backends.map((b: any) => [b.name, b.dataplanesIssued]), [['ca-1', 0], ['ca-2', 6]]);
+    assert.deepEqual(
+      status.backends.map((b: any) => [b.name, b.dataplanesIssued]),
+      [
+        ['ca-1', 0],
+        ['ca-2', 6],
+      ],
+    );
     for (const [name, dp] of DATAPLANES.map((d) => [d.name, d] as const)) {
       const cert = new X509Certificate(material(name).certPem);
       assert.ok(cert.checkIssued(ca2Root) && cert.verify(ca2Root.publicKey), `${name}'s certificate is signed by ca-2`);
       assert.ok(cert.subjectAltName?.includes(`URI:spiffe://default/${dp.service}`));
-      assert.equal(readFileSync(join(work, name, 'cert.pem'), 'utf8'), material(name).certPem, `${name}'s cert.pem is the ca-2 certificate`);
+      assert.equal(
+        readFileSync(join(work, name, 'cert.pem'), 'utf8'),
+        material(name).certPem,
+        `${name}'s cert.pem is the ca-2 certificate`,
+      );
     }
     await keptTalking();
     assert.deepEqual(await dryRunThenPut(STEP[3]), { status: 200, body: {}, retryAfter: null });
@@ -272,7 +365,10 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
 
     // --- After step 3 every agent's bundle (and ca.pem) holds only ca-2's root.
     status = await rotation();
-    assert.deepEqual(status.backends.map((b: any) => b.name), ['ca-2']);
+    assert.deepEqual(
+      status.backends.map((b: any) => b.name),
+      ['ca-2'],
+    );
     assert.deepEqual(status.nextStep, { action: 'none', ready: true, description: 'no CA rotation in progress' });
     const v3 = status.bundleVersion;
     await waitFor('every agent to install and acknowledge the ca-2-only bundle', async () => {
@@ -280,8 +376,16 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
       return ALL_NAMES.every((n) => agent(n).held?.bundleVersion === v3) && s.backends[0].dataplanesTrusting === 6;
     });
     for (const name of ALL_NAMES) {
-      assert.deepEqual(rootsOf(material(name).caPem).map((r) => r.fingerprint256), [ca2Root.fingerprint256], `${name}'s bundle`);
-      assert.deepEqual(rootsOf(readFileSync(join(work, name, 'ca.pem'), 'utf8')).map((r) => r.fingerprint256), [ca2Root.fingerprint256], `${name}'s ca.pem`);
+      assert.deepEqual(
+        rootsOf(material(name).caPem).map((r) => r.fingerprint256),
+        [ca2Root.fingerprint256],
+        `${name}'s bundle`,
+      );
+      assert.deepEqual(
+        rootsOf(readFileSync(join(work, name, 'ca.pem'), 'utf8')).map((r) => r.fingerprint256),
+        [ca2Root.fingerprint256],
+        `${name}'s ca.pem`,
+      );
     }
 
     // --- A leftover ca-1 certificate is now rejected by a peer, in both directions.
@@ -324,12 +428,27 @@ test('CA rotation walked with the guide\'s manifests by six shipped agents under
     assert.equal(failed, 0, JSON.stringify(failures));
     assert.equal(serverRejected, 0, JSON.stringify(failures));
     assert.deepEqual(fleet.wrongPeers, [], 'every peer answered with its own service identity');
-    assert.deepEqual(fleet.events.filter((e) => e.event === 'error'), [], 'no agent request to the control plane failed');
+    assert.deepEqual(
+      fleet.events.filter((e) => e.event === 'error'),
+      [],
+      'no agent request to the control plane failed',
+    );
     for (const name of ALL_NAMES) {
       const kinds = fleet.eventsOf(name, 'certificate').map((e) => [e.reason, e.issuedBackend]);
-      assert.deepEqual(kinds, [['initial', 'ca-1'], ['reissue', 'ca-2']], `${name} went from a ca-1 to a ca-2 certificate`);
+      assert.deepEqual(
+        kinds,
+        [
+          ['initial', 'ca-1'],
+          ['reissue', 'ca-2'],
+        ],
+        `${name} went from a ca-1 to a ca-2 certificate`,
+      );
     }
-    assert.deepEqual(cp.logs.filter((l) => l.level >= 50), [], 'the control plane logged no error');
+    assert.deepEqual(
+      cp.logs.filter((l) => l.level >= 50),
+      [],
+      'the control plane logged no error',
+    );
   } finally {
     rmSync(gate, { force: true }); // a held reload would keep its agent from stopping
     await fleet.close();

@@ -13,12 +13,19 @@ import { httpCall } from '../helpers/http.js';
 import { listenOnLoopback } from '../helpers/listen.js';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const builtinMesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+const builtinMesh = {
+  type: 'Mesh',
+  name: 'default',
+  mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] },
+};
 const dataplane = (name: string, service: string) => ({
   type: 'Dataplane',
   mesh: 'default',
   name,
-  networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] },
+  networking: {
+    address: '127.0.0.1',
+    inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }],
+  },
 });
 
 async function tokenFor(base: string, name: string, mesh = 'default'): Promise<string> {
@@ -34,8 +41,24 @@ describe('without localhost-is-admin, only public routes answer without a token'
     t = await createTestApp({ MESHCP_LOCALHOST_IS_ADMIN: 'false' });
     base = await listenOnLoopback(t.app);
     assert.equal((await httpCall(base, 'PUT', '/meshes/default', { headers: admin, body: builtinMesh })).status, 200);
-    assert.equal((await httpCall(base, 'PUT', '/meshes/default/dataplanes/web-1', { headers: admin, body: dataplane('web-1', 'web') })).status, 201);
-    assert.equal((await httpCall(base, 'PUT', '/meshes/default/dataplanes/web-2', { headers: admin, body: dataplane('web-2', 'web') })).status, 201);
+    assert.equal(
+      (
+        await httpCall(base, 'PUT', '/meshes/default/dataplanes/web-1', {
+          headers: admin,
+          body: dataplane('web-1', 'web'),
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await httpCall(base, 'PUT', '/meshes/default/dataplanes/web-2', {
+          headers: admin,
+          body: dataplane('web-2', 'web'),
+        })
+      ).status,
+      201,
+    );
   });
   after(() => t.close());
 
@@ -62,7 +85,11 @@ describe('without localhost-is-admin, only public routes answer without a token'
       assert.equal(res.status, 403, `${method} ${path}: ${res.body}`);
       assert.equal(res.json().title, 'Access Denied');
     }
-    assert.equal((await httpCall(base, 'GET', '/meshes/evil', { headers: admin })).status, 404, 'the refused PUT wrote nothing');
+    assert.equal(
+      (await httpCall(base, 'GET', '/meshes/evil', { headers: admin })).status,
+      404,
+      'the refused PUT wrote nothing',
+    );
   });
 
   test('a bad token is 401 Invalid authentication data; the admin token works', async () => {
@@ -75,7 +102,11 @@ describe('without localhost-is-admin, only public routes answer without a token'
   test('a dataplane token acts only on its own dataplane and never reads secrets', async () => {
     const token = { authorization: `Bearer ${await tokenFor(base, 'web-1')}` };
     assert.equal((await httpCall(base, 'GET', '/meshes/default/dataplanes/web-1', { headers: token })).status, 200);
-    assert.equal((await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: token, body: {} })).status, 200);
+    assert.equal(
+      (await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: token, body: {} }))
+        .status,
+      200,
+    );
     for (const [method, path] of [
       ['GET', '/meshes/default/dataplanes/web-2'],
       ['POST', '/meshes/default/dataplanes/web-2/certificate'],
@@ -96,7 +127,12 @@ describe('without localhost-is-admin, only public routes answer without a token'
     assert.equal((await httpCall(base, 'GET', '/meshes/default/dataplanes/web-2', { headers: token })).status, 200);
     const revoke = await httpCall(base, 'PUT', '/meshes/default/secrets/dataplane-token-revocations-default', {
       headers: admin,
-      body: { type: 'Secret', mesh: 'default', name: 'dataplane-token-revocations-default', data: Buffer.from(`other,${jti}`).toString('base64') },
+      body: {
+        type: 'Secret',
+        mesh: 'default',
+        name: 'dataplane-token-revocations-default',
+        data: Buffer.from(`other,${jti}`).toString('base64'),
+      },
     });
     assert.equal(revoke.status, 201);
     assert.equal((await httpCall(base, 'GET', '/meshes/default/dataplanes/web-2', { headers: token })).status, 401);
@@ -146,11 +182,16 @@ describe('HTTPS listener', () => {
     const port = (https.server.address() as { port: number }).port;
     try {
       const body = await new Promise<string>((resolve, reject) => {
-        const req = httpsRequest({ host: '127.0.0.1', port, path: '/meshes/default', ca: tls.cert, servername: 'localhost' }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`))));
-        });
+        const req = httpsRequest(
+          { host: '127.0.0.1', port, path: '/meshes/default', ca: tls.cert, servername: 'localhost' },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () =>
+              res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`)),
+            );
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -180,14 +221,24 @@ describe('limits', () => {
   test('a dataplane token gets 429 with Retry-After past its certificate budget; admins are not capped', async () => {
     const token = { authorization: `Bearer ${await tokenFor(base, 'web-1')}` };
     for (let i = 0; i < 3; i++) {
-      assert.equal((await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: token, body: {} })).status, 200);
+      assert.equal(
+        (await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: token, body: {} }))
+          .status,
+        200,
+      );
     }
-    const limited = await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: token, body: {} });
+    const limited = await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', {
+      headers: token,
+      body: {},
+    });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers['retry-after']) >= 1);
     assert.equal(limited.json().title, 'Too Many Requests');
     for (let i = 0; i < 5; i++) {
-      assert.equal((await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { body: {} })).status, 200);
+      assert.equal(
+        (await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { body: {} })).status,
+        200,
+      );
     }
   });
 
@@ -198,7 +249,9 @@ describe('limits', () => {
     const started = Date.now();
     const first = httpCall(base, 'GET', '/meshes/default/dataplanes/web-2/trust-bundle?wait=20s', { headers: held });
     await new Promise((r) => setTimeout(r, 300));
-    const other = await httpCall(base, 'GET', '/meshes/default/dataplanes/web-1/trust-bundle?wait=20s', { headers: held });
+    const other = await httpCall(base, 'GET', '/meshes/default/dataplanes/web-1/trust-bundle?wait=20s', {
+      headers: held,
+    });
     assert.equal(other.status, 429, 'the process-wide bound of 1 is taken by web-2');
     const second = httpCall(base, 'GET', '/meshes/default/dataplanes/web-2/trust-bundle?wait=1s', { headers: held });
     assert.equal((await first).status, 304);
@@ -224,23 +277,67 @@ describe('logs never carry secrets', () => {
       await httpCall(base, 'PUT', '/meshes/default/dataplanes/web-1', { body: dataplane('web-1', 'web') });
       const jwt = await tokenFor(base, 'web-1');
       const dir = mkdtempSync(join(tmpdir(), 'meshcp-log-'));
-      execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=x',
-        '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'csr.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-subj',
+          '/CN=x',
+          '-keyout',
+          join(dir, 'k.pem'),
+          '-out',
+          join(dir, 'csr.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       const csr = readFileSync(join(dir, 'csr.pem'), 'utf8');
-      const withKey = await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: { authorization: `Bearer ${jwt}` }, body: {} });
-      await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', { headers: { authorization: `Bearer ${jwt}` }, body: { csr } });
+      const withKey = await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', {
+        headers: { authorization: `Bearer ${jwt}` },
+        body: {},
+      });
+      await httpCall(base, 'POST', '/meshes/default/dataplanes/web-1/certificate', {
+        headers: { authorization: `Bearer ${jwt}` },
+        body: { csr },
+      });
       const secretData = Buffer.from('a very secret value').toString('base64');
-      await httpCall(base, 'PUT', '/meshes/default/secrets/s1', { body: { type: 'Secret', mesh: 'default', name: 's1', data: secretData } });
-      await httpCall(base, 'PUT', '/meshes/default/secrets/s1', { body: { type: 'Secret', mesh: 'default', name: 's1', data: '***' } });
+      await httpCall(base, 'PUT', '/meshes/default/secrets/s1', {
+        body: { type: 'Secret', mesh: 'default', name: 's1', data: secretData },
+      });
+      await httpCall(base, 'PUT', '/meshes/default/secrets/s1', {
+        body: { type: 'Secret', mesh: 'default', name: 's1', data: '***' },
+      });
       await httpCall(base, 'GET', '/meshes', { headers: { authorization: 'Bearer not-a-token-1234' } });
       // A logged object that carries such fields (e.g. an error with the request) is redacted too.
-      t.services.log.warn({ privateKey: 'PRIVATE', csr: 'CSR', data: 'DATA', token: 'TOKEN', nested: { key: 'KEY' } }, 'probe');
+      t.services.log.warn(
+        { privateKey: 'PRIVATE', csr: 'CSR', data: 'DATA', token: 'TOKEN', nested: { key: 'KEY' } },
+        'probe',
+      );
 
       const log = lines.join('');
       writeFileSync(join(dir, 'captured.log'), log);
       assert.ok(lines.length >= 8, 'requests were logged');
       const privateKeyBody = withKey.json().privateKey.split('\n')[1];
-      for (const forbidden of [jwt, jwt.split('.')[2], ADMIN_TOKEN, privateKeyBody, csr.split('\n')[1], secretData, 'not-a-token-1234', 'PRIVATE', 'CSR"', 'DATA', 'TOKEN', '"KEY"', 'BEGIN']) {
+      for (const forbidden of [
+        jwt,
+        jwt.split('.')[2],
+        ADMIN_TOKEN,
+        privateKeyBody,
+        csr.split('\n')[1],
+        secretData,
+        'not-a-token-1234',
+        'PRIVATE',
+        'CSR"',
+        'DATA',
+        'TOKEN',
+        '"KEY"',
+        'BEGIN',
+      ]) {
         assert.ok(!log.includes(forbidden), `log must not contain ${forbidden.slice(0, 20)}…`);
       }
       assert.match(log, /\[redacted\]/);

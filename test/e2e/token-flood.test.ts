@@ -14,7 +14,9 @@ const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url'
 
 /** A token shaped like a dataplane token, with a random 3 KB `Mesh` claim: each one a new string to (not) remember. */
 function hostileToken(i: number, foreignKey: ReturnType<typeof generateKeyPairSync>['privateKey']): string {
-  const claims = b64url(JSON.stringify({ Name: `dp-${i}`, Mesh: randomBytes(1536).toString('hex'), Tags: {}, jti: `${i}` }));
+  const claims = b64url(
+    JSON.stringify({ Name: `dp-${i}`, Mesh: randomBytes(1536).toString('hex'), Tags: {}, jti: `${i}` }),
+  );
   switch (i % 3) {
     case 0: // unsigned
       return `${b64url(JSON.stringify({ alg: 'none' }))}.${claims}.`;
@@ -28,7 +30,8 @@ function hostileToken(i: number, foreignKey: ReturnType<typeof generateKeyPairSy
   }
 }
 
-const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const rssBytes = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 describe('a flood of invalid dataplane tokens', () => {
   let cp: CpProcess;
@@ -41,13 +44,21 @@ describe('a flood of invalid dataplane tokens', () => {
     await cp.stop();
   });
 
-  const paths = ['/healthz', '/meshes/default/dataplanes/web-1/trust-bundle', '/meshes/other/dataplanes/dp/certificate'];
+  const paths = [
+    '/healthz',
+    '/meshes/default/dataplanes/web-1/trust-bundle',
+    '/meshes/other/dataplanes/dp/certificate',
+  ];
   const call = (path: string, token: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = request(new URL(path, cp.baseUrl), { agent, method: 'GET', headers: { authorization: `Bearer ${token}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = request(
+        new URL(path, cp.baseUrl),
+        { agent, method: 'GET', headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -74,7 +85,9 @@ describe('a flood of invalid dataplane tokens', () => {
     const idle = rssBytes(cp.child.pid!);
     const statuses = await flood(REQUESTS);
     const grown = rssBytes(cp.child.pid!) - idle;
-    console.log(`RSS idle ${(idle / 2 ** 20).toFixed(0)} MB, after ${REQUESTS} requests +${(grown / 2 ** 20).toFixed(1)} MB; statuses ${JSON.stringify([...statuses])}`);
+    console.log(
+      `RSS idle ${(idle / 2 ** 20).toFixed(0)} MB, after ${REQUESTS} requests +${(grown / 2 ** 20).toFixed(1)} MB; statuses ${JSON.stringify([...statuses])}`,
+    );
     assert.ok(grown < 50 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
     assert.deepEqual([...statuses.keys()].sort(), [200, 401], 'public routes serve, the others refuse the token');
   });

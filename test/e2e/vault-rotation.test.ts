@@ -51,11 +51,16 @@ function clientFor(base: string) {
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    return { status: res.status, body: (res.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      body: (res.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) : text,
+    };
   };
 }
 
-test('builtin -> vault -> provided under live mTLS traffic, Vault down and back in the middle: zero failed handshakes', { timeout: 90_000 }, async () => {
+test('builtin -> vault -> provided under live mTLS traffic, Vault down and back in the middle: zero failed handshakes', {
+  timeout: 90_000,
+}, async () => {
   const vault = await VaultPkiDouble.start({ tokens: [TOKEN], roles: { dataplanes: ROLE } });
   const work = mkdtempSync(join(tmpdir(), 'meshcp-vault-e2e-'));
   // The agents' renewals, re-issue delays and retry backoffs run on this clock: the test decides when they happen.
@@ -69,35 +74,95 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     const rotation = async () => (await call('GET', '/meshes/default/ca-rotation')).body;
     const builtin = { name: 'ca-1', type: 'builtin' };
     const vaultBackend = vaultBackendFor(vault);
-    const provided = { name: 'ca-2', type: 'provided', conf: { cert: { secret: 'ca-2-cert' }, key: { secret: 'ca-2-key' } } };
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365', '-subj', '/CN=ca-2',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout', join(work, 'ca-2.key'), '-out', join(work, 'ca-2.crt')], { stdio: 'ignore' });
+    const provided = {
+      name: 'ca-2',
+      type: 'provided',
+      conf: { cert: { secret: 'ca-2-cert' }, key: { secret: 'ca-2-key' } },
+    };
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '365',
+        '-subj',
+        '/CN=ca-2',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        join(work, 'ca-2.key'),
+        '-out',
+        join(work, 'ca-2.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     const ca2Pem = readFileSync(join(work, 'ca-2.crt'), 'utf8');
-    const putMesh = (enabledBackend: string, backends: object[]) => call('PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend, backends } });
+    const putMesh = (enabledBackend: string, backends: object[]) =>
+      call('PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend, backends } });
     const names = DATAPLANES.map((d) => d.name).sort();
     /** waitFor, saying what every agent held when it timed out. */
-    const waitForFleet = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number) =>
+    const waitForFleet = <T>(
+      what: string,
+      probe: () => Promise<T | undefined | false> | T | undefined | false,
+      timeoutMs?: number,
+    ) =>
       waitFor(what, probe, timeoutMs).catch((err: Error) => {
         throw new Error(`${err.message}\n${fleet.describe()}`);
       });
     /** After a step that asks for new certificates: every agent scheduled its re-issue; its delay runs out now. */
     const reissueAll = async (since: number) => {
-      await waitForFleet('every agent to schedule its re-issue', () => names.every((n) => fleet.eventsOf(n, 'reissue-scheduled', since).length > 0));
+      await waitForFleet('every agent to schedule its re-issue', () =>
+        names.every((n) => fleet.eventsOf(n, 'reissue-scheduled', since).length > 0),
+      );
       await clock.advance(REISSUE_DELAY_MS);
     };
 
-    for (const [name, data] of [['vault-ca', vault.tlsCaPem], ['vault-token', TOKEN], ['ca-2-cert', ca2Pem], ['ca-2-key', readFileSync(join(work, 'ca-2.key'), 'utf8')]]) {
-      assert.equal((await call('PUT', `/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data: b64(data!) })).status, 201);
+    for (const [name, data] of [
+      ['vault-ca', vault.tlsCaPem],
+      ['vault-token', TOKEN],
+      ['ca-2-cert', ca2Pem],
+      ['ca-2-key', readFileSync(join(work, 'ca-2.key'), 'utf8')],
+    ]) {
+      assert.equal(
+        (
+          await call('PUT', `/meshes/default/secrets/${name}`, {
+            type: 'Secret',
+            mesh: 'default',
+            name,
+            data: b64(data!),
+          })
+        ).status,
+        201,
+      );
     }
     assert.equal((await putMesh('ca-1', [builtin])).status, 200);
     for (const [i, dp] of DATAPLANES.entries()) {
       const dataplane = {
-        type: 'Dataplane', mesh: 'default', name: dp.name,
-        networking: { address: '127.0.0.1', inbound: [{ port: 20001 + i, servicePort: 8080, tags: { 'kuma.io/service': dp.service } }] },
+        type: 'Dataplane',
+        mesh: 'default',
+        name: dp.name,
+        networking: {
+          address: '127.0.0.1',
+          inbound: [{ port: 20001 + i, servicePort: 8080, tags: { 'kuma.io/service': dp.service } }],
+        },
       };
       const token = (await call('POST', '/tokens/dataplane', { name: dp.name, mesh: 'default', validFor: '1h' })).body;
-      fleet.add(dp, { cpAddress: base, token: () => token, dataplane, pollWaitMs: 10_000, reissueDelayMs: REISSUE_DELAY_MS, clock });
+      fleet.add(dp, {
+        cpAddress: base,
+        token: () => token,
+        dataplane,
+        pollWaitMs: 10_000,
+        reissueDelayMs: REISSUE_DELAY_MS,
+        clock,
+      });
     }
     await fleet.start();
     fleet.startTraffic(250);
@@ -119,7 +184,11 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
       const s = await rotation();
       return s.nextStep.action === 'remove' && s.nextStep.ready && s;
     });
-    await waitForFleet('agents to install their Vault certificates', () => names.every((n) => fleet.material(n).issuedBackend === 'vault-1'), 3_000);
+    await waitForFleet(
+      'agents to install their Vault certificates',
+      () => names.every((n) => fleet.material(n).issuedBackend === 'vault-1'),
+      3_000,
+    );
 
     // Vault goes down and every certificate comes due: renewals are refused with 503, bundles and traffic carry on.
     const okBeforeOutage = handshakes();
@@ -127,32 +196,49 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     since = fleet.events.length;
     const lastRenewAfter = Math.max(...names.map((n) => Date.parse(fleet.material(n).renewAfter)));
     await clock.advance(lastRenewAfter - clock.now() + 1);
-    await waitForFleet('every renewal to meet the outage', () => names.every((n) => fleet.eventsOf(n, 'error', since).length > 0), 10_000);
+    await waitForFleet(
+      'every renewal to meet the outage',
+      () => names.every((n) => fleet.eventsOf(n, 'error', since).length > 0),
+      10_000,
+    );
     status = await rotation();
     assert.equal(status.backends[1].vault.reachable, false);
     await waitForFleet('traffic during the outage', () => handshakes() >= okBeforeOutage + 40);
     const outageErrors = fleet.events.slice(since).filter((e) => e.event === 'error');
-    for (const e of outageErrors) assert.match(String(e.message), /certificate: 503: .*the CA of backend "vault-1" is unavailable/);
+    for (const e of outageErrors)
+      assert.match(String(e.message), /certificate: 503: .*the CA of backend "vault-1" is unavailable/);
     // Vault is back; the agents' retry (after the Retry-After the 503 carried) gets a certificate through it.
     await vault.up();
     since = fleet.events.length;
     await clock.advance(Math.max(...outageErrors.map((e) => Number(e.retryInMs))));
-    await waitForFleet('a renewal through Vault for every agent', () => names.every((n) => fleet.eventsOf(n, 'certificate', since).some((e) => e.issuedBackend === 'vault-1')));
+    await waitForFleet('a renewal through Vault for every agent', () =>
+      names.every((n) => fleet.eventsOf(n, 'certificate', since).some((e) => e.issuedBackend === 'vault-1')),
+    );
     assert.equal((await rotation()).backends[1].vault.reachable, true);
 
     // Step 3: remove the builtin.
     assert.equal((await putMesh('vault-1', [vaultBackend])).status, 200);
     const vaultOnly = (await rotation()).bundleVersion;
-    await waitForFleet('every agent to acknowledge the vault-only bundle', async () =>
-      names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === vaultOnly) && (await rotation()).backends[0].dataplanesTrusting === names.length);
+    await waitForFleet(
+      'every agent to acknowledge the vault-only bundle',
+      async () =>
+        names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === vaultOnly) &&
+        (await rotation()).backends[0].dataplanesTrusting === names.length,
+    );
     const okOnVault = handshakes();
     await waitForFleet('traffic on the vault-only bundle', () => handshakes() >= okOnVault + 40);
     const root = new X509Certificate(vault.caPem);
     for (const dp of DATAPLANES) {
       const cert = new X509Certificate(fleet.material(dp.name).certPem);
-      assert.ok(cert.checkIssued(root) && cert.verify(root.publicKey), `${dp.name}'s certificate is signed by Vault's CA`);
+      assert.ok(
+        cert.checkIssued(root) && cert.verify(root.publicKey),
+        `${dp.name}'s certificate is signed by Vault's CA`,
+      );
       assert.ok(cert.subjectAltName?.includes(`URI:spiffe://default/${dp.service}`));
-      assert.deepEqual(rootsOf(fleet.material(dp.name).caPem).map((r) => r.fingerprint256), [root.fingerprint256]);
+      assert.deepEqual(
+        rootsOf(fleet.material(dp.name).caPem).map((r) => r.fingerprint256),
+        [root.fingerprint256],
+      );
     }
 
     // vault -> provided: the same three steps, the rules waiting for the fleet each time.
@@ -170,7 +256,9 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     });
     assert.equal((await putMesh('ca-2', [provided])).status, 200);
     const final = (await rotation()).bundleVersion;
-    await waitForFleet('every agent to acknowledge the ca-2-only bundle', () => names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === final));
+    await waitForFleet('every agent to acknowledge the ca-2-only bundle', () =>
+      names.every((n) => fleet.agents.get(n)!.held?.bundleVersion === final),
+    );
     const okBeforeEnd = handshakes();
     await waitForFleet('traffic on the final bundle', () => handshakes() >= okBeforeEnd + 40);
     await fleet.stopTraffic();
@@ -178,8 +266,14 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     const ca2 = new X509Certificate(ca2Pem);
     for (const name of names) {
       assert.ok(new X509Certificate(fleet.material(name).certPem).verify(ca2.publicKey), `${name} ends on ca-2`);
-      assert.deepEqual(rootsOf(fleet.material(name).caPem).map((r) => r.fingerprint256), [ca2.fingerprint256]);
-      assert.deepEqual([...new Set(fleet.eventsOf(name, 'certificate').map((e) => e.issuedBackend))], ['ca-1', 'vault-1', 'ca-2']);
+      assert.deepEqual(
+        rootsOf(fleet.material(name).caPem).map((r) => r.fingerprint256),
+        [ca2.fingerprint256],
+      );
+      assert.deepEqual(
+        [...new Set(fleet.eventsOf(name, 'certificate').map((e) => e.issuedBackend))],
+        ['ca-1', 'vault-1', 'ca-2'],
+      );
     }
     const { ok, failed, unreachable } = fleet.totals();
     const refused = fleet.listenerRefusals().reduce((n, r) => n + r, 0);
@@ -195,7 +289,11 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
     assert.deepEqual(fleet.wrongPeers, []);
     assert.deepEqual(otherErrors, []);
     assert.ok(!cp.logs.some((l) => JSON.stringify(l).includes(TOKEN)), 'the token is never logged');
-    assert.deepEqual(cp.logs.filter((l) => l.level >= 50), [], 'the control plane logged no error');
+    assert.deepEqual(
+      cp.logs.filter((l) => l.level >= 50),
+      [],
+      'the control plane logged no error',
+    );
   } finally {
     await fleet.close();
     if (cp) await cp.stop();
@@ -204,18 +302,47 @@ test('builtin -> vault -> provided under live mTLS traffic, Vault down and back 
   }
 });
 
-test('a control plane restarted while Vault is down serves the cached root and answers certificates 503', { timeout: 60_000 }, async () => {
+test('a control plane restarted while Vault is down serves the cached root and answers certificates 503', {
+  timeout: 60_000,
+}, async () => {
   const vault = await VaultPkiDouble.start({ tokens: [TOKEN], roles: { dataplanes: ROLE } });
   const dataDir = mkdtempSync(join(tmpdir(), 'meshcp-vault-restart-'));
   let cp: CpProcess | undefined;
   try {
     cp = await startCpProcess({}, 30_000, { dataDir });
     let call = clientFor(cp.baseUrl);
-    for (const [name, data] of [['vault-ca', vault.tlsCaPem], ['vault-token', TOKEN]]) {
-      assert.equal((await call('PUT', `/meshes/default/secrets/${name}`, { type: 'Secret', mesh: 'default', name, data: b64(data!) })).status, 201);
+    for (const [name, data] of [
+      ['vault-ca', vault.tlsCaPem],
+      ['vault-token', TOKEN],
+    ]) {
+      assert.equal(
+        (
+          await call('PUT', `/meshes/default/secrets/${name}`, {
+            type: 'Secret',
+            mesh: 'default',
+            name,
+            data: b64(data!),
+          })
+        ).status,
+        201,
+      );
     }
-    assert.equal((await call('PUT', '/meshes/default', { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'vault-1', backends: [vaultBackendFor(vault)] } })).status, 200);
-    const dataplane = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] } };
+    assert.equal(
+      (
+        await call('PUT', '/meshes/default', {
+          type: 'Mesh',
+          name: 'default',
+          mtls: { enabledBackend: 'vault-1', backends: [vaultBackendFor(vault)] },
+        })
+      ).status,
+      200,
+    );
+    const dataplane = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      networking: { address: '127.0.0.1', inbound: [{ port: 20001, tags: { 'kuma.io/service': 'web' } }] },
+    };
     assert.equal((await call('PUT', '/meshes/default/dataplanes/web-1', dataplane)).status, 201);
     const token = (await call('POST', '/tokens/dataplane', { name: 'web-1', mesh: 'default', validFor: '1h' })).body;
     assert.equal(await cp.stop(), 0);
@@ -227,12 +354,20 @@ test('a control plane restarted while Vault is down serves the cached root and a
     const bundle = await fetch(`${cp.baseUrl}/meshes/default/dataplanes/web-1/trust-bundle`, { headers: auth });
     assert.equal(bundle.status, 200);
     assert.ok(((await bundle.json()) as { caBundle: string }).caBundle.includes(vault.caPem.trim()));
-    const cert = await fetch(`${cp.baseUrl}/meshes/default/dataplanes/web-1/certificate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
+    const cert = await fetch(`${cp.baseUrl}/meshes/default/dataplanes/web-1/certificate`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.deepEqual([cert.status, cert.headers.get('retry-after')], [503, '10']);
     const status = (await call('GET', '/meshes/default/ca-rotation')).body;
     assert.deepEqual([status.backends[0].rootFingerprint, status.backends[0].vault.reachable], [vault.caSha256, false]);
     await vault.up();
-    const again = await fetch(`${cp.baseUrl}/meshes/default/dataplanes/web-1/certificate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
+    const again = await fetch(`${cp.baseUrl}/meshes/default/dataplanes/web-1/certificate`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(again.status, 200);
   } finally {
     if (cp) await cp.stop();

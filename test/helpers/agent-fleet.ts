@@ -46,7 +46,10 @@ export class AgentFleet {
       const service = peer ? this.services.get(peer)! : '?';
       const expected = `spiffe://${this.mesh}/${service}`;
       const alternative = this.identityId?.(service);
-      if (e.peerId !== expected && e.peerId !== alternative) this.wrongPeers.push(`${e.peer} (${peer}): ${e.peerId}, expected ${expected}${alternative ? ` or ${alternative}` : ''}`);
+      if (e.peerId !== expected && e.peerId !== alternative)
+        this.wrongPeers.push(
+          `${e.peer} (${peer}): ${e.peerId}, expected ${expected}${alternative ? ` or ${alternative}` : ''}`,
+        );
     }
   };
 

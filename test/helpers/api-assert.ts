@@ -48,7 +48,8 @@ export function expectError(res: LightMyRequestResponse, expected: ExpectedError
       params.map((p) => ({ field: p.field, message: p.reason })),
     );
   }
-  if (expected.params !== undefined) assert.deepEqual(params ?? [], expected.params, `invalid_parameters (body: ${res.body})`);
+  if (expected.params !== undefined)
+    assert.deepEqual(params ?? [], expected.params, `invalid_parameters (body: ${res.body})`);
   assert.doesNotMatch(res.body, /\bat .+\.(ts|js):\d+/, 'no stack trace in an error body');
   return body;
 }
@@ -67,13 +68,20 @@ export async function dbSnapshot(services: Services) {
 /** What a user sees: the bodies of the list routes (and any extra GETs). */
 /** The mesh's secrets with the version each is at: a secret written once is at version 1. */
 export function secretVersions(services: Services, mesh: string): Promise<{ name: string; version: number }[]> {
-  return services.store.driver.all<{ name: string; version: number }>("SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = ? ORDER BY name", [
-    mesh,
-  ]);
+  return services.store.driver.all<{ name: string; version: number }>(
+    "SELECT name, version FROM resources WHERE type = 'Secret' AND mesh = ? ORDER BY name",
+    [mesh],
+  );
 }
 
 export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
-  const urls = ['/meshes?size=1000', '/secrets?size=1000', '/global-secrets?size=1000', '/dataplanes?size=1000', ...extra];
+  const urls = [
+    '/meshes?size=1000',
+    '/secrets?size=1000',
+    '/global-secrets?size=1000',
+    '/dataplanes?size=1000',
+    ...extra,
+  ];
   const out: Record<string, { status: number; body: string }> = {};
   for (const url of urls) {
     const res = await app.inject({ method: 'GET', url });
@@ -83,7 +91,11 @@ export async function apiSnapshot(app: FastifyInstance, extra: string[] = []) {
 }
 
 /** Runs `fn` and asserts that neither the database nor the API view changed. */
-export async function expectUnchanged<T>(t: { app: FastifyInstance; services: Services }, fn: () => Promise<T>, extra: string[] = []): Promise<T> {
+export async function expectUnchanged<T>(
+  t: { app: FastifyInstance; services: Services },
+  fn: () => Promise<T>,
+  extra: string[] = [],
+): Promise<T> {
   const dbBefore = await dbSnapshot(t.services);
   const apiBefore = await apiSnapshot(t.app, extra);
   const result = await fn();
@@ -111,11 +123,25 @@ export function opensslCa(cn = 'ca-2'): { certPem: string; keyPem: string } {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
-        '-subj', `/CN=${cn}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-        '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'),
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        join(dir, 'ca.key'),
+        '-out',
+        join(dir, 'ca.crt'),
       ],
       { stdio: 'pipe' },
     );

@@ -44,7 +44,11 @@ export async function createTestApp(
   const config: Config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent', ...env });
   const share = options.sameStoreAs?.share ?? { key: randomBytes(32) };
   const instanceId = options.sameStoreAs ? `test-instance-${randomBytes(3).toString('hex')}` : 'test-instance';
-  const store = await testStore(dataDir, new SecretCipher(share.key), { clock: options.clock, instanceId, schema: share.schema });
+  const store = await testStore(dataDir, new SecretCipher(share.key), {
+    clock: options.clock,
+    instanceId,
+    schema: share.schema,
+  });
   const services = await createServices({
     store: store.store,
     config,
@@ -55,7 +59,12 @@ export async function createTestApp(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.defaultMesh !== false) {
-    await services.meshes.put('', 'default', { type: 'Mesh', name: 'default' }, { principal: { kind: 'admin' }, dryRun: false, force: false });
+    await services.meshes.put(
+      '',
+      'default',
+      { type: 'Mesh', name: 'default' },
+      { principal: { kind: 'admin' }, dryRun: false, force: false },
+    );
   }
   const app = await buildApp(services);
   await app.ready();

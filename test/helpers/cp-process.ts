@@ -51,9 +51,18 @@ function cpEnv(dataDir: string, env: Record<string, string>): NodeJS.ProcessEnv 
   };
 }
 
-function spawnCp(dataDir: string, env: Record<string, string>, entry: CpOptions['entry'], command: string[] = []): ChildProcess {
+function spawnCp(
+  dataDir: string,
+  env: Record<string, string>,
+  entry: CpOptions['entry'],
+  command: string[] = [],
+): ChildProcess {
   const args = entry === 'compiled' ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-  return spawn(process.execPath, [...args, ...command], { cwd: ROOT, env: cpEnv(dataDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...args, ...command], {
+    cwd: ROOT,
+    env: cpEnv(dataDir, env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /**
@@ -77,7 +86,11 @@ function exitOf(child: ChildProcess): Promise<CpExit> {
 }
 
 /** Starts the control plane and resolves once it logs "HTTP API listening" (with the port it chose). */
-export async function startCpProcess(env: Record<string, string> = {}, startTimeoutMs = 30_000, options: CpOptions = {}): Promise<CpProcess> {
+export async function startCpProcess(
+  env: Record<string, string> = {},
+  startTimeoutMs = 30_000,
+  options: CpOptions = {},
+): Promise<CpProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'meshcp-e2e-'));
   const child = spawnCp(dataDir, env, options.entry);
   const logs: Record<string, any>[] = [];
@@ -90,7 +103,10 @@ export async function startCpProcess(env: Record<string, string> = {}, startTime
   const exited = exitOf(child);
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the control plane did not start in time: ${stderr}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the control plane did not start in time: ${stderr}`)),
+      startTimeoutMs,
+    );
     void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(new Error(`the control plane exited with ${code}: ${stderr}`));

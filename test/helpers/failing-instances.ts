@@ -64,7 +64,14 @@ export function answeringWith(status: number): Promise<TestInstance & { requests
     requests.push(`${request.method} ${request.url}`);
     request.resume();
     response.writeHead(status, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ type: '/std-errors', status, title: 'Service Unavailable', detail: 'the database is unavailable' }));
+    response.end(
+      JSON.stringify({
+        type: '/std-errors',
+        status,
+        title: 'Service Unavailable',
+        detail: 'the database is unavailable',
+      }),
+    );
   });
   return instanceOn(server, { requests });
 }

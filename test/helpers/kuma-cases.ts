@@ -25,7 +25,11 @@ export function replayKumaCases(cases: KumaCase[], meshcpViolations: (manifest: 
     it(c.name, { skip: c.skip }, () => {
       const actual = meshcpViolations(c.manifest);
       if (c.difference !== undefined) {
-        assert.notDeepEqual(actual, c.violations, `listed as a difference by design but agrees with Kuma: ${c.difference}`);
+        assert.notDeepEqual(
+          actual,
+          c.violations,
+          `listed as a difference by design but agrees with Kuma: ${c.difference}`,
+        );
         assert.deepEqual(actual, c.meshcp ?? []);
         return;
       }

@@ -55,12 +55,24 @@ export class OpensslWorkspace {
   async ca(options: CaOptions = {}): Promise<PemPair> {
     const keyOut = this.fresh('ca.key');
     const certOut = this.fresh('ca.crt');
-    const args = ['req', '-x509', ...KEY_ARGS[options.key ?? 'ec-p256'], '-nodes', '-days', String(options.days ?? 365)];
+    const args = [
+      'req',
+      '-x509',
+      ...KEY_ARGS[options.key ?? 'ec-p256'],
+      '-nodes',
+      '-days',
+      String(options.days ?? 365),
+    ];
     args.push('-subj', `/CN=${options.cn ?? 'test-ca'}`);
     args.push('-addext', `basicConstraints=${options.basicConstraints ?? 'critical,CA:TRUE'}`);
     args.push('-addext', `keyUsage=${options.keyUsage ?? 'critical,keyCertSign,cRLSign'}`);
     if (options.issuer) {
-      args.push('-CA', this.file('issuer.crt', options.issuer.certPem), '-CAkey', this.file('issuer.key', options.issuer.keyPem));
+      args.push(
+        '-CA',
+        this.file('issuer.crt', options.issuer.certPem),
+        '-CAkey',
+        this.file('issuer.key', options.issuer.keyPem),
+      );
     }
     args.push('-keyout', keyOut, '-out', certOut);
     await execFileAsync('openssl', args);
@@ -98,10 +110,37 @@ export class OpensslWorkspace {
     const keyOut = join(work, 'ca.key');
     const csrOut = join(work, 'ca.csr');
     const certOut = join(work, 'ca.crt');
-    await execFileAsync('openssl', ['req', '-new', ...KEY_ARGS[options.key ?? 'ec-p256'], '-nodes', '-subj', `/CN=${options.cn}`, '-keyout', keyOut, '-out', csrOut]);
     await execFileAsync('openssl', [
-      'ca', '-batch', '-notext', '-config', configFile, '-selfsign', '-keyfile', keyOut, '-in', csrOut,
-      '-startdate', options.startdate, '-enddate', options.enddate, '-extensions', 'v3', '-out', certOut,
+      'req',
+      '-new',
+      ...KEY_ARGS[options.key ?? 'ec-p256'],
+      '-nodes',
+      '-subj',
+      `/CN=${options.cn}`,
+      '-keyout',
+      keyOut,
+      '-out',
+      csrOut,
+    ]);
+    await execFileAsync('openssl', [
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      configFile,
+      '-selfsign',
+      '-keyfile',
+      keyOut,
+      '-in',
+      csrOut,
+      '-startdate',
+      options.startdate,
+      '-enddate',
+      options.enddate,
+      '-extensions',
+      'v3',
+      '-out',
+      certOut,
     ]);
     return { certPem: readFileSync(certOut, 'utf8'), keyPem: readFileSync(keyOut, 'utf8') };
   }
@@ -110,7 +149,14 @@ export class OpensslWorkspace {
   async csr(options: { key?: KeyKind; subj?: string; san?: string } = {}): Promise<{ csrPem: string; keyPem: string }> {
     const keyOut = this.fresh('dp.key');
     const csrOut = this.fresh('dp.csr');
-    const args = ['req', '-new', ...KEY_ARGS[options.key ?? 'ec-p256'], '-nodes', '-subj', options.subj ?? '/CN=ignored'];
+    const args = [
+      'req',
+      '-new',
+      ...KEY_ARGS[options.key ?? 'ec-p256'],
+      '-nodes',
+      '-subj',
+      options.subj ?? '/CN=ignored',
+    ];
     if (options.san) args.push('-addext', `subjectAltName=${options.san}`);
     args.push('-keyout', keyOut, '-out', csrOut);
     await execFileAsync('openssl', args);
@@ -119,7 +165,9 @@ export class OpensslWorkspace {
 
   /** `openssl x509 -noout -text`: throws when OpenSSL cannot parse the certificate. */
   text(certPem: string): string {
-    const r = spawnSync('openssl', ['x509', '-noout', '-text', '-in', this.file('cert.pem', certPem)], { encoding: 'utf8' });
+    const r = spawnSync('openssl', ['x509', '-noout', '-text', '-in', this.file('cert.pem', certPem)], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`openssl x509 -text failed: ${r.stderr}`);
     return r.stdout;
   }
@@ -128,7 +176,11 @@ export class OpensslWorkspace {
    * `openssl verify -CAfile <trusted> [-untrusted <chain>] [-purpose <p>] <leaf>`: ok only on exit 0 and ": OK".
    * `purpose` (`sslserver`, `sslclient`) makes OpenSSL check the leaf's extended key usage too.
    */
-  verify(trustedPem: string, leafPem: string, options: { untrusted?: string; purpose?: string } = {}): { ok: boolean; output: string } {
+  verify(
+    trustedPem: string,
+    leafPem: string,
+    options: { untrusted?: string; purpose?: string } = {},
+  ): { ok: boolean; output: string } {
     const args = ['verify', '-CAfile', this.file('trusted.pem', trustedPem)];
     if (options.untrusted) args.push('-untrusted', this.file('untrusted.pem', options.untrusted));
     if (options.purpose) args.push('-purpose', options.purpose);

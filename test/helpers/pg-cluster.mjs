@@ -7,7 +7,16 @@
 // installed major is taken, or MESHCP_TEST_PG_BIN.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  appendFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,10 +35,14 @@ export function findPostgresBin() {
   if (fromEnv) return fromEnv;
   const base = '/usr/lib/postgresql';
   const majors = existsSync(base)
-    ? readdirSync(base).filter((v) => /^\d+$/.test(v) && existsSync(join(base, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a))
+    ? readdirSync(base)
+        .filter((v) => /^\d+$/.test(v) && existsSync(join(base, v, 'bin', 'postgres')))
+        .sort((a, b) => Number(b) - Number(a))
     : [];
   if (majors.length === 0) {
-    throw new Error('no PostgreSQL server found in /usr/lib/postgresql/*/bin: install Debian\'s `postgresql` (.ci/run does) or set MESHCP_TEST_PG_BIN');
+    throw new Error(
+      "no PostgreSQL server found in /usr/lib/postgresql/*/bin: install Debian's `postgresql` (.ci/run does) or set MESHCP_TEST_PG_BIN",
+    );
   }
   return join(base, majors[0], 'bin');
 }
@@ -61,15 +74,17 @@ function errorWithLog(message, err, logFile) {
 
 /** The postmaster and its children (PostgreSQL puts each child in its own process group: a group kill misses them). */
 function serverPids(postmaster) {
-  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try {
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
-    } catch {
-      return false;
-    }
-  });
+  const children = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    });
   return [postmaster, ...children.map(Number)];
 }
 
@@ -116,11 +131,14 @@ export async function startCluster(options = {}) {
   const password = randomBytes(12).toString('hex');
   if (asRoot()) {
     try {
-      const id = (flag) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+      const id = (flag) =>
+        Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
       chownSync(dir, id('-u'), id('-g'));
     } catch {
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`PostgreSQL refuses to run as root and there is no "${SUPERUSER}" user to run it as: install Debian's postgresql (it creates one) or run the tests as another user`);
+      throw new Error(
+        `PostgreSQL refuses to run as root and there is no "${SUPERUSER}" user to run it as: install Debian's postgresql (it creates one) or run the tests as another user`,
+      );
     }
   }
   chmodSync(dir, 0o700);
@@ -168,18 +186,22 @@ export async function startCluster(options = {}) {
 
   /** Ready for the tests: the test user logs in over TCP with its password (what the control plane does). */
   function loginWorks() {
-    return until('the test user to log in', async () => {
-      const client = new pg.Client({ host: '127.0.0.1', port, user: TEST_USER, password, database: 'postgres' });
-      try {
-        await client.connect();
-        return true;
-      } catch (err) {
-        if (!/starting up|recovery|ECONNREFUSED/i.test(String(err?.message))) throw err;
-        return false;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    }, 30_000);
+    return until(
+      'the test user to log in',
+      async () => {
+        const client = new pg.Client({ host: '127.0.0.1', port, user: TEST_USER, password, database: 'postgres' });
+        try {
+          await client.connect();
+          return true;
+        } catch (err) {
+          if (!/starting up|recovery|ECONNREFUSED/i.test(String(err?.message))) throw err;
+          return false;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      },
+      30_000,
+    );
   }
 
   async function admin(sql) {
@@ -194,21 +216,34 @@ export async function startCluster(options = {}) {
 
   try {
     // Trust over the socket (setup, test housekeeping), a password over TCP: what the control plane uses.
-    await pgCommand(bin, 'initdb', ['-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--no-locale', '--auth-local=trust', '--auth-host=scram-sha-256']);
-    appendFileSync(dataDir + '/postgresql.conf', [
-      '',
-      '# meshcp tests: loopback and a socket in the cluster dir only; enough connections for two test files with',
-      '# pools plus three control planes. Speed over durability against a crash of the machine (a test cluster never',
-      '# outlives it), but not of the server: synchronous_commit stays on, so a COMMIT has written its WAL to the OS',
-      '# and a kill -9 of PostgreSQL (kill9()) loses no acknowledged write; without fsync that write costs little.',
-      "listen_addresses = '127.0.0.1'",
-      `unix_socket_directories = '${dir}'`,
-      'max_connections = 300',
-      'fsync = off',
-      'full_page_writes = off',
-      "log_min_messages = 'warning'",
-      '',
-    ].join('\n'));
+    await pgCommand(bin, 'initdb', [
+      '-D',
+      dataDir,
+      '-U',
+      SUPERUSER,
+      '-E',
+      'UTF8',
+      '--no-locale',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+    ]);
+    appendFileSync(
+      dataDir + '/postgresql.conf',
+      [
+        '',
+        '# meshcp tests: loopback and a socket in the cluster dir only; enough connections for two test files with',
+        '# pools plus three control planes. Speed over durability against a crash of the machine (a test cluster never',
+        '# outlives it), but not of the server: synchronous_commit stays on, so a COMMIT has written its WAL to the OS',
+        '# and a kill -9 of PostgreSQL (kill9()) loses no acknowledged write; without fsync that write costs little.',
+        "listen_addresses = '127.0.0.1'",
+        `unix_socket_directories = '${dir}'`,
+        'max_connections = 300',
+        'fsync = off',
+        'full_page_writes = off',
+        "log_min_messages = 'warning'",
+        '',
+      ].join('\n'),
+    );
     for (let attempt = 0; ; attempt++) {
       try {
         await startPostmaster();

@@ -38,7 +38,13 @@ export async function startInstances(count: number, env: Record<string, string>)
 }
 
 /** One request to one address, never hanging: a timeout is an error, as a refused connection is. */
-export async function request(address: string, method: string, path: string, body?: object, timeoutMs = 10_000): Promise<Answer> {
+export async function request(
+  address: string,
+  method: string,
+  path: string,
+  body?: object,
+  timeoutMs = 10_000,
+): Promise<Answer> {
   const res = await fetch(address + path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -46,7 +52,9 @@ export async function request(address: string, method: string, path: string, bod
     signal: AbortSignal.timeout(timeoutMs),
   }).catch((err: Error & { cause?: Error & { code?: string } }) => {
     // fetch's own message is only "fetch failed": say what happened (refused, reset, timed out).
-    throw new Error(`${method} ${address}${path}: ${err.cause?.code ?? err.cause?.message ?? err.message}`, { cause: err });
+    throw new Error(`${method} ${address}${path}: ${err.cause?.code ?? err.cause?.message ?? err.message}`, {
+      cause: err,
+    });
   });
   const text = await res.text();
   const json = (res.headers.get('content-type') ?? '').startsWith('application/json');
@@ -61,7 +69,12 @@ export async function request(address: string, method: string, path: string, bod
 export class FailoverClient {
   constructor(readonly addresses: string[]) {}
 
-  async send(method: string, path: string, body?: object, options: { retryConflicts?: boolean; deadlineMs?: number } = {}): Promise<Answer> {
+  async send(
+    method: string,
+    path: string,
+    body?: object,
+    options: { retryConflicts?: boolean; deadlineMs?: number } = {},
+  ): Promise<Answer> {
     const deadline = Date.now() + (options.deadlineMs ?? 30_000);
     let lastProblem = '';
     for (let attempt = 0; ; attempt++) {
@@ -69,12 +82,14 @@ export class FailoverClient {
       try {
         const answer = await request(address, method, path, body, 5_000);
         if (answer.status === 503) lastProblem = `${address}: 503 ${JSON.stringify(answer.body)}`;
-        else if (answer.status === 409 && options.retryConflicts) lastProblem = `${address}: 409 ${JSON.stringify(answer.body)}`;
+        else if (answer.status === 409 && options.retryConflicts)
+          lastProblem = `${address}: 409 ${JSON.stringify(answer.body)}`;
         else return answer;
       } catch (err) {
         lastProblem = `${address}: ${(err as Error).message}`;
       }
-      if (Date.now() > deadline) throw new Error(`${method} ${path}: no control plane accepted it in time; last: ${lastProblem}`);
+      if (Date.now() > deadline)
+        throw new Error(`${method} ${path}: no control plane accepted it in time; last: ${lastProblem}`);
       // A dead address fails fast: only wait once every address was tried.
       if ((attempt + 1) % this.addresses.length === 0) await sleep(200);
     }

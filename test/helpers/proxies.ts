@@ -57,12 +57,20 @@ frontend mesh_inbound
 }
 
 /** Starts the proxy in the foreground (nginx `daemon off`, HAProxy master-worker `-W -db`) and waits for its pid file. */
-export async function startProxy(kind: 'nginx' | 'haproxy', dir: string, port: number, certDir: string): Promise<RealProxy> {
+export async function startProxy(
+  kind: 'nginx' | 'haproxy',
+  dir: string,
+  port: number,
+  certDir: string,
+): Promise<RealProxy> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const conf = join(dir, `${kind}.conf`);
   const pidFile = join(dir, `${kind}.pid`);
   writeFileSync(conf, kind === 'nginx' ? nginxConfig(dir, port, certDir) : haproxyConfig(dir, port, certDir));
-  const args = kind === 'nginx' ? ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;'] : ['-W', '-db', '-f', conf];
+  const args =
+    kind === 'nginx'
+      ? ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;']
+      : ['-W', '-db', '-f', conf];
   const child: ChildProcess = spawn(kind, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let spawnError: Error | undefined;

@@ -10,7 +10,8 @@ export const TEST_STORE: 'sqlite' | 'postgres' = process.env.MESHCP_TEST_STORE =
 
 /** The suite's PostgreSQL server (started by scripts/run-tests.mjs), as the store's settings. */
 export function postgresSettings(url = process.env.MESHCP_TEST_POSTGRES_URL) {
-  if (!url) throw new Error('MESHCP_TEST_STORE=postgres needs MESHCP_TEST_POSTGRES_URL (npm test starts a server and sets it)');
+  if (!url)
+    throw new Error('MESHCP_TEST_STORE=postgres needs MESHCP_TEST_POSTGRES_URL (npm test starts a server and sets it)');
   const u = new URL(url);
   return {
     type: 'postgres' as const,
@@ -28,7 +29,13 @@ export function postgresSettings(url = process.env.MESHCP_TEST_POSTGRES_URL) {
 /** Runs SQL as the suite's database owner (schemas are created and dropped per app). */
 async function admin(sql: string): Promise<void> {
   const settings = postgresSettings();
-  const client = new pg.Client({ host: settings.host, port: settings.port, user: settings.user, password: settings.password, database: settings.dbName });
+  const client = new pg.Client({
+    host: settings.host,
+    port: settings.port,
+    user: settings.user,
+    password: settings.password,
+    database: settings.dbName,
+  });
   await client.connect();
   try {
     await client.query(sql);
@@ -55,12 +62,29 @@ export async function testStore(
   const clock = options.clock ? { clock: options.clock } : {};
   if (TEST_STORE === 'sqlite') {
     if (options.schema) throw new Error('several instances share a store only on PostgreSQL');
-    const store = await openStore({ store: { type: 'sqlite' }, dataDir, cipher, instanceId: options.instanceId, ...clock });
+    const store = await openStore({
+      store: { type: 'sqlite' },
+      dataDir,
+      cipher,
+      instanceId: options.instanceId,
+      ...clock,
+    });
     return { store, drop: async () => {} };
   }
   const joining = options.schema !== undefined;
   const schema = options.schema ?? `t_${randomBytes(6).toString('hex')}`;
   if (!joining) await admin(`CREATE SCHEMA ${schema}`);
-  const store = await openStore({ store: postgresSettings(), dataDir, cipher, instanceId: options.instanceId, postgresSchema: schema, ...clock });
-  return { store, schema, drop: () => (joining ? Promise.resolve() : admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)) };
+  const store = await openStore({
+    store: postgresSettings(),
+    dataDir,
+    cipher,
+    instanceId: options.instanceId,
+    postgresSchema: schema,
+    ...clock,
+  });
+  return {
+    store,
+    schema,
+    drop: () => (joining ? Promise.resolve() : admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)),
+  };
 }

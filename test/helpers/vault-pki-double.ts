@@ -11,7 +11,12 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { ecdsaRootCa } from './ecdsa-ca.js';
-import { createSelfSignedServerCertificate, issueLeafCertificate, loadCaSigner, type CaSigner } from '../../src/ca/x509.js';
+import {
+  createSelfSignedServerCertificate,
+  issueLeafCertificate,
+  loadCaSigner,
+  type CaSigner,
+} from '../../src/ca/x509.js';
 
 export interface VaultRole {
   /** Globs (`*` any run of characters) every requested URI SAN must match. */
@@ -54,7 +59,13 @@ function newCa(name: string, lifetimeMs: number): PkiCa {
   return { pem: ca.certPem, signer: loadCaSigner(ca.certPem, ca.keyPem) };
 }
 
-const globToRegExp = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+const globToRegExp = (glob: string) =>
+  new RegExp(
+    `^${glob
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 
 /** Go-style durations as Vault reads `ttl`: "90s", "15m", "24h", "1h30m", or a number of seconds. */
 function parseTtl(value: unknown): number | undefined {
@@ -127,9 +138,12 @@ export class VaultPkiDouble {
 
   /** Serves again (after `down()`), on the same port. */
   async up(): Promise<void> {
-    const server = createServer({ cert: this.tlsCaPem, key: this.tlsKeyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      this.handle(req, res).catch((err: Error) => reply(res, 500, { errors: [`double failed: ${err.message}`] }));
-    });
+    const server = createServer(
+      { cert: this.tlsCaPem, key: this.tlsKeyPem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        this.handle(req, res).catch((err: Error) => reply(res, 500, { errors: [`double failed: ${err.message}`] }));
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
@@ -176,7 +190,13 @@ export class VaultPkiDouble {
     }
     const token = header(req, 'x-vault-token');
     const namespace = header(req, 'x-vault-namespace');
-    this.requests.push({ method: req.method ?? '', path: url.pathname, ...(token ? { token } : {}), ...(namespace ? { namespace } : {}), ...(body ? { body } : {}) });
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      ...(token ? { token } : {}),
+      ...(namespace ? { namespace } : {}),
+      ...(body ? { body } : {}),
+    });
 
     if (this.hanging) return;
     if (this.sealed) return reply(res, 503, { errors: ['Vault is sealed'] });
@@ -209,7 +229,9 @@ export class VaultPkiDouble {
     }
     const clientToken = `hvs.login-${randomUUID()}`;
     this.loginTokens.add(clientToken);
-    reply(res, 200, { auth: { client_token: clientToken, policies: ['meshcp'], lease_duration: 3600, renewable: true } });
+    reply(res, 200, {
+      auth: { client_token: clientToken, policies: ['meshcp'], lease_duration: 3600, renewable: true },
+    });
   }
 
   private issue(res: ServerResponse, mode: 'sign' | 'issue', roleName: string, body: Record<string, unknown>): void {
@@ -217,9 +239,17 @@ export class VaultPkiDouble {
     if (!role) return reply(res, 400, { errors: [`unknown role: ${roleName}`] });
     const commonName = typeof body.common_name === 'string' && body.common_name !== '' ? body.common_name : undefined;
     if (commonName === undefined && role.requireCn !== false) {
-      return reply(res, 400, { errors: ['the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false'] });
+      return reply(res, 400, {
+        errors: [
+          'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false',
+        ],
+      });
     }
-    if (commonName !== undefined && !role.allowAnyName && !(role.allowedDomains ?? []).some((d) => globToRegExp(d).test(commonName))) {
+    if (
+      commonName !== undefined &&
+      !role.allowAnyName &&
+      !(role.allowedDomains ?? []).some((d) => globToRegExp(d).test(commonName))
+    ) {
       return reply(res, 400, { errors: [`common name ${commonName} not allowed by this role`] });
     }
     const uris = typeof body.uri_sans === 'string' && body.uri_sans !== '' ? body.uri_sans.split(',') : [];
@@ -230,7 +260,8 @@ export class VaultPkiDouble {
     }
     const warnings: string[] = [];
     let ttl = body.ttl === undefined ? role.maxTtlSeconds : parseTtl(body.ttl);
-    if (ttl === undefined || Number.isNaN(ttl)) return reply(res, 400, { errors: [`error parsing ttl: invalid duration ${JSON.stringify(body.ttl)}`] });
+    if (ttl === undefined || Number.isNaN(ttl))
+      return reply(res, 400, { errors: [`error parsing ttl: invalid duration ${JSON.stringify(body.ttl)}`] });
     if (ttl > role.maxTtlSeconds) {
       warnings.push(`TTL "${ttl}s" is longer than permitted maxTTL "${role.maxTtlSeconds}s", so maxTTL is being used`);
       ttl = role.maxTtlSeconds;
@@ -238,7 +269,11 @@ export class VaultPkiDouble {
     const now = Date.now();
     const notAfter = new Date(Math.floor((now + ttl * 1000) / 1000) * 1000);
     if (notAfter > this.ca.signer.notAfter) {
-      return reply(res, 400, { errors: [`cannot satisfy request, as TTL would result in notAfter ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${this.ca.signer.notAfter.toISOString()}`] });
+      return reply(res, 400, {
+        errors: [
+          `cannot satisfy request, as TTL would result in notAfter ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${this.ca.signer.notAfter.toISOString()}`,
+        ],
+      });
     }
     let spki: Buffer;
     let isRsa: boolean;
@@ -254,12 +289,16 @@ export class VaultPkiDouble {
         return reply(res, 400, { errors: ['certificate request could not be parsed: asn1: structure error'] });
       }
     } else {
-      const pair = role.keyType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pair =
+        role.keyType === 'rsa'
+          ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+          : generateKeyPairSync('ec', { namedCurve: 'P-256' });
       spki = pair.publicKey.export({ type: 'spki', format: 'der' });
       isRsa = role.keyType === 'rsa';
       privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     }
-    if (uris.length === 0) return reply(res, 400, { errors: ['the double signs certificates with URI SANs only: uri_sans is empty'] });
+    if (uris.length === 0)
+      return reply(res, 400, { errors: ['the double signs certificates with URI SANs only: uri_sans is empty'] });
     const leaf = issueLeafCertificate({
       ca: this.ca.signer,
       subjectPublicKeyDer: spki,
@@ -281,7 +320,9 @@ export class VaultPkiDouble {
         expiration: Math.floor(notAfter.getTime() / 1000),
         ...(privateKeyPem ? { private_key: privateKeyPem.trim(), private_key_type: isRsa ? 'rsa' : 'ec' } : {}),
         ...(this.corrupt === 'certificate' ? { certificate: 'not a certificate' } : {}),
-        ...(this.corrupt === 'private_key' ? { private_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' } : {}),
+        ...(this.corrupt === 'private_key'
+          ? { private_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }
+          : {}),
       },
       warnings: warnings.length > 0 ? warnings : null,
     });

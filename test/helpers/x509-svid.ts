@@ -74,12 +74,14 @@ export function spiffeIdProblem(id: string): string | undefined {
   if (!m) return 'scheme is not spiffe:// (lower case)';
   const [, trustDomain, path = ''] = m;
   if (trustDomain === '') return 'empty trust domain';
-  if (!/^[a-z0-9._-]+$/.test(trustDomain)) return `trust domain "${trustDomain}" has characters outside [a-z0-9._-] (no port, user info or upper case)`;
+  if (!/^[a-z0-9._-]+$/.test(trustDomain))
+    return `trust domain "${trustDomain}" has characters outside [a-z0-9._-] (no port, user info or upper case)`;
   if (path === '') return 'an SVID identifies a workload: the path must not be empty';
   for (const segment of path.slice(1).split('/')) {
     if (segment === '') return 'empty path segment or trailing slash';
     if (segment === '.' || segment === '..') return 'dot segment in path';
-    if (!/^[A-Za-z0-9._-]+$/.test(segment)) return `path segment "${segment}" has characters outside [A-Za-z0-9._-] (no query or fragment)`;
+    if (!/^[A-Za-z0-9._-]+$/.test(segment))
+      return `path segment "${segment}" has characters outside [A-Za-z0-9._-] (no query or fragment)`;
   }
   return undefined;
 }
@@ -95,8 +97,13 @@ export function verifyX509Svid(chainPem: string, bundlePem: string, now = new Da
 
   // §2: exactly one URI SAN, a valid SPIFFE ID.
   const san = ext.get(SAN);
-  const uris = san ? children(children(san.value)[0].value).filter((g) => g.tag === 0x86).map((g) => g.value.toString('latin1')) : [];
-  if (uris.length !== 1) throw new Error(`an X.509-SVID has exactly one URI SAN, this one has ${uris.length}: ${uris.join(', ')}`);
+  const uris = san
+    ? children(children(san.value)[0].value)
+        .filter((g) => g.tag === 0x86)
+        .map((g) => g.value.toString('latin1'))
+    : [];
+  if (uris.length !== 1)
+    throw new Error(`an X.509-SVID has exactly one URI SAN, this one has ${uris.length}: ${uris.join(', ')}`);
   const problem = spiffeIdProblem(uris[0]);
   if (problem) throw new Error(`URI SAN ${uris[0]} is not a SPIFFE ID: ${problem}`);
 

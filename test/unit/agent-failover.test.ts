@@ -42,7 +42,11 @@ async function track<T extends { close(): Promise<void> }>(instance: Promise<T>)
 }
 
 async function putMesh(name: string, backends: object[], enabledBackend: string): Promise<void> {
-  const res = await t.app.inject({ method: 'PUT', url: `/meshes/${name}`, payload: { type: 'Mesh', name, mtls: { enabledBackend, backends } } });
+  const res = await t.app.inject({
+    method: 'PUT',
+    url: `/meshes/${name}`,
+    payload: { type: 'Mesh', name, mtls: { enabledBackend, backends } },
+  });
   assert.ok(res.statusCode < 300, res.body);
 }
 
@@ -54,7 +58,15 @@ async function agentOn(mesh: string, name: string, addresses: string[], extra: P
   const agent = new DataplaneAgent({
     cpAddress: addresses,
     token: () => res.body,
-    dataplane: { type: 'Dataplane', mesh, name, networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name } }] } },
+    dataplane: {
+      type: 'Dataplane',
+      mesh,
+      name,
+      networking: {
+        address: '127.0.0.1',
+        inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': name } }],
+      },
+    },
     outputDir: join(dir, `${mesh}-${name}`),
     pollWaitMs: 10_000,
     reissueDelayMs: 0,
@@ -62,19 +74,33 @@ async function agentOn(mesh: string, name: string, addresses: string[], extra: P
     ...extra,
   });
   closers.push(() => agent.stop());
-  return { agent, events, token: res.body, switches: () => events.filter((e) => e.event === 'cp-switch').map(({ from, to, reason }) => ({ from, to, reason })) };
+  return {
+    agent,
+    events,
+    token: res.body,
+    switches: () => events.filter((e) => e.event === 'cp-switch').map(({ from, to, reason }) => ({ from, to, reason })),
+  };
 }
 
 /** `log`: the agent's events, quoted when the wait times out (what the agent was doing meanwhile). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, log?: AgentEvent[], timeoutMs = 15_000): Promise<void> {
+async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  log?: AgentEvent[],
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${log ? `; the agent's events: ${JSON.stringify(log)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${log ? `; the agent's events: ${JSON.stringify(log)}` : ''}`);
     await sleep(20);
   }
 }
 
-async function facts(mesh: string, name: string): Promise<{ acknowledgedBundleVersion: string | null; servedSerial: string | null }> {
+async function facts(
+  mesh: string,
+  name: string,
+): Promise<{ acknowledgedBundleVersion: string | null; servedSerial: string | null }> {
   const res = await t.app.inject({ method: 'GET', url: `/meshes/${mesh}/dataplanes/${name}/_certificate-facts` });
   assert.equal(res.statusCode, 200, res.body);
   return JSON.parse(res.body);
@@ -90,7 +116,10 @@ describe('agent failover', () => {
     assert.equal(agent.material?.issuedBackend, 'ca-1');
     assert.match(agent.material?.caPem ?? '', /BEGIN CERTIFICATE/);
     assert.deepEqual(switches(), [{ from: dead, to: relay.address, reason: 'ECONNREFUSED' }]);
-    await until('the bundle acknowledged', async () => (await facts('refused', 'web-1')).acknowledgedBundleVersion === agent.material?.bundleVersion);
+    await until(
+      'the bundle acknowledged',
+      async () => (await facts('refused', 'web-1')).acknowledgedBundleVersion === agent.material?.bundleVersion,
+    );
     assert.equal(agent.cpAddress, relay.address);
     assert.ok(!JSON.stringify(events).includes(token), 'no token in the log');
   });
@@ -99,7 +128,9 @@ describe('agent failover', () => {
     await putMesh('hole', [ca1], 'ca-1');
     const hole = await track(blackHole());
     const relay = await track(new Relay(live).listen());
-    const { agent, switches } = await agentOn('hole', 'web-1', [hole.address, relay.address], { requestTimeoutMs: 300 });
+    const { agent, switches } = await agentOn('hole', 'web-1', [hole.address, relay.address], {
+      requestTimeoutMs: 300,
+    });
     const started = Date.now();
     await agent.start();
     const elapsed = Date.now() - started;
@@ -115,13 +146,19 @@ describe('agent failover', () => {
     await agent.start();
     assert.deepEqual(switches(), []);
     const first = agent.material!;
-    await until('the first bundle acknowledged', async () => (await facts('killed', 'web-1')).acknowledgedBundleVersion === first.bundleVersion);
+    await until(
+      'the first bundle acknowledged',
+      async () => (await facts('killed', 'web-1')).acknowledgedBundleVersion === first.bundleVersion,
+    );
 
     await a.kill(); // its long-poll is reset; its port refuses
     await putMesh('killed', [ca1, ca2], 'ca-1'); // step 1 of a rotation, on the shared database
     await until('the bundle with ca-2', () => agent.material?.supportedBackends.includes('ca-2') === true);
     const second = agent.material!;
-    await until('the new bundle acknowledged', async () => (await facts('killed', 'web-1')).acknowledgedBundleVersion === second.bundleVersion);
+    await until(
+      'the new bundle acknowledged',
+      async () => (await facts('killed', 'web-1')).acknowledgedBundleVersion === second.bundleVersion,
+    );
     assert.deepEqual(switches(), [{ from: a.address, to: b.address, reason: 'ECONNRESET' }]);
 
     // The first instance comes back; the agent stays where it is.
@@ -130,7 +167,11 @@ describe('agent failover', () => {
     await putMesh('killed', [ca1, ca2], 'ca-2'); // step 2: the bundle asks for a re-issue
     await until('a certificate from ca-2', () => agent.material?.issuedBackend === 'ca-2');
     // The control plane keeps serials as numbers (no leading zero digit); the agent prints the certificate's bytes.
-    await until('the new certificate served and reported', async () => (await facts('killed', 'web-1')).servedSerial === normalizeSerial(agent.held?.serial ?? ''), events);
+    await until(
+      'the new certificate served and reported',
+      async () => (await facts('killed', 'web-1')).servedSerial === normalizeSerial(agent.held?.serial ?? ''),
+      events,
+    );
     assert.equal(a.connections, connectionsOfA, 'no request went back to the first instance');
     assert.equal(switches().length, 1);
   });
@@ -147,7 +188,10 @@ describe('agent failover', () => {
       events.filter((e) => e.event === 'error').map((e) => [e.during, e.retryInMs]),
       [['register', 500]],
     );
-    assert.match(String(events.find((e) => e.event === 'error')?.message), new RegExp(`no control plane answered \\(${a}: ECONNREFUSED; ${b}: ECONNREFUSED\\)`));
+    assert.match(
+      String(events.find((e) => e.event === 'error')?.message),
+      new RegExp(`no control plane answered \\(${a}: ECONNREFUSED; ${b}: ECONNREFUSED\\)`),
+    );
 
     const relay = await track(new Relay(live).listen(portB)); // the second instance comes up
     await clock.waitForTimers(1);

@@ -28,7 +28,12 @@ before(async () => {
     pki.ca({ key: 'ec-p384', cn: 'chain-root' }),
   ]);
   [cas.p256, cas.p384, cas.rsa, cas.other, cas.notCa, cas.noCertSign, cas.keyAgreement, cas.chainRoot] = made;
-  cas.chainIntermediate = await pki.ca({ key: 'ec-p256', cn: 'chain-intermediate', issuer: cas.chainRoot, basicConstraints: 'critical,CA:TRUE,pathlen:0' });
+  cas.chainIntermediate = await pki.ca({
+    key: 'ec-p256',
+    cn: 'chain-intermediate',
+    issuer: cas.chainRoot,
+    basicConstraints: 'critical,CA:TRUE,pathlen:0',
+  });
 });
 
 after(async () => {
@@ -74,7 +79,10 @@ async function issueLeaf(mesh: string, body: Record<string, unknown> = {}) {
     type: 'Dataplane',
     mesh,
     name: 'web-1',
-    networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] },
+    networking: {
+      address: '127.0.0.1',
+      inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }],
+    },
   };
   const put = await call('PUT', `/meshes/${mesh}/dataplanes/web-1`, dp);
   assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
@@ -97,7 +105,9 @@ async function expectRefused(mesh: string, mtls: unknown, expected: { field: str
   const causes = causesOf(res);
   for (const want of expected) {
     const found = causes.some(
-      (c) => c.field === want.field && (typeof want.message === 'string' ? c.message === want.message : want.message.test(c.message)),
+      (c) =>
+        c.field === want.field &&
+        (typeof want.message === 'string' ? c.message === want.message : want.message.test(c.message)),
     );
     assert.ok(found, `expected ${want.field}: ${want.message}\n got ${JSON.stringify(causes, null, 1)}`);
   }
@@ -121,7 +131,11 @@ describe('builtin backend', () => {
     return { certPem, keyPem, x509: new X509Certificate(certPem) };
   }
 
-  function assertRootShape(mesh: string, root: { certPem: string; keyPem: string; x509: X509Certificate }, bits: number) {
+  function assertRootShape(
+    mesh: string,
+    root: { certPem: string; keyPem: string; x509: X509Certificate },
+    bits: number,
+  ) {
     const { x509 } = root;
     assert.equal(x509.publicKey.asymmetricKeyType, 'rsa');
     assert.equal(x509.publicKey.asymmetricKeyDetails?.modulusLength, bits);
@@ -145,15 +159,27 @@ describe('builtin backend', () => {
     const notBefore = new Date(x509.validFrom).getTime();
     const notAfter = new Date(x509.validTo).getTime();
     // Certificates carry whole seconds: allow the truncation below `start`.
-    assert.ok(notBefore >= start - 10_000 - 1000 && notBefore <= end - 10_000, `notBefore ${x509.validFrom} is now - 10s`);
-    assert.ok(notAfter >= start + lifetimeMs - 1000 && notAfter <= end + lifetimeMs, `notAfter ${x509.validTo} is now + ${lifetimeMs} ms`);
+    assert.ok(
+      notBefore >= start - 10_000 - 1000 && notBefore <= end - 10_000,
+      `notBefore ${x509.validFrom} is now - 10s`,
+    );
+    assert.ok(
+      notAfter >= start + lifetimeMs - 1000 && notAfter <= end + lifetimeMs,
+      `notAfter ${x509.validTo} is now + ${lifetimeMs} ms`,
+    );
   }
 
   test('RSAbits and expiration are honoured; the root is O=meshcp, OU=Mesh, CN=<mesh> with URI SAN spiffe://<mesh>', async () => {
     const start = Date.now();
     const [a, b, c] = await Promise.all([
-      putMesh('bits', { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', conf: { caCert: { RSAbits: 3072, expiration: '30d' } } }] }),
-      putMesh('alias', { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', conf: { caCert: { rsaBits: 3072, expiration: '1h30m' } } }] }),
+      putMesh('bits', {
+        enabledBackend: 'ca-1',
+        backends: [{ name: 'ca-1', type: 'builtin', conf: { caCert: { RSAbits: 3072, expiration: '30d' } } }],
+      }),
+      putMesh('alias', {
+        enabledBackend: 'ca-1',
+        backends: [{ name: 'ca-1', type: 'builtin', conf: { caCert: { rsaBits: 3072, expiration: '1h30m' } } }],
+      }),
       putMesh('defaults', { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] }),
     ]);
     const end = Date.now();
@@ -228,7 +254,10 @@ describe('provided backend: data sources and key types', () => {
     assert.equal((await putMesh('from-secret', undefined)).status, 201);
     assert.equal((await putSecret('from-secret', 'ca-cert', cas.p256.certPem)).status, 201);
     assert.equal((await putSecret('from-secret', 'ca-key', cas.p256.keyPem)).status, 201);
-    const res = await putMesh('from-secret', { enabledBackend: 'ca-1', backends: [provided('ca-1', { secret: 'ca-cert' }, { secret: 'ca-key' })] });
+    const res = await putMesh('from-secret', {
+      enabledBackend: 'ca-1',
+      backends: [provided('ca-1', { secret: 'ca-cert' }, { secret: 'ca-key' })],
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const leaf = await issueLeaf('from-secret');
     assert.ok(sameCert(leaf.caBundle, cas.p256.certPem));
@@ -299,8 +328,14 @@ describe('provided backend: data sources and key types', () => {
 
     const bundle = pemBlocks(leaf.caBundle);
     assert.equal(bundle.length, 2);
-    assert.ok(bundle.some((b) => sameCert(b, cas.chainRoot.certPem)), 'the bundle holds the root');
-    assert.ok(bundle.some((b) => sameCert(b, cas.chainIntermediate.certPem)), 'the bundle holds the intermediate');
+    assert.ok(
+      bundle.some((b) => sameCert(b, cas.chainRoot.certPem)),
+      'the bundle holds the root',
+    );
+    assert.ok(
+      bundle.some((b) => sameCert(b, cas.chainIntermediate.certPem)),
+      'the bundle holds the intermediate',
+    );
 
     const strict = pki.verify(cas.chainRoot.certPem, delivered[0], { untrusted: cas.chainIntermediate.certPem });
     assert.ok(strict.ok, strict.output);
@@ -324,18 +359,24 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
       { field: at('.cert'), message: 'has to be defined' },
       { field: at('.key'), message: 'has to be defined' },
     ]);
-    const causes = await expectRefused('missing-key', withBad({ name: 'bad', type: 'provided', conf: { cert: { inlineString: cas.p256.certPem } } }), [
-      { field: at('.key'), message: 'has to be defined' },
-    ]);
+    const causes = await expectRefused(
+      'missing-key',
+      withBad({ name: 'bad', type: 'provided', conf: { cert: { inlineString: cas.p256.certPem } } }),
+      [{ field: at('.key'), message: 'has to be defined' }],
+    );
     assert.ok(!causes.some((c) => c.field === at('.cert')), JSON.stringify(causes));
   });
 
   test('a secret that does not exist: the same message on cert and key, as Kuma', async () => {
     const message = 'could not load data: resource not found: type="Secret" name="no-such-cert" mesh="missing-secret"';
-    await expectRefused('missing-secret', withBad(provided('bad', { secret: 'no-such-cert' }, { secret: 'no-such-key' })), [
-      { field: at('.cert'), message },
-      { field: at('.key'), message },
-    ]);
+    await expectRefused(
+      'missing-secret',
+      withBad(provided('bad', { secret: 'no-such-cert' }, { secret: 'no-such-key' })),
+      [
+        { field: at('.cert'), message },
+        { field: at('.key'), message },
+      ],
+    );
   });
 
   test('a file that does not exist', async () => {
@@ -349,13 +390,19 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
 
   test('not a CA', async () => {
     await expectRefused('not-a-ca', withBad(inlineCa('bad', cas.notCa)), [
-      { field: at('.cert[0]'), message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)" },
+      {
+        field: at('.cert[0]'),
+        message: "basic constraint 'CA' must be set to 'true' (see X509-SVID: 4.1. Basic Constraints)",
+      },
     ]);
   });
 
   test('keyCertSign missing', async () => {
     await expectRefused('no-cert-sign', withBad(inlineCa('bad', cas.noCertSign)), [
-      { field: at('.cert[0]'), message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)" },
+      {
+        field: at('.cert[0]'),
+        message: "key usage extension 'keyCertSign' must be set (see X509-SVID: 4.3. Key Usage)",
+      },
     ]);
   });
 
@@ -363,21 +410,31 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
     await expectRefused('key-agreement', withBad(inlineCa('bad', cas.keyAgreement)), [
       {
         field: at('.cert[0]'),
-        message: "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
+        message:
+          "key usage extension 'keyAgreement' must NOT be set (see X509-SVID: Appendix A. X.509 Field Reference)",
       },
     ]);
   });
 
   test('a key that does not match the certificate', async () => {
-    await expectRefused('key-mismatch', withBad(provided('bad', { inlineString: cas.p256.certPem }, { inlineString: cas.other.keyPem })), [
-      { field: at('.cert'), message: 'not a valid TLS key pair: tls: private key does not match public key' },
-    ]);
+    await expectRefused(
+      'key-mismatch',
+      withBad(provided('bad', { inlineString: cas.p256.certPem }, { inlineString: cas.other.keyPem })),
+      [{ field: at('.cert'), message: 'not a valid TLS key pair: tls: private key does not match public key' }],
+    );
   });
 
   test('garbage instead of PEM', async () => {
-    await expectRefused('garbage-cert', withBad(provided('bad', { inlineString: 'not a certificate' }, { inlineString: cas.p256.keyPem })), [
-      { field: at('.cert'), message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input' },
-    ]);
+    await expectRefused(
+      'garbage-cert',
+      withBad(provided('bad', { inlineString: 'not a certificate' }, { inlineString: cas.p256.keyPem })),
+      [
+        {
+          field: at('.cert'),
+          message: 'not a valid TLS key pair: tls: failed to find any PEM data in certificate input',
+        },
+      ],
+    );
   });
 
   test('an expired CA, and one not yet valid (beyond Kuma)', async () => {
@@ -388,7 +445,9 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
       pki.datedCa({ cn: 'future', startdate: stamp(now + MS_PER_DAY), enddate: stamp(now + 2 * MS_PER_DAY) }),
     ]);
     const expiredOn = new Date(new X509Certificate(expired.certPem).validTo).toISOString();
-    await expectRefused('expired', withBad(inlineCa('bad', expired)), [{ field: at('.cert[0]'), message: `certificate expired on ${expiredOn}` }]);
+    await expectRefused('expired', withBad(inlineCa('bad', expired)), [
+      { field: at('.cert[0]'), message: `certificate expired on ${expiredOn}` },
+    ]);
     const validFrom = new Date(new X509Certificate(future.certPem).validFrom).toISOString();
     await expectRefused('not-yet-valid', withBad(inlineCa('bad', future)), [
       { field: at('.cert[0]'), message: `certificate is not valid before ${validFrom}` },
@@ -399,10 +458,16 @@ describe('provided backend: refused material, with Kuma messages under mtls.back
     const meshBefore = await call('GET', '/meshes/key-p256');
     const secretsBefore = await call('GET', '/meshes/key-p256/secrets');
     const bundleBefore = await call('GET', '/meshes/key-p256/dataplanes/web-1/trust-bundle');
-    for (const bad of [inlineCa('ca-2', cas.notCa), provided('ca-2', { inlineString: cas.p384.certPem }, { inlineString: cas.other.keyPem })]) {
+    for (const bad of [
+      inlineCa('ca-2', cas.notCa),
+      provided('ca-2', { inlineString: cas.p384.certPem }, { inlineString: cas.other.keyPem }),
+    ]) {
       const res = await putMesh('key-p256', { enabledBackend: 'ca-1', backends: [inlineCa('ca-1', cas.p256), bad] });
       assert.equal(res.status, 400, JSON.stringify(res.body));
-      assert.ok(causesOf(res).every((c) => c.field.startsWith('mtls.backends[1].conf')), JSON.stringify(causesOf(res)));
+      assert.ok(
+        causesOf(res).every((c) => c.field.startsWith('mtls.backends[1].conf')),
+        JSON.stringify(causesOf(res)),
+      );
     }
     assert.deepEqual(await call('GET', '/meshes/key-p256'), meshBefore);
     assert.deepEqual(await call('GET', '/meshes/key-p256/secrets'), secretsBefore);

@@ -14,7 +14,13 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { DataplaneAgent, type AgentEvent } from '../../src/agent/agent.js';
 import { newKeyAndCsr } from '../../src/agent/csr.js';
-import { dataplaneFromFile, dataplaneFromFlags, DataplaneSpecError, parseInbound, servePort } from '../../src/agent/dataplane-spec.js';
+import {
+  dataplaneFromFile,
+  dataplaneFromFlags,
+  DataplaneSpecError,
+  parseInbound,
+  servePort,
+} from '../../src/agent/dataplane-spec.js';
 import { EchoServer, parsePeers, PeerCaller, spiffeIdentityCheck } from '../../src/agent/tls.js';
 import { runMeshctl } from '../../src/cli/program.js';
 
@@ -34,7 +40,10 @@ describe('CSR', () => {
     assert.equal(createPrivateKey(keyPem).asymmetricKeyDetails?.namedCurve, 'prime256v1');
     const file = join(dir, 'req.csr');
     writeFileSync(file, csrPem);
-    const out = execFileSync('openssl', ['req', '-in', file, '-noout', '-verify', '-subject'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('openssl', ['req', '-in', file, '-noout', '-verify', '-subject'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     assert.match(out, /CN ?= ?web-1/);
   });
 
@@ -45,18 +54,21 @@ describe('CSR', () => {
 
 describe('agent inputs', () => {
   test('a Dataplane from flags', () => {
-    assert.deepEqual(dataplaneFromFlags({ name: 'web-1', address: '10.0.0.1', inbound: ['20001:8080:web', '20002::admin'] }), {
-      type: 'Dataplane',
-      mesh: 'default',
-      name: 'web-1',
-      networking: {
-        address: '10.0.0.1',
-        inbound: [
-          { port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } },
-          { port: 20002, tags: { 'kuma.io/service': 'admin' } },
-        ],
+    assert.deepEqual(
+      dataplaneFromFlags({ name: 'web-1', address: '10.0.0.1', inbound: ['20001:8080:web', '20002::admin'] }),
+      {
+        type: 'Dataplane',
+        mesh: 'default',
+        name: 'web-1',
+        networking: {
+          address: '10.0.0.1',
+          inbound: [
+            { port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } },
+            { port: 20002, tags: { 'kuma.io/service': 'admin' } },
+          ],
+        },
       },
-    });
+    );
     assert.throws(() => dataplaneFromFlags({ address: 'a', inbound: ['1:2:x'] }), /--name is required/);
     assert.throws(() => parseInbound('web'), DataplaneSpecError);
     assert.throws(() => parseInbound('70000:1:web'), /1-65535/);
@@ -85,12 +97,18 @@ describe('agent inputs', () => {
     const cert = (san: string) => ({ subjectaltname: san }) as never;
     assert.equal(check('127.0.0.1', cert('URI:spiffe://default/web, URI:kuma://kuma.io/service/web')), undefined);
     assert.match(String(check('x', cert('URI:spiffe://other/web'))), /no spiffe:\/\/default\/\* URI SAN/);
-    assert.match(String(spiffeIdentityCheck('default', 'api')('x', cert('URI:spiffe://default/web'))), /no spiffe:\/\/default\/api URI SAN/);
+    assert.match(
+      String(spiffeIdentityCheck('default', 'api')('x', cert('URI:spiffe://default/web'))),
+      /no spiffe:\/\/default\/api URI SAN/,
+    );
     // A mesh of the new model: the control plane names the trust domains (legacy IDs' included during the cut-over).
     const cutOver = spiffeIdentityCheck('default', undefined, ['default', 'default.default.mesh.local']);
     assert.equal(cutOver('x', cert('URI:spiffe://default.default.mesh.local/workload/web')), undefined);
     assert.equal(cutOver('x', cert('URI:spiffe://default/web, URI:kuma://kuma.io/service/web')), undefined);
-    assert.match(String(cutOver('x', cert('URI:spiffe://other.mesh.local/workload/web'))), /no SPIFFE ID of trust domain default or default.default.mesh.local/);
+    assert.match(
+      String(cutOver('x', cert('URI:spiffe://other.mesh.local/workload/web'))),
+      /no SPIFFE ID of trust domain default or default.default.mesh.local/,
+    );
   });
 });
 
@@ -133,7 +151,15 @@ describe('agents on a live control plane', () => {
     const agent = new DataplaneAgent({
       cpAddress: address,
       token: () => jwt,
-      dataplane: { type: 'Dataplane', mesh, name, networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }] } },
+      dataplane: {
+        type: 'Dataplane',
+        mesh,
+        name,
+        networking: {
+          address: '127.0.0.1',
+          inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': service } }],
+        },
+      },
       outputDir: join(dir, name),
       csr,
       pollWaitMs: 10_000,
@@ -145,7 +171,12 @@ describe('agents on a live control plane', () => {
     return agent;
   }
 
-  async function until(what: string, condition: () => boolean, timeoutMs = 15_000, meanwhile?: () => Promise<void>): Promise<void> {
+  async function until(
+    what: string,
+    condition: () => boolean,
+    timeoutMs = 15_000,
+    meanwhile?: () => Promise<void>,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -167,28 +198,40 @@ describe('agents on a live control plane', () => {
       servers.push(server);
       ports.push(await server.start());
     }
-    callers.push(new PeerCaller(web, [{ host: '127.0.0.1', port: ports[1] }], { mesh: 'default', intervalMs: 100, log }));
-    callers.push(new PeerCaller(api, [{ host: '127.0.0.1', port: ports[0] }], { mesh: 'default', intervalMs: 100, log }));
+    callers.push(
+      new PeerCaller(web, [{ host: '127.0.0.1', port: ports[1] }], { mesh: 'default', intervalMs: 100, log }),
+    );
+    callers.push(
+      new PeerCaller(api, [{ host: '127.0.0.1', port: ports[0] }], { mesh: 'default', intervalMs: 100, log }),
+    );
     callers.forEach((c) => c.start());
     await until('calls', () => callers.every((c) => c.totals().ok >= 3));
 
     await putMesh({ type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [ca1, ca2] } });
     let stdout = '';
     let stderr = '';
-    const code = await runMeshctl(['rotate', '--mesh', 'default', '--to', 'ca-2', '--timeout', '30s', '--interval', '200ms'], {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { MESHCP_ADDRESS: address, XDG_CONFIG_HOME: '/nonexistent' },
-      readStdin: async () => '',
-      now: () => Date.now(),
-      sleep: (ms) => sleep(ms),
-    });
+    const code = await runMeshctl(
+      ['rotate', '--mesh', 'default', '--to', 'ca-2', '--timeout', '30s', '--interval', '200ms'],
+      {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: { MESHCP_ADDRESS: address, XDG_CONFIG_HOME: '/nonexistent' },
+        readStdin: async () => '',
+        now: () => Date.now(),
+        sleep: (ms) => sleep(ms),
+      },
+    );
     assert.equal(code, 0, stderr);
     assert.match(stdout, /✓ enabled ca-2\n[^]*✓ removed ca-1\n/);
 
     const callsBefore = callers.map((c) => c.totals().ok);
     await until('calls after the rotation', () => callers.every((c, i) => c.totals().ok >= callsBefore[i] + 3));
-    for (const caller of callers) assert.deepEqual({ ...caller.totals(), ok: 0 }, { ok: 0, failed: 0, unreachable: 0 }, JSON.stringify(events.filter((e) => e.ok === false)));
+    for (const caller of callers)
+      assert.deepEqual(
+        { ...caller.totals(), ok: 0 },
+        { ok: 0, failed: 0, unreachable: 0 },
+        JSON.stringify(events.filter((e) => e.ok === false)),
+      );
     for (const server of servers) assert.equal(server.handshakeFailures, 0);
     assert.equal(web.material?.issuedBackend, 'ca-2');
     assert.equal(api.material?.issuedBackend, 'ca-2');
@@ -196,7 +239,8 @@ describe('agents on a live control plane', () => {
 
     // The files a proxy would use: a key that matches the certificate, and a bundle with only ca-2 that verifies it.
     const files = (name: string, f: string) => readFileSync(join(dir, name, f), 'utf8');
-    const rootsOf = (name: string) => files(name, 'ca.pem').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const rootsOf = (name: string) =>
+      files(name, 'ca.pem').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
     // Step 3's bundle (ca-2 only) reaches each agent by its long-poll, which may answer after the calls above.
     await until('bundles without ca-1', () => ['web-1', 'api-1'].every((name) => rootsOf(name).length === 1));
     for (const name of ['web-1', 'api-1']) {
@@ -206,12 +250,18 @@ describe('agents on a live control plane', () => {
       assert.equal(roots.length, 1);
       assert.ok(leaf.verify(new X509Certificate(roots[0]).publicKey));
     }
-    const kinds = events.filter((e) => e.event === 'certificate' && e.dataplane === 'default/web-1').map((e) => [e.reason, e.issuedBackend, e.keyGeneratedBy]);
+    const kinds = events
+      .filter((e) => e.event === 'certificate' && e.dataplane === 'default/web-1')
+      .map((e) => [e.reason, e.issuedBackend, e.keyGeneratedBy]);
     assert.deepEqual(kinds, [
       ['initial', 'ca-1', 'agent'],
       ['reissue', 'ca-2', 'agent'],
     ]);
-    assert.ok(events.some((e) => e.event === 'certificate' && e.dataplane === 'default/api-1' && e.keyGeneratedBy === 'control-plane'));
+    assert.ok(
+      events.some(
+        (e) => e.event === 'certificate' && e.dataplane === 'default/api-1' && e.keyGeneratedBy === 'control-plane',
+      ),
+    );
   });
 
   test('renews at renewAfter', async () => {
@@ -221,13 +271,30 @@ describe('agents on a live control plane', () => {
     const cp = await createTestApp({}, { clock });
     try {
       await cp.app.listen({ host: '127.0.0.1', port: 0 });
-      const mesh = { type: 'Mesh', name: 'short', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '4s' } } }] } };
+      const mesh = {
+        type: 'Mesh',
+        name: 'short',
+        mtls: {
+          enabledBackend: 'ca-1',
+          backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '4s' } } }],
+        },
+      };
       assert.ok((await cp.app.inject({ method: 'PUT', url: '/meshes/short', payload: mesh })).statusCode < 300);
-      const jwt = (await cp.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'short' } })).body;
+      const jwt = (
+        await cp.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'short' } })
+      ).body;
       const agent = new DataplaneAgent({
         cpAddress: `http://127.0.0.1:${(cp.app.server.address() as AddressInfo).port}`,
         token: () => jwt,
-        dataplane: { type: 'Dataplane', mesh: 'short', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }] } },
+        dataplane: {
+          type: 'Dataplane',
+          mesh: 'short',
+          name: 'web-1',
+          networking: {
+            address: '127.0.0.1',
+            inbound: [{ port: 20001, servicePort: 8080, tags: { 'kuma.io/service': 'web' } }],
+          },
+        },
         outputDir: join(dir, 'short-web-1'),
         csr: true,
         pollWaitMs: 10_000,
@@ -246,9 +313,21 @@ describe('agents on a live control plane', () => {
       assert.equal(agent.certificates, 1, 'no renewal before renewAfter');
       await clock.advance(1);
       // A reissue answer makes the agent wait up to reissueDelayMs on the clock: keep it moving a little.
-      await until('a renewal', () => agent.certificates >= 2, 10_000, () => clock.advance(100));
+      await until(
+        'a renewal',
+        () => agent.certificates >= 2,
+        10_000,
+        () => clock.advance(100),
+      );
       assert.notEqual(agent.material!.certPem, first.certPem);
-      assert.ok(events.some((e) => e.event === 'certificate' && e.dataplane === 'short/web-1' && (e.reason === 'renewal' || e.reason === 'reissue')));
+      assert.ok(
+        events.some(
+          (e) =>
+            e.event === 'certificate' &&
+            e.dataplane === 'short/web-1' &&
+            (e.reason === 'renewal' || e.reason === 'reissue'),
+        ),
+      );
       await agent.stop();
     } finally {
       await cp.close();

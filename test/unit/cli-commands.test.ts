@@ -41,7 +41,8 @@ async function meshctl(args: string[], options: { stdin?: string; env?: NodeJS.P
   return { code, stdout, stderr };
 }
 
-const MESH_CA1 = 'type: Mesh\nname: default\nmtls:\n  enabledBackend: ca-1\n  backends:\n  - name: ca-1\n    type: builtin\n';
+const MESH_CA1 =
+  'type: Mesh\nname: default\nmtls:\n  enabledBackend: ca-1\n  backends:\n  - name: ca-1\n    type: builtin\n';
 const MESH_CA1_CA2 = MESH_CA1 + '  - name: ca-2\n    type: builtin\n    conf:\n      caCert:\n        RSAbits: 2048\n';
 
 describe('apply, get, delete', () => {
@@ -53,8 +54,18 @@ describe('apply, get, delete', () => {
       stderr: '',
     });
     assert.equal((await meshctl(['get', 'secret', 's1'])).code, 1);
-    assert.equal((await meshctl(['apply', '-f', '-'], { stdin: secret })).stdout, 'Secret default/s1 created\nGlobalSecret g1 created\n');
-    assert.equal((await meshctl(['apply', '-f', '-'], { stdin: JSON.stringify({ type: 'Secret', name: 's1', mesh: 'default', data: 'eHl6' }) })).stdout, 'Secret default/s1 configured\n');
+    assert.equal(
+      (await meshctl(['apply', '-f', '-'], { stdin: secret })).stdout,
+      'Secret default/s1 created\nGlobalSecret g1 created\n',
+    );
+    assert.equal(
+      (
+        await meshctl(['apply', '-f', '-'], {
+          stdin: JSON.stringify({ type: 'Secret', name: 's1', mesh: 'default', data: 'eHl6' }),
+        })
+      ).stdout,
+      'Secret default/s1 configured\n',
+    );
   });
 
   test('get: tables, yaml and json', async () => {
@@ -65,15 +76,22 @@ describe('apply, get, delete', () => {
     const all = await meshctl(['get', 'secrets']);
     assert.match(all.stdout, /^MESH\s+NAME\s+AGE\n/);
     const json = JSON.parse((await meshctl(['get', 'global-secrets', '-o', 'json'])).stdout);
-    assert.deepEqual(json.items.map((i: { name: string }) => i.name), ['g1']);
+    assert.deepEqual(
+      json.items.map((i: { name: string }) => i.name),
+      ['g1'],
+    );
     const yaml = (await meshctl(['get', 'secret', 's1', '-o', 'yaml'])).stdout;
     assert.match(yaml, /^type: Secret\nmesh: default\nname: s1\n/);
-    assert.match((await meshctl(['get', 'meshes'])).stdout, /^NAME\s+MTLS\s+BACKENDS\s+AGE\ndefault\s+off\s+-\s+\d+s\n$/);
+    assert.match(
+      (await meshctl(['get', 'meshes'])).stdout,
+      /^NAME\s+MTLS\s+BACKENDS\s+AGE\ndefault\s+off\s+-\s+\d+s\n$/,
+    );
     assert.equal((await meshctl(['get', 'dataplanes'])).stdout, 'no dataplanes found\n');
   });
 
   test('errors: one readable line per cause, non-zero exit', async () => {
-    const bad = 'type: Mesh\nname: default\nmtls:\n  enabledBackend: nope\n  backends:\n  - name: ca-1\n    type: builtin\n  - name: ca-1\n    type: builtin\n';
+    const bad =
+      'type: Mesh\nname: default\nmtls:\n  enabledBackend: nope\n  backends:\n  - name: ca-1\n    type: builtin\n  - name: ca-1\n    type: builtin\n';
     const run = await meshctl(['apply', '-f', '-'], { stdin: bad });
     assert.equal(run.code, 1);
     assert.equal(
@@ -81,17 +99,31 @@ describe('apply, get, delete', () => {
       'Error: Mesh default: mtls.backends[1].name: "ca-1" name is already used for another backend\n' +
         'Error: Mesh default: mtls.enabledBackend: has to be set to one of the backends in the mesh\n',
     );
-    assert.deepEqual(await meshctl(['get', 'dataplane', 'nope']), { code: 1, stdout: '', stderr: 'Error: Dataplane default/nope not found\n' });
-    assert.equal((await meshctl(['get', 'zones'])).stderr, 'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes, meshidentities, meshtrusts\n');
-    assert.equal((await meshctl(['get', 'meshes', '--token', 'wrong'])).stderr, 'Error: Invalid authentication data: Unauthenticated\n');
+    assert.deepEqual(await meshctl(['get', 'dataplane', 'nope']), {
+      code: 1,
+      stdout: '',
+      stderr: 'Error: Dataplane default/nope not found\n',
+    });
+    assert.equal(
+      (await meshctl(['get', 'zones'])).stderr,
+      'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes, meshidentities, meshtrusts\n',
+    );
+    assert.equal(
+      (await meshctl(['get', 'meshes', '--token', 'wrong'])).stderr,
+      'Error: Invalid authentication data: Unauthenticated\n',
+    );
     const down = await meshctl(['get', 'meshes', '--address', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
     assert.equal(down.stderr, 'Error: cannot reach the control plane at http://127.0.0.1:1: ECONNREFUSED\n');
     assert.notEqual((await meshctl(['frobnicate'])).code, 0);
   });
 
-  test('delete, also refused with the server\'s message', async () => {
-    assert.deepEqual(await meshctl(['delete', 'global-secret', 'g1', '--dry-run']), { code: 0, stdout: 'GlobalSecret g1 deleted (dry run)\n', stderr: '' });
+  test("delete, also refused with the server's message", async () => {
+    assert.deepEqual(await meshctl(['delete', 'global-secret', 'g1', '--dry-run']), {
+      code: 0,
+      stdout: 'GlobalSecret g1 deleted (dry run)\n',
+      stderr: '',
+    });
     assert.equal((await meshctl(['delete', 'global-secret', 'g1'])).stdout, 'GlobalSecret g1 deleted\n');
     assert.equal((await meshctl(['delete', 'global-secret', 'g1'])).stderr, 'Error: GlobalSecret g1 not found\n');
   });
@@ -99,10 +131,22 @@ describe('apply, get, delete', () => {
 
 describe('tokens, rotation, check', () => {
   test('generate dataplane-token prints a JWT', async () => {
-    const run = await meshctl(['generate', 'dataplane-token', '--name', 'web-1', '--mesh', 'default', '--valid-for', '1h']);
+    const run = await meshctl([
+      'generate',
+      'dataplane-token',
+      '--name',
+      'web-1',
+      '--mesh',
+      'default',
+      '--valid-for',
+      '1h',
+    ]);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
-    assert.match((await meshctl(['generate', 'dataplane-token', '--name', 'x', '--valid-for', 'soon'])).stderr, /--valid-for must be a duration/);
+    assert.match(
+      (await meshctl(['generate', 'dataplane-token', '--name', 'x', '--valid-for', 'soon'])).stderr,
+      /--valid-for must be a duration/,
+    );
   });
 
   test('rotation between two builtin CAs with no active dataplanes: status, check, rotate, check', async () => {
@@ -118,7 +162,10 @@ describe('tokens, rotation, check', () => {
 
     const halfDone = await meshctl(['check']);
     assert.equal(halfDone.code, 1);
-    assert.match(halfDone.stdout, /^FAIL mesh default: CA rotation half-done: .* next step enable ca-2 \(ready now\); finish it with: meshctl rotate --mesh default --to ca-2$/m);
+    assert.match(
+      halfDone.stdout,
+      /^FAIL mesh default: CA rotation half-done: .* next step enable ca-2 \(ready now\); finish it with: meshctl rotate --mesh default --to ca-2$/m,
+    );
 
     const rotate = await meshctl(['rotate', '--to', 'ca-2', '--timeout', '10s', '--interval', '100ms']);
     assert.equal(rotate.code, 0, rotate.stderr);
@@ -131,10 +178,16 @@ describe('tokens, rotation, check', () => {
 
     const ok = await meshctl(['check']);
     assert.equal(ok.code, 0, ok.stdout);
-    assert.match(ok.stdout, /^ok {3}mesh default: CA of backend ca-2 \(builtin, enabled\) valid until .* \(in 9y\d+d\)\nall 1 mesh OK\n$/);
+    assert.match(
+      ok.stdout,
+      /^ok {3}mesh default: CA of backend ca-2 \(builtin, enabled\) valid until .* \(in 9y\d+d\)\nall 1 mesh OK\n$/,
+    );
     const soon = await meshctl(['check', '--warn-before', '20y']);
     assert.equal(soon.code, 1);
-    assert.match(soon.stdout, /^FAIL mesh default: CA of backend ca-2 \(builtin, enabled\) expires at .*, within the 20y window$/m);
+    assert.match(
+      soon.stdout,
+      /^FAIL mesh default: CA of backend ca-2 \(builtin, enabled\) expires at .*, within the 20y window$/m,
+    );
     assert.equal((await meshctl(['check', '--address', 'http://127.0.0.1:1'])).code, 2);
   });
 
@@ -145,11 +198,14 @@ describe('tokens, rotation, check', () => {
   });
 
   test('inspect dataplanes and meshes', async () => {
-    const dp = 'type: Dataplane\nname: web-1\nnetworking:\n  address: 127.0.0.1\n  inbound:\n  - port: 20001\n    servicePort: 8080\n    tags:\n      kuma.io/service: web\n';
+    const dp =
+      'type: Dataplane\nname: web-1\nnetworking:\n  address: 127.0.0.1\n  inbound:\n  - port: 20001\n    servicePort: 8080\n    tags:\n      kuma.io/service: web\n';
     assert.equal((await meshctl(['apply', '-f', '-'], { stdin: dp })).stdout, 'Dataplane default/web-1 created\n');
     const { bundleVersion } = (await t.app.inject({ method: 'GET', url: '/meshes/default/ca-rotation' })).json();
     // The dataplane itself acknowledges (an admin's call never counts as a dataplane's acknowledgement).
-    const token = (await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })).body;
+    const token = (
+      await t.app.inject({ method: 'POST', url: '/tokens/dataplane', payload: { name: 'web-1', mesh: 'default' } })
+    ).body;
     const cert = await t.app.inject({
       method: 'POST',
       url: '/meshes/default/dataplanes/web-1/certificate',
@@ -159,7 +215,10 @@ describe('tokens, rotation, check', () => {
     assert.equal(cert.statusCode, 200);
     const inspect = await meshctl(['inspect', 'dataplanes', '--mesh', 'default']);
     assert.match(inspect.stdout, /^MESH\s+NAME\s+SERVICES\s+ISSUED BACKEND\s+TRUSTED BACKENDS\s+CERT EXPIRES/);
-    assert.match(inspect.stdout, /\ndefault\s+web-1\s+web\s+ca-2\s+ca-2\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 23h5\dm\)\s+1\s+\d+s ago\n/);
+    assert.match(
+      inspect.stdout,
+      /\ndefault\s+web-1\s+web\s+ca-2\s+ca-2\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 23h5\dm\)\s+1\s+\d+s ago\n/,
+    );
     assert.match((await meshctl(['inspect', 'meshes'])).stdout, /\ndefault\s+1\s+1\s+ca-2:1\s+ca-2:1\n/);
     assert.equal((await meshctl(['delete', 'dataplane', 'web-1'])).code, 0);
   });

@@ -1,17 +1,35 @@
 // meshctl's inputs: where the address and token come from, and how manifests become API writes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configFilePath, ConfigFileError, DEFAULT_ADDRESS, parseConfigFile, resolveConnection } from '../../src/cli/config.js';
+import {
+  configFilePath,
+  ConfigFileError,
+  DEFAULT_ADDRESS,
+  parseConfigFile,
+  resolveConnection,
+} from '../../src/cli/config.js';
 import { ManifestError, parseManifests, planApply } from '../../src/cli/manifests.js';
 import { itemPath, listPath, resourceTypeByName, UsageError } from '../../src/cli/resources.js';
 
 function files(map: Record<string, string>) {
-  return { readFile: (p: string) => map[p] ?? (() => { throw new Error(`ENOENT ${p}`); })(), exists: (p: string) => p in map, home: '/home/u' };
+  return {
+    readFile: (p: string) =>
+      map[p] ??
+      (() => {
+        throw new Error(`ENOENT ${p}`);
+      })(),
+    exists: (p: string) => p in map,
+    home: '/home/u',
+  };
 }
 
 describe('connection settings', () => {
   test('default address, no token', () => {
-    assert.deepEqual(resolveConnection({}, { env: {}, ...files({}) }), { addresses: [DEFAULT_ADDRESS], insecure: false, source: 'default' });
+    assert.deepEqual(resolveConnection({}, { env: {}, ...files({}) }), {
+      addresses: [DEFAULT_ADDRESS],
+      insecure: false,
+      source: 'default',
+    });
   });
 
   test('precedence: flag > env > config file', () => {
@@ -27,11 +45,19 @@ describe('connection settings', () => {
     const fromEnv = resolveConnection({}, { env, ...fs });
     assert.deepEqual([fromEnv.addresses, fromEnv.token, fromEnv.source], [['http://from-env:2'], 'env-token', 'env']);
     const fromFlags = resolveConnection({ address: 'http://flag:3', token: 'flag-token' }, { env, ...fs });
-    assert.deepEqual([fromFlags.addresses, fromFlags.token, fromFlags.source], [['http://flag:3'], 'flag-token', 'flag']);
+    assert.deepEqual(
+      [fromFlags.addresses, fromFlags.token, fromFlags.source],
+      [['http://flag:3'], 'flag-token', 'flag'],
+    );
   });
 
   test('token files: --token-file, and tokenFile in the config; MESHCTL_CONFIG chooses the file', () => {
-    const fs = files({ '/etc/meshctl.yaml': 'tokenFile: /data/admin-token\ncaCert: /data/ca.pem\n', '/data/admin-token': 'secret\n', '/data/ca.pem': 'PEM', '/t': 'flag-file\n' });
+    const fs = files({
+      '/etc/meshctl.yaml': 'tokenFile: /data/admin-token\ncaCert: /data/ca.pem\n',
+      '/data/admin-token': 'secret\n',
+      '/data/ca.pem': 'PEM',
+      '/t': 'flag-file\n',
+    });
     const env = { MESHCTL_CONFIG: '/etc/meshctl.yaml' };
     const fromConfig = resolveConnection({}, { env, ...fs });
     assert.deepEqual([fromConfig.token, fromConfig.caPem], ['secret', 'PEM']);
@@ -45,11 +71,21 @@ describe('connection settings', () => {
     assert.deepEqual(resolveConnection({}, { env: {}, ...fs }).addresses, ['http://cp-1:5681', 'http://cp-2:5681']);
     const env = { MESHCP_ADDRESS: 'http://a:1, b:2,,http://a:1' };
     assert.deepEqual(resolveConnection({}, { env, ...fs }).addresses, ['http://a:1', 'http://b:2']);
-    assert.deepEqual(resolveConnection({ address: ['x:1,y:2', 'https://z:3'] }, { env, ...fs }).addresses, ['http://x:1', 'http://y:2', 'https://z:3']);
+    assert.deepEqual(resolveConnection({ address: ['x:1,y:2', 'https://z:3'] }, { env, ...fs }).addresses, [
+      'http://x:1',
+      'http://y:2',
+      'https://z:3',
+    ]);
     const flat = files({ '/home/u/.config/meshcp/meshctl.yaml': 'address: "cp-1:5681,cp-2:5681"\n' });
     assert.deepEqual(resolveConnection({}, { env: {}, ...flat }).addresses, ['http://cp-1:5681', 'http://cp-2:5681']);
-    assert.throws(() => resolveConnection({ address: [' , '] }, { env: {}, ...flat }), /--address: no control-plane address given/);
-    assert.throws(() => resolveConnection({}, { env: { MESHCP_ADDRESS: 'ftp://x' }, ...flat }), /MESHCP_ADDRESS: .*http:\/\/ or https:\/\//);
+    assert.throws(
+      () => resolveConnection({ address: [' , '] }, { env: {}, ...flat }),
+      /--address: no control-plane address given/,
+    );
+    assert.throws(
+      () => resolveConnection({}, { env: { MESHCP_ADDRESS: 'ftp://x' }, ...flat }),
+      /MESHCP_ADDRESS: .*http:\/\/ or https:\/\//,
+    );
     assert.throws(() => parseConfigFile('address: [1, 2]', 'f'), /address must be a string or a list of strings/);
   });
 
@@ -109,15 +145,23 @@ describe('manifests', () => {
     assert.equal(parseManifests('{"type":"Mesh","name":"a"}', 'x').length, 1);
     assert.equal(parseManifests('[{"type":"Mesh","name":"a"},{"type":"Mesh","name":"b"}]', 'x').length, 2);
     assert.deepEqual(
-      parseManifests('total: 2\nitems:\n- type: Mesh\n  name: a\n- type: Mesh\n  name: b\nnext: null\n', 'x').map((d) => d.name),
+      parseManifests('total: 2\nitems:\n- type: Mesh\n  name: a\n- type: Mesh\n  name: b\nnext: null\n', 'x').map(
+        (d) => d.name,
+      ),
       ['a', 'b'],
     );
   });
 
   test('readable errors for bad input', () => {
-    assert.throws(() => parseManifests('a: [', 'f.yaml'), (e: unknown) => e instanceof ManifestError && /f\.yaml: document 1 is not valid YAML or JSON/.test(e.message));
+    assert.throws(
+      () => parseManifests('a: [', 'f.yaml'),
+      (e: unknown) => e instanceof ManifestError && /f\.yaml: document 1 is not valid YAML or JSON/.test(e.message),
+    );
     assert.throws(() => planApply([{ name: 'x' }]), /document 1: missing "type"/);
-    assert.throws(() => planApply([{ type: 'MeshTrafficPermission', name: 'x' }]), /unsupported type "MeshTrafficPermission"/);
+    assert.throws(
+      () => planApply([{ type: 'MeshTrafficPermission', name: 'x' }]),
+      /unsupported type "MeshTrafficPermission"/,
+    );
     assert.throws(() => planApply([{ type: 'Mesh' }]), /Mesh without a "name"/);
     assert.throws(() => parseManifests('42', 'f'), /expected a resource object/);
   });

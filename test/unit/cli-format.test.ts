@@ -2,10 +2,24 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiErrorLines } from '../../src/client/errors.js';
-import { age, relativeTime, renderTable, resourceTable, shortDuration, timestamp, dataplaneInsightTable } from '../../src/cli/format.js';
+import {
+  age,
+  relativeTime,
+  renderTable,
+  resourceTable,
+  shortDuration,
+  timestamp,
+  dataplaneInsightTable,
+} from '../../src/cli/format.js';
 import { ASCII_BAR, bar, fraction, progressLine } from '../../src/cli/progress.js';
 import { resourceTypeByName } from '../../src/cli/resources.js';
-import { nextStepLines, progressLines, renderRotationStatus, rotationTarget, shortFingerprint } from '../../src/cli/rotation-view.js';
+import {
+  nextStepLines,
+  progressLines,
+  renderRotationStatus,
+  rotationTarget,
+  shortFingerprint,
+} from '../../src/cli/rotation-view.js';
 import { StatusLine } from '../../src/cli/terminal.js';
 import type { DataplaneOverview, RotationStatus } from '../../src/cli/types.js';
 
@@ -20,8 +34,24 @@ export function status(overrides: Partial<RotationStatus> = {}): RotationStatus 
     bundleVersion: 'v1',
     activeDataplanes: 2,
     backends: [
-      { name: 'ca-1', type: 'builtin', enabled: true, rootFingerprint: FP, notAfter: '2036-11-25T00:00:00.000Z', dataplanesIssued: 2, dataplanesTrusting: 2 },
-      { name: 'ca-2', type: 'provided', enabled: false, rootFingerprint: FP, notAfter: '2030-01-01T00:00:00.000Z', dataplanesIssued: 0, dataplanesTrusting: 1 },
+      {
+        name: 'ca-1',
+        type: 'builtin',
+        enabled: true,
+        rootFingerprint: FP,
+        notAfter: '2036-11-25T00:00:00.000Z',
+        dataplanesIssued: 2,
+        dataplanesTrusting: 2,
+      },
+      {
+        name: 'ca-2',
+        type: 'provided',
+        enabled: false,
+        rootFingerprint: FP,
+        notAfter: '2030-01-01T00:00:00.000Z',
+        dataplanesIssued: 0,
+        dataplanesTrusting: 1,
+      },
     ],
     nextStep: {
       action: 'enable',
@@ -36,7 +66,16 @@ export function status(overrides: Partial<RotationStatus> = {}): RotationStatus 
 
 describe('tables and durations', () => {
   test('columns are padded to the widest cell, the last column is not padded', () => {
-    assert.equal(renderTable(['NAME', 'AGE'], [['default', '1d'], ['x', '10y']]), 'NAME      AGE\ndefault   1d\nx         10y\n');
+    assert.equal(
+      renderTable(
+        ['NAME', 'AGE'],
+        [
+          ['default', '1d'],
+          ['x', '10y'],
+        ],
+      ),
+      'NAME      AGE\ndefault   1d\nx         10y\n',
+    );
   });
 
   test('short durations keep at most two units', () => {
@@ -62,7 +101,18 @@ describe('tables and durations', () => {
     const text = resourceTable(
       resourceTypeByName('meshes'),
       [
-        { type: 'Mesh', name: 'default', creationTime: '2026-11-28T11:00:00Z', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-2', type: 'provided' }] } },
+        {
+          type: 'Mesh',
+          name: 'default',
+          creationTime: '2026-11-28T11:00:00Z',
+          mtls: {
+            enabledBackend: 'ca-1',
+            backends: [
+              { name: 'ca-1', type: 'builtin' },
+              { name: 'ca-2', type: 'provided' },
+            ],
+          },
+        },
         { type: 'Mesh', name: 'plain', creationTime: '2026-11-28T11:59:30Z' },
       ],
       NOW,
@@ -77,8 +127,17 @@ describe('tables and durations', () => {
   });
 
   test('dataplane table lists services; the MESH column only for cross-mesh lists', () => {
-    const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', creationTime: '2026-11-28T11:00:00Z', networking: { address: '10.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } };
-    assert.match(resourceTable(resourceTypeByName('dp'), [dp], NOW, true), /^MESH\s+NAME\s+ADDRESS\s+SERVICES\s+AGE\ndefault\s+web-1\s+10\.0\.0\.1\s+web\s+1h\n$/);
+    const dp = {
+      type: 'Dataplane',
+      mesh: 'default',
+      name: 'web-1',
+      creationTime: '2026-11-28T11:00:00Z',
+      networking: { address: '10.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] },
+    };
+    assert.match(
+      resourceTable(resourceTypeByName('dp'), [dp], NOW, true),
+      /^MESH\s+NAME\s+ADDRESS\s+SERVICES\s+AGE\ndefault\s+web-1\s+10\.0\.0\.1\s+web\s+1h\n$/,
+    );
     assert.match(resourceTable(resourceTypeByName('dataplanes'), [dp], NOW, false), /^NAME\s+ADDRESS/);
   });
 
@@ -100,8 +159,14 @@ describe('tables and durations', () => {
         },
       },
     };
-    const lines = dataplaneInsightTable([overview, { ...overview, name: 'new', dataplaneInsight: undefined }], NOW).split('\n');
-    assert.match(lines[1], /^default\s+web-1\s+web\s+ca-2\s+ca-1,ca-2\s+2026-11-29 12:00:00 UTC \(in 1d\)\s+2\s+1h ago$/);
+    const lines = dataplaneInsightTable(
+      [overview, { ...overview, name: 'new', dataplaneInsight: undefined }],
+      NOW,
+    ).split('\n');
+    assert.match(
+      lines[1],
+      /^default\s+web-1\s+web\s+ca-2\s+ca-1,ca-2\s+2026-11-29 12:00:00 UTC \(in 1d\)\s+2\s+1h ago$/,
+    );
     assert.match(lines[2], /^default\s+new\s+web\s+-\s+-\s+-\s+0\s+-$/);
   });
 });
@@ -122,7 +187,10 @@ describe('progress bars', () => {
   });
 
   test('progress line: padded label, counts and percent', () => {
-    assert.equal(progressLine('trust ca-2', 1, 2, 12, { width: 4, full: '#', empty: '.' }), 'trust ca-2   [##..] 1/2  50%');
+    assert.equal(
+      progressLine('trust ca-2', 1, 2, 12, { width: 4, full: '#', empty: '.' }),
+      'trust ca-2   [##..] 1/2  50%',
+    );
   });
 });
 
@@ -134,7 +202,10 @@ describe('API error lines', () => {
       title: 'Could not process a resource',
       detail: 'Resource is not valid',
       causes: [
-        { field: 'mtls.enabledBackend', message: 'cannot enable backend "ca-2" yet: 1 active dataplane do not trust it yet' },
+        {
+          field: 'mtls.enabledBackend',
+          message: 'cannot enable backend "ca-2" yet: 1 active dataplane do not trust it yet',
+        },
         { field: 'mtls.backends', message: 'cannot remove backend "ca-1" yet' },
       ],
     };
@@ -146,7 +217,9 @@ describe('API error lines', () => {
 
   test('invalid_parameters when there are no causes; title and detail otherwise', () => {
     assert.deepEqual(apiErrorLines(400, { invalid_parameters: [{ field: 'name', reason: 'bad' }] }), ['name: bad']);
-    assert.deepEqual(apiErrorLines(404, { title: 'Could not retrieve a resource', detail: 'Not found' }), ['Could not retrieve a resource: Not found']);
+    assert.deepEqual(apiErrorLines(404, { title: 'Could not retrieve a resource', detail: 'Not found' }), [
+      'Could not retrieve a resource: Not found',
+    ]);
     assert.deepEqual(apiErrorLines(403, { title: 'Access Denied', detail: 'Access Denied' }), ['Access Denied']);
     assert.deepEqual(apiErrorLines(502, '<html>\n bad gateway </html>'), ['HTTP 502: <html> bad gateway </html>']);
     assert.deepEqual(apiErrorLines(500, {}), ['HTTP 500']);
@@ -156,7 +229,15 @@ describe('API error lines', () => {
 describe('rotation status view', () => {
   test('the target is the backend to enable, or the enabled one while an old one is removed', () => {
     assert.equal(rotationTarget(status()), 'ca-2');
-    assert.equal(rotationTarget(status({ enabledBackend: 'ca-2', nextStep: { action: 'remove', backend: 'ca-1', ready: false, description: '' } })), 'ca-2');
+    assert.equal(
+      rotationTarget(
+        status({
+          enabledBackend: 'ca-2',
+          nextStep: { action: 'remove', backend: 'ca-1', ready: false, description: '' },
+        }),
+      ),
+      'ca-2',
+    );
     assert.equal(rotationTarget(status({ nextStep: { action: 'none', ready: true, description: '' } })), 'ca-1');
   });
 
@@ -167,26 +248,47 @@ describe('rotation status view', () => {
   });
 
   test('next step: not ready, with the dataplanes it waits for', () => {
-    assert.deepEqual(nextStepLines(status({ nextStep: { ...status().nextStep, waitingFor: { count: 12, names: ['a', 'b'] } } })), [
-      'Next step: enable ca-2 (not ready)',
-      '  waiting for 1 active dataplane to acknowledge a trust bundle with "ca-2"',
-      '  waiting for: a, b and 10 more',
-    ]);
+    assert.deepEqual(
+      nextStepLines(status({ nextStep: { ...status().nextStep, waitingFor: { count: 12, names: ['a', 'b'] } } })),
+      [
+        'Next step: enable ca-2 (not ready)',
+        '  waiting for 1 active dataplane to acknowledge a trust bundle with "ca-2"',
+        '  waiting for: a, b and 10 more',
+      ],
+    );
   });
 
   test('next step: ready, with the command that takes it', () => {
-    const ready = status({ nextStep: { action: 'enable', backend: 'ca-2', ready: true, description: 'ok', waitingFor: { count: 0, names: [] } } });
-    assert.deepEqual(nextStepLines(ready), ['Next step: enable ca-2 (ready)', '  ok', '  run: meshctl rotate --mesh default --to ca-2']);
+    const ready = status({
+      nextStep: {
+        action: 'enable',
+        backend: 'ca-2',
+        ready: true,
+        description: 'ok',
+        waitingFor: { count: 0, names: [] },
+      },
+    });
+    assert.deepEqual(nextStepLines(ready), [
+      'Next step: enable ca-2 (ready)',
+      '  ok',
+      '  run: meshctl rotate --mesh default --to ca-2',
+    ]);
   });
 
   test('the whole view', () => {
     const text = renderRotationStatus(status(), NOW, ASCII_BAR);
     assert.match(text, /^Mesh "default": mTLS on, enabled backend ca-1, 2 active dataplanes, bundle v1\n\n/);
     assert.match(text, /\nBACKEND\s+TYPE\s+ENABLED\s+ISSUED\s+TRUSTING\s+CA EXPIRES\s+ROOT SHA-256\n/);
-    assert.match(text, /\nca-2\s+provided\s+no\s+0\/2\s+1\/2\s+2030-01-01 00:00:00 UTC \(in 3y\d+d\)\s+00:01:02:03…1E:1F\n/);
+    assert.match(
+      text,
+      /\nca-2\s+provided\s+no\s+0\/2\s+1\/2\s+2030-01-01 00:00:00 UTC \(in 3y\d+d\)\s+00:01:02:03…1E:1F\n/,
+    );
     assert.match(text, /\ntrust ca-2 +\[/);
     assert.match(text, /waiting for: web-2\n$/);
-    assert.equal(renderRotationStatus(status({ mtlsEnabled: false }), NOW), 'Mesh "default": mTLS is off, no CA to rotate\n');
+    assert.equal(
+      renderRotationStatus(status({ mtlsEnabled: false }), NOW),
+      'Mesh "default": mTLS is off, no CA to rotate\n',
+    );
     assert.equal(shortFingerprint(null), '-');
   });
 });

@@ -14,11 +14,21 @@ const ca1 = { name: 'ca-1', type: 'builtin' };
 const ca2 = { name: 'ca-2', type: 'provided', conf: { cert: { secret: 'ca-2-cert' }, key: { secret: 'ca-2-key' } } };
 
 function mesh(enabledBackend: string, backends = [ca1, ca2]): MeshResource {
-  return { type: 'Mesh', name: 'default', creationTime: 'x', modificationTime: 'y', mtls: { enabledBackend, backends } };
+  return {
+    type: 'Mesh',
+    name: 'default',
+    creationTime: 'x',
+    modificationTime: 'y',
+    mtls: { enabledBackend, backends },
+  };
 }
 
 /** A status document as the server computes it, from per-dataplane facts. */
-function statusOf(m: MeshResource, fleet: { issued: string; trusts: string[] }[], everEnabled: string[] = ['ca-1']): RotationStatus {
+function statusOf(
+  m: MeshResource,
+  fleet: { issued: string; trusts: string[] }[],
+  everEnabled: string[] = ['ca-1'],
+): RotationStatus {
   const enabled = m.mtls?.enabledBackend ?? '';
   const names = (m.mtls?.backends ?? []).map((b) => b.name);
   const others = names.filter((n) => n !== enabled);
@@ -27,9 +37,24 @@ function statusOf(m: MeshResource, fleet: { issued: string; trusts: string[] }[]
   const issuedBy = (b: string) => fleet.filter((d) => d.issued === b);
   const sample = (ds: unknown[]) => ({ count: ds.length, names: ds.map((_, i) => `dp-${i}`) });
   let nextStep: RotationStatus['nextStep'];
-  if (!enabled || others.length === 0) nextStep = { action: 'none', ready: true, description: 'no CA rotation in progress' };
-  else if (old) nextStep = { action: 'remove', backend: old, ready: issuedBy(old).length === 0, description: 'remove', waitingFor: sample(issuedBy(old)) };
-  else nextStep = { action: 'enable', backend: others[0], ready: notTrusting(others[0]).length === 0, description: 'enable', waitingFor: sample(notTrusting(others[0])) };
+  if (!enabled || others.length === 0)
+    nextStep = { action: 'none', ready: true, description: 'no CA rotation in progress' };
+  else if (old)
+    nextStep = {
+      action: 'remove',
+      backend: old,
+      ready: issuedBy(old).length === 0,
+      description: 'remove',
+      waitingFor: sample(issuedBy(old)),
+    };
+  else
+    nextStep = {
+      action: 'enable',
+      backend: others[0],
+      ready: notTrusting(others[0]).length === 0,
+      description: 'enable',
+      waitingFor: sample(notTrusting(others[0])),
+    };
   return {
     mesh: 'default',
     mtlsEnabled: enabled !== '',
@@ -59,7 +84,14 @@ describe('rotation plan', () => {
 
   test('step 2 waits until every active dataplane trusts the new backend', () => {
     const m = mesh('ca-1');
-    const action = planRotation(m, statusOf(m, [{ issued: 'ca-1', trusts: ['ca-1', 'ca-2'] }, { issued: 'ca-1', trusts: ['ca-1'] }]), 'ca-2');
+    const action = planRotation(
+      m,
+      statusOf(m, [
+        { issued: 'ca-1', trusts: ['ca-1', 'ca-2'] },
+        { issued: 'ca-1', trusts: ['ca-1'] },
+      ]),
+      'ca-2',
+    );
     assert.deepEqual(action, {
       kind: 'wait',
       phase: 'enable',
@@ -85,7 +117,14 @@ describe('rotation plan', () => {
 
   test('step 3 waits for re-issues, then removes every other backend', () => {
     const m = mesh('ca-2');
-    const waiting = planRotation(m, statusOf(m, [{ issued: 'ca-2', trusts: ['ca-1', 'ca-2'] }, { issued: 'ca-1', trusts: ['ca-1', 'ca-2'] }]), 'ca-2');
+    const waiting = planRotation(
+      m,
+      statusOf(m, [
+        { issued: 'ca-2', trusts: ['ca-1', 'ca-2'] },
+        { issued: 'ca-1', trusts: ['ca-1', 'ca-2'] },
+      ]),
+      'ca-2',
+    );
     assert.equal(waiting.kind, 'wait');
     assert.deepEqual([(waiting as { done: number }).done, (waiting as { total: number }).total], [1, 2]);
     const remove = planRotation(m, statusOf(m, [{ issued: 'ca-2', trusts: ['ca-1', 'ca-2'] }]), 'ca-2');
@@ -104,7 +143,10 @@ describe('rotation plan', () => {
     const s = statusOf(m, []);
     s.backends[1].rootFingerprint = null;
     s.error = 'could not load data';
-    assert.deepEqual(planRotation(m, s, 'ca-2'), { kind: 'error', message: 'the CA of backend "ca-2" cannot be loaded: could not load data' });
+    assert.deepEqual(planRotation(m, s, 'ca-2'), {
+      kind: 'error',
+      message: 'the CA of backend "ca-2" cannot be loaded: could not load data',
+    });
   });
 });
 
@@ -126,7 +168,9 @@ class FakeControlPlane {
       putMesh: async (m) => {
         if (this.refuseNextPut) {
           this.refuseNextPut = false;
-          throw new ApiCallError('PUT', '/meshes/default', 409, {}, 5, ['mtls.enabledBackend: cannot enable backend "ca-2" yet']);
+          throw new ApiCallError('PUT', '/meshes/default', 409, {}, 5, [
+            'mtls.enabledBackend: cannot enable backend "ca-2" yet',
+          ]);
         }
         this.puts.push(m);
         this.mesh = { ...m, creationTime: 'x' };
@@ -161,8 +205,16 @@ describe('rotate loop', () => {
     const cp = new FakeControlPlane();
     cp.mesh = mesh('ca-1');
     const out = ui();
-    const result = await runRotate(cp.deps(), out.ui, { mesh: 'default', target: 'ca-2', timeoutMs: 60_000, intervalMs: 1000 });
-    assert.deepEqual(result, { ok: true, message: 'rotation to ca-2 complete: ca-2 is enabled and the only backend of mesh "default"' });
+    const result = await runRotate(cp.deps(), out.ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
+    assert.deepEqual(result, {
+      ok: true,
+      message: 'rotation to ca-2 complete: ca-2 is enabled and the only backend of mesh "default"',
+    });
     assert.deepEqual(
       cp.puts.map((m) => [m.mtls?.enabledBackend, m.mtls?.backends?.map((b) => b.name)]),
       [
@@ -170,14 +222,20 @@ describe('rotate loop', () => {
         ['ca-2', ['ca-2']],
       ],
     );
-    assert.ok(cp.puts.every((m) => m.creationTime === undefined), 'server-set fields are not sent back');
+    assert.ok(
+      cp.puts.every((m) => m.creationTime === undefined),
+      'server-set fields are not sent back',
+    );
     assert.deepEqual(out.logs.slice(1), [
       'step 2/3: every dataplane trusts ca-2',
       '✓ enabled ca-2',
       'step 3/3: every dataplane re-issued by ca-2',
       '✓ removed ca-1',
     ]);
-    assert.ok(out.progress.some((p) => /^trust ca-2 \[.*\] 0\/2 .* waiting for: dp-0, dp-1$/.test(p)), out.progress.join('\n'));
+    assert.ok(
+      out.progress.some((p) => /^trust ca-2 \[.*\] 0\/2 .* waiting for: dp-0, dp-1$/.test(p)),
+      out.progress.join('\n'),
+    );
     assert.ok(out.progress.some((p) => /^re-issued by ca-2 \[.*\] 1\/2/.test(p)));
   });
 
@@ -185,11 +243,21 @@ describe('rotate loop', () => {
     const cp = new FakeControlPlane();
     cp.mesh = mesh('ca-2');
     cp.fleet = [{ issued: 'ca-1', trusts: ['ca-1', 'ca-2'] }];
-    const first = await runRotate(cp.deps(), ui().ui, { mesh: 'default', target: 'ca-2', timeoutMs: 60_000, intervalMs: 1000 });
+    const first = await runRotate(cp.deps(), ui().ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
     assert.equal(first.ok, true);
     assert.equal(cp.puts.length, 1);
     const again = ui();
-    const second = await runRotate(cp.deps(), again.ui, { mesh: 'default', target: 'ca-2', timeoutMs: 60_000, intervalMs: 1000 });
+    const second = await runRotate(cp.deps(), again.ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
     assert.equal(second.ok, true);
     assert.equal(cp.puts.length, 1, 'nothing left to write');
   });
@@ -199,16 +267,30 @@ describe('rotate loop', () => {
     cp.fleet = [{ issued: 'ca-1', trusts: ['ca-1', 'ca-2'] }];
     cp.refuseNextPut = true;
     const out = ui();
-    const result = await runRotate(cp.deps(), out.ui, { mesh: 'default', target: 'ca-2', timeoutMs: 60_000, intervalMs: 1000 });
+    const result = await runRotate(cp.deps(), out.ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
     assert.equal(result.ok, true);
-    assert.ok(out.logs.some((l) => l.startsWith('the control plane refused to enable ca-2 (was ca-1) for now, waiting: mtls.enabledBackend')));
+    assert.ok(
+      out.logs.some((l) =>
+        l.startsWith('the control plane refused to enable ca-2 (was ca-1) for now, waiting: mtls.enabledBackend'),
+      ),
+    );
   });
 
   test('timeout: names the step and the dataplanes, and says re-running continues', async () => {
     const cp = new FakeControlPlane();
     const deps = cp.deps();
     deps.sleep = async (ms) => void (cp.clock += ms); // the fleet never catches up
-    const result = await runRotate(deps, ui().ui, { mesh: 'default', target: 'ca-2', timeoutMs: 5000, intervalMs: 1000 });
+    const result = await runRotate(deps, ui().ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 5000,
+      intervalMs: 1000,
+    });
     assert.equal(result.ok, false);
     assert.equal(
       result.message,
@@ -221,9 +303,16 @@ describe('rotate loop', () => {
     cp.fleet = [];
     const deps = cp.deps();
     deps.putMesh = async () => {
-      throw new ApiCallError('PUT', '/meshes/default', 409, {}, undefined, ['mtls.enabledBackend: backend "ca-2" must be added to the mesh in an earlier update']);
+      throw new ApiCallError('PUT', '/meshes/default', 409, {}, undefined, [
+        'mtls.enabledBackend: backend "ca-2" must be added to the mesh in an earlier update',
+      ]);
     };
-    const result = await runRotate(deps, ui().ui, { mesh: 'default', target: 'ca-2', timeoutMs: 5000, intervalMs: 1000 });
+    const result = await runRotate(deps, ui().ui, {
+      mesh: 'default',
+      target: 'ca-2',
+      timeoutMs: 5000,
+      intervalMs: 1000,
+    });
     assert.deepEqual(result, {
       ok: false,
       message: 'the control plane refused to enable ca-2 (was ca-1):',
@@ -242,7 +331,10 @@ describe('check', () => {
     assert.deepEqual(
       findings.map((f) => [f.problem, f.message]),
       [
-        [true, 'CA of backend ca-1 (builtin, enabled) expires at 2026-12-01 12:00:00 UTC (in 3d), within the 30d window'],
+        [
+          true,
+          'CA of backend ca-1 (builtin, enabled) expires at 2026-12-01 12:00:00 UTC (in 3d), within the 30d window',
+        ],
         [true, 'CA of backend ca-2 (provided) expired at 2026-11-27 12:00:00 UTC (1d ago)'],
         [
           true,
@@ -258,7 +350,10 @@ describe('check', () => {
 
   test('a finished rotation with a long-lived CA is fine; a mesh without mTLS too', () => {
     const done = mesh('ca-2', [ca2]);
-    const findings = [...checkMesh(statusOf(done, []), NOW, 30 * DAY), ...checkMesh(statusOf(mesh('', []), []), NOW, 30 * DAY)];
+    const findings = [
+      ...checkMesh(statusOf(done, []), NOW, 30 * DAY),
+      ...checkMesh(statusOf(mesh('', []), []), NOW, 30 * DAY),
+    ];
     assert.ok(findings.every((f) => !f.problem));
     assert.equal(renderFindings(findings, 2).text.split('\n').at(-2), 'all 2 meshes OK');
   });

@@ -26,7 +26,10 @@ before(async () => {
       ],
     },
   };
-  assert.equal((await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode, 201);
+  assert.equal(
+    (await t.app.inject({ method: 'PUT', url: '/meshes/default/dataplanes/web-1', payload: dp })).statusCode,
+    201,
+  );
 });
 
 after(async () => {
@@ -60,8 +63,13 @@ test('--no-service-tag keeps the Kuma default (any service)', async () => {
 });
 
 test('explicit --tag kuma.io/service wins; other --tag flags are kept next to the bound service', async () => {
-  assert.deepEqual((await generate('--name', 'web-1', '--tag', 'kuma.io/service=web')).tags, { 'kuma.io/service': ['web'] });
-  assert.deepEqual((await generate('--name', 'web-1', '--tag', 'version=v1')).tags, { version: ['v1'], 'kuma.io/service': ['web', 'web-admin'] });
+  assert.deepEqual((await generate('--name', 'web-1', '--tag', 'kuma.io/service=web')).tags, {
+    'kuma.io/service': ['web'],
+  });
+  assert.deepEqual((await generate('--name', 'web-1', '--tag', 'version=v1')).tags, {
+    version: ['v1'],
+    'kuma.io/service': ['web', 'web-admin'],
+  });
 });
 
 test('a Dataplane not registered yet: an unbound token and a note saying how to bind it', async () => {

@@ -7,7 +7,13 @@ import { rmSync } from 'node:fs';
 import { AddressList, parseAddressList, type AddressSwitch } from '../../src/client/addresses.js';
 import { ApiCallError, ApiClient, ConnectionError } from '../../src/client/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { answeringWith, blackHole, Relay, refusedAddress, resettingAfterRequest } from '../helpers/failing-instances.js';
+import {
+  answeringWith,
+  blackHole,
+  Relay,
+  refusedAddress,
+  resettingAfterRequest,
+} from '../helpers/failing-instances.js';
 import { listenOnLoopback } from '../helpers/listen.js';
 
 let t: TestApp;
@@ -38,13 +44,21 @@ const liveRelay = () => track(new Relay(live).listen());
 function client(addresses: string[], timeoutMs = 10_000) {
   const switches: AddressSwitch[] = [];
   const answeredBy: string[] = [];
-  const api = new ApiClient({ address: new AddressList(addresses, (s) => switches.push(s)), timeoutMs, onAnswer: (a) => answeredBy.push(a) });
+  const api = new ApiClient({
+    address: new AddressList(addresses, (s) => switches.push(s)),
+    timeoutMs,
+    onAnswer: (a) => answeredBy.push(a),
+  });
   return { api, switches, answeredBy };
 }
 
 describe('address list', () => {
   test('parsed from comma-separated and repeated values, normalized, each once', () => {
-    assert.deepEqual(parseAddressList(['a:1, http://b:2/', 'https://c:3,a:1']), ['http://a:1', 'http://b:2', 'https://c:3']);
+    assert.deepEqual(parseAddressList(['a:1, http://b:2/', 'https://c:3,a:1']), [
+      'http://a:1',
+      'http://b:2',
+      'https://c:3',
+    ]);
     assert.throws(() => parseAddressList(', '), /no control-plane address/);
     assert.throws(() => parseAddressList('ftp://x'), /http:\/\/ or https:\/\//);
   });
@@ -76,7 +90,10 @@ describe('failover of the shared client', () => {
     const dead = await refusedAddress();
     const { api, switches, answeredBy } = client([dead, relay.address]);
     const meshes = await api.listAll<{ name: string }>('/meshes');
-    assert.deepEqual(meshes.map((m) => m.name), ['default']);
+    assert.deepEqual(
+      meshes.map((m) => m.name),
+      ['default'],
+    );
     await api.getJson('/meshes/default');
     assert.equal(api.address, relay.address);
     assert.deepEqual(switches, [{ from: dead, to: relay.address, reason: 'ECONNREFUSED' }]);
@@ -103,8 +120,14 @@ describe('failover of the shared client', () => {
     const { api, switches } = client([unavailable.address, gateway.address, relay.address]);
     const response = await api.call('PUT', '/meshes/failover-put', { body: { type: 'Mesh', name: 'failover-put' } });
     assert.equal(response.status, 201);
-    assert.deepEqual(switches.map((s) => s.reason), ['HTTP 503', 'HTTP 504']);
-    assert.deepEqual([unavailable.requests, gateway.requests], [['PUT /meshes/failover-put'], ['PUT /meshes/failover-put']]);
+    assert.deepEqual(
+      switches.map((s) => s.reason),
+      ['HTTP 503', 'HTTP 504'],
+    );
+    assert.deepEqual(
+      [unavailable.requests, gateway.requests],
+      [['PUT /meshes/failover-put'], ['PUT /meshes/failover-put']],
+    );
   });
 
   test('every address down: one error naming each, and the list is back at its first address for the next try', async () => {
@@ -118,7 +141,9 @@ describe('failover of the shared client', () => {
     });
     assert.equal(api.address, a);
     // One address only: the message is as it always was.
-    await assert.rejects(client([a]).api.getJson('/meshes'), { message: `cannot reach the control plane at ${a}: ECONNREFUSED` });
+    await assert.rejects(client([a]).api.getJson('/meshes'), {
+      message: `cannot reach the control plane at ${a}: ECONNREFUSED`,
+    });
   });
 
   test('a PUT whose connection was reset after the request was sent is sent again to the next instance', async () => {
@@ -128,7 +153,10 @@ describe('failover of the shared client', () => {
     const response = await api.put('/meshes/failover-reset', { type: 'Mesh', name: 'failover-reset' });
     assert.equal(response.status, 201);
     assert.equal(resetting.requests, 1);
-    assert.deepEqual(switches.map((s) => s.reason), ['ECONNRESET']);
+    assert.deepEqual(
+      switches.map((s) => s.reason),
+      ['ECONNRESET'],
+    );
   });
 
   test('a POST is sent again only when it never reached an instance (refused)', async () => {
@@ -144,7 +172,10 @@ describe('failover of the shared client', () => {
     const resetting = await track(resettingAfterRequest());
     const afterReset = await liveRelay();
     const reset = client([resetting.address, afterReset.address]);
-    await assert.rejects(reset.api.call('POST', '/tokens/dataplane', { body }), { name: 'ConnectionError', message: /ECONNRESET/ });
+    await assert.rejects(reset.api.call('POST', '/tokens/dataplane', { body }), {
+      name: 'ConnectionError',
+      message: /ECONNRESET/,
+    });
     assert.equal(afterReset.connections, 0, 'the POST was not re-sent');
     // ... but the instance is left: the next request (the user re-running the command in-process) goes to the live one
     assert.equal(reset.api.address, afterReset.address);
@@ -154,7 +185,9 @@ describe('failover of the shared client', () => {
     const hole = await track(blackHole());
     const afterHole = await liveRelay();
     const silent = client([hole.address, afterHole.address], 200);
-    await assert.rejects(silent.api.call('POST', '/tokens/dataplane', { body }), { message: /no answer within 200 ms/ });
+    await assert.rejects(silent.api.call('POST', '/tokens/dataplane', { body }), {
+      message: /no answer within 200 ms/,
+    });
     assert.equal(afterHole.connections, 0);
 
     // a 503: the instance answered; a POST is not re-sent after any 5xx (a load balancer's 502/504 may follow a
@@ -162,7 +195,10 @@ describe('failover of the shared client', () => {
     const unavailable = await track(answeringWith(503));
     const after503 = await liveRelay();
     const refusedByDb = client([unavailable.address, after503.address]);
-    await assert.rejects(refusedByDb.api.call('POST', '/tokens/dataplane', { body }), (err: unknown) => err instanceof ApiCallError && err.status === 503);
+    await assert.rejects(
+      refusedByDb.api.call('POST', '/tokens/dataplane', { body }),
+      (err: unknown) => err instanceof ApiCallError && err.status === 503,
+    );
     assert.equal(after503.connections, 0);
     assert.equal(refusedByDb.api.address, after503.address);
   });

@@ -9,7 +9,13 @@ import { promisify } from 'node:util';
 import { buildCsr } from '../../src/agent/csr.js';
 import { CsrError, parseAndVerifyCsr } from '../../src/ca/csr.js';
 import { parseDer } from '../../src/ca/der.js';
-import { createRootCaCertificate, issueLeafCertificate, loadCaSigner, pemDecodeAll, pemEncode } from '../../src/ca/x509.js';
+import {
+  createRootCaCertificate,
+  issueLeafCertificate,
+  loadCaSigner,
+  pemDecodeAll,
+  pemEncode,
+} from '../../src/ca/x509.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -40,7 +46,18 @@ before(async () => {
     Object.entries(CSR_KINDS).map(async ([kind, args]) => {
       const keyFile = join(dir, `${kind}.key`);
       const csrFile = join(dir, `${kind}.csr`);
-      await execFileAsync('openssl', ['req', '-new', ...args, '-nodes', '-subj', '/CN=x', '-keyout', keyFile, '-out', csrFile]);
+      await execFileAsync('openssl', [
+        'req',
+        '-new',
+        ...args,
+        '-nodes',
+        '-subj',
+        '/CN=x',
+        '-keyout',
+        keyFile,
+        '-out',
+        csrFile,
+      ]);
       csrs.set(kind, { csrPem: readFileSync(csrFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') });
     }),
   );
@@ -123,7 +140,10 @@ describe('rejected CSRs', () => {
       const der = pemDecodeAll(csr(kind).csrPem, 'CERTIFICATE REQUEST')[0];
       const bad = Buffer.from(der);
       bad[bad.length - 1] ^= 0x01;
-      assertCsrError(pemEncode('CERTIFICATE REQUEST', bad), /csr signature does not verify \(proof of possession failed\)/);
+      assertCsrError(
+        pemEncode('CERTIFICATE REQUEST', bad),
+        /csr signature does not verify \(proof of possession failed\)/,
+      );
     }
   });
 
@@ -177,7 +197,10 @@ describe('rejected CSRs', () => {
   });
 
   test('RSA keys below 2048 bits are refused', () => {
-    assertCsrError(csr('rsa-1024').csrPem, /unsupported key type: RSA keys must have 2048 to 8192 bits, this one has 1024/);
+    assertCsrError(
+      csr('rsa-1024').csrPem,
+      /unsupported key type: RSA keys must have 2048 to 8192 bits, this one has 1024/,
+    );
   });
 
   test('unsupported curves, key types and signature algorithms are refused', () => {
@@ -194,7 +217,16 @@ describe('canonical subject keys', () => {
       const run = promisify(execFile);
       await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'k.pem')]);
       await run('openssl', ['ec', '-in', join(dir, 'k.pem'), '-conv_form', 'compressed', '-out', join(dir, 'kc.pem')]);
-      await run('openssl', ['req', '-new', '-key', join(dir, 'kc.pem'), '-subj', '/CN=web-1', '-out', join(dir, 'c.pem')]);
+      await run('openssl', [
+        'req',
+        '-new',
+        '-key',
+        join(dir, 'kc.pem'),
+        '-subj',
+        '/CN=web-1',
+        '-out',
+        join(dir, 'c.pem'),
+      ]);
       const csr = readFileSync(join(dir, 'c.pem'), 'utf8');
       const { stdout } = await run('openssl', ['req', '-in', join(dir, 'c.pem'), '-noout', '-text']);
       assert.match(stdout, /pub:\s*\n\s*0[23]:/, 'the CSR itself carries a compressed point');

@@ -3,7 +3,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,10 +49,15 @@ function reissue(): { certPem: string; keyPem: string; caPem: string } {
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 3_600_000),
   });
-  return { certPem: leaf.pem, keyPem: keys.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, caPem: rootPem };
+  return {
+    certPem: leaf.pem,
+    keyPem: keys.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    caPem: rootPem,
+  };
 }
 
-const matches = (certPem: string, keyPem: string) => new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+const matches = (certPem: string, keyPem: string) =>
+  new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
 
 describe('atomic file sets', () => {
   test('stable names are symlinks through ..data into one version directory; the keys are 0600', async () => {
@@ -93,7 +109,10 @@ describe('atomic file sets', () => {
       while (writing) {
         const resolved = await realpath(join(out, DATA_LINK));
         try {
-          const [certPem, keyPem] = await Promise.all([readFile(join(resolved, 'cert.pem'), 'utf8'), readFile(join(resolved, 'key.pem'), 'utf8')]);
+          const [certPem, keyPem] = await Promise.all([
+            readFile(join(resolved, 'cert.pem'), 'utf8'),
+            readFile(join(resolved, 'key.pem'), 'utf8'),
+          ]);
           reads++;
           if (keyOf.get(certPem) !== keyPem) mismatched++;
         } catch (err) {
@@ -109,7 +128,9 @@ describe('atomic file sets', () => {
     }
     writing = false;
     await reader;
-    console.log(`file sets: ${reads} pair reads during 100 re-issues, ${mismatched} mismatched, ${versionGone} retried after cleanup`);
+    console.log(
+      `file sets: ${reads} pair reads during 100 re-issues, ${mismatched} mismatched, ${versionGone} retried after cleanup`,
+    );
     assert.equal(mismatched, 0);
     assert.ok(reads >= 100, `the reader read ${reads} pairs`);
     const last = sets.at(-1)!;

@@ -23,7 +23,10 @@ async function handshake(tls: { key: string; cert: string }, servername: string)
   const port = (server.address() as AddressInfo).port;
   try {
     return await new Promise((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port, servername, ca: tls.cert }, () => (socket.end(), resolve('ok')));
+      const socket = connect(
+        { host: '127.0.0.1', port, servername, ca: tls.cert },
+        () => (socket.end(), resolve('ok')),
+      );
       socket.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
     });
   } finally {
@@ -48,15 +51,24 @@ test('MESHCP_API_HTTPS_HOSTNAMES names and IPs are in the certificate; a changed
 });
 
 test('bound to 0.0.0.0: the host name and the interface addresses by default', () => {
-  const names = serverCertNames('0.0.0.0', [], { hostname: () => 'cp-host', interfaces: () => ['127.0.0.1', '192.168.1.20', 'fd00::5'] });
-  assert.deepEqual(names, { dnsNames: ['cp-host', 'localhost'], ipAddresses: ['127.0.0.1', '192.168.1.20', '::1', 'fd00::5'] });
+  const names = serverCertNames('0.0.0.0', [], {
+    hostname: () => 'cp-host',
+    interfaces: () => ['127.0.0.1', '192.168.1.20', 'fd00::5'],
+  });
+  assert.deepEqual(names, {
+    dnsNames: ['cp-host', 'localhost'],
+    ipAddresses: ['127.0.0.1', '192.168.1.20', '::1', 'fd00::5'],
+  });
   assert.deepEqual(serverCertNames('10.0.0.7', []).ipAddresses, ['10.0.0.7', '127.0.0.1', '::1']);
 });
 
 test('a bad entry is a configuration error naming it', () => {
-  assert.throws(() => loadConfig({ MESHCP_API_HTTPS_HOSTNAMES: 'ok.example.com,not a name' }), (err: Error) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, 'MESHCP_API_HTTPS_HOSTNAMES: "not a name" is neither a DNS name nor an IP address');
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ MESHCP_API_HTTPS_HOSTNAMES: 'ok.example.com,not a name' }),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, 'MESHCP_API_HTTPS_HOSTNAMES: "not a name" is neither a DNS name nor an IP address');
+      return true;
+    },
+  );
 });

@@ -31,24 +31,46 @@ describe('selection by Dataplane labels', () => {
 });
 
 describe('SPIFFE IDs', () => {
-  const identity = (spec: MeshIdentitySpec, labels: Record<string, string> = {}) => ({ name: 'identity', mesh: 'payments', labels, spec });
+  const identity = (spec: MeshIdentitySpec, labels: Record<string, string> = {}) => ({
+    name: 'identity',
+    mesh: 'payments',
+    labels,
+    spec,
+  });
   it("renders Kuma's Universal defaults", () => {
     const ident = identity({});
     const domain = trustDomainOf(ident, 'default');
     assert.deepEqual(domain, { ok: true, value: 'payments.default.mesh.local' });
-    assert.deepEqual(spiffeIdOf(ident, 'payments.default.mesh.local', { 'kuma.io/workload': 'web' }), { ok: true, value: 'spiffe://payments.default.mesh.local/workload/web' });
-    assert.deepEqual(trustDomainOf(identity({}, { 'kuma.io/zone': 'east' }), 'default'), { ok: true, value: 'payments.east.mesh.local' }, "the identity's zone label");
+    assert.deepEqual(spiffeIdOf(ident, 'payments.default.mesh.local', { 'kuma.io/workload': 'web' }), {
+      ok: true,
+      value: 'spiffe://payments.default.mesh.local/workload/web',
+    });
+    assert.deepEqual(
+      trustDomainOf(identity({}, { 'kuma.io/zone': 'east' }), 'default'),
+      { ok: true, value: 'payments.east.mesh.local' },
+      "the identity's zone label",
+    );
   });
   it('refuses a dataplane without kuma.io/workload when the path needs it, with a clear reason', () => {
     const result = spiffeIdOf(identity({}), 'td', { app: 'web' });
-    assert.deepEqual(result, { ok: false, reason: "missing required label 'kuma.io/workload' - dataplane is selected by MeshIdentity 'identity' with path template '/workload/{{ .Workload }}'" });
+    assert.deepEqual(result, {
+      ok: false,
+      reason:
+        "missing required label 'kuma.io/workload' - dataplane is selected by MeshIdentity 'identity' with path template '/workload/{{ .Workload }}'",
+    });
     const viaLabel = spiffeIdOf(identity({ spiffeID: { path: '/w/{{ label "kuma.io/workload" }}' } }), 'td', {});
     assert.equal(viaLabel.ok, false);
   });
   it('templates with label and explicit values; invalid results are refused', () => {
-    const custom = identity({ spiffeID: { trustDomain: '{{ label "org" }}.example', path: '/app/{{ label "app" }}' } }, { org: 'acme' });
+    const custom = identity(
+      { spiffeID: { trustDomain: '{{ label "org" }}.example', path: '/app/{{ label "app" }}' } },
+      { org: 'acme' },
+    );
     assert.deepEqual(trustDomainOf(custom, 'default'), { ok: true, value: 'acme.example' });
-    assert.deepEqual(spiffeIdOf(custom, 'acme.example', { app: 'web' }), { ok: true, value: 'spiffe://acme.example/app/web' });
+    assert.deepEqual(spiffeIdOf(custom, 'acme.example', { app: 'web' }), {
+      ok: true,
+      value: 'spiffe://acme.example/app/web',
+    });
     const missing = spiffeIdOf(custom, 'acme.example', {});
     assert.equal(missing.ok, false);
     assert.match((missing as { reason: string }).reason, /label app not found/);

@@ -28,7 +28,9 @@ interface CaCertCase extends Expectation {
   rsaBits?: number;
   expired?: boolean;
 }
-const fixture = parseYaml(readFileSync(new URL('../fixtures/kuma-2.14/provided-ca-validator.yaml', import.meta.url), 'utf8')) as {
+const fixture = parseYaml(
+  readFileSync(new URL('../fixtures/kuma-2.14/provided-ca-validator.yaml', import.meta.url), 'utf8'),
+) as {
   conf: ConfCase[];
   caCert: CaCertCase[];
 };
@@ -38,7 +40,12 @@ function meshcpViolations(conf: Record<string, unknown>, secrets: Map<string, st
   const backend: CaBackend = { name: 'provided-1', type: 'provided', conf } as CaBackend;
   const shape = providedBackend.validateConf(backend);
   if (shape.length > 0) return shape;
-  return providedBackend.validateMaterial('default', backend, { read: (_mesh, name) => (secrets.has(name) ? Buffer.from(secrets.get(name)!) : undefined) }, now);
+  return providedBackend.validateMaterial(
+    'default',
+    backend,
+    { read: (_mesh, name) => (secrets.has(name) ? Buffer.from(secrets.get(name)!) : undefined) },
+    now,
+  );
 }
 
 function check(c: Expectation, actual: Violation[], meshcp = c.meshcp ?? []): void {
@@ -69,13 +76,29 @@ describe('Kuma 2.14.3 provided CA: CA certificate cases (certificates made by op
    */
   function selfSigned(id: string, extensions: string[], rsaBits: number): { cert: string; key: string } {
     const config = join(dir, `${id}.cnf`);
-    writeFileSync(config, ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = kuma-case', '[ext]', 'subjectKeyIdentifier = none', ...extensions.map((e) => e.replace('=', ' = '))].join('\n') + '\n');
+    writeFileSync(
+      config,
+      [
+        '[req]',
+        'distinguished_name = dn',
+        'prompt = no',
+        '[dn]',
+        'CN = kuma-case',
+        '[ext]',
+        'subjectKeyIdentifier = none',
+        ...extensions.map((e) => e.replace('=', ' = ')),
+      ].join('\n') + '\n',
+    );
     const keyFile = join(dir, `${id}.key`);
     const certFile = join(dir, `${id}.pem`);
     const pooled = nextPooledRsaKeyPem(rsaBits);
     if (pooled) writeFileSync(keyFile, pooled, { mode: 0o600 });
     const key = pooled ? ['-key', keyFile] : ['-newkey', `rsa:${rsaBits}`, '-nodes', '-keyout', keyFile];
-    execFileSync('openssl', ['req', '-x509', '-config', config, '-extensions', 'ext', ...key, '-days', '30', '-out', certFile], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-config', config, '-extensions', 'ext', ...key, '-days', '30', '-out', certFile],
+      { stdio: 'pipe' },
+    );
     return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
   }
 
@@ -88,8 +111,14 @@ describe('Kuma 2.14.3 provided CA: CA certificate cases (certificates made by op
         pair = selfSigned(`case-${i}`, c.extensions ?? [], c.rsaBits ?? 2048);
         const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: pair.cert }).toString();
         // The recipe holds: no extension sneaks in from a default config.
-        assert.equal(/Basic Constraints/.test(text), (c.extensions ?? []).some((e) => e.startsWith('basicConstraints')));
-        assert.equal(/Key Usage/.test(text), (c.extensions ?? []).some((e) => e.startsWith('keyUsage')));
+        assert.equal(
+          /Basic Constraints/.test(text),
+          (c.extensions ?? []).some((e) => e.startsWith('basicConstraints')),
+        );
+        assert.equal(
+          /Key Usage/.test(text),
+          (c.extensions ?? []).some((e) => e.startsWith('keyUsage')),
+        );
         if (c.otherKey) pair = { cert: pair.cert, key: selfSigned(`case-${i}-other`, [], 2048).key };
         if (c.expired) {
           const notAfter = new Date(new X509Certificate(pair.cert).validTo);
@@ -97,9 +126,16 @@ describe('Kuma 2.14.3 provided CA: CA certificate cases (certificates made by op
           meshcp = meshcp?.map((v) => ({ ...v, message: v.message.replace('<notAfter>', notAfter.toISOString()) }));
         }
       }
-      const secrets = new Map([['ca-cert', pair.cert], ['ca-key', pair.key]]);
+      const secrets = new Map([
+        ['ca-cert', pair.cert],
+        ['ca-key', pair.key],
+      ]);
       // Checked after openssl made the certificate: its notBefore is this very second.
-      check(c, meshcpViolations({ cert: { secret: 'ca-cert' }, key: { secret: 'ca-key' } }, secrets, now ?? new Date()), meshcp);
+      check(
+        c,
+        meshcpViolations({ cert: { secret: 'ca-cert' }, key: { secret: 'ca-key' } }, secrets, now ?? new Date()),
+        meshcp,
+      );
     });
   });
 });

@@ -21,7 +21,11 @@ describe("the fleet's lane on the main thread", () => {
     while (turns.queued > 0) await turn();
     await admitted;
     assert.ok(newcomer);
-    assert.deepEqual(started, Array.from({ length: FLEET_SLICE * 3 + 5 }, (_, i) => i), 'in arrival order');
+    assert.deepEqual(
+      started,
+      Array.from({ length: FLEET_SLICE * 3 + 5 }, (_, i) => i),
+      'in arrival order',
+    );
     // Once the backlog is gone and a turn has passed, there is room again: no delay for a small fleet.
     await turn();
     await turn();
@@ -32,7 +36,9 @@ describe("the fleet's lane on the main thread", () => {
     const events = new MeshEvents(new FakeClock(0));
     const fleet = FLEET_SLICE * 3 + 5;
     let woken = 0;
-    const waits = Array.from({ length: fleet }, () => events.waitForChange('default', 60_000).then((r) => (assert.equal(r, 'changed'), woken++)));
+    const waits = Array.from({ length: fleet }, () =>
+      events.waitForChange('default', 60_000).then((r) => (assert.equal(r, 'changed'), woken++)),
+    );
     void events.waitForChange('other', 60_000).then(() => assert.fail('another mesh is not woken'));
     events.meshChanged('default');
     await Promise.resolve();

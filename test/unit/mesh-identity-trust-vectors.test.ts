@@ -15,12 +15,19 @@ interface Vector {
   yaml: string;
   expect: { accept: boolean; violations?: { field: string; message: string }[] };
 }
-const vectors = parseYaml(readFileSync(new URL('../fixtures/kuma-2.14/meshidentity-meshtrust-validator.yaml', import.meta.url), 'utf8')) as Vector[];
+const vectors = parseYaml(
+  readFileSync(new URL('../fixtures/kuma-2.14/meshidentity-meshtrust-validator.yaml', import.meta.url), 'utf8'),
+) as Vector[];
 
 /** YAML's `key:` with no value is null; Kuma's validator reads it as absent (the REST layer strips it the same way). */
 const withoutNulls = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(withoutNulls);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, withoutNulls(v)]),
+    );
   return value;
 };
 
@@ -32,7 +39,10 @@ describe("Kuma 2.14.3's validator vectors", () => {
   for (const v of vectors) {
     it(v.id, () => {
       const spec = withoutNulls(parseYaml(v.yaml));
-      const violations = v.resource === 'MeshIdentity' ? validateMeshIdentity({ spec: spec as MeshIdentitySpec }) : validateMeshTrust({ spec: spec as MeshTrustSpec });
+      const violations =
+        v.resource === 'MeshIdentity'
+          ? validateMeshIdentity({ spec: spec as MeshIdentitySpec })
+          : validateMeshTrust({ spec: spec as MeshTrustSpec });
       assert.deepEqual(violations, v.expect.accept ? [] : v.expect.violations);
     });
   }
@@ -40,9 +50,10 @@ describe("Kuma 2.14.3's validator vectors", () => {
 
 describe('rules beyond the vectors', () => {
   it("a negative Spire agent timeout, at the path Kuma's code reports (added twice)", () => {
-    assert.deepEqual(validateMeshIdentity({ spec: { provider: { type: 'Spire', spire: { agent: { timeout: '-1s' } } } } }), [
-      { field: 'spec.provider.spire.agent.spire.agent.timeout', message: 'must not be negative when defined' },
-    ]);
+    assert.deepEqual(
+      validateMeshIdentity({ spec: { provider: { type: 'Spire', spire: { agent: { timeout: '-1s' } } } } }),
+      [{ field: 'spec.provider.spire.agent.spire.agent.timeout', message: 'must not be negative when defined' }],
+    );
   });
   it('MeshTrust: a private key is not a certificate; any other PEM block passes, as Kuma', () => {
     const bundle = (value: string) => ({ spec: { trustDomain: 'a', caBundles: [{ type: 'Pem', pem: { value } }] } });
@@ -69,15 +80,33 @@ describe('Go templates (the SPIFFE ID subset)', () => {
   });
   it('renders fields, strings and the label function; a failing function is an execution error', () => {
     const label = (labels: Record<string, string>) => (key: string) =>
-      key in labels ? { ok: true as const, value: labels[key]! } : { ok: false as const, error: `label ${key} not found` };
-    assert.deepEqual(renderTemplate('spiffe://{{ .TrustDomain }}/workload/{{ .Workload }}', { TrustDomain: 'd.default.mesh.local', Workload: 'web' }), {
+      key in labels
+        ? { ok: true as const, value: labels[key]! }
+        : { ok: false as const, error: `label ${key} not found` };
+    assert.deepEqual(
+      renderTemplate('spiffe://{{ .TrustDomain }}/workload/{{ .Workload }}', {
+        TrustDomain: 'd.default.mesh.local',
+        Workload: 'web',
+      }),
+      {
+        ok: true,
+        value: 'spiffe://d.default.mesh.local/workload/web',
+      },
+    );
+    assert.deepEqual(renderTemplate('/app/{{ label "app" }}', {}, { label: label({ app: 'web' }) }), {
       ok: true,
-      value: 'spiffe://d.default.mesh.local/workload/web',
+      value: '/app/web',
     });
-    assert.deepEqual(renderTemplate('/app/{{ label "app" }}', {}, { label: label({ app: 'web' }) }), { ok: true, value: '/app/web' });
-    assert.deepEqual(renderTemplate('/app/{{ "app" | label }}', {}, { label: label({ app: 'web' }) }), { ok: true, value: '/app/web' });
+    assert.deepEqual(renderTemplate('/app/{{ "app" | label }}', {}, { label: label({ app: 'web' }) }), {
+      ok: true,
+      value: '/app/web',
+    });
     const missing = renderTemplate('/w/{{ label "kuma.io/workload" }}', {}, { label: label({}) });
-    assert.deepEqual(missing, { ok: false, error: 'template: :1: executing "" at <label "kuma.io/workload">: error calling label: label kuma.io/workload not found' });
+    assert.deepEqual(missing, {
+      ok: false,
+      error:
+        'template: :1: executing "" at <label "kuma.io/workload">: error calling label: label kuma.io/workload not found',
+    });
     assert.equal(renderTemplate('{{ .Nope }}', { Mesh: 'm' }).ok, false);
   });
 });

@@ -7,8 +7,13 @@ import { runReloadCommand } from '../../src/agent/reload.js';
 
 describe('runReloadCommand', () => {
   test('exit 0 is a reload; the output directory is in the environment', async () => {
-    const outcome = await runReloadCommand('echo "reloading $MESHCP_DP_OUTPUT_DIR"', 5_000, { MESHCP_DP_OUTPUT_DIR: '/certs/web-1' });
-    assert.deepEqual([outcome.ok, outcome.code, outcome.timedOut, outcome.output], [true, 0, false, 'reloading /certs/web-1']);
+    const outcome = await runReloadCommand('echo "reloading $MESHCP_DP_OUTPUT_DIR"', 5_000, {
+      MESHCP_DP_OUTPUT_DIR: '/certs/web-1',
+    });
+    assert.deepEqual(
+      [outcome.ok, outcome.code, outcome.timedOut, outcome.output],
+      [true, 0, false, 'reloading /certs/web-1'],
+    );
   });
 
   test('the dataplane token is not passed to the command', async () => {
@@ -22,8 +27,15 @@ describe('runReloadCommand', () => {
   });
 
   test('a non-zero exit fails with stdout and stderr kept for the log', async () => {
-    const outcome = await runReloadCommand('echo checking; echo "nginx: [emerg] key values mismatch" >&2; exit 1', 5_000, {});
-    assert.deepEqual([outcome.ok, outcome.code, outcome.output], [false, 1, 'checking\nnginx: [emerg] key values mismatch']);
+    const outcome = await runReloadCommand(
+      'echo checking; echo "nginx: [emerg] key values mismatch" >&2; exit 1',
+      5_000,
+      {},
+    );
+    assert.deepEqual(
+      [outcome.ok, outcome.code, outcome.output],
+      [false, 1, 'checking\nnginx: [emerg] key values mismatch'],
+    );
   });
 
   test('a command that hangs is killed at the time limit, with the processes it started', async () => {
@@ -54,7 +66,8 @@ describe('runReloadCommand', () => {
 
 describe('the Envoy example', () => {
   test('SDS resources name the agent files and watch the directory whose ..data is switched', () => {
-    const read = (f: string) => parseYaml(readFileSync(new URL(`../../examples/proxies/envoy/${f}`, import.meta.url), 'utf8'));
+    const read = (f: string) =>
+      parseYaml(readFileSync(new URL(`../../examples/proxies/envoy/${f}`, import.meta.url), 'utf8'));
     const bootstrap = read('bootstrap.yaml');
     const tls = bootstrap.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config;
     assert.equal(tls.require_client_certificate, true);
@@ -64,7 +77,11 @@ describe('the Envoy example', () => {
     assert.equal(tls.common_tls_context.validation_context_sds_secret_config.name, bundle.name);
     const dir = cert.tls_certificate.watched_directory.path;
     assert.deepEqual(
-      [cert.tls_certificate.certificate_chain.filename, cert.tls_certificate.private_key.filename, bundle.validation_context.trusted_ca.filename],
+      [
+        cert.tls_certificate.certificate_chain.filename,
+        cert.tls_certificate.private_key.filename,
+        bundle.validation_context.trusted_ca.filename,
+      ],
       [`${dir}/cert.pem`, `${dir}/key.pem`, `${dir}/ca.pem`],
     );
     assert.equal(bundle.validation_context.watched_directory.path, dir);

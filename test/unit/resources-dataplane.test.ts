@@ -37,14 +37,20 @@ describe('Dataplane example', () => {
     assert.deepEqual(validateResourceName(d.name), []);
     assert.deepEqual(validateMeshReference(d.mesh), []);
     assert.deepEqual(validateDataplane(d), []);
-    assert.deepEqual(dataplaneSpiffeUris(d.mesh, d), ['spiffe://default/web', 'kuma://kuma.io/service/web', 'kuma://version/v1']);
+    assert.deepEqual(dataplaneSpiffeUris(d.mesh, d), [
+      'spiffe://default/web',
+      'kuma://kuma.io/service/web',
+      'kuma://version/v1',
+    ]);
   });
 
   it('the secret examples are refused until their placeholder is replaced with base64', () => {
     for (const file of ['secret-ca-2-cert.yaml', 'secret-ca-2-key.yaml']) {
       const body = parseYaml(readFileSync(new URL(file, EXAMPLES), 'utf8')) as Record<string, unknown>;
       assert.ok(!parseShape(SecretSchema, body).ok, file);
-      assert.ok(parseShape(SecretSchema, { ...body, data: Buffer.from('-----BEGIN CERTIFICATE-----\n').toString('base64') }).ok);
+      assert.ok(
+        parseShape(SecretSchema, { ...body, data: Buffer.from('-----BEGIN CERTIFICATE-----\n').toString('base64') }).ok,
+      );
     }
   });
 });
@@ -58,7 +64,17 @@ describe('Dataplane shape', () => {
       networking: {
         address: '10.0.0.1',
         advertisedAddress: '192.168.0.1',
-        inbound: [{ port: 1, servicePort: 2, serviceAddress: '127.0.0.1', tags: { 'kuma.io/service': 'a' }, health: { ready: true }, state: 'Ready', name: 'http' }],
+        inbound: [
+          {
+            port: 1,
+            servicePort: 2,
+            serviceAddress: '127.0.0.1',
+            tags: { 'kuma.io/service': 'a' },
+            health: { ready: true },
+            state: 'Ready',
+            name: 'http',
+          },
+        ],
         outbound: [{ port: 10001, tags: { 'kuma.io/service': 'b' } }],
         admin: { port: 9901 },
         transparentProxying: { redirectPortInbound: 15006 },
@@ -70,8 +86,18 @@ describe('Dataplane shape', () => {
   });
 
   it('refuses wrong JSON types', () => {
-    for (const n of [{ address: 1 }, { inbound: [{ port: '80' }] }, { inbound: [{ port: 1.5 }] }, { inbound: [{ tags: { a: 1 } }] }, { gateway: { type: 'WEIRD' } }, { inbound: {} }]) {
-      assert.ok(!parseShape(DataplaneSchema, { type: 'Dataplane', name: 'x', mesh: 'm', networking: n }).ok, JSON.stringify(n));
+    for (const n of [
+      { address: 1 },
+      { inbound: [{ port: '80' }] },
+      { inbound: [{ port: 1.5 }] },
+      { inbound: [{ tags: { a: 1 } }] },
+      { gateway: { type: 'WEIRD' } },
+      { inbound: {} },
+    ]) {
+      assert.ok(
+        !parseShape(DataplaneSchema, { type: 'Dataplane', name: 'x', mesh: 'm', networking: n }).ok,
+        JSON.stringify(n),
+      );
     }
     const r = parseShape(DataplaneSchema, { networking: { inbound: [{ port: 1, tags: { 'kuma.io/service': 7 } }] } });
     assert.ok(!r.ok);
@@ -81,11 +107,15 @@ describe('Dataplane shape', () => {
 
 describe('validateDataplane', () => {
   it('requires networking', () => {
-    assert.deepEqual(validateDataplane(dp({ type: 'Dataplane', mesh: 'default', name: 'x' })), [{ field: 'networking', message: 'must be defined' }]);
+    assert.deepEqual(validateDataplane(dp({ type: 'Dataplane', mesh: 'default', name: 'x' })), [
+      { field: 'networking', message: 'must be defined' },
+    ]);
   });
 
   it('checks the address', () => {
-    assert.deepEqual(validateDataplane(networking({ inbound: [web] })), [{ field: 'networking.address', message: "address can't be empty" }]);
+    assert.deepEqual(validateDataplane(networking({ inbound: [web] })), [
+      { field: 'networking.address', message: "address can't be empty" },
+    ]);
     assert.deepEqual(validateDataplane(networking({ address: '0.0.0.0', inbound: [web] })), [
       { field: 'networking.address', message: 'must not be 0.0.0.0 or ::' },
     ]);
@@ -102,7 +132,10 @@ describe('validateDataplane', () => {
 
   it('accepts a dataplane without inbound (outbound-only or transparent proxy, as Kuma 2.14)', () => {
     assert.deepEqual(validateDataplane(networking({ address: '10.0.0.1' })), []);
-    assert.deepEqual(validateDataplane(networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge' } } })), []);
+    assert.deepEqual(
+      validateDataplane(networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge' } } })),
+      [],
+    );
   });
 
   it('requires a kuma.io/service tag on every inbound that has tags (an untagged inbound is valid in Kuma 2.14)', () => {
@@ -143,8 +176,14 @@ describe('validateDataplane', () => {
     assert.deepEqual(validateDataplane(networking(n)), [
       { field: 'networking.inbound[0].serviceAddress', message: 'serviceAddress has to be valid IP address' },
       { field: 'networking.inbound[0].address', message: 'address has to be valid IP address' },
-      { field: 'networking.inbound[1].serviceAddress', message: 'serviceAddress and servicePort has to differ from address and port' },
-      { field: 'networking.inbound[2].serviceAddress', message: 'serviceAddress and servicePort has to differ from address and port' },
+      {
+        field: 'networking.inbound[1].serviceAddress',
+        message: 'serviceAddress and servicePort has to differ from address and port',
+      },
+      {
+        field: 'networking.inbound[2].serviceAddress',
+        message: 'serviceAddress and servicePort has to differ from address and port',
+      },
     ]);
   });
 
@@ -155,18 +194,33 @@ describe('validateDataplane', () => {
     };
     assert.deepEqual(validateDataplane(networking(n)), [
       { field: 'networking.inbound[0].tags', message: 'tag name must be non-empty' },
-      { field: 'networking.inbound[0].tags["bad key"]', message: 'tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores' },
-      { field: 'networking.inbound[0].tags["team"]', message: 'tag value must consist of alphanumeric characters, dots, dashes and underscores' },
+      {
+        field: 'networking.inbound[0].tags["bad key"]',
+        message: 'tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores',
+      },
+      {
+        field: 'networking.inbound[0].tags["team"]',
+        message: 'tag value must consist of alphanumeric characters, dots, dashes and underscores',
+      },
       { field: 'networking.inbound[0].tags["version"]', message: 'tag value must be non-empty' },
     ]);
   });
 
   it('checks the inbound protocol tag', () => {
-    const ok = { address: '10.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web', 'kuma.io/protocol': 'http' } }] };
+    const ok = {
+      address: '10.0.0.1',
+      inbound: [{ port: 1, tags: { 'kuma.io/service': 'web', 'kuma.io/protocol': 'http' } }],
+    };
     assert.deepEqual(validateDataplane(networking(ok)), []);
-    const bad = { address: '10.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web', 'kuma.io/protocol': 'smtp' } }] };
+    const bad = {
+      address: '10.0.0.1',
+      inbound: [{ port: 1, tags: { 'kuma.io/service': 'web', 'kuma.io/protocol': 'smtp' } }],
+    };
     assert.deepEqual(validateDataplane(networking(bad)), [
-      { field: 'networking.inbound[0].tags["kuma.io/protocol"]', message: 'tag "kuma.io/protocol" has an invalid value "smtp". Allowed values: grpc, http, http2, kafka, tcp' },
+      {
+        field: 'networking.inbound[0].tags["kuma.io/protocol"]',
+        message: 'tag "kuma.io/protocol" has an invalid value "smtp". Allowed values: grpc, http, http2, kafka, tcp',
+      },
     ]);
   });
 
@@ -189,7 +243,10 @@ describe('validateDataplane', () => {
       { field: 'networking.outbound[2].address', message: 'address has to be valid IP address' },
       { field: 'networking.outbound[2].tags', message: 'mandatory tag "kuma.io/service" is missing' },
       { field: 'networking.outbound[3].backendRef', message: 'both backendRef and tags/service cannot be defined' },
-      { field: 'networking.outbound[4].backendRef.kind', message: 'invalid value. Available values are: MeshExternalService,MeshMultiZoneService,MeshService' },
+      {
+        field: 'networking.outbound[4].backendRef.kind',
+        message: 'invalid value. Available values are: MeshExternalService,MeshMultiZoneService,MeshService',
+      },
       { field: 'networking.outbound[4].backendRef', message: "either 'name' or 'labels' should be specified" },
       { field: 'networking.outbound[4].backendRef.port', message: 'port must be in the range [1, 65535]' },
     ]);
@@ -199,14 +256,33 @@ describe('validateDataplane', () => {
     assert.deepEqual(validateDataplane(networking({ address: '10.0.0.1', gateway: { tags: { version: 'v1' } } })), [
       { field: 'networking.gateway.tags', message: 'mandatory tag "kuma.io/service" is missing' },
     ]);
-    assert.deepEqual(validateDataplane(networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge', 'kuma.io/protocol': 'http' } } })), [
-      { field: 'networking.gateway.tags["kuma.io/protocol"]', message: 'other values than tcp are not allowed, provided value "http"' },
-    ]);
-    assert.deepEqual(validateDataplane(networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge' } }, inbound: [web] })), [
-      { field: 'networking.inbound', message: 'inbound cannot be defined for delegated gateways' },
-    ]);
+    assert.deepEqual(
+      validateDataplane(
+        networking({
+          address: '10.0.0.1',
+          gateway: { tags: { 'kuma.io/service': 'edge', 'kuma.io/protocol': 'http' } },
+        }),
+      ),
+      [
+        {
+          field: 'networking.gateway.tags["kuma.io/protocol"]',
+          message: 'other values than tcp are not allowed, provided value "http"',
+        },
+      ],
+    );
+    assert.deepEqual(
+      validateDataplane(
+        networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge' } }, inbound: [web] }),
+      ),
+      [{ field: 'networking.inbound', message: 'inbound cannot be defined for delegated gateways' }],
+    );
     const builtin = networking(
-      { address: '10.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } }, inbound: [web], outbound: [{ port: 1, tags: { 'kuma.io/service': 'b' } }] },
+      {
+        address: '10.0.0.1',
+        gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } },
+        inbound: [web],
+        outbound: [{ port: 1, tags: { 'kuma.io/service': 'b' } }],
+      },
       { probes: { port: 9000 } },
     );
     assert.deepEqual(validateDataplane(builtin), [
@@ -249,10 +325,19 @@ describe('dataplane identity', () => {
 
   it('includes gateway tags', () => {
     const g = networking({ address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'edge', region: 'eu' } } });
-    assert.deepEqual(dataplaneSpiffeUris('prod', g), ['spiffe://prod/edge', 'kuma://kuma.io/service/edge', 'kuma://region/eu']);
+    assert.deepEqual(dataplaneSpiffeUris('prod', g), [
+      'spiffe://prod/edge',
+      'kuma://kuma.io/service/edge',
+      'kuma://region/eu',
+    ]);
     // As Kuma's kuma.io/proxy-type: only a builtin gateway is a `gateway` proxy; a delegated one is a sidecar.
     assert.equal(dataplaneProxyType(g), 'sidecar');
-    assert.equal(dataplaneProxyType(networking({ address: '10.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } })), 'gateway');
+    assert.equal(
+      dataplaneProxyType(
+        networking({ address: '10.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } }),
+      ),
+      'gateway',
+    );
     assert.equal(dataplaneProxyType(d), 'sidecar');
   });
 

@@ -141,7 +141,12 @@ describe('validateMeshStructure', () => {
   });
 
   it('reports duplicate backend names', () => {
-    const m = meshWith({ backends: [{ name: 'ca-1', type: 'builtin' }, { name: 'ca-1', type: 'provided' }] });
+    const m = meshWith({
+      backends: [
+        { name: 'ca-1', type: 'builtin' },
+        { name: 'ca-1', type: 'provided' },
+      ],
+    });
     assert.deepEqual(validateMeshStructure(m, TYPES), [
       { field: 'mtls.backends[1].name', message: '"ca-1" name is already used for another backend' },
     ]);
@@ -149,7 +154,10 @@ describe('validateMeshStructure', () => {
 
   it('reports an enabledBackend that names no backend', () => {
     const expected = [{ field: 'mtls.enabledBackend', message: 'has to be set to one of the backends in the mesh' }];
-    assert.deepEqual(validateMeshStructure(meshWith({ enabledBackend: 'ca-2', backends: [{ name: 'ca-1', type: 'builtin' }] }), TYPES), expected);
+    assert.deepEqual(
+      validateMeshStructure(meshWith({ enabledBackend: 'ca-2', backends: [{ name: 'ca-1', type: 'builtin' }] }), TYPES),
+      expected,
+    );
     assert.deepEqual(validateMeshStructure(meshWith({ enabledBackend: 'ca-1' }), TYPES), expected);
   });
 
@@ -172,9 +180,19 @@ describe('validateMeshStructure', () => {
 
   it('reports a bad dpCert expiration at Kuma odd path, for each bad backend', () => {
     const bad = { field: 'mtls.dpcert.rotation.expiration', message: 'has to be a valid format' };
-    const cases: unknown[] = [{ rotation: { expiration: '1x' } }, { rotation: { expiration: '' } }, { rotation: {} }, {}, { requestTimeout: '10s' }];
+    const cases: unknown[] = [
+      { rotation: { expiration: '1x' } },
+      { rotation: { expiration: '' } },
+      { rotation: {} },
+      {},
+      { requestTimeout: '10s' },
+    ];
     for (const dpCert of cases) {
-      assert.deepEqual(validateMeshStructure(meshWith({ backends: [{ name: 'a', type: 'builtin', dpCert }] }), TYPES), [bad], JSON.stringify(dpCert));
+      assert.deepEqual(
+        validateMeshStructure(meshWith({ backends: [{ name: 'a', type: 'builtin', dpCert }] }), TYPES),
+        [bad],
+        JSON.stringify(dpCert),
+      );
     }
     const two = meshWith({
       backends: [
@@ -205,7 +223,14 @@ describe('validateMeshStructure', () => {
       { field: 'mtls.backends[0].rootChain.requestTimeout', message: 'has to be a valid format' },
     ]);
     const ok = meshWith({
-      backends: [{ name: 'a', type: 'builtin', dpCert: { rotation: { expiration: '24h' }, requestTimeout: '1.5s' }, rootChain: { requestTimeout: '1m' } }],
+      backends: [
+        {
+          name: 'a',
+          type: 'builtin',
+          dpCert: { rotation: { expiration: '24h' }, requestTimeout: '1.5s' },
+          rootChain: { requestTimeout: '1m' },
+        },
+      ],
     });
     assert.deepEqual(validateMeshStructure(ok, TYPES), []);
   });
@@ -220,13 +245,17 @@ describe('validateMeshStructure', () => {
     assert.deepEqual(validateMeshStructure(meshWith({ backends: [{ name: 'CA_1', type: 'builtin' }] }), TYPES), [
       { field: 'mtls.backends[0].name', message: '"CA_1" name must be valid dns name' },
     ]);
-    assert.deepEqual(validateMeshStructure(meshWith({ backends: [{ name: 'x'.repeat(240), type: 'builtin' }] }), TYPES), [
-      { field: 'mtls.backends[0].name', message: 'Backend name is too long. Max length: 253' },
-    ]);
+    assert.deepEqual(
+      validateMeshStructure(meshWith({ backends: [{ name: 'x'.repeat(240), type: 'builtin' }] }), TYPES),
+      [{ field: 'mtls.backends[0].name', message: 'Backend name is too long. Max length: 253' }],
+    );
     // A provided backend stores nothing under its name: Kuma does not check it, neither do we.
     assert.deepEqual(validateMeshStructure(meshWith({ backends: [{ name: 'CA_1', type: 'provided' }] }), TYPES), []);
     // The secret name includes the mesh name: 'default.ca-builtin-cert-' is 24 characters.
-    assert.deepEqual(validateMeshStructure(meshWith({ backends: [{ name: 'x'.repeat(229), type: 'builtin' }] }), TYPES), []);
+    assert.deepEqual(
+      validateMeshStructure(meshWith({ backends: [{ name: 'x'.repeat(229), type: 'builtin' }] }), TYPES),
+      [],
+    );
   });
 
   it('reports everything in one pass, in Kuma order', () => {
@@ -248,7 +277,17 @@ describe('validateMeshStructure', () => {
 
 describe('builtin conf', () => {
   it('accepts Kuma RSAbits, the rsaBits alias, an empty or missing conf', () => {
-    for (const conf of [undefined, null, {}, { caCert: {} }, { caCert: { RSAbits: 4096 } }, { caCert: { rsaBits: 3072 } }, { caCert: { RSAbits: 4096, rsaBits: 4096 } }, { caCert: { RSAbits: 0 } }, { caCert: { expiration: '1y' } }]) {
+    for (const conf of [
+      undefined,
+      null,
+      {},
+      { caCert: {} },
+      { caCert: { RSAbits: 4096 } },
+      { caCert: { rsaBits: 3072 } },
+      { caCert: { RSAbits: 4096, rsaBits: 4096 } },
+      { caCert: { RSAbits: 0 } },
+      { caCert: { expiration: '1y' } },
+    ]) {
       assert.deepEqual(validateBuiltinConf(conf).violations, [], JSON.stringify(conf));
     }
   });
@@ -259,7 +298,10 @@ describe('builtin conf', () => {
     assert.equal(effectiveRsaBits(validateBuiltinConf({ caCert: { RSAbits: 4096 } }).conf), 4096);
     assert.equal(effectiveRsaBits(validateBuiltinConf({ caCert: { rsaBits: 3072 } }).conf), 3072);
     assert.equal(effectiveCaExpirationMs(validateBuiltinConf({}).conf), 10 * 365 * 86_400_000);
-    assert.equal(effectiveCaExpirationMs(validateBuiltinConf({ caCert: { expiration: '2y' } }).conf), 2 * 365 * 86_400_000);
+    assert.equal(
+      effectiveCaExpirationMs(validateBuiltinConf({ caCert: { expiration: '2y' } }).conf),
+      2 * 365 * 86_400_000,
+    );
   });
 
   it('reports out-of-range and conflicting key sizes', () => {
@@ -278,9 +320,11 @@ describe('builtin conf', () => {
 
   it('reports a bad expiration', () => {
     for (const expiration of ['ten years', '-1y', '']) {
-      assert.deepEqual(validateBuiltinConf({ caCert: { expiration } }).violations, [
-        { field: 'caCert.expiration', message: 'has to be a valid format' },
-      ], expiration);
+      assert.deepEqual(
+        validateBuiltinConf({ caCert: { expiration } }).violations,
+        [{ field: 'caCert.expiration', message: 'has to be a valid format' }],
+        expiration,
+      );
     }
     assert.deepEqual(validateBuiltinConf({ caCert: { expiration: '0' } }).violations, [
       { field: 'caCert.expiration', message: 'has to be greater than 0' },
@@ -292,8 +336,12 @@ describe('builtin conf', () => {
     assert.deepEqual(validateBuiltinConf({ caCert: { RSAbits: 2048, bits: 1 } }).violations, [
       { field: 'caCert.bits', message: 'unknown field "bits"' },
     ]);
-    assert.deepEqual(validateBuiltinConf('x').violations, [{ field: '', message: 'could not convert backend config: has to be an object' }]);
-    assert.deepEqual(validateBuiltinConf([]).violations, [{ field: '', message: 'could not convert backend config: has to be an object' }]);
+    assert.deepEqual(validateBuiltinConf('x').violations, [
+      { field: '', message: 'could not convert backend config: has to be an object' },
+    ]);
+    assert.deepEqual(validateBuiltinConf([]).violations, [
+      { field: '', message: 'could not convert backend config: has to be an object' },
+    ]);
   });
 
   it('re-roots under the backend conf as the caller does', () => {
@@ -348,9 +396,10 @@ describe('provided conf shape', () => {
     assert.deepEqual(validateProvidedConfShape({ cert: { inline: 'not base64!' }, key: { secret: 'k' } }).violations, [
       { field: 'cert.inline', message: 'has to be valid base64' },
     ]);
-    assert.deepEqual(validateProvidedConfShape({ cert: { secret: 'a', file: '/x' }, key: { secret: 'k' } }).violations, [
-      { field: 'cert', message: 'only one data source can be chosen, got: secret, file' },
-    ]);
+    assert.deepEqual(
+      validateProvidedConfShape({ cert: { secret: 'a', file: '/x' }, key: { secret: 'k' } }).violations,
+      [{ field: 'cert', message: 'only one data source can be chosen, got: secret, file' }],
+    );
     assert.deepEqual(validateProvidedConfShape({ cert: { secret: 'c' }, key: { secret: 'k' }, foo: 1 }).violations, [
       { field: 'foo', message: 'unknown field "foo"' },
     ]);

@@ -28,7 +28,15 @@ const RFC1123 =
 
 describe('resource names', () => {
   it('accepts lowercase RFC 1123 subdomains', () => {
-    for (const name of ['default', 'web-1', 'a', 'ca-2-cert', 'default.ca-builtin-cert-ca-1', '0abc', 'a'.repeat(253)]) {
+    for (const name of [
+      'default',
+      'web-1',
+      'a',
+      'ca-2-cert',
+      'default.ca-builtin-cert-ca-1',
+      '0abc',
+      'a'.repeat(253),
+    ]) {
       assert.deepEqual(validateResourceName(name), [], name);
     }
   });
@@ -38,7 +46,9 @@ describe('resource names', () => {
   });
 
   it('reports a name over 253 characters', () => {
-    assert.deepEqual(validateResourceName('a'.repeat(254)), [{ field: 'name', message: 'value length must less or equal 253' }]);
+    assert.deepEqual(validateResourceName('a'.repeat(254)), [
+      { field: 'name', message: 'value length must less or equal 253' },
+    ]);
   });
 
   it('reports invalid characters with Kuma message', () => {
@@ -49,7 +59,9 @@ describe('resource names', () => {
 
   it('limits mesh names to 63 characters on create', () => {
     assert.deepEqual(validateMeshNameOnCreate('a'.repeat(63)), []);
-    assert.deepEqual(validateMeshNameOnCreate('a'.repeat(64)), [{ field: 'name', message: 'cannot be longer than 63 characters' }]);
+    assert.deepEqual(validateMeshNameOnCreate('a'.repeat(64)), [
+      { field: 'name', message: 'cannot be longer than 63 characters' },
+    ]);
   });
 
   it('checks the mesh reference of mesh-scoped resources with the legacy character set', () => {
@@ -57,7 +69,10 @@ describe('resource names', () => {
     assert.deepEqual(validateMeshReference('legacy_mesh'), []);
     assert.deepEqual(validateMeshReference(''), [{ field: 'mesh', message: 'cannot be empty' }]);
     assert.deepEqual(validateMeshReference('Default'), [
-      { field: 'mesh', message: "invalid characters. Valid characters are numbers, lowercase latin letters and '-', '_', '.' symbols." },
+      {
+        field: 'mesh',
+        message: "invalid characters. Valid characters are numbers, lowercase latin letters and '-', '_', '.' symbols.",
+      },
     ]);
   });
 });
@@ -81,7 +96,23 @@ describe('durations', () => {
     it(`parses ${JSON.stringify(input)}`, () => assert.equal(parseDuration(input), ms));
   }
 
-  for (const input of ['-1h', '1x', '', 'h', '1', '00', '1.5h', ' 1h', '1h ', '1H', '1hh', 'h1', '101y', '99999999999999999999d', '1e3s']) {
+  for (const input of [
+    '-1h',
+    '1x',
+    '',
+    'h',
+    '1',
+    '00',
+    '1.5h',
+    ' 1h',
+    '1h ',
+    '1H',
+    '1hh',
+    'h1',
+    '101y',
+    '99999999999999999999d',
+    '1e3s',
+  ]) {
     it(`rejects ${JSON.stringify(input)}`, () => assert.equal(parseDuration(input), null));
   }
 
@@ -90,7 +121,8 @@ describe('durations', () => {
     assert.equal(formatDuration(90 * 60_000), '1h30m');
     assert.equal(formatDuration(24 * 3600_000), '1d');
     assert.equal(formatDuration(10 * 365 * 86_400_000), '10y');
-    for (const ms of [1, 999, 1500, 86_400_001, 3 * 365 * 86_400_000 + 5]) assert.equal(parseDuration(formatDuration(ms)), ms);
+    for (const ms of [1, 999, 1500, 86_400_001, 3 * 365 * 86_400_000 + 5])
+      assert.equal(parseDuration(formatDuration(ms)), ms);
   });
 });
 
@@ -102,7 +134,10 @@ describe('violations', () => {
     backend.under('conf').add('cert', 'b');
     list.under('networking.inbound').index(2).under('tags').key('kuma.io/service').add('', 'c');
     list.add('', 'root');
-    list.under('mtls.backends[1].conf').addAll([{ field: 'key', message: 'd' }, { field: '', message: 'e' }]);
+    list.under('mtls.backends[1].conf').addAll([
+      { field: 'key', message: 'd' },
+      { field: '', message: 'e' },
+    ]);
     assert.deepEqual(list.toArray(), [
       { field: 'mtls.backends[0].name', message: 'a' },
       { field: 'mtls.backends[0].conf.cert', message: 'b' },
@@ -115,7 +150,10 @@ describe('violations', () => {
 
   it('maps zod paths, record keys included', () => {
     assert.equal(zodPathToField(['mtls', 'backends', 0, 'conf', 'cert']), 'mtls.backends[0].conf.cert');
-    assert.equal(zodPathToField(['networking', 'inbound', 0, 'tags', 'kuma.io/service']), 'networking.inbound[0].tags["kuma.io/service"]');
+    assert.equal(
+      zodPathToField(['networking', 'inbound', 0, 'tags', 'kuma.io/service']),
+      'networking.inbound[0].tags["kuma.io/service"]',
+    );
     assert.equal(zodPathToField(['labels', 'team']), 'labels["team"]');
     assert.equal(zodPathToField([]), '');
   });
@@ -145,17 +183,31 @@ describe('violations', () => {
     };
     const ok = parseShape(resourceSchemas.Mesh, input);
     assert.ok(ok.ok);
-    assert.deepEqual(ok.value, { type: 'Mesh', name: 'default', creationTime: '2024-01-01T00:00:00Z', mtls: { backends: [{ name: 'ca-1', type: 'builtin' }] } });
+    assert.deepEqual(ok.value, {
+      type: 'Mesh',
+      name: 'default',
+      creationTime: '2024-01-01T00:00:00Z',
+      mtls: { backends: [{ name: 'ca-1', type: 'builtin' }] },
+    });
     const bad = parseShape(resourceSchemas.Mesh, { ...input, somethingNew: { x: 1 } });
-    assert.deepEqual(bad.ok ? [] : bad.violations, [{ field: 'somethingNew', message: 'unknown field "somethingNew"' }]);
+    assert.deepEqual(bad.ok ? [] : bad.violations, [
+      { field: 'somethingNew', message: 'unknown field "somethingNew"' },
+    ]);
   });
 
   it('parseShape reports wrong JSON types with paths, and describes them for a Bad Request', () => {
-    const bad = parseShape(resourceSchemas.Mesh, { type: 'Mesh', name: 'm', mtls: { backends: [{ name: 1, type: 'builtin', mode: 'LOOSE' }] } });
+    const bad = parseShape(resourceSchemas.Mesh, {
+      type: 'Mesh',
+      name: 'm',
+      mtls: { backends: [{ name: 1, type: 'builtin', mode: 'LOOSE' }] },
+    });
     assert.ok(!bad.ok);
     assert.deepEqual(bad.violations.map((v) => v.field).sort(), ['mtls.backends[0].mode', 'mtls.backends[0].name']);
     // Kuma's decoder wording, not the schema library's.
-    assert.equal(describeShapeError('Mesh', bad.violations), 'invalid Mesh object: "json: cannot unmarshal number into Go value of type string"');
+    assert.equal(
+      describeShapeError('Mesh', bad.violations),
+      'invalid Mesh object: "json: cannot unmarshal number into Go value of type string"',
+    );
   });
 
   it('missing type and name become "" so the URL checks report them', () => {
@@ -196,7 +248,10 @@ describe('secrets', () => {
 
 describe('labels', () => {
   it('accepts Kubernetes-style labels', () => {
-    assert.deepEqual(validateLabels({ team: 'payments', 'example.com/tier': 'gold', empty: '' }, { mesh: 'default' }), []);
+    assert.deepEqual(
+      validateLabels({ team: 'payments', 'example.com/tier': 'gold', empty: '' }, { mesh: 'default' }),
+      [],
+    );
     assert.deepEqual(validateLabels({ 'kuma.io/mesh': 'default', 'kuma.io/origin': 'zone' }, { mesh: 'default' }), []);
   });
 
@@ -205,8 +260,19 @@ describe('labels', () => {
     const fields = v.map((x) => x.field);
     assert.ok(fields.includes('labels[""]'));
     assert.ok(v.some((x) => x.field === 'labels[""]' && x.message === 'name part must be non-empty'));
-    assert.ok(v.some((x) => x.field === 'labels["bad key"]' && x.message.startsWith("name part must consist of alphanumeric characters, '-', '_' or '.'")));
-    assert.ok(v.some((x) => x.field === 'labels["ok"]' && x.message.startsWith('a valid label must be an empty string or consist of')));
+    assert.ok(
+      v.some(
+        (x) =>
+          x.field === 'labels["bad key"]' &&
+          x.message.startsWith("name part must consist of alphanumeric characters, '-', '_' or '.'"),
+      ),
+    );
+    assert.ok(
+      v.some(
+        (x) =>
+          x.field === 'labels["ok"]' && x.message.startsWith('a valid label must be an empty string or consist of'),
+      ),
+    );
     assert.ok(v.some((x) => x.field === 'labels["a/b/c"]' && x.message.startsWith('a qualified name must consist of')));
     assert.ok(v.some((x) => x.message === 'name part must be no more than 63 characters'));
   });
@@ -223,13 +289,28 @@ describe('labels', () => {
     ]);
     assert.equal(validateLabels({ 'kuma.io/mesh': 'default' }).length, 1, 'kuma.io/mesh on a global resource');
     // A resource that came from the global CP is not held to this zone's mesh and zone.
-    assert.deepEqual(validateLabels({ 'kuma.io/origin': 'global', 'kuma.io/zone': 'east', 'kuma.io/mesh': 'x' }, { mesh: 'default', zone: 'default' }), []);
+    assert.deepEqual(
+      validateLabels(
+        { 'kuma.io/origin': 'global', 'kuma.io/zone': 'east', 'kuma.io/mesh': 'x' },
+        { mesh: 'default', zone: 'default' },
+      ),
+      [],
+    );
   });
 
   it('parses filter[labels.x] and refuses other filters as Kuma', () => {
-    const r = parseLabelFilters({ 'filter[labels.team]': 'payments', 'filter[labels.kuma.io/zone]': ['a', 'b'], size: '10' }, '/meshes');
+    const r = parseLabelFilters(
+      { 'filter[labels.team]': 'payments', 'filter[labels.kuma.io/zone]': ['a', 'b'], size: '10' },
+      '/meshes',
+    );
     assert.deepEqual(r.violations, []);
-    assert.deepEqual([...r.filters], [['team', 'payments'], ['kuma.io/zone', 'b']]);
+    assert.deepEqual(
+      [...r.filters],
+      [
+        ['team', 'payments'],
+        ['kuma.io/zone', 'b'],
+      ],
+    );
     assert.ok(matchesLabelFilters({ team: 'payments', 'kuma.io/zone': 'b' }, r.filters));
     assert.ok(!matchesLabelFilters({ team: 'payments' }, r.filters));
     assert.ok(!matchesLabelFilters(undefined, r.filters));
@@ -245,7 +326,16 @@ describe('labels', () => {
 describe('OpenAPI', () => {
   it('produces OpenAPI 3.0 schemas without $schema for every resource', () => {
     const components = openApiComponents();
-    assert.deepEqual(Object.keys(components).sort(), ['BuiltinConf', 'Dataplane', 'GlobalSecret', 'Mesh', 'MeshIdentity', 'MeshTrust', 'ProvidedConf', 'Secret']);
+    assert.deepEqual(Object.keys(components).sort(), [
+      'BuiltinConf',
+      'Dataplane',
+      'GlobalSecret',
+      'Mesh',
+      'MeshIdentity',
+      'MeshTrust',
+      'ProvidedConf',
+      'Secret',
+    ]);
     for (const schema of Object.values(components)) {
       assert.equal(schema.$schema, undefined);
       assert.equal(schema.type, 'object');

@@ -19,7 +19,12 @@ const FP_CA2_OTHER = 'fp-ca-2-other-material';
 
 const CA2_CONF = { cert: { secret: 'ca-2-cert' }, key: { secret: 'ca-2-key' } };
 
-function builtin(name: string, conf: unknown = undefined, materialExists = true, fingerprint = `fp-${name}`): BackendView {
+function builtin(
+  name: string,
+  conf: unknown = undefined,
+  materialExists = true,
+  fingerprint = `fp-${name}`,
+): BackendView {
   return { name, type: 'builtin', confKey: canonicalConfKey('builtin', conf), fingerprint, materialExists };
 }
 
@@ -96,7 +101,11 @@ describe('rule 1: enable only a backend stored earlier with the same type and co
 
   it('refuses when the stored backend of that name has another conf', async () => {
     const stored = step1();
-    const next = mtls('ca-2', builtin('ca-1'), provided('ca-2', { cert: { secret: 'ca-3-cert' }, key: { secret: 'ca-3-key' } }));
+    const next = mtls(
+      'ca-2',
+      builtin('ca-1'),
+      provided('ca-2', { cert: { secret: 'ca-3-cert' }, key: { secret: 'ca-3-key' } }),
+    );
     const violations = await evaluateRotation(stored, next, new Fleet());
     const enable = violations.find((v) => v.rule === 'enable');
     assert.ok(enable, JSON.stringify(violations));
@@ -109,11 +118,18 @@ describe('rule 1: enable only a backend stored earlier with the same type and co
   it('refuses when the stored backend of that name has another type', async () => {
     const stored = mtls('ca-1', builtin('ca-1'), builtin('ca-2', undefined, false));
     const violations = await evaluateRotation(stored, step2(), new Fleet());
-    assert.ok(violations.some((v) => v.rule === 'enable' && !v.retryable), JSON.stringify(violations));
+    assert.ok(
+      violations.some((v) => v.rule === 'enable' && !v.retryable),
+      JSON.stringify(violations),
+    );
   });
 
   it('passes when the backend was stored earlier with the same conf, written in another key order', async () => {
-    const stored = mtls('ca-1', builtin('ca-1'), provided('ca-2', { key: { secret: 'ca-2-key' }, cert: { secret: 'ca-2-cert' } }));
+    const stored = mtls(
+      'ca-1',
+      builtin('ca-1'),
+      provided('ca-2', { key: { secret: 'ca-2-key' }, cert: { secret: 'ca-2-cert' } }),
+    );
     const fleet = new Fleet().add('web-1', 'ca-1', trustsBoth);
     assert.deepEqual(await evaluateRotation(stored, step2(), fleet), []);
   });
@@ -172,17 +188,26 @@ describe('rule 1: enable only once every active dataplane trusts the backend', (
 
 describe('rule 2: remove a backend only when no active dataplane holds its certificates', () => {
   it('refuses while active dataplanes hold its certificates, naming backend, count and names', async () => {
-    const fleet = new Fleet().add('web-1', 'ca-2', trustsBoth).add('web-2', 'ca-1', trustsBoth).add('db-1', 'ca-1', trustsBoth);
+    const fleet = new Fleet()
+      .add('web-1', 'ca-2', trustsBoth)
+      .add('web-2', 'ca-1', trustsBoth)
+      .add('db-1', 'ca-1', trustsBoth);
     const v = only(await evaluateRotation(step2(), step3(), fleet), 'remove');
     assert.equal(v.field, 'mtls.backends');
     assert.equal(v.retryable, true);
-    assert.equal(v.message, 'cannot remove backend "ca-1" yet: 2 active dataplanes still hold a certificate issued by it: db-1, web-2');
+    assert.equal(
+      v.message,
+      'cannot remove backend "ca-1" yet: 2 active dataplanes still hold a certificate issued by it: db-1, web-2',
+    );
   });
 
   it('says "1 active dataplane still holds" for one', async () => {
     const fleet = new Fleet().add('web-1', 'ca-2', trustsBoth).add('web-2', 'ca-1', trustsBoth);
     const v = only(await evaluateRotation(step2(), step3(), fleet), 'remove');
-    assert.equal(v.message, 'cannot remove backend "ca-1" yet: 1 active dataplane still holds a certificate issued by it: web-2');
+    assert.equal(
+      v.message,
+      'cannot remove backend "ca-1" yet: 1 active dataplane still holds a certificate issued by it: web-2',
+    );
   });
 
   it('lists at most 10 names and says how many more', async () => {
@@ -221,19 +246,32 @@ describe('step 3 sent right after step 1 (enable ca-2 and remove ca-1 in one upd
   it('is not retryable: no dataplane can hold a ca-2 certificate before ca-2 is enabled, and it names the skipped step', async () => {
     const fleet = new Fleet().add('web-1', 'ca-1', trustsBoth).add('web-2', 'ca-1', trustsBoth);
     const violations = await evaluateRotation(step1(), step3(), fleet);
-    assert.deepEqual(violations.map((v) => [v.rule, v.retryable]), [['remove', false]]);
-    assert.match(violations[0]!.message, /cannot remove backend "ca-1" in the same update that enables "ca-2": 2 active dataplanes hold/);
+    assert.deepEqual(
+      violations.map((v) => [v.rule, v.retryable]),
+      [['remove', false]],
+    );
+    assert.match(
+      violations[0]!.message,
+      /cannot remove backend "ca-1" in the same update that enables "ca-2": 2 active dataplanes hold/,
+    );
     assert.match(violations[0]!.message, /Enable "ca-2" in its own update first/);
   });
 });
 
 describe('rule 3: no replacing CA material in place', () => {
   it('refuses a conf change of a backend while mTLS is on, at the index of the new mesh', async () => {
-    const next = mtls('ca-1', provided('ca-2', { cert: { secret: 'other-cert' }, key: { secret: 'other-key' } }), builtin('ca-1'));
+    const next = mtls(
+      'ca-1',
+      provided('ca-2', { cert: { secret: 'other-cert' }, key: { secret: 'other-key' } }),
+      builtin('ca-1'),
+    );
     const v = only(await evaluateRotation(step1(), next, new Fleet()), 'replace');
     assert.equal(v.field, 'mtls.backends[0]');
     assert.equal(v.retryable, false);
-    assert.match(v.message, /backend "ca-2" cannot change its type or conf while mTLS is enabled: to rotate CA material, add a backend under a new name/);
+    assert.match(
+      v.message,
+      /backend "ca-2" cannot change its type or conf while mTLS is enabled: to rotate CA material, add a backend under a new name/,
+    );
   });
 
   it('refuses a type change while mTLS is on', async () => {
@@ -249,7 +287,10 @@ describe('rule 3: no replacing CA material in place', () => {
     assert.equal(v.field, 'mtls.backends[0]');
     assert.match(v.message, /the CA of builtin backend "ca-1" already exists and is never regenerated/);
     // ... and of course with mTLS on.
-    const on = only(await evaluateRotation(mtls('ca-1', ...stored.backends), mtls('ca-1', ...next.backends), new Fleet()), 'replace');
+    const on = only(
+      await evaluateRotation(mtls('ca-1', ...stored.backends), mtls('ca-1', ...next.backends), new Fleet()),
+      'replace',
+    );
     assert.match(on.message, /already exists and is never regenerated/);
   });
 
@@ -276,7 +317,10 @@ describe('rule 5: turning mTLS on or off is not a rotation step', () => {
 
   it('enabling mTLS passes, even for a backend added in the same update', async () => {
     assert.deepEqual(await evaluateRotation(mtls(''), step0(), fleet), []);
-    assert.deepEqual(await evaluateRotation(mtls('', builtin('ca-1')), mtls('ca-2', builtin('ca-1'), provided('ca-2')), fleet), []);
+    assert.deepEqual(
+      await evaluateRotation(mtls('', builtin('ca-1')), mtls('ca-2', builtin('ca-1'), provided('ca-2')), fleet),
+      [],
+    );
   });
 
   it('disabling mTLS passes, even removing a backend whose certificates are held', async () => {
@@ -287,7 +331,10 @@ describe('rule 5: turning mTLS on or off is not a rotation step', () => {
 
 describe('canonicalConfKey', () => {
   it('is independent of key order and equal for a missing and an empty conf', async () => {
-    assert.equal(canonicalConfKey('provided', { a: 1, b: { d: 2, c: 3 } }), canonicalConfKey('provided', { b: { c: 3, d: 2 }, a: 1 }));
+    assert.equal(
+      canonicalConfKey('provided', { a: 1, b: { d: 2, c: 3 } }),
+      canonicalConfKey('provided', { b: { c: 3, d: 2 }, a: 1 }),
+    );
     assert.equal(canonicalConfKey('builtin', undefined), canonicalConfKey('builtin', {}));
     assert.notEqual(canonicalConfKey('builtin', {}), canonicalConfKey('provided', {}));
   });
@@ -300,7 +347,13 @@ describe('rule 2 says which dataplanes must re-issue and which only have to relo
       issuedBy: () => ({
         count: 3,
         names: ['api-1', 'db-1', 'web-1'],
-        notReloaded: { count: 2, dataplanes: [{ name: 'api-1', issuedBackend: 'ca-2' }, { name: 'web-1', issuedBackend: 'ca-2' }] },
+        notReloaded: {
+          count: 2,
+          dataplanes: [
+            { name: 'api-1', issuedBackend: 'ca-2' },
+            { name: 'web-1', issuedBackend: 'ca-2' },
+          ],
+        },
       }),
     };
     const v = only(await evaluateRotation(step2(), step3(), fleet), 'remove');

@@ -9,7 +9,8 @@ import { ecdsaRootCa } from '../helpers/ecdsa-ca.js';
 const misbehaving = () => new Worker(new URL('../fixtures/workers/misbehaving-signer.mjs', import.meta.url));
 const material = { chainPem: '', keyPem: '' };
 const request = (uri: string) => ({ uris: [uri], notBefore: 0, notAfter: 1 });
-const sign = (pool: SigningPool, uri: string, timeoutMs?: number) => pool.sign('ca', material, undefined as unknown as CaSigner, request(uri), timeoutMs);
+const sign = (pool: SigningPool, uri: string, timeoutMs?: number) =>
+  pool.sign('ca', material, undefined as unknown as CaSigner, request(uri), timeoutMs);
 
 /** `count` distinct P-256 roots, each with the id its signing jobs name (`<prefix>-<i>`). */
 function distinctCas(count: number, prefix: string, now: number) {
@@ -26,7 +27,10 @@ describe('the signing pool survives its workers', () => {
       // Two workers; jobs go to the least busy one, so the crash job and the good job land on different workers.
       const crash = sign(pool, 'test:crash');
       const good = sign(pool, 'spiffe://default/web');
-      await assert.rejects(crash, (err) => err instanceof SigningUnavailableError && /exited \(code 7\)/.test(err.message));
+      await assert.rejects(
+        crash,
+        (err) => err instanceof SigningUnavailableError && /exited \(code 7\)/.test(err.message),
+      );
       assert.equal((await good).ok, true);
       const after = await sign(pool, 'spiffe://default/after');
       assert.deepEqual(after, { ok: true, certificatePem: 'signed spiffe://default/after', serialHex: '01' });
@@ -39,7 +43,10 @@ describe('the signing pool survives its workers', () => {
     const pool = new SigningPool(1, misbehaving);
     try {
       const started = performance.now();
-      await assert.rejects(sign(pool, 'test:hang', 200), (err) => err instanceof SigningUnavailableError && /within 200 ms/.test(err.message));
+      await assert.rejects(
+        sign(pool, 'test:hang', 200),
+        (err) => err instanceof SigningUnavailableError && /within 200 ms/.test(err.message),
+      );
       assert.ok(performance.now() - started < 5_000);
       assert.equal((await sign(pool, 'spiffe://default/next')).ok, true);
     } finally {
@@ -67,9 +74,13 @@ describe('the signing pool with more CAs than a worker keeps', () => {
       const failures: string[] = [];
       for (let round = 0; round < 2; round++) {
         for (const ca of cas) {
-          const signed = await pool.sign(ca.id, { chainPem: ca.chainPem, keyPem: ca.keyPem }, unusedInlineSigner, leafRequest).catch((err: Error) => err);
-          if (signed instanceof Error || !signed.ok) failures.push(`${ca.id}: ${signed instanceof Error ? signed.message : signed.csrError}`);
-          else if (!new X509Certificate(signed.certificatePem).verify(ca.publicKey)) failures.push(`${ca.id}: signed by another CA`);
+          const signed = await pool
+            .sign(ca.id, { chainPem: ca.chainPem, keyPem: ca.keyPem }, unusedInlineSigner, leafRequest)
+            .catch((err: Error) => err);
+          if (signed instanceof Error || !signed.ok)
+            failures.push(`${ca.id}: ${signed instanceof Error ? signed.message : signed.csrError}`);
+          else if (!new X509Certificate(signed.certificatePem).verify(ca.publicKey))
+            failures.push(`${ca.id}: signed by another CA`);
         }
       }
       assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failures`);
@@ -98,10 +109,15 @@ describe('jobs of one event-loop turn travel together', () => {
     const leafRequest = { uris: ['spiffe://mesh/web'], notBefore: now - 1_000, notAfter: now + 3_600_000 };
     try {
       const jobs = Array.from({ length: 30 }, (_, i) => cas[i % cas.length]);
-      const signed = await Promise.all(jobs.map((ca) => pool.sign(ca.id, ca, undefined as unknown as CaSigner, leafRequest)));
+      const signed = await Promise.all(
+        jobs.map((ca) => pool.sign(ca.id, ca, undefined as unknown as CaSigner, leafRequest)),
+      );
       signed.forEach((result, i) => {
         assert.ok(result.ok, `job ${i}`);
-        assert.ok(new X509Certificate(result.certificatePem).verify(jobs[i].publicKey), `job ${i} signed by its own CA`);
+        assert.ok(
+          new X509Certificate(result.certificatePem).verify(jobs[i].publicKey),
+          `job ${i} signed by its own CA`,
+        );
       });
       assert.equal(messages, 1, 'thirty jobs of one turn, one message');
     } finally {

@@ -10,7 +10,10 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const refuses = (env: Record<string, string>, message: RegExp) =>
-  assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => err instanceof ConfigError && message.test(err.message),
+  );
 
 describe('store settings', () => {
   it('SQLite by default; PostgreSQL with Kuma-style defaults', () => {
@@ -32,9 +35,18 @@ describe('store settings', () => {
   it('refuses postgres without a shared secrets key, an unknown store or TLS mode, and verify-* without a CA file', () => {
     refuses({ MESHCP_STORE_TYPE: 'postgres' }, /MESHCP_SECRETS_KEY must be set with MESHCP_STORE_TYPE=postgres/);
     refuses({ MESHCP_STORE_TYPE: 'mysql' }, /MESHCP_STORE_TYPE must be "sqlite" or "postgres", got "mysql"/);
-    refuses({ MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_TLS_MODE: 'prefer' }, /must be one of disable, require, verify-ca, verify-full/);
-    refuses({ MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_TLS_MODE: 'verify-full' }, /MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA/);
-    refuses({ MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_PORT: 'x' }, /MESHCP_STORE_POSTGRES_PORT/);
+    refuses(
+      { MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_TLS_MODE: 'prefer' },
+      /must be one of disable, require, verify-ca, verify-full/,
+    );
+    refuses(
+      { MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_TLS_MODE: 'verify-full' },
+      /MESHCP_STORE_POSTGRES_TLS_CA_FILE must name the CA/,
+    );
+    refuses(
+      { MESHCP_STORE_TYPE: 'postgres', MESHCP_SECRETS_KEY: KEY, MESHCP_STORE_POSTGRES_PORT: 'x' },
+      /MESHCP_STORE_POSTGRES_PORT/,
+    );
   });
 
   it('a shared admin token is taken as given and no token file is written; a short one is refused', () => {

@@ -243,8 +243,21 @@ describe('intermediate CA chain', () => {
       'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
     );
     const interPem = openssl(
-      'x509', '-req', '-in', interCsr, '-CA', rootFile, '-CAkey', rootKeyFile, '-set_serial', '4242',
-      '-days', '30', '-extfile', extFile, '-sha256',
+      'x509',
+      '-req',
+      '-in',
+      interCsr,
+      '-CA',
+      rootFile,
+      '-CAkey',
+      rootKeyFile,
+      '-set_serial',
+      '4242',
+      '-days',
+      '30',
+      '-extfile',
+      extFile,
+      '-sha256',
     );
 
     const ca = loadCaSigner(interPem + rootPem, pkcs8Pem(interKeys.privateKey));
@@ -353,7 +366,8 @@ describe('PEM', () => {
   test('encodes 64-character lines and decodes every block, optionally by label', () => {
     const a = randomBytes(100);
     const b = randomBytes(3);
-    const pem = pemEncode('CERTIFICATE', a) + 'junk between\n' + pemEncode('PRIVATE KEY', b) + pemEncode('CERTIFICATE', b);
+    const pem =
+      pemEncode('CERTIFICATE', a) + 'junk between\n' + pemEncode('PRIVATE KEY', b) + pemEncode('CERTIFICATE', b);
     assert.ok(pem.split('\n').every((line) => line.length <= 64));
     assert.deepEqual(pemDecodeAll(pem), [a, b, b]);
     assert.deepEqual(pemDecodeAll(pem, 'CERTIFICATE'), [a, b]);
@@ -383,7 +397,10 @@ describe('DER reader', () => {
     const sigAlg = tbs.children()[2].children()[0];
     assert.equal(sigAlg.oid(), '1.2.840.10045.4.3.2');
     assert.ok(sigAlg.isOid(encodeOid('1.2.840.10045.4.3.2')));
-    assert.equal(parseDer(encodeOid('2.25.329800735698586629295641978511506172918')).oid(), '2.25.329800735698586629295641978511506172918');
+    assert.equal(
+      parseDer(encodeOid('2.25.329800735698586629295641978511506172918')).oid(),
+      '2.25.329800735698586629295641978511506172918',
+    );
   });
 
   test('every truncation throws DerError', () => {
@@ -421,20 +438,40 @@ describe('caKeyTypeOf', () => {
   // must come from the key's DER instead: here any read of the details fails the test.
   test('tells RSA, P-256 and P-384 keys apart, for private and public keys, without reading asymmetricKeyDetails', () => {
     const keyObjectPrototype = Object.getPrototypeOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-    const owner = [keyObjectPrototype, Object.getPrototypeOf(keyObjectPrototype)].find((p) => Object.hasOwn(p, 'asymmetricKeyDetails'))!;
+    const owner = [keyObjectPrototype, Object.getPrototypeOf(keyObjectPrototype)].find((p) =>
+      Object.hasOwn(p, 'asymmetricKeyDetails'),
+    )!;
     const original = Object.getOwnPropertyDescriptor(owner, 'asymmetricKeyDetails')!;
-    Object.defineProperty(owner, 'asymmetricKeyDetails', { ...original, get: () => assert.fail('asymmetricKeyDetails was read') });
+    Object.defineProperty(owner, 'asymmetricKeyDetails', {
+      ...original,
+      get: () => assert.fail('asymmetricKeyDetails was read'),
+    });
     try {
       const cases: [KeyObject, KeyObject, CaKeyType][] = [
-        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-256' })), 'ec-p256'] as [KeyObject, KeyObject, CaKeyType],
-        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-384' })), 'ec-p384'] as [KeyObject, KeyObject, CaKeyType],
-        [...Object.values(generateKeyPairSync('rsa', { modulusLength: 2048 })), 'rsa'] as [KeyObject, KeyObject, CaKeyType],
+        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-256' })), 'ec-p256'] as [
+          KeyObject,
+          KeyObject,
+          CaKeyType,
+        ],
+        [...Object.values(generateKeyPairSync('ec', { namedCurve: 'P-384' })), 'ec-p384'] as [
+          KeyObject,
+          KeyObject,
+          CaKeyType,
+        ],
+        [...Object.values(generateKeyPairSync('rsa', { modulusLength: 2048 })), 'rsa'] as [
+          KeyObject,
+          KeyObject,
+          CaKeyType,
+        ],
       ];
       for (const [a, b, expected] of cases) {
         assert.equal(caKeyTypeOf(a), expected);
         assert.equal(caKeyTypeOf(b), expected);
       }
-      assert.throws(() => caKeyTypeOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey), /unsupported EC curve/);
+      assert.throws(
+        () => caKeyTypeOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey),
+        /unsupported EC curve/,
+      );
       assert.throws(() => caKeyTypeOf(generateKeyPairSync('ed25519').privateKey), /unsupported key type ed25519/);
     } finally {
       Object.defineProperty(owner, 'asymmetricKeyDetails', original);

@@ -6,17 +6,27 @@ import { installErrorHandlers } from '../../src/api/error-handler.js';
 import { TrustBundleQuerySchema, WriteQuerySchema } from '../../src/api/query-schemas.js';
 import { installZodCompilers } from '../../src/api/zod-compilers.js';
 
-const bundle = { caBundle: 'PEM', bundleVersion: 'v1', supportedBackends: ['ca-1'], enabledBackend: 'ca-1', reissue: false };
+const bundle = {
+  caBundle: 'PEM',
+  bundleVersion: 'v1',
+  supportedBackends: ['ca-1'],
+  enabledBackend: 'ca-1',
+  reissue: false,
+};
 
 /** A real Fastify app with meshcp's compilers and error handler, and routes whose handlers misbehave on purpose. */
 async function appWith(answer: () => object) {
   const app = Fastify();
   installZodCompilers(app);
   installErrorHandlers(app);
-  app.get('/bundle', { schema: { querystring: TrustBundleQuerySchema, response: { 200: TrustBundleSchema } } }, async (request) => ({
-    ...answer(),
-    waited: (request.query as { wait?: number }).wait,
-  }));
+  app.get(
+    '/bundle',
+    { schema: { querystring: TrustBundleQuerySchema, response: { 200: TrustBundleSchema } } },
+    async (request) => ({
+      ...answer(),
+      waited: (request.query as { wait?: number }).wait,
+    }),
+  );
   app.put('/thing', { schema: { querystring: WriteQuerySchema } }, async (request) => request.query);
   await app.ready();
   return app;
@@ -24,7 +34,11 @@ async function appWith(answer: () => object) {
 
 describe('zod as the validator and serializer', () => {
   it('writes an answer as its contract schema names it: an extra field (a key, a stray internal) never leaves', async () => {
-    const app = await appWith(() => ({ ...bundle, privateKey: '-----BEGIN PRIVATE KEY-----', internalState: { x: 1 } }));
+    const app = await appWith(() => ({
+      ...bundle,
+      privateKey: '-----BEGIN PRIVATE KEY-----',
+      internalState: { x: 1 },
+    }));
     const res = await app.inject({ method: 'GET', url: '/bundle' });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), bundle);
@@ -37,7 +51,13 @@ describe('zod as the validator and serializer', () => {
     const app = await appWith(() => incomplete);
     const res = await app.inject({ method: 'GET', url: '/bundle' });
     assert.equal(res.statusCode, 500);
-    assert.deepEqual(res.json(), { type: '/std-errors', status: 500, title: 'Internal Server Error', detail: 'Internal Server Error', details: 'Internal Server Error' });
+    assert.deepEqual(res.json(), {
+      type: '/std-errors',
+      status: 500,
+      title: 'Internal Server Error',
+      detail: 'Internal Server Error',
+      details: 'Internal Server Error',
+    });
     await app.close();
   });
 
@@ -61,7 +81,11 @@ describe('zod as the validator and serializer', () => {
     assert.equal(flag.statusCode, 400);
     assert.equal(flag.json().detail, 'query parameter dryRun must be true or false');
     // Repeated: the last one counts; a bare flag is true; other parameters pass through untouched.
-    assert.deepEqual((await app.inject({ method: 'PUT', url: '/thing?dryRun=maybe&dryRun=true&force&x=1' })).json(), { dryRun: true, force: true, x: '1' });
+    assert.deepEqual((await app.inject({ method: 'PUT', url: '/thing?dryRun=maybe&dryRun=true&force&x=1' })).json(), {
+      dryRun: true,
+      force: true,
+      x: '1',
+    });
     await app.close();
   });
 });

@@ -22,7 +22,8 @@ function assetDir(): string {
 
 // No inline script or style: the page can run nothing it did not load from here, and a dataplane name is only text.
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
@@ -51,7 +52,12 @@ export function registerGui(app: FastifyInstance, services: Services): void {
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());
     const deadline = services.clock.now() + LONG_POLL_MS;
-    while (since !== undefined && snapshot.version === since && services.clock.now() < deadline && !gone.signal.aborted) {
+    while (
+      since !== undefined &&
+      snapshot.version === since &&
+      services.clock.now() < deadline &&
+      !gone.signal.aborted
+    ) {
       // Progress is mostly dataplanes acknowledging and re-issuing, which emit no event: look every 500 ms.
       await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS));
       snapshot = await guiSnapshot(services, services.clock.now());

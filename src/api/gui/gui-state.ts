@@ -29,7 +29,11 @@ export async function guiSnapshot(services: Services, now: number) {
     const bundles = new Map<string, string[]>();
     const trustedIn = async (version: string | null) => {
       if (!version) return [];
-      if (!bundles.has(version)) bundles.set(version, ((await services.facts.bundleBackends(mesh.name, version)) ?? []).map((b) => b.name));
+      if (!bundles.has(version))
+        bundles.set(
+          version,
+          ((await services.facts.bundleBackends(mesh.name, version)) ?? []).map((b) => b.name),
+        );
       return bundles.get(version)!;
     };
     const dataplanes: GuiDataplaneRow[] = [];

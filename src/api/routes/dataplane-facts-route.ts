@@ -13,7 +13,13 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function registerDataplaneFactsRoute(app: FastifyInstance, services: Services): void {
   app.get<{ Params: { mesh: string; name: string } }>(
     '/meshes/:mesh/dataplanes/:name/_certificate-facts',
-    { schema: docs.custom('Dataplane', "One dataplane's certificate, acknowledged bundle and last contact", docs.answers(DataplaneCertificateFactsSchema, 'what the control plane knows of the dataplane')) },
+    {
+      schema: docs.custom(
+        'Dataplane',
+        "One dataplane's certificate, acknowledged bundle and last contact",
+        docs.answers(DataplaneCertificateFactsSchema, 'what the control plane knows of the dataplane'),
+      ),
+    },
     async (request): Promise<DataplaneCertificateFacts> => {
       const { mesh, name } = request.params;
       if (!(await services.store.resources.exists('Dataplane', mesh, name))) throw notFound(Titles.retrieve);

@@ -20,39 +20,81 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
     instanceId: services.instanceId,
     clusterId: services.instanceId,
   }));
-  app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: publicRoute, schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)') }, async () => {
-    const ready = await services.ready();
-    if (!ready.ok) throw new DomainError({ kind: 'unavailable', title: 'Not ready', detail: ready.reason, retryAfterSeconds: 1 });
-    return { status: 'ok' };
-  });
+  app.get('/healthz', { config: publicRoute, schema: docs.custom('System', 'The process is alive') }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    {
+      config: publicRoute,
+      schema: docs.custom('System', 'The store answers (503 while it does not: the process stays up)'),
+    },
+    async () => {
+      const ready = await services.ready();
+      if (!ready.ok)
+        throw new DomainError({ kind: 'unavailable', title: 'Not ready', detail: ready.reason, retryAfterSeconds: 1 });
+      return { status: 'ok' };
+    },
+  );
 
-  app.post('/tokens/dataplane', { schema: docs.custom('Tokens', 'Issue a dataplane token (text/plain JWT)') }, async (request, reply) =>
-    reply.type('text/plain').send(await services.tokens.issue(request.body)),
+  app.post(
+    '/tokens/dataplane',
+    { schema: docs.custom('Tokens', 'Issue a dataplane token (text/plain JWT)') },
+    async (request, reply) => reply.type('text/plain').send(await services.tokens.issue(request.body)),
   );
 
   const insightOf = async (name: string, now: number) => {
     const mesh = await services.store.resources.get('Mesh', '', name);
     if (!mesh) return undefined;
-    return meshInsight(mesh, await services.store.resources.count('Dataplane', name), services.facts, now, services.config.dpOnlineWindowMs);
+    return meshInsight(
+      mesh,
+      await services.store.resources.count('Dataplane', name),
+      services.facts,
+      now,
+      services.config.dpOnlineWindowMs,
+    );
   };
-  app.get('/mesh-insights', { schema: docs.custom('Insights', 'Insights of every mesh', docs.answers(listOf(MeshInsightSchema), 'the insights of the meshes, a page at a time')) }, async (request) => {
-    const query = parseListQuery(request);
-    const now = services.clock.now();
-    const page = services.meshes.list(query);
-    return listBody(request, query, page, async (mesh) => (await insightOf(mesh.name, now))!);
-  });
-  app.get<{ Params: { mesh: string } }>('/mesh-insights/:mesh', { schema: docs.custom('Insights', 'Insight of one mesh', docs.answers(MeshInsightSchema, "Kuma's MeshInsight")) }, async (request) => {
-    const insight = await insightOf(request.params.mesh, services.clock.now());
-    if (!insight) throw notFound(Titles.retrieve);
-    return insight;
-  });
+  app.get(
+    '/mesh-insights',
+    {
+      schema: docs.custom(
+        'Insights',
+        'Insights of every mesh',
+        docs.answers(listOf(MeshInsightSchema), 'the insights of the meshes, a page at a time'),
+      ),
+    },
+    async (request) => {
+      const query = parseListQuery(request);
+      const now = services.clock.now();
+      const page = services.meshes.list(query);
+      return listBody(request, query, page, async (mesh) => (await insightOf(mesh.name, now))!);
+    },
+  );
+  app.get<{ Params: { mesh: string } }>(
+    '/mesh-insights/:mesh',
+    { schema: docs.custom('Insights', 'Insight of one mesh', docs.answers(MeshInsightSchema, "Kuma's MeshInsight")) },
+    async (request) => {
+      const insight = await insightOf(request.params.mesh, services.clock.now());
+      if (!insight) throw notFound(Titles.retrieve);
+      return insight;
+    },
+  );
 
   app.get<{ Params: { mesh: string } }>(
     '/meshes/:mesh/ca-rotation',
-    { schema: docs.custom('Rotation', 'Where a CA rotation stands and what its next step waits for', docs.answers(RotationStatusSchema, 'the rotation status')) },
+    {
+      schema: docs.custom(
+        'Rotation',
+        'Where a CA rotation stands and what its next step waits for',
+        docs.answers(RotationStatusSchema, 'the rotation status'),
+      ),
+    },
     async (request) => {
-      const mesh = await services.store.resources.get<import('../../resources/mesh.js').Mesh>('Mesh', '', request.params.mesh);
+      const mesh = await services.store.resources.get<import('../../resources/mesh.js').Mesh>(
+        'Mesh',
+        '',
+        request.params.mesh,
+      );
       if (!mesh) throw meshNotFound();
       const now = services.clock.now();
       const status = await rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, now);

@@ -30,18 +30,27 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
     });
 
   const config = program.command('config').description("meshctl's configuration file");
-  const planes = config.command('control-planes').description('named control planes, as kumactl (the current one is used by default)');
+  const planes = config
+    .command('control-planes')
+    .description('named control planes, as kumactl (the current one is used by default)');
   const file = () => configFilePath(io.env);
   planes
     .command('add')
-    .description('add a control plane (--address, e.g. https://cp.example.com:5682 or cp.example.com:5681) and make it the current one')
+    .description(
+      'add a control plane (--address, e.g. https://cp.example.com:5682 or cp.example.com:5681) and make it the current one',
+    )
     .requiredOption('--name <name>', 'a name for it')
     // --address is meshctl's global flag (commander gives it to the program wherever it is typed): read it from there.
     // --token-file and --ca-cert, also global flags, are stored with it when given.
     .option('--overwrite', 'replace a control plane of the same name')
     .action((opts: { name: string; tokenFile?: string; caCert?: string; overwrite?: boolean }, cmd: Command) => {
-      const { address, tokenFile, caCert } = cmd.optsWithGlobals() as { address?: string[]; tokenFile?: string; caCert?: string };
-      if (!address?.length) throw new UsageError('config control-planes add needs --address <address> of the control plane');
+      const { address, tokenFile, caCert } = cmd.optsWithGlobals() as {
+        address?: string[];
+        tokenFile?: string;
+        caCert?: string;
+      };
+      if (!address?.length)
+        throw new UsageError('config control-planes add needs --address <address> of the control plane');
       // Several addresses (the instances of one HA control plane) are kept as a list, tried in order.
       const addresses = parseAddressList(address);
       const entry = {
@@ -60,11 +69,16 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
       const current = readControlPlanes(file());
       const list = current.controlPlanes ?? [];
       if (list.length === 0) {
-        io.stdout.write(`no control planes configured in ${file()} (meshctl config control-planes add --name <name> --address <address>)\n`);
+        io.stdout.write(
+          `no control planes configured in ${file()} (meshctl config control-planes add --name <name> --address <address>)\n`,
+        );
         return;
       }
       io.stdout.write(
-        renderTable(['ACTIVE', 'NAME', 'ADDRESS'], list.map((cp) => [cp.name === current.currentContext ? '*' : '', cp.name, [cp.address].flat().join(',')])),
+        renderTable(
+          ['ACTIVE', 'NAME', 'ADDRESS'],
+          list.map((cp) => [cp.name === current.currentContext ? '*' : '', cp.name, [cp.address].flat().join(',')]),
+        ),
       );
     });
   planes
@@ -82,12 +96,20 @@ export function registerOpsCommands(program: Command, io: CliIo, clientOf: Clien
     .action((opts: { name: string }) => {
       const next = removeControlPlane(readControlPlanes(file()), opts.name);
       writeControlPlanes(file(), next);
-      io.stdout.write(`removed control plane "${opts.name}"${next.currentContext ? `; current: "${next.currentContext}"` : ''}\n`);
+      io.stdout.write(
+        `removed control plane "${opts.name}"${next.currentContext ? `; current: "${next.currentContext}"` : ''}\n`,
+      );
     });
 }
 
 /** One dataplane: its certificate, the bundle it acknowledged, trusted and issued backends, last contact. */
-export async function inspectDataplane(io: CliIo, client: ApiClient, mesh: string, name: string, format: OutputFormat): Promise<void> {
+export async function inspectDataplane(
+  io: CliIo,
+  client: ApiClient,
+  mesh: string,
+  name: string,
+  format: OutputFormat,
+): Promise<void> {
   const base = `/meshes/${encodeURIComponent(mesh)}/dataplanes/${encodeURIComponent(name)}`;
   const overview = await client.getJson<DataplaneOverview>(`${base}/_overview`);
   const facts = await client.getJson<DataplaneCertificateFacts>(`${base}/_certificate-facts`);

@@ -17,7 +17,12 @@ export function secretsLeftBehind(mesh: string, before: MeshResource, after: Mes
  * Deletes (with `prune`) or names the left-behind secrets that still exist. Returns the lines to print: the
  * operator sees each secret by name either way.
  */
-export async function handleLeftBehindSecrets(client: ApiClient, mesh: string, before: MeshResource, prune: boolean): Promise<string[]> {
+export async function handleLeftBehindSecrets(
+  client: ApiClient,
+  mesh: string,
+  before: MeshResource,
+  prune: boolean,
+): Promise<string[]> {
   const meshPath = `/meshes/${encodeURIComponent(mesh)}`;
   const after = await client.getJson<MeshResource>(meshPath);
   const existing = new Set((await client.listAll<{ name: string }>(`${meshPath}/secrets`)).map((s) => s.name));

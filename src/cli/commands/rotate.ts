@@ -52,7 +52,9 @@ export async function runRotate(deps: RotateDeps, ui: RotateUi, options: RotateO
     const status = await deps.getStatus(meshName);
     if (first) {
       const backends = (mesh.mtls?.backends ?? []).map((b) => b.name).join(', ') || 'none';
-      ui.log(`mesh ${meshName}: enabled backend ${mesh.mtls?.enabledBackend || '(mTLS off)'}, backends ${backends}, ${status.activeDataplanes} active dataplanes; rotating to ${target}`);
+      ui.log(
+        `mesh ${meshName}: enabled backend ${mesh.mtls?.enabledBackend || '(mTLS off)'}, backends ${backends}, ${status.activeDataplanes} active dataplanes; rotating to ${target}`,
+      );
       first = false;
     }
     const action = planRotation(mesh, status, target);
@@ -63,7 +65,9 @@ export async function runRotate(deps: RotateDeps, ui: RotateUi, options: RotateO
         return { ok: false, message: action.message };
       case 'wait': {
         enterPhase(action.phase);
-        ui.progress(`${progressLine(title(action.phase), action.done, action.total)}${waitingSuffix(action.waitingFor)}`);
+        ui.progress(
+          `${progressLine(title(action.phase), action.done, action.total)}${waitingSuffix(action.waitingFor)}`,
+        );
         if (deps.now() >= deadline) {
           return {
             ok: false,
@@ -83,12 +87,18 @@ export async function runRotate(deps: RotateDeps, ui: RotateUi, options: RotateO
           await deps.putMesh(action.mesh);
         } catch (err) {
           // Rules 1 and 2 can still refuse (a dataplane joined since the status was read): 409 + Retry-After.
-          if (err instanceof ApiCallError && err.status === 409 && err.retryAfterSeconds !== undefined && deps.now() < deadline) {
+          if (
+            err instanceof ApiCallError &&
+            err.status === 409 &&
+            err.retryAfterSeconds !== undefined &&
+            deps.now() < deadline
+          ) {
             ui.log(`the control plane refused to ${action.message} for now, waiting: ${err.lines.join('; ')}`);
             await deps.sleep(Math.min(err.retryAfterSeconds * 1000, options.intervalMs * 2));
             break;
           }
-          if (err instanceof ApiCallError) return { ok: false, message: `the control plane refused to ${action.message}:`, lines: err.lines };
+          if (err instanceof ApiCallError)
+            return { ok: false, message: `the control plane refused to ${action.message}:`, lines: err.lines };
           throw err;
         }
         ui.log(action.phase === 'enable' ? `✓ enabled ${target}` : `✓ removed ${action.removed?.join(', ')}`);
