@@ -6,7 +6,7 @@
  *   resources  src/resources                                 -> x509, domain
  *   store      src/store                                     -> resources, x509, domain
  *   ca         src/ca (backends, CA manager, signing pool)   -> store, resources, x509, domain
- *   services   src/resource-manager, src/dataplanes, src/mesh, src/secrets, src/rotation, src/ops,
+ *   services   src/resource-manager, src/dataplanes, src/mesh, src/secrets, src/rotation, src/ops, src/identity,
  *              src/mesh-events.ts, src/fleet-turns.ts, src/config.ts,
  *              src/services.ts                               -> ca, store, resources, x509, domain
  *   api        src/api, src/app.ts                           -> services and below
@@ -15,7 +15,7 @@
  *   cli, agent src/cli, src/agent                            -> client, resources, x509, domain
  */
 const DOMAIN = '^src/(domain/|version\\.ts$)';
-const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|resource-manager|ops)/|^src/(mesh-events|fleet-turns|config|services)\\.ts$';
+const SERVICES = '^src/(dataplanes|mesh|secrets|rotation|resource-manager|ops|identity)/|^src/(mesh-events|fleet-turns|config|services)\\.ts$';
 const API = '^src/api/|^src/app\\.ts$';
 const TOP = '^src/(main|bootstrap|data-dir-lock)\\.ts$';
 const CLIENT_SIDE = '^src/(client|cli|agent)/';

@@ -1,3 +1,4 @@
+import type { FileSourcePolicy } from './ca/backend.js';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { IssuanceAdmission, LongPollGate, PerMinuteLimiter } from './dataplanes/limits.js';
@@ -23,6 +24,8 @@ import type { ResourceType } from './resources/kinds.js';
 import { MeshcpMetrics } from './ops/metrics.js';
 import type { FactsStore } from './store/facts-store.js';
 import type { Store } from './store/store.js';
+import { meshIdentityDescriptor, meshTrustDescriptor } from './identity/mesh-identity-rules.js';
+import { IdentityService } from './identity/identity-service.js';
 
 /** How long shutdown waits for ended long-polls to write their 304 (a client that stops reading must not hold it). */
 const LONG_POLL_DRAIN_MS = 2_000;
@@ -68,6 +71,8 @@ export interface Services {
   signing: SigningPool;
   adminToken: string;
   instanceId: string;
+  /** Where `file` data sources may be read (MESHCP_FILE_SOURCE_DIRS), never the data directory. */
+  fileSources: FileSourcePolicy;
   /** The one source of time of the process (a fake one in tests). */
   clock: Clock;
   /** Each listener (app) that serves these services holds them; the last one to let go closes them. */
@@ -125,11 +130,14 @@ export async function createServices(deps: {
   });
   events.onAnyChange((mesh) => store.forgetMesh(mesh));
   const resources = new ResourceManager(store, events);
+  const identities = new IdentityService(store, events, clock, files);
   const rules: KindRules = {
     Mesh: new MeshDescriptor(store, deps.log, () => recorder.flush(), clock, deps.rsaKeys ?? generateRsaKeyPair, files),
     Secret: secretDescriptor(),
     GlobalSecret: globalSecretDescriptor,
     Dataplane: dataplaneDescriptor(deps.config.certProfile),
+    MeshIdentity: meshIdentityDescriptor(store, clock, deps.rsaKeys ?? generateRsaKeyPair, deps.log, files),
+    MeshTrust: meshTrustDescriptor(store, clock, deps.log, files),
   };
   const handles = kindHandles(resources, rules);
   const dataplanes = handles.Dataplane as DataplaneService;
@@ -143,7 +151,7 @@ export async function createServices(deps: {
       await store.close();
     })());
   return {
-    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, clock }),
+    metrics: new MeshcpMetrics({ store: store.resources, facts, ca, longPolls, fleetLane: fleetTurns, clock, files }),
     config: deps.config,
     log: deps.log,
     store,
@@ -162,15 +170,16 @@ export async function createServices(deps: {
       { requireServiceTag: deps.config.dpTokenRequireServiceTag },
       clock,
     ),
-    certificates: new CertificateService(dataplanes, ca, recorder, deps.config.certProfile, clock),
+    certificates: new CertificateService(dataplanes, ca, signing, recorder, identities, deps.config.certProfile, clock),
     signing,
-    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, deps.config.certProfile, clock),
+    trustBundles: new TrustBundleService(dataplanes, ca, facts, events, identities, deps.config.certProfile, clock),
     certificateLimiter: new PerMinuteLimiter(deps.config.dpCertRequestsPerMinute, clock),
     issuanceAdmission: new IssuanceAdmission(MAX_ISSUANCES_IN_PROGRESS),
     longPolls,
     adminToken: deps.adminToken,
     instanceId: deps.instanceId,
     clock,
+    fileSources: files,
     hold: () => void holders++,
     letGo: async () => {
       if (--holders <= 0) await close();

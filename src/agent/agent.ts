@@ -28,6 +28,8 @@ export interface AgentMaterial {
   renewAfter: string;
   bundleVersion: string;
   supportedBackends: string[];
+  /** The trust domains a peer's SPIFFE ID may belong to (meshes of the new model); absent: `spiffe://<mesh>/`. */
+  trustDomains?: string[];
 }
 
 export type AgentEvent = Record<string, unknown> & { event: string };
@@ -188,6 +190,7 @@ export class DataplaneAgent extends EventEmitter {
       renewAfter: answer.renewAfter,
       bundleVersion: answer.bundleVersion,
       supportedBackends: answer.supportedBackends,
+      ...(answer.trustDomains ? { trustDomains: answer.trustDomains } : {}),
     });
     this.certificates++;
     this.needCertificate = undefined;
@@ -350,11 +353,13 @@ export class DataplaneAgent extends EventEmitter {
     if (response.status === 304) return false;
     const bundle = JSON.parse(response.text) as TrustBundle;
     if (this.material && bundle.bundleVersion !== this.material.bundleVersion) {
+      const { trustDomains: _previous, ...held } = this.material;
       this.install({
-        ...this.material,
+        ...held,
         caPem: bundle.caBundle,
         bundleVersion: bundle.bundleVersion,
         supportedBackends: bundle.supportedBackends,
+        ...(bundle.trustDomains ? { trustDomains: bundle.trustDomains } : {}),
       });
       this.log({
         event: 'bundle',

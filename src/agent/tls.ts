@@ -21,9 +21,21 @@ function uriSans(cert: tls.PeerCertificate): string[] {
     .map((s) => s.slice(4));
 }
 
-/** checkServerIdentity for mesh peers: the certificate must carry a SPIFFE ID of the mesh (and of `service`, if given). */
-export function spiffeIdentityCheck(mesh: string, service?: string) {
+/**
+ * checkServerIdentity for mesh peers: the certificate must carry a SPIFFE ID of the mesh (and of `service`, if given),
+ * or, in a mesh of the new model (`trustDomains` from the control plane), a SPIFFE ID of one of those trust domains.
+ */
+export function spiffeIdentityCheck(mesh: string, service?: string, trustDomains?: readonly string[]) {
   return (_host: string, cert: tls.PeerCertificate): Error | undefined => {
+    if (trustDomains && !service) {
+      const uris = uriSans(cert);
+      const ok = uris.some((u) => trustDomains.some((td) => u.startsWith(`spiffe://${td}/`)));
+      return ok
+        ? undefined
+        : new Error(
+            `peer certificate has no SPIFFE ID of trust domain ${trustDomains.join(' or ')} (has: ${uris.join(', ') || 'none'})`,
+          );
+    }
     const expected = service ? `spiffe://${mesh}/${service}` : `spiffe://${mesh}/`;
     const uris = uriSans(cert);
     const ok = service ? uris.includes(expected) : uris.some((u) => u.startsWith(expected));
@@ -140,7 +152,7 @@ export function callOnce(peer: Peer, material: AgentMaterial, mesh: string, time
       port: peer.port,
       ...contextOptions(material),
       ...(isIP(peer.host) ? {} : { servername: peer.host }),
-      checkServerIdentity: spiffeIdentityCheck(mesh),
+      checkServerIdentity: spiffeIdentityCheck(mesh, undefined, material.trustDomains),
     });
     // Real time on purpose: a bound on I/O, which a test's fake clock must not stretch.
     const cancelTimer = systemClock.schedule(

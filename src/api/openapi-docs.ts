@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { openApiComponents, type ResourceSchemaName } from '../resources/index.js';
+import { findKind } from '../resources/kinds.js';
 import { WriteQuerySchema } from './query-schemas.js';
 
 /**
@@ -75,6 +76,9 @@ const bodyTypes = ['application/json', 'application/yaml'];
 
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody };
 const empty = { type: 'object', description: 'empty object' };
+/** Kuma's answer to a write that has something to say (a deprecated field): `{"warnings": [...]}`, else `{}`. */
+const withWarnings = { type: 'object', properties: { warnings: { type: 'array', items: { type: 'string' } } } };
+const warnsOnWrite = (kind: string) => findKind(kind)?.envelope?.warnings !== undefined;
 
 export const docs = {
   list: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
@@ -107,7 +111,13 @@ export const docs = {
     querystring: WriteQuerySchema,
     consumes: bodyTypes,
     body: components[kind],
-    response: { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
+    response: warnsOnWrite(kind)
+      ? {
+          200: { ...withWarnings, description: 'replaced' },
+          201: { ...withWarnings, description: 'created' },
+          ...errors,
+        }
+      : { 200: { ...empty, description: 'replaced' }, 201: { ...empty, description: 'created' }, ...errors },
   }),
   del: (kind: ResourceSchemaName, summary: string, _meshScoped = false, hide = false) => ({
     summary,

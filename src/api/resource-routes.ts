@@ -1,10 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { STORED_KINDS, UNMODELLED_KINDS, type KnownKind, type UnmodelledKind } from '../resources/kinds.js';
+import { ZONE_NAME } from '../resources/computed-labels.js';
+import {
+  KRI_SHORT_NAMES,
+  kindOfShortName,
+  STORED_KINDS,
+  UNMODELLED_KINDS,
+  type KnownKind,
+  type UnmodelledKind,
+} from '../resources/kinds.js';
+import { parseKri } from '../resources/kri.js';
 import type { ResourceHandle } from '../resource-manager/resource-manager.js';
 import type { ResourceType } from '../store/resource-store.js';
 import { z } from 'zod';
 import { listOf } from '../contract/index.js';
-import { meshNotFound, notFound, Titles } from '../domain/errors.js';
+import { DomainError, meshNotFound, notFound, Titles } from '../domain/errors.js';
 import { listBody, parseListQuery } from './list-query.js';
 import { docs } from './openapi-docs.js';
 import { renderResource } from './render.js';
@@ -25,6 +34,26 @@ export function registerKindRoutes(
 ): void {
   for (const kind of STORED_KINDS) registerResourceRoutes(app, kind, handles[kind.type]);
   for (const kind of UNMODELLED_KINDS) registerEmptyKindRoutes(app, kind, meshExists);
+  registerKriRoute(app, handles);
+}
+
+/**
+ * `GET /_kri/{kri}`, as Kuma: the resource a KRI names (the kinds with a short name). A KRI of another zone or a
+ * Kubernetes namespace names a synced copy, which a standalone Universal CP never holds: 404.
+ */
+function registerKriRoute(app: FastifyInstance, handles: Record<ResourceType, ResourceHandle<object>>): void {
+  app.get<{ Params: { kri: string } }>(
+    '/_kri/:kri',
+    { schema: docs.custom('KRI', 'Get a resource by its KRI') },
+    async (request) => {
+      const parsed = parseKri(request.params.kri, KRI_SHORT_NAMES);
+      if (!parsed.ok) throw new DomainError({ kind: 'invalid', title: 'Could not parse KRI', detail: parsed.error });
+      const { kri } = parsed;
+      const kind = kindOfShortName(kri.shortName)!;
+      if (kri.zone !== ZONE_NAME || kri.namespace !== '') throw notFound(Titles.retrieve);
+      return renderResource(await handles[kind.type].get(kri.mesh, kri.name));
+    },
+  );
 }
 
 /**
@@ -63,7 +92,8 @@ function registerResourceRoutes(app: FastifyInstance, kind: KnownKind, handle: R
           principal: request.principal,
           ...writeOptions(request),
         });
-        return reply.status(statusOf(outcome)).send({});
+        const warnings = kind.envelope?.warnings?.(request.body) ?? [];
+        return reply.status(statusOf(outcome)).send(warnings.length > 0 ? { warnings } : {});
       },
     );
     app.delete<{ Params: ItemParams }>(

@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import type { MeshTrustSpec } from '../resources/mesh-trust.js';
+import { fingerprintOf } from '../x509/certificate-facts.js';
+import { pemEncode } from '../x509/pem.js';
 import type { Mesh, CaBackend } from '../resources/mesh.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { BundleBackend } from '../store/facts-store.js';
@@ -20,18 +23,111 @@ import type { SigningPool } from './signing-pool.js';
 /** What one mesh's dataplanes are issued and trust right now. Built once per mesh change, then served from memory. */
 export interface MeshCaState {
   mesh: string;
-  enabled: CaBackend;
-  enabledMaterial: CaMaterial;
+  /** The enabled `Mesh.mtls` backend: absent when mTLS is off and the mesh serves only the new model's trust. */
+  enabled?: CaBackend;
+  enabledMaterial?: CaMaterial;
+  /** Every `Mesh.mtls` backend's material (none when mTLS is off). */
   materials: CaMaterial[];
-  /** Roots of every backend, the enabled backend first. */
+  /**
+   * What dataplanes trust: without MeshTrusts, the roots of every backend, the enabled backend first (as ever); with
+   * any, every MeshTrust's CAs (by trust domain, then name) and, while `Mesh.mtls` is on, the backends' roots (the
+   * legacy bridge).
+   */
   bundlePem: string;
   bundleVersion: string;
   bundleBackends: BundleBackend[];
   supportedBackends: string[];
   /** The stored Mesh row's version this state was built from: a certificate is recorded only while it is current. */
   meshVersion: number;
-  /** Issues the enabled backend's certificates; made by its plugin once per state. */
-  issuer: CaIssuer;
+  /** Issues the enabled backend's certificates; made by its plugin once per state (none while mTLS is off). */
+  issuer?: CaIssuer;
+  /** The MeshTrusts in the bundle, by trust domain then name. */
+  trusts: MeshTrustEntry[];
+  /**
+   * With MeshTrusts: the SPIFFE trust domains the bundle vouches for (theirs, and the mesh name, the legacy IDs' trust
+   * domain, while `Mesh.mtls` is on). Absent otherwise (a peer's ID is then `spiffe://<mesh>/...`, as ever).
+   */
+  trustDomains?: string[];
+}
+
+/** A state with `Mesh.mtls` on: its enabled backend issues. */
+export type LegacyCaState = MeshCaState & { enabled: CaBackend; enabledMaterial: CaMaterial; issuer: CaIssuer };
+
+export function hasLegacyCa(state: MeshCaState): state is LegacyCaState {
+  return state.enabled !== undefined && state.enabledMaterial !== undefined;
+}
+
+/** One MeshTrust as the bundle holds it. */
+export interface MeshTrustEntry {
+  name: string;
+  trustDomain: string;
+  pem: string;
+  fingerprint: string;
+  /** Each CA certificate's fingerprint, as the bundle's backends list them (see `trustCaBackend`). */
+  caFingerprints: string[];
+}
+
+/** How a MeshTrust is named among a bundle's supported backends. */
+export const trustBackendName = (trust: string) => `meshtrust/${trust}`;
+
+/**
+ * How one CA of a MeshTrust appears among a bundle's backends (facts, acknowledgements, the rules): one entry per CA,
+ * so "every dataplane acknowledged a bundle trusting this CA" is the same fleet query as for a backend.
+ */
+export const trustCaBackend = (trust: string, fingerprint: string) => ({
+  name: `${trustBackendName(trust)}/${fingerprint.slice(0, 16)}`,
+  fingerprint,
+});
+
+/** The certificates of a MeshTrust's PEM bundles (other blocks, which Kuma admits, are not trust anchors). */
+export function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | undefined {
+  const ders: Buffer[] = [];
+  for (const bundle of spec.caBundles ?? []) {
+    if (bundle.type !== 'Pem' || !bundle.pem) continue;
+    for (const match of bundle.pem.value.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
+      try {
+        ders.push(Buffer.from(new X509Certificate(match[0]).raw));
+      } catch {
+        // not a certificate OpenSSL reads: not something a peer can be verified against
+      }
+    }
+  }
+  if (ders.length === 0) return undefined;
+  return {
+    name,
+    trustDomain: spec.trustDomain ?? '',
+    pem: ders.map((der) => pemEncode('CERTIFICATE', der)).join(''),
+    fingerprint: fingerprintOf(ders),
+    caFingerprints: [...new Set(ders.map((der) => fingerprintOf([der])))],
+  };
+}
+
+/**
+ * The state served when the mesh has MeshTrusts: their CAs, plus (the legacy bridge, while `Mesh.mtls` is on) the
+ * backends' roots; each MeshTrust counts as a bundle backend, so acknowledgements and the rules see it.
+ */
+export function withTrusts(
+  mesh: string,
+  legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'issuer'> | undefined,
+  trusts: MeshTrustEntry[],
+): Omit<MeshCaState, 'meshVersion' | 'issuer'> {
+  const sorted = [...trusts].sort((a, b) =>
+    a.trustDomain === b.trustDomain ? (a.name < b.name ? -1 : 1) : a.trustDomain < b.trustDomain ? -1 : 1,
+  );
+  const bundleBackends = [
+    ...(legacy?.bundleBackends ?? []),
+    ...sorted.flatMap((t) => t.caFingerprints.map((fp) => trustCaBackend(t.name, fp))),
+  ];
+  const enabledName = legacy?.enabled?.name ?? '';
+  return {
+    ...(legacy ?? { mesh, materials: [] }),
+    bundlePem: sorted.map((t) => t.pem).join('') + (legacy?.bundlePem ?? ''),
+    bundleVersion: bundleVersionOf(enabledName, bundleBackends),
+    bundleBackends,
+    supportedBackends: [...(legacy?.supportedBackends ?? []), ...sorted.map((t) => trustBackendName(t.name))],
+    trusts: sorted,
+    trustDomains: [...new Set([...(legacy?.enabled ? [mesh] : []), ...sorted.map((t) => t.trustDomain)])],
+  };
 }
 
 function bundleVersionOf(enabledBackend: string, backends: BundleBackend[]): string {
@@ -64,7 +160,7 @@ export function loadMeshCa(
   meshName: string,
   mesh: Mesh,
   secrets: SecretSource,
-): Omit<MeshCaState, 'issuer' | 'meshVersion'> | undefined {
+): Omit<LegacyCaState, 'issuer' | 'meshVersion' | 'trusts'> | undefined {
   const enabledName = mesh.mtls?.enabledBackend;
   const backends = mesh.mtls?.backends ?? [];
   const enabled = backends.find((b) => b.name === enabledName);
@@ -172,7 +268,7 @@ export class CaManager {
       await this.store.facts.recordBundleVersion(
         meshName,
         state.bundleVersion,
-        state.enabled.name,
+        state.enabled?.name ?? '',
         state.bundleBackends,
         this.clock.now(),
       );
@@ -195,11 +291,23 @@ export class CaManager {
         this.files,
       );
       const loaded = loadMeshCa(meshName, mesh.spec, secrets);
-      state = loaded
+      const everything = { mesh: meshName, offset: 0, size: 100_000 };
+      const trusts = (await this.store.resources.list<MeshTrustSpec>('MeshTrust', everything)).items.flatMap(
+        (t) => trustEntry(t.name, t.spec) ?? [],
+      );
+      // A mesh of the new model only (mTLS off) is served a state too when it has identities: they issue.
+      const newModel = trusts.length > 0 || (await this.store.resources.count('MeshIdentity', meshName)) > 0;
+      const composed =
+        trusts.length > 0 || (!loaded && newModel)
+          ? withTrusts(meshName, loaded, trusts)
+          : loaded && { ...loaded, trusts: [] };
+      state = composed
         ? {
-            ...loaded,
+            ...composed,
             meshVersion: mesh.version,
-            issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing),
+            ...(loaded
+              ? { issuer: pluginFor(loaded.enabled.type).issuer(meshName, loaded, secrets, this.issuing) }
+              : {}),
           }
         : undefined;
     }

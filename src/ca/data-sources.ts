@@ -54,7 +54,8 @@ function openedPath(fd: number): string | undefined {
   }
 }
 
-function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
+/** A `file` data source, read only under the operator's directories (never the data directory); refusals are CaMaterialErrors. */
+export function readFileSource(file: string, policy: FileSourcePolicy): Buffer {
   if (policy.allowedDirs.length === 0) {
     throw new CaMaterialError(
       `could not load data: file data sources are turned off; the operator allows them with ${FILE_SOURCE_DIRS_SETTING} (directories they may read)`,

@@ -97,6 +97,20 @@ function servicesOf(item: Item): string {
   return [...services].join(',') || '-';
 }
 
+function providerOf(identity: Item): string {
+  return (identity.spec as { provider?: { type?: string } } | undefined)?.provider?.type ?? '-';
+}
+
+/** A MeshIdentity's Ready condition: `True`, or `False (<reason>)`. */
+function readyOf(identity: Item): string {
+  const conditions =
+    (identity.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ??
+    [];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  if (!ready) return '-';
+  return ready.status === 'True' ? 'True' : `${ready.status} (${ready.reason})`;
+}
+
 /** The table of `meshctl get <type>`. */
 export function resourceTable(type: ResourceType, items: Item[], now: number, showMesh: boolean): string {
   switch (type.kind) {
@@ -126,6 +140,31 @@ export function resourceTable(type: ResourceType, items: Item[], now: number, sh
           servicesOf(d),
           age(d.creationTime as string, now),
         ]),
+      );
+    case 'MeshIdentity':
+      return renderTable(
+        [...(showMesh ? ['MESH'] : []), 'NAME', 'PROVIDER', 'READY', 'AGE'],
+        items.map((i) => [
+          ...(showMesh ? [String(i.mesh)] : []),
+          String(i.name),
+          providerOf(i),
+          readyOf(i),
+          age(i.creationTime as string, now),
+        ]),
+      );
+    case 'MeshTrust':
+      return renderTable(
+        [...(showMesh ? ['MESH'] : []), 'NAME', 'TRUST DOMAIN', 'CAS', 'AGE'],
+        items.map((m) => {
+          const spec = (m.spec ?? {}) as { trustDomain?: string; caBundles?: unknown[] };
+          return [
+            ...(showMesh ? [String(m.mesh)] : []),
+            String(m.name),
+            spec.trustDomain ?? '-',
+            String(spec.caBundles?.length ?? 0),
+            age(m.creationTime as string, now),
+          ];
+        }),
       );
     default:
       return renderTable(

@@ -5,6 +5,7 @@ import { parseDuration } from '../resources/duration.js';
 import { checkMesh, renderFindings } from './check.js';
 import { inspectDataplane, registerOpsCommands } from './commands/ops-commands.js';
 import { runRotate } from './commands/rotate.js';
+import { registerMigrateIdentity } from './commands/migrate-identity-command.js';
 import { handleLeftBehindSecrets } from './commands/prune-secrets.js';
 import { ConfigFileError, resolveConnection, type ConnectionFlags } from './config.js';
 import {
@@ -438,6 +439,8 @@ function buildProgram(io: CliIo): Command {
     });
 
   registerOpsCommands(program, io, clientOf);
+
+  registerMigrateIdentity(program, io, clientOf, duration, (lines) => new CliError(lines));
   return program;
 }
 

@@ -19,6 +19,12 @@ export const IssuedCertificateSchema = z.object({
   caBundle: z.string().describe('PEM: the roots of every backend of the mesh, the enabled one first'),
   bundleVersion: z.string(),
   supportedBackends: z.array(z.string()),
+  trustDomains: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'the SPIFFE trust domains the bundle vouches for (a mesh with MeshTrusts: theirs, and the mesh name while Mesh.mtls is on); a peer presents a SPIFFE ID of one of them',
+    ),
   notBefore: isoTime,
   notAfter: isoTime,
   renewAfter: isoTime,
@@ -31,6 +37,12 @@ export const TrustBundleSchema = z.object({
   bundleVersion: z.string(),
   supportedBackends: z.array(z.string()),
   enabledBackend: z.string(),
+  trustDomains: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'the SPIFFE trust domains the bundle vouches for (a mesh with MeshTrusts: theirs, and the mesh name while Mesh.mtls is on); a peer presents a SPIFFE ID of one of them',
+    ),
   reissue: z.boolean().describe('the dataplane should ask for a new certificate'),
 });
 export type TrustBundle = z.infer<typeof TrustBundleSchema>;

@@ -32,6 +32,30 @@ export const NextStepSchema = z.object({
 export type NextStep = z.infer<typeof NextStepSchema>;
 
 /** `GET /meshes/{mesh}/ca-rotation`: where a CA rotation stands and what its next step waits for. */
+/** A MeshIdentity as the guard sees it (meshes of the new model only). */
+export const IdentityStatusSchema = z.object({
+  name: z.string(),
+  kri: z.string(),
+  ready: z.boolean(),
+  reason: z.string().optional(),
+  /** Active dataplanes it wins. */
+  dataplanesSelected: z.number().int(),
+  /** Active dataplanes holding a certificate it issued. */
+  dataplanesIssued: z.number().int(),
+  /** Active dataplanes that acknowledged a bundle trusting its CA (null: no MeshTrust holds it). */
+  dataplanesTrusting: z.number().int().nullable(),
+});
+
+/** Where the cut-over from Mesh.mtls stands (meshes of the new model only). */
+export const CutOverStatusSchema = z.object({
+  /** Active dataplanes holding, or still serving, a certificate from a Mesh.mtls backend. */
+  legacyCertificates: z.number().int(),
+  /** Active dataplanes whose winning identity is absent or not Ready. */
+  withoutReadyIdentity: z.number().int(),
+  /** Whether `Mesh.mtls` can be removed now (the guard's rule 3 passes). */
+  mtlsRemovable: z.boolean(),
+});
+
 export const RotationStatusSchema = z.object({
   mesh: z.string(),
   mtlsEnabled: z.boolean(),
@@ -41,5 +65,7 @@ export const RotationStatusSchema = z.object({
   backends: z.array(BackendStatusSchema),
   nextStep: NextStepSchema,
   error: z.string().optional(),
+  identities: z.array(IdentityStatusSchema).optional(),
+  cutOver: CutOverStatusSchema.optional(),
 });
 export type RotationStatus = z.infer<typeof RotationStatusSchema>;

@@ -1,4 +1,5 @@
 import type { CaManager, MeshCaState } from '../ca/ca-manager.js';
+import type { IdentityService } from '../identity/identity-service.js';
 import type { TrustBundle } from '../contract/dataplanes.js';
 import type { Clock } from '../domain/clock.js';
 import type { MeshEvents } from '../mesh-events.js';
@@ -11,7 +12,9 @@ import type { DataplaneService } from './dataplane-rules.js';
 const MAX_WAIT_MS = 60_000;
 
 /** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
-type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
+export type TrustBundleAnswer =
+  | { status: 200; bundle: TrustBundle; json: string }
+  | { status: 304; bundleVersion: string };
 
 /** The trust bundle endpoint: acknowledgement by If-None-Match, 304 when current, long-poll until it changes. */
 export class TrustBundleService {
@@ -30,6 +33,7 @@ export class TrustBundleService {
     private readonly ca: CaManager,
     private readonly facts: FactsStore,
     private readonly events: MeshEvents,
+    private readonly identities: IdentityService,
     private readonly certProfile: CertProfile = 'kuma',
     private readonly clock: Clock,
   ) {}
@@ -44,13 +48,21 @@ export class TrustBundleService {
     heldVersion: string | undefined,
     waitMs: number,
     /** `registered`: the Dataplane as the request's token check just read it (used on the first pass only). */
-    options: { fromDataplane: boolean; servedSerial?: string; signal?: AbortSignal; registered?: { spec: unknown } },
+    options: {
+      fromDataplane: boolean;
+      servedSerial?: string;
+      signal?: AbortSignal;
+      registered?: { spec: unknown; labels?: Record<string, string> };
+    },
   ): Promise<TrustBundleAnswer> {
     const signal = options.signal;
     const deadline = this.clock.now() + Math.min(waitMs, MAX_WAIT_MS);
     for (let arrived = true; ; arrived = false) {
-      const dp = ((arrived && options.registered) || (await this.dataplanes.get(mesh, name))).spec as Dataplane;
+      const stored =
+        (arrived && options.registered?.labels && options.registered) || (await this.dataplanes.get(mesh, name));
+      const dp = stored.spec as Dataplane;
       const state = await requireMeshCa(this.ca, mesh);
+      const issuer = await this.identities.issuerFor(state, mesh, { name, labels: stored.labels ?? {} });
       const now = this.clock.now();
       // One read of the facts per pass: they decide the reissue hint and when to wake for renewal (what the
       // acknowledgement below writes — contact, acknowledged bundle, served serial — decides neither).
@@ -67,7 +79,14 @@ export class TrustBundleService {
           await this.facts.reportServed(mesh, name, options.servedSerial);
         }
       }
-      const reissue = needsReissue(known, expectedUris(this.certProfile, mesh, dp), state, now);
+      const expected =
+        issuer.kind === 'identity'
+          ? { backend: issuer.kri, uris: [issuer.spiffeId] }
+          : issuer.kind === 'legacy'
+            ? { backend: state.enabled!.name, uris: expectedUris(this.certProfile, mesh, dp) }
+            : undefined;
+      // No certificate is possible (409 with the reason on request): asking for one would only loop.
+      const reissue = expected !== undefined && needsReissue(known, expected, now);
       // A held current bundle gets a 304, unless the certificate is due: then the body says `reissue: true`.
       if (heldVersion !== state.bundleVersion || reissue) {
         return { status: 200, ...this.bodyOf(state, reissue) };
@@ -90,7 +109,8 @@ export class TrustBundleService {
       caBundle: state.bundlePem,
       bundleVersion: state.bundleVersion,
       supportedBackends: state.supportedBackends,
-      enabledBackend: state.enabled.name,
+      enabledBackend: state.enabled?.name ?? '',
+      ...(state.trustDomains ? { trustDomains: state.trustDomains } : {}),
       reissue,
     };
     return (bodies[key] = { bundle, json: JSON.stringify(bundle) });
@@ -117,15 +137,18 @@ function servedIsRecorded(facts: DataplaneFacts | undefined, serial: string): bo
   );
 }
 
-/** Re-issue when the certificate is missing, expired, past renewAfter, from another backend, or for other SANs. */
+/**
+ * Re-issue when the certificate is missing, expired, past renewAfter, from another issuer (a backend, or the
+ * MeshIdentity that wins the dataplane now), or for other SANs.
+ */
 function needsReissue(
   facts: DataplaneFacts | undefined,
-  uris: string[] | undefined,
-  state: MeshCaState,
+  expected: { backend: string; uris: string[] | undefined },
   now: number,
 ): boolean {
+  const uris = expected.uris;
   if (!facts?.issuedBackend || facts.certNotAfter <= now) return true;
-  if (facts.issuedBackend !== state.enabled.name) return true;
+  if (facts.issuedBackend !== expected.backend) return true;
   if (facts.renewAfter !== null && now >= facts.renewAfter) return true;
   // No certificate is possible under the profile (uris undefined): asking for one would only loop on 409s.
   return uris !== undefined && facts.identity !== identityOf(uris);

@@ -21,6 +21,8 @@ import { canonicalConfKey, evaluateRotation, type FleetFacts, type MtlsView } fr
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceAt, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { enforce } from '../identity/identity-guard.js';
+import { mtlsOffGuard } from '../identity/identity-write-guard.js';
 
 export type { WriteOptions } from '../resource-manager/resource-manager.js';
 
@@ -148,11 +150,18 @@ export class MeshDescriptor implements ResourceDescriptor<ParsedMesh, SecretToWr
     }
     const ca = this.loadCa(name, mesh, secrets);
 
-    const rotation = await evaluateRotation(
+    let rotation = await evaluateRotation(
       stored ? this.mtlsView(name, stored.spec as Mesh, storedSecrets) : undefined,
       this.mtlsView(name, mesh, secrets, ca),
       fleetAt(tx.facts, name, now),
     );
+    const storedOn = Boolean((stored?.spec as Mesh | undefined)?.mtls?.enabledBackend);
+    if (storedOn && !mesh.mtls?.enabledBackend && (await hasNewModel(tx, name))) {
+      // Rule 3 of the cut-over replaces rule 6 in a mesh of the new model: mTLS goes off once every active dataplane
+      // holds a certificate from a Ready identity instead (dataplanes there keep being issued).
+      rotation = rotation.filter((v) => v.rule !== 'disable');
+      enforce(await mtlsOffGuard(tx, name, now, this.files), request, Titles.update, this.log, { mesh: name });
+    }
     if (rotation.length > 0) {
       if (!request.force) {
         const retryable = rotation.every((v) => v.retryable);
@@ -223,4 +232,9 @@ function fleetAt(facts: FactsStore, mesh: string, now: number): FleetFacts {
     issuedBy: (backend) => facts.activeIssuedBy(mesh, backend, now),
     active: () => facts.activeSample(mesh, now),
   };
+}
+
+/** Whether the mesh has any MeshIdentity or MeshTrust (the new identity model). */
+async function hasNewModel(tx: StoreTx, mesh: string): Promise<boolean> {
+  return (await tx.resources.count('MeshIdentity', mesh)) > 0 || (await tx.resources.count('MeshTrust', mesh)) > 0;
 }

@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CaMaterialError, type CaMaterial } from '../ca/backend.js';
+import { CaMaterialError, type CaMaterial, type FileSourcePolicy } from '../ca/backend.js';
 import type { Clock } from '../domain/clock.js';
 import type { CaManager } from '../ca/ca-manager.js';
 import type { LongPollGate } from '../dataplanes/limits.js';
 import type { Mesh } from '../resources/mesh.js';
 import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { registerIdentityGauges } from './identity-metrics.js';
 
 interface MetricsSources {
   store: ResourceStore;
@@ -15,6 +16,8 @@ interface MetricsSources {
   /** The fleet's lane on the main thread (src/fleet-turns.ts). */
   fleetLane: { readonly queued: number };
   clock: Clock;
+  /** Where `File` data sources may be read (the identity gauges evaluate identities). */
+  files: FileSourcePolicy;
 }
 
 /** Meshes read per scrape: the gauges are per mesh and backend, so this bounds a scrape's work and series. */
@@ -134,6 +137,11 @@ export class MeshcpMetrics {
         }
       },
     });
+    registerIdentityGauges(
+      registers,
+      sources,
+      async () => (await sources.store.list<Mesh>('Mesh', { offset: 0, size: MAX_MESHES_PER_SCRAPE })).items,
+    );
   }
 
   /** Node's process metrics (CPU, memory, event loop, GC): only for a real diagnostics listener, not per test app. */

@@ -67,9 +67,11 @@ export interface ResourceDescriptor<P extends ParsedResource = ParsedResource, P
   /** The put starts over (prepare included) when its transaction throws this; at most three attempts. */
   retryWhen?(err: unknown): boolean;
   /** Inside the delete transaction, once the resource is known to exist: refusals (in use, not empty). */
-  checkDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
+  checkDelete?(tx: StoreTx, at: ResourceAt, options: WriteOptions): Promise<void>;
   /** Inside the delete transaction, not on dry runs: what goes with the resource (facts, contained resources). */
   afterDelete?(tx: StoreTx, at: ResourceAt): Promise<void>;
+  /** Kuma's new-model kinds: sets the status of resources being read (computed from the store and facts). */
+  withStatus?(items: StoredResource[]): Promise<void>;
   /** The mesh whose CA view a committed write or delete of this resource may change, if any. */
   meshChangedBy?(at: ResourceAt): string | undefined;
 }
@@ -83,7 +85,12 @@ export interface ResourceHandle<Spec = Record<string, unknown>> {
   exists(mesh: string, name: string): Promise<boolean>;
   list(query: ListQuery): Promise<{ total: number; items: StoredResource<Spec>[] }>;
   put(mesh: string, name: string, body: unknown, request: WriteRequest): Promise<WriteOutcome>;
-  delete(mesh: string, name: string, options: Pick<WriteOptions, 'dryRun'>): Promise<void>;
+  /** `force` skips the rules a kind lets an admin skip (logged); deletes of other kinds ignore it. */
+  delete(
+    mesh: string,
+    name: string,
+    options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>,
+  ): Promise<void>;
 }
 
 /**
@@ -114,14 +121,19 @@ export class ResourceManager {
         // mesh is deleted with its contents): the mesh is read only to tell which 404 a miss is (one read per hit saved
         // on every dataplane request).
         const found = await this.store.resources.get<Spec>(type, inMesh(mesh), name);
-        if (found) return found;
+        if (found) {
+          await descriptor.withStatus?.([found as StoredResource]);
+          return found;
+        }
         if (scope === 'mesh') await this.requireMesh(mesh);
         throw notFound(Titles.retrieve);
       },
       exists: (mesh, name) => this.store.resources.exists(type, inMesh(mesh), name),
       list: async (query) => {
         if (scope === 'mesh' && query.mesh !== undefined) await this.requireMesh(query.mesh);
-        return this.store.resources.list<Spec>(type, query);
+        const page = await this.store.resources.list<Spec>(type, query);
+        await descriptor.withStatus?.(page.items as StoredResource[]);
+        return page;
       },
       put: (mesh, name, body, request) => this.put(descriptor, { mesh: inMesh(mesh), name }, body, request),
       delete: (mesh, name, options) => this.delete(descriptor, { mesh: inMesh(mesh), name }, options),
@@ -136,7 +148,7 @@ export class ResourceManager {
   ): Promise<WriteOutcome> {
     if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
     const value = parseKindBody<B>(d.kind, at, body, d.validate && ((v) => d.validate!(v, at)));
-    const parsed = d.admit ? d.admit(value, at, request) : (defaultParsed(value as Body) as P);
+    const parsed = d.admit ? d.admit(value, at, request) : (defaultParsed(d.kind, value as Body) as P);
     // Slow work happens before the transaction, which re-reads everything: a concurrent writer can only make the
     // prepared work redundant (the descriptor then asks for a retry).
     for (let attempt = 1; ; attempt++) {
@@ -173,13 +185,13 @@ export class ResourceManager {
   private async delete<P extends ParsedResource, Prepared, B>(
     d: ResourceDescriptor<P, Prepared, B>,
     at: ResourceAt,
-    options: Pick<WriteOptions, 'dryRun'>,
+    options: Pick<WriteOptions, 'dryRun'> & Partial<Pick<WriteOptions, 'force'>>,
   ): Promise<void> {
     if (d.kind.scope === 'mesh') await this.requireMesh(at.mesh);
     await this.store.transaction(
       async (tx) => {
         if (!(await tx.resources.exists(d.kind.type, at.mesh, at.name))) throw notFound(Titles.delete);
-        await d.checkDelete?.(tx, at);
+        await d.checkDelete?.(tx, at, { dryRun: options.dryRun, force: options.force ?? false });
         if (options.dryRun) return;
         await tx.resources.delete(d.kind.type, at.mesh, at.name);
         await d.afterDelete?.(tx, at);
@@ -214,8 +226,18 @@ function lockFor(d: { kind: KnownKind }, at: ResourceAt) {
   return d.kind.scope === 'mesh' ? { meshes: [at.mesh] } : {};
 }
 
-/** What a body stores when its kind says nothing else: its spec and its labels. */
-function defaultParsed(value: Body): ParsedResource {
+/**
+ * What a body stores when its kind says nothing else: its spec (a new-model kind's `spec` member, normalized; never
+ * its `status`) and its labels.
+ */
+export function defaultParsed(kind: KnownKind, value: Body): ParsedResource {
+  if (kind.envelope) {
+    const spec = value.spec as object;
+    return {
+      spec: kind.envelope.normalize ? kind.envelope.normalize(spec as never) : spec,
+      labels: value.labels ?? {},
+    };
+  }
   return { spec: specOf(value), labels: value.labels ?? {} };
 }
 

@@ -4,6 +4,8 @@ import { DataplaneSchema } from './dataplane.js';
 import { dataplaneSizeViolations } from './dataplane-limits.js';
 import type { Labels } from './labels.js';
 import { MeshSchema } from './mesh.js';
+import { MeshIdentitySchema, normalizeMeshIdentitySpec, validateMeshIdentity } from './mesh-identity.js';
+import { MeshTrustSchema, meshTrustWarnings, validateMeshTrust } from './mesh-trust.js';
 import { GlobalSecretSchema, SecretSchema } from './secret.js';
 import type { Violation } from './violations.js';
 
@@ -66,6 +68,17 @@ export interface Kind extends KindBase {
   readonly itemAccess?: 'own-dataplane';
   /** Lists take Kuma's dataplane filters (`tag=`, `gateway=`). */
   readonly dataplaneFilters?: boolean;
+  /**
+   * Kuma's new-model kinds (MeshIdentity, MeshTrust): the body is Kuma's plugin envelope (`spec`, `status`), checked
+   * by a schema layer answering in kube-openapi's words before the rules; the answer carries `kri` (with this short
+   * name), `spec` and `status` (computed, never written by a PUT). `normalize` gives what is stored of a valid spec,
+   * `warnings` what a write answers besides its status (`{"warnings": [...]}`).
+   */
+  readonly envelope?: {
+    readonly shortName: string;
+    readonly normalize?: (spec: never) => object;
+    readonly warnings?: (body: unknown) => string[];
+  };
   /** OpenAPI summaries. */
   readonly docs: {
     readonly list: string;
@@ -177,9 +190,51 @@ export const KINDS = [
       crossMeshList: 'List the dataplanes of every mesh',
     },
   },
+  {
+    type: 'MeshIdentity',
+    scope: 'mesh',
+    schema: MeshIdentitySchema,
+    path: 'meshidentities',
+    shortName: 'mid',
+    displayName: { singular: 'Mesh Identity', plural: 'Mesh Identities' },
+    includeInFederation: true,
+    crossMeshList: true,
+    cli: { plural: 'meshidentities', aliases: ['meshidentity', 'mid'] },
+    storage: 'plain',
+    labels: 'computed',
+    validate: validateMeshIdentity,
+    envelope: { shortName: 'mid', normalize: normalizeMeshIdentitySpec },
+    docs: {
+      list: 'List the mesh identities of a mesh',
+      get: 'Get a mesh identity',
+      put: 'Create or replace a mesh identity',
+      del: 'Delete a mesh identity',
+      crossMeshList: 'List the mesh identities of every mesh',
+    },
+  },
+  {
+    type: 'MeshTrust',
+    scope: 'mesh',
+    schema: MeshTrustSchema,
+    path: 'meshtrusts',
+    shortName: 'mtrust',
+    displayName: { singular: 'Mesh Trust', plural: 'Mesh Trusts' },
+    includeInFederation: true,
+    crossMeshList: true,
+    cli: { plural: 'meshtrusts', aliases: ['meshtrust', 'mtrust'] },
+    storage: 'plain',
+    labels: 'computed',
+    validate: validateMeshTrust,
+    envelope: { shortName: 'mtrust', warnings: meshTrustWarnings },
+    docs: {
+      list: 'List the mesh trusts of a mesh',
+      get: 'Get a mesh trust',
+      put: 'Create or replace a mesh trust',
+      del: 'Delete a mesh trust',
+      crossMeshList: 'List the mesh trusts of every mesh',
+    },
+  },
   // Kinds Kuma's GUI asks for that meshcp does not model yet: an entry each, no route or schema of their own.
-  unmodelled('MeshIdentity', 'mesh', 'meshidentities', 'mid', 'Mesh Identities', { includeInFederation: true }),
-  unmodelled('MeshTrust', 'mesh', 'meshtrusts', 'mtrust', 'Mesh Trusts', { includeInFederation: true }),
   unmodelled('MeshGateway', 'mesh', 'meshgateways', 'mgw', 'Mesh Gateways', { includeInFederation: true }),
   unmodelled('Workload', 'mesh', 'workloads', 'wl', 'Workloads'),
   unmodelled('MeshService', 'mesh', 'meshservices', 'msvc', 'Mesh Services'),
@@ -239,4 +294,19 @@ export function resourceTypeDescriptions() {
     includeInFederation: kind.includeInFederation,
   }));
   return { resources: resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+}
+
+/** The kind whose KRI short name this is (`mid`, `mtrust`), if any. */
+export function kindOfShortName(shortName: string): KnownKind | undefined {
+  return STORED_KINDS.find((kind) => kind.envelope?.shortName === shortName);
+}
+
+/** Every KRI short name meshcp serves. */
+export const KRI_SHORT_NAMES: readonly string[] = STORED_KINDS.flatMap((kind) =>
+  kind.envelope ? [kind.envelope.shortName] : [],
+);
+
+/** The kind of a type name from outside (a manifest, a URL), if it is one. */
+export function findKind(type: string): KnownKind | undefined {
+  return BY_TYPE.get(type);
 }

@@ -1,6 +1,7 @@
 import { invalidRequest, invalidResource, Titles } from '../domain/errors.js';
 import type { Kind } from './kinds.js';
 import { checkResourceRequest } from './request-checks.js';
+import { parseSchemaLayer } from './schema-layer.js';
 import { describeShapeError, parseShape, type Violation } from './violations.js';
 
 /** Where a resource lives: `mesh` is '' for global kinds. */
@@ -15,7 +16,10 @@ export interface ResourceAt {
  * URL/body identity, names and labels (400 "could not process the resource").
  */
 export function parseKindBody<T>(kind: Kind, at: ResourceAt, body: unknown, moreRules?: (value: T) => Violation[]): T {
-  const shape = parseShape(kind.schema, body);
+  // Kuma's new-model kinds answer a schema violation as a resource that is not valid, in kube-openapi's words; the
+  // others as a body Kuma's decoder could not read.
+  const shape = kind.envelope ? parseSchemaLayer(kind.schema, body) : parseShape(kind.schema, body);
+  if (!shape.ok && kind.envelope) throw invalidResource(Titles.process, shape.violations);
   if (!shape.ok) throw invalidRequest(describeShapeError(kind.type, shape.violations), shape.violations);
   const value = shape.value as T & { type?: string; name?: string; mesh?: string; labels?: Record<string, string> };
   const specViolations = kind.validate?.(value as never, at) ?? [];

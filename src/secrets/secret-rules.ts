@@ -5,6 +5,7 @@ import type { Mesh } from '../resources/mesh.js';
 import { decodeBase64Strict } from '../resources/secret.js';
 import type { ParsedResource, ResourceDescriptor, WriteCheck } from '../resource-manager/resource-manager.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { identitiesUsing } from '../identity/identity-reads.js';
 
 export interface SecretSpec {
   data?: string;
@@ -31,6 +32,15 @@ export function secretDescriptor(): ResourceDescriptor<ParsedSecret, undefined, 
     admit: admitSecret,
     async checkWrite({ tx, at, parsed, stored }: WriteCheck<ParsedSecret, undefined>) {
       if (!stored || ((stored.spec as SecretSpec).data ?? '') === (parsed.spec.data ?? '')) return;
+      const identities = await identitiesUsing(tx.resources, at.mesh, at.name);
+      if (identities.length > 0) {
+        throw conflict(Titles.update, [
+          {
+            field: 'data',
+            message: `The secret "${at.name}" holds the CA of MeshIdentity "${identities[0]}" in Mesh "${at.mesh}": replacing its content would swap the CA under running dataplanes. Create a new MeshIdentity with a new secret and move the dataplanes to it instead.`,
+          },
+        ]);
+      }
       const users = await backendsUsing(tx.resources, at.mesh, at.name);
       if (users.length > 0) {
         throw conflict(Titles.update, [
@@ -46,6 +56,12 @@ export function secretDescriptor(): ResourceDescriptor<ParsedSecret, undefined, 
         field: 'name',
         message: `The secret "${at.name}" that you are trying to remove is currently in use in Mesh "${at.mesh}" in mTLS backend "${backend}". Please remove the reference from the "${backend}" backend before removing the secret.`,
       }));
+      for (const identity of await identitiesUsing(tx.resources, at.mesh, at.name)) {
+        violations.push({
+          field: 'name',
+          message: `The secret "${at.name}" that you are trying to remove holds the CA of MeshIdentity "${identity}" in Mesh "${at.mesh}". Please delete the MeshIdentity (or point it at another secret) before removing the secret.`,
+        });
+      }
       if (violations.length > 0) throw invalidResource(Titles.delete, violations);
     },
     // A mesh secret may hold CA material: caches and waiting long-polls of the mesh look again.

@@ -18,6 +18,8 @@ export interface StoredResource<Spec = Record<string, unknown>> {
   creationTime: string;
   modificationTime: string;
   version: number;
+  /** Kuma's new-model kinds: the status computed for this read (never stored from a request). */
+  status?: Record<string, unknown>;
 }
 
 export interface ListQuery {

@@ -88,7 +88,8 @@ test('/_resources describes every kind as Kuma does, sorted by name', async () =
       includeInFederation: false,
     });
     assert.equal(byName.MeshTrust.path, 'meshtrusts');
-    assert.equal(byName.MeshTrust.readOnly, true, 'meshcp does not take MeshTrusts yet');
+    assert.equal(byName.MeshTrust.readOnly, false, 'meshcp stores MeshTrusts');
+    assert.equal(byName.MeshGateway.readOnly, true, 'meshcp does not take MeshGateways yet');
     assert.equal(byName.Mesh.scope, 'Global');
     // Every kind it lists answers its collection.
     for (const r of resources) {

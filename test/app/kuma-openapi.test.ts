@@ -8,6 +8,10 @@ import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import yaml from 'js-yaml';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { ecdsaRootCa } from '../helpers/ecdsa-ca.js';
+
+/** A CA a MeshTrust PUT can name. */
+const TRUST_CA_PEM = ecdsaRootCa('openapi-trust').certPem;
 
 type Json = Record<string, any>;
 const DOC = yaml.load(readFileSync(new URL('../fixtures/kuma-openapi/openapi.yaml', import.meta.url), 'utf8')) as Json;
@@ -103,6 +107,26 @@ function bodyFor(path: string): object | undefined {
   if (path === '/meshes/{mesh}/dataplanes/{name}') return dataplane('web-1');
   if (path === '/meshes/{mesh}/secrets/{name}') return secret('Secret', 'sec-1', 'default');
   if (path === '/global-secrets/{name}') return secret('GlobalSecret', 'gsec-1');
+  if (path === '/meshes/{mesh}/meshidentities/{name}')
+    return {
+      type: 'MeshIdentity',
+      mesh: 'default',
+      name: 'x',
+      spec: {
+        selector: {}, // selects no dataplane: nothing to guard
+        provider: {
+          type: 'Bundled',
+          bundled: { meshTrustCreation: 'Disabled', insecureAllowSelfSigned: true, autogenerate: { enabled: true } },
+        },
+      },
+    };
+  if (path === '/meshes/{mesh}/meshtrusts/{name}')
+    return {
+      type: 'MeshTrust',
+      mesh: 'default',
+      name: 'x',
+      spec: { trustDomain: 'example.org', caBundles: [{ type: 'Pem', pem: { value: TRUST_CA_PEM } }] },
+    };
   return {};
 }
 

@@ -29,7 +29,11 @@ export class AgentFleet {
   readonly wrongPeers: string[] = [];
   private readonly services = new Map<string, string>();
 
-  constructor(private readonly mesh: string) {}
+  /** `identityId`: in a cut-over to MeshIdentity, the other SPIFFE ID a peer of `service` may answer with. */
+  constructor(
+    private readonly mesh: string,
+    private readonly identityId?: (service: string) => string,
+  ) {}
 
   get names(): string[] {
     return [...this.agents.keys()].sort();
@@ -40,8 +44,13 @@ export class AgentFleet {
     if (e.event === 'call' && e.ok === true) {
       const port = Number(String(e.peer).split(':').pop());
       const peer = [...this.ports].find(([, p]) => p === port)?.[0];
-      const expected = `spiffe://${this.mesh}/${peer ? this.services.get(peer) : '?'}`;
-      if (e.peerId !== expected) this.wrongPeers.push(`${e.peer} (${peer}): ${e.peerId}, expected ${expected}`);
+      const service = peer ? this.services.get(peer)! : '?';
+      const expected = `spiffe://${this.mesh}/${service}`;
+      const alternative = this.identityId?.(service);
+      if (e.peerId !== expected && e.peerId !== alternative)
+        this.wrongPeers.push(
+          `${e.peer} (${peer}): ${e.peerId}, expected ${expected}${alternative ? ` or ${alternative}` : ''}`,
+        );
     }
   };
 

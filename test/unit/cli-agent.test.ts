@@ -102,6 +102,14 @@ describe('agent inputs', () => {
       String(spiffeIdentityCheck('default', 'api')('x', cert('URI:spiffe://default/web'))),
       /no spiffe:\/\/default\/api URI SAN/,
     );
+    // A mesh of the new model: the control plane names the trust domains (legacy IDs' included during the cut-over).
+    const cutOver = spiffeIdentityCheck('default', undefined, ['default', 'default.default.mesh.local']);
+    assert.equal(cutOver('x', cert('URI:spiffe://default.default.mesh.local/workload/web')), undefined);
+    assert.equal(cutOver('x', cert('URI:spiffe://default/web, URI:kuma://kuma.io/service/web')), undefined);
+    assert.match(
+      String(cutOver('x', cert('URI:spiffe://other.mesh.local/workload/web'))),
+      /no SPIFFE ID of trust domain default or default.default.mesh.local/,
+    );
   });
 });
 

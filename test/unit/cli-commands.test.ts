@@ -107,7 +107,7 @@ describe('apply, get, delete', () => {
     });
     assert.equal(
       (await meshctl(['get', 'zones'])).stderr,
-      'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes\n',
+      'Error: unknown resource type "zones": use one of meshes, secrets, global-secrets, dataplanes, meshidentities, meshtrusts\n',
     );
     assert.equal(
       (await meshctl(['get', 'meshes'], { env: { MESHCP_TOKEN: 'wrong' } })).stderr,

@@ -331,6 +331,8 @@ describe('OpenAPI', () => {
       'Dataplane',
       'GlobalSecret',
       'Mesh',
+      'MeshIdentity',
+      'MeshTrust',
       'ProvidedConf',
       'Secret',
     ]);

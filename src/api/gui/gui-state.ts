@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Mesh } from '../../resources/mesh.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
+import { identityStatus } from '../../identity/identity-status.js';
 import type { Services } from '../../services.js';
 
 /** Bounds of one snapshot: the page shows the first meshes and dataplanes by name, with the true totals. */
@@ -49,6 +50,8 @@ export async function guiSnapshot(services: Services, now: number) {
     meshes.push({
       name: mesh.name,
       rotation: await rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, now),
+      // The new identity model (meshes with MeshIdentities or MeshTrusts): null otherwise.
+      identity: (await identityStatus(services.store, mesh.name, mesh.spec, now, services.fileSources)) ?? null,
       dataplanesTotal: await services.store.resources.count('Dataplane', mesh.name),
       dataplanes,
     });

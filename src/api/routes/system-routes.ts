@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { DomainError, meshNotFound, notFound, Titles } from '../../domain/errors.js';
 import { globalInsight, meshInsight } from '../../dataplanes/insights.js';
 import { rotationStatus } from '../../rotation/rotation-status.js';
+import { identityStatus } from '../../identity/identity-status.js';
 import { listBody, parseListQuery } from '../list-query.js';
 import { GlobalInsightSchema, listOf, MeshInsightSchema, RotationStatusSchema } from '../../contract/index.js';
 import { docs } from '../openapi-docs.js';
@@ -115,7 +116,10 @@ export function registerSystemRoutes(app: FastifyInstance, services: Services): 
         request.params.mesh,
       );
       if (!mesh) throw meshNotFound();
-      return rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, services.clock.now());
+      const now = services.clock.now();
+      const status = await rotationStatus(mesh.name, mesh.spec, services.ca, services.facts, now);
+      const identity = await identityStatus(services.store, mesh.name, mesh.spec, now, services.fileSources);
+      return identity ? { ...status, ...identity } : status;
     },
   );
 }

@@ -65,6 +65,23 @@ function rotationView(rotation) {
   return view;
 }
 
+/** The new identity model: each MeshIdentity with its dataplanes, and where the cut-over from Mesh.mtls stands. */
+function identityView(identity, active) {
+  const rows = identity.identities.map((i) => el('tr', { 'data-identity': i.name },
+    el('td', {}, el('strong', { text: i.name }), ' ', el('span', { class: `badge ${i.ready ? 'ready' : 'waiting'}`, text: i.ready ? 'Ready' : 'not Ready' })),
+    el('td', { class: 'muted', text: i.reason ?? '' }),
+    el('td', { class: 'mono', text: `${i.dataplanesSelected}` }),
+    el('td', { class: 'mono', text: `${i.dataplanesIssued}` }),
+    el('td', { class: 'mono', text: i.dataplanesTrusting === null ? 'no MeshTrust' : `${i.dataplanesTrusting} / ${active}` })));
+  const c = identity.cutOver;
+  return el('div', {},
+    el('table', {}, el('thead', {}, el('tr', {}, ...['MeshIdentity', 'Why not Ready', 'Wins', 'Issued', 'Trust its CA'].map((h) => el('th', { text: h })))), el('tbody', {}, ...rows)),
+    el('div', { class: 'step', 'data-cut-over': c.mtlsRemovable ? 'ready' : 'waiting' },
+      el('strong', { text: 'Cut-over from Mesh.mtls' }), ' ',
+      el('span', { class: `badge ${c.mtlsRemovable ? 'ready' : 'waiting'}`, text: c.mtlsRemovable ? 'Mesh.mtls can go' : 'waiting' }),
+      el('div', { class: 'muted', text: `${c.legacyCertificates} on a Mesh.mtls certificate · ${c.withoutReadyIdentity} without a Ready identity` })));
+}
+
 function dataplanesTable(mesh) {
   if (mesh.dataplanes.length === 0) return el('p', { class: 'muted', text: 'No dataplane has contacted the control plane yet.' });
   const rows = mesh.dataplanes.map((d) => el('tr', { 'data-dataplane': d.name },
@@ -89,6 +106,8 @@ function render(state) {
       r.backends.length ? backendsTable(r) : null,
       r.mtlsEnabled ? el('h3', { text: 'CA rotation' }) : null,
       r.mtlsEnabled ? rotationView(r) : null,
+      mesh.identity ? el('h3', { text: 'MeshIdentity' }) : null,
+      mesh.identity ? identityView(mesh.identity, r.activeDataplanes) : null,
       el('h3', { text: 'Dataplanes' }),
       dataplanesTable(mesh));
   });
