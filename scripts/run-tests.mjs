@@ -49,6 +49,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * A pass takes ~3 minutes; one still running after this long is stuck (a test process deadlocked in native code
  * cannot time itself out): say which test files are still running and kill the pass, rather than let CI hang.
  */
+/** Test files run at once (MESHCP_TEST_CONCURRENCY): most of a file's time is waiting on processes and sockets. */
+const CONCURRENCY = Number(process.env.MESHCP_TEST_CONCURRENCY ?? 2);
+
 const PASS_DEADLINE_MS = Number(process.env.MESHCP_TEST_PASS_DEADLINE_MS ?? 15 * 60_000);
 
 function stillRunning(groupId) {
@@ -63,7 +66,7 @@ function stillRunning(groupId) {
 }
 
 function runPass(pass, url) {
-  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', ...pass.files];
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${CONCURRENCY}`, ...pass.files];
   child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: 'inherit',
