@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export const LOCK_FILE = 'meshcp.lock';
 
-export interface LockHolder {
+interface LockHolder {
   pid: number;
   /** The process's start time as the kernel counts it (/proc/<pid>/stat), when known: tells a reused PID apart. */
   startTime?: string;
@@ -31,7 +31,7 @@ function statOf(pid: number): string[] | undefined {
 const startTimeOf = (pid: number) => statOf(pid)?.[19];
 
 /** The holder still runs: the PID is alive and, where the kernel says so, it is the same process that wrote the lock. */
-export function holderAlive(holder: LockHolder): boolean {
+function holderAlive(holder: LockHolder): boolean {
   try {
     process.kill(holder.pid, 0);
   } catch (err) {

@@ -377,7 +377,7 @@ export class DataplaneAgent extends EventEmitter {
 class ReloadFailed extends Error {}
 
 /** The control plane refused the agent's token (403): it stops rather than retry. */
-export class AgentRefused extends Error {}
+class AgentRefused extends Error {}
 
 function heldOf(material: AgentMaterial): HeldMaterial {
   return {

@@ -4,14 +4,14 @@
 const YAML_KEY = /(^|\s)[A-Za-z_][\w.-]*:(\s|$)/;
 
 /** Text that is not JSON but reads like a YAML mapping (`type: Mesh`, `name: default`, ...). */
-export function looksLikeYaml(text: string): boolean {
+function looksLikeYaml(text: string): boolean {
   const trimmed = text.trim();
   if (/^[[{"]/.test(trimmed)) return false;
   return YAML_KEY.test(trimmed) || trimmed.startsWith('---');
 }
 
 /** `curl -d @file` drops CR and LF: a body of several `key: value` pairs on one line. */
-export function lineBreaksStripped(text: string): boolean {
+function lineBreaksStripped(text: string): boolean {
   const trimmed = text.trim();
   if (/[\r\n]/.test(trimmed)) return false;
   return (trimmed.match(/(^|\s)[A-Za-z_][\w.-]*:(\s|$)/g) ?? []).length >= 2;

@@ -68,7 +68,7 @@ export interface MeshTrustEntry {
 }
 
 /** How a MeshTrust is named among a bundle's supported backends. */
-export const trustBackendName = (trust: string) => `meshtrust/${trust}`;
+const trustBackendName = (trust: string) => `meshtrust/${trust}`;
 
 /**
  * How one CA of a MeshTrust appears among a bundle's backends (facts, acknowledgements, the rules): one entry per CA,
@@ -106,7 +106,7 @@ export function trustEntry(name: string, spec: MeshTrustSpec): MeshTrustEntry | 
  * The state served when the mesh has MeshTrusts: their CAs, plus (the legacy bridge, while `Mesh.mtls` is on) the
  * backends' roots; each MeshTrust counts as a bundle backend, so acknowledgements and the rules see it.
  */
-export function withTrusts(
+function withTrusts(
   mesh: string,
   legacy: Omit<MeshCaState, 'trusts' | 'meshVersion' | 'issuer'> | undefined,
   trusts: MeshTrustEntry[],

@@ -13,12 +13,12 @@ function statOf(s: Stat) {
 }
 
 /** Kuma's full DataplaneStat: every member, offline = not online (meshcp knows no partially degraded proxy). */
-export function fullStat(s: TypeCount) {
+function fullStat(s: TypeCount) {
   return { total: s.total, online: s.online, offline: s.total - s.online, partiallyDegraded: 0 };
 }
 
 /** What an overview reads besides the dataplane: the time, the online window and who answers. */
-export interface OnlineView {
+interface OnlineView {
   now: number;
   onlineWindowMs: number;
   instanceId: string;
@@ -31,7 +31,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * silence longer than the online window, last contact). While in contact it has no `disconnectTime`; once silent
  * longer than the window it ended at the moment meshcp counts it offline (last contact + window).
  */
-export function subscriptionOf(
+function subscriptionOf(
   known: Pick<DataplaneFacts, 'lastContact' | 'onlineSince'> | undefined,
   view: OnlineView,
 ): DiscoverySubscription | undefined {

@@ -12,9 +12,7 @@ import type { DataplaneService } from './dataplane-rules.js';
 const MAX_WAIT_MS = 60_000;
 
 /** A 200 carries its body already serialized (`json`): the same few strings serve the whole fleet. */
-export type TrustBundleAnswer =
-  | { status: 200; bundle: TrustBundle; json: string }
-  | { status: 304; bundleVersion: string };
+type TrustBundleAnswer = { status: 200; bundle: TrustBundle; json: string } | { status: 304; bundleVersion: string };
 
 /** The trust bundle endpoint: acknowledgement by If-None-Match, 304 when current, long-poll until it changes. */
 export class TrustBundleService {

@@ -15,7 +15,7 @@ import { spiffeIdOf } from './spiffe-id.js';
 export type StoreReads = Pick<StoreTx, 'resources' | 'facts'>;
 
 /** Seconds a refusal that waiting can lift suggests before trying again (as the rotation rules). */
-export const GUARD_RETRY_AFTER_SECONDS = 5;
+const GUARD_RETRY_AFTER_SECONDS = 5;
 
 const ALL = { offset: 0, size: 1_000_000 };
 

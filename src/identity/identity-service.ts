@@ -28,9 +28,6 @@ export type Issuer =
 export const identityKri = (identity: Pick<StoredIdentity, 'mesh' | 'name' | 'labels'>) =>
   kriOf('mid', identity.mesh, identity.name, identity.labels);
 
-/** Whether a fact's issuer names an identity (legacy backends never have this prefix). */
-export const isIdentityIssuer = (issuer: string) => issuer.startsWith('kri_mid_');
-
 /**
  * Which identity model answers a dataplane: the MeshIdentity that wins it (by its labels) when it is Ready, else the
  * mesh's `Mesh.mtls` backend, else nothing (and why). A Ready winner whose SPIFFE ID cannot be rendered for this

@@ -1,7 +1,7 @@
 import type { MeshIdentitySpec } from '../resources/mesh-identity.js';
 
 /** The part of a stored MeshIdentity selection reads. */
-export interface SelectableIdentity {
+interface SelectableIdentity {
   name: string;
   spec: Pick<MeshIdentitySpec, 'selector'>;
 }

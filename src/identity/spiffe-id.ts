@@ -3,11 +3,11 @@ import { renderTemplate, type TemplateFunction } from '../resources/go-template.
 import type { MeshIdentitySpec } from '../resources/mesh-identity.js';
 
 /** Kuma's Universal defaults. */
-export const DEFAULT_TRUST_DOMAIN = '{{ .Mesh }}.{{ .Zone }}.mesh.local';
-export const DEFAULT_PATH = '/workload/{{ .Workload }}';
-export const WORKLOAD_LABEL = 'kuma.io/workload';
+const DEFAULT_TRUST_DOMAIN = '{{ .Mesh }}.{{ .Zone }}.mesh.local';
+const DEFAULT_PATH = '/workload/{{ .Workload }}';
+const WORKLOAD_LABEL = 'kuma.io/workload';
 
-export type Rendered = { ok: true; value: string } | { ok: false; reason: string };
+type Rendered = { ok: true; value: string } | { ok: false; reason: string };
 
 const labelFunction =
   (labels: Readonly<Record<string, string>>): TemplateFunction =>
@@ -37,7 +37,7 @@ export function trustDomainOf(
 }
 
 /** Whether the path template reads the workload label (then a dataplane without it cannot be given an identity). */
-export function pathUsesWorkload(spec: MeshIdentitySpec): boolean {
+function pathUsesWorkload(spec: MeshIdentitySpec): boolean {
   const template = spec.spiffeID?.path || DEFAULT_PATH;
   return /\.Workload\b/.test(template) || /label\s+"kuma\.io\/workload"/.test(template);
 }

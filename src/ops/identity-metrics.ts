@@ -8,7 +8,7 @@ import type { FactsStore } from '../store/facts-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
 
 /** What the gauges read (a part of the metrics' sources). */
-export interface IdentityGaugeSources {
+interface IdentityGaugeSources {
   store: ResourceStore;
   facts: FactsStore;
   clock: Clock;

@@ -230,7 +230,7 @@ function lockFor(d: { kind: KnownKind }, at: ResourceAt) {
  * What a body stores when its kind says nothing else: its spec (a new-model kind's `spec` member, normalized; never
  * its `status`) and its labels.
  */
-export function defaultParsed(kind: KnownKind, value: Body): ParsedResource {
+function defaultParsed(kind: KnownKind, value: Body): ParsedResource {
   if (kind.envelope) {
     const spec = value.spec as object;
     return {

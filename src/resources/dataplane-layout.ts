@@ -1,18 +1,11 @@
 import { PROTOCOL_TAG, SERVICE_TAG, type Dataplane } from './dataplane.js';
 
 /** Kuma's Kuma Resource Identifier: `kri_<short name>_<mesh>_<zone>_<namespace>_<name>_<section>`. */
-export function kri(
-  shortName: string,
-  mesh: string,
-  zone: string,
-  namespace: string,
-  name: string,
-  section = '',
-): string {
+function kri(shortName: string, mesh: string, zone: string, namespace: string, name: string, section = ''): string {
   return `kri_${shortName}_${mesh}_${zone}_${namespace}_${name}_${section}`;
 }
 
-export interface DataplaneLayout {
+interface DataplaneLayout {
   kri: string;
   labels: Record<string, string>;
   inbounds: { kri: string; port: number; protocol: string; proxyResourceName: string }[];

@@ -21,7 +21,7 @@ export function envelopeSchema<T extends string, S extends z.ZodType>(type: T, s
 }
 
 /** Kuma's condition object (no lastTransitionTime). */
-export const ConditionSchema = z.object({
+const ConditionSchema = z.object({
   type: z.string(),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string(),

@@ -15,7 +15,7 @@ const UNITS: Readonly<Record<string, bigint>> = {
 };
 const MAX_INT64 = (1n << 63n) - 1n;
 
-export type GoDurationResult = { ok: true; nanos: bigint } | { ok: false; error: string };
+type GoDurationResult = { ok: true; nanos: bigint } | { ok: false; error: string };
 
 /** Parses as Go does; the errors are Go's (`time: invalid duration "x"`). */
 export function parseGoDuration(input: string): GoDurationResult {

@@ -42,7 +42,7 @@ const CONTROL_WORDS = new Set([
   'continue',
 ]);
 
-export type Operand =
+type Operand =
   | { kind: 'field'; path: string[]; text: string }
   | { kind: 'dot' }
   | { kind: 'string'; value: string }
@@ -52,10 +52,10 @@ export type Operand =
   | { kind: 'function'; name: string };
 
 /** One command of a pipeline: its operands, the first one being what it runs. */
-export type Command = Operand[];
-export type Node = { kind: 'text'; text: string } | { kind: 'action'; pipeline: Command[]; line: number; text: string };
+type Command = Operand[];
+type Node = { kind: 'text'; text: string } | { kind: 'action'; pipeline: Command[]; line: number; text: string };
 
-export type ParseResult = { ok: true; nodes: Node[] } | { ok: false; error: string };
+type ParseResult = { ok: true; nodes: Node[] } | { ok: false; error: string };
 
 class TemplateError extends Error {}
 
@@ -194,7 +194,7 @@ function operand(token: string, fail: (msg: string) => never, known: ReadonlySet
   return { kind: 'function', name: token };
 }
 
-export type RenderResult = { ok: true; value: string } | { ok: false; error: string };
+type RenderResult = { ok: true; value: string } | { ok: false; error: string };
 
 /** A function a template may call: its string arguments in, a string or an error out. */
 export type TemplateFunction = (...args: string[]) => { ok: true; value: string } | { ok: false; error: string };

@@ -1,7 +1,7 @@
 import { DISPLAY_NAME_LABEL, ZONE_LABEL } from './labels.js';
 
 /** Kuma's resource identifier: `kri_<short name>_<mesh>_<zone>_<namespace>_<name>_<section>`. */
-export interface Kri {
+interface Kri {
   shortName: string;
   mesh: string;
   zone: string;

@@ -37,11 +37,10 @@ const MeshIdentitySpecSchema = z.object({
 });
 
 export const MeshIdentitySchema = envelopeSchema('MeshIdentity', MeshIdentitySpecSchema);
-export type MeshIdentity = z.output<typeof MeshIdentitySchema>;
 export type MeshIdentitySpec = z.output<typeof MeshIdentitySpecSchema>;
 
 /** The function Kuma's SPIFFE ID templates may call besides Go's builtins. */
-export const SPIFFE_TEMPLATE_FUNCTIONS = ['label'];
+const SPIFFE_TEMPLATE_FUNCTIONS = ['label'];
 
 /** Kuma's MeshIdentity validator, in its order and words (the schema layer ran before). */
 export function validateMeshIdentity(identity: { spec: MeshIdentitySpec }): Violation[] {

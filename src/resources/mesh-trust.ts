@@ -13,11 +13,10 @@ const MeshTrustSpecSchema = z.object({
 });
 
 export const MeshTrustSchema = envelopeSchema('MeshTrust', MeshTrustSpecSchema);
-export type MeshTrust = z.output<typeof MeshTrustSchema>;
 export type MeshTrustSpec = z.output<typeof MeshTrustSpecSchema>;
 
 /** Kuma's answer to a MeshTrust that sets `spec.origin`. */
-export const MESH_TRUST_ORIGIN_WARNING = 'setting spec.origin field is deprecated';
+const MESH_TRUST_ORIGIN_WARNING = 'setting spec.origin field is deprecated';
 
 const PRIVATE_KEY_BLOCKS = new Set([
   'PRIVATE KEY',

@@ -34,7 +34,7 @@ export interface IdentityFleet {
   issuedBy(backend: string): Promise<DataplaneSample>;
 }
 
-export type IdentityRule = 'select' | 'trust' | 'mtls-off' | 'winner' | 'spiffe-id';
+type IdentityRule = 'select' | 'trust' | 'mtls-off' | 'winner' | 'spiffe-id';
 
 export interface IdentityViolation {
   rule: IdentityRule;

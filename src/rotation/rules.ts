@@ -28,7 +28,7 @@ export interface FleetFacts {
   active(): DataplaneSample | Promise<DataplaneSample>;
 }
 
-export type RuleName = 'enable' | 'remove' | 'replace' | 'disable';
+type RuleName = 'enable' | 'remove' | 'replace' | 'disable';
 
 export interface RotationViolation {
   rule: RuleName;

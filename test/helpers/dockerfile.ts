@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 
-export type Instruction = { op: string; args: string; stage: number };
+type Instruction = { op: string; args: string; stage: number };
 
 export interface Stage {
   name?: string;
@@ -15,7 +15,7 @@ export interface Stage {
 }
 
 /** Instructions with continuation lines joined and comments dropped, each tagged with its stage. */
-export function parseDockerfile(text: string): Instruction[] {
+function parseDockerfile(text: string): Instruction[] {
   const logical: string[] = [];
   let current = '';
   for (const raw of text.split('\n')) {
@@ -37,7 +37,7 @@ export function parseDockerfile(text: string): Instruction[] {
 }
 
 /** A JSON exec form (`["node", "x"]`) or a shell form, as the argv Docker would run. */
-export function commandOf(args: string): string[] {
+function commandOf(args: string): string[] {
   return args.trim().startsWith('[') ? (JSON.parse(args) as string[]) : ['sh', '-c', args];
 }
 
@@ -83,7 +83,7 @@ function copyFromStage(from: string, to: string): void {
   execFileSync('cp', ['-al', from, to]);
 }
 
-export interface BuildOptions {
+interface BuildOptions {
   context: string;
   /** Where the stages' directories go (empty). */
   root: string;

@@ -7,7 +7,7 @@ import { sleep } from '../../domain/clock.js';
 import { registerKumaGui } from './kuma-gui.js';
 
 /** meshcp's own rotation view; also at /gui unless a kuma-gui build is served there (MESHCP_API_KUMA_GUI_DIR). */
-export const ROTATION_VIEW_PATH = '/meshcp-gui';
+const ROTATION_VIEW_PATH = '/meshcp-gui';
 
 /** The longest a page's poll waits for a change (below every idle timeout), and how often it looks meanwhile. */
 const LONG_POLL_MS = 25_000;

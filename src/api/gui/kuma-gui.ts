@@ -6,8 +6,8 @@ import type { Services } from '../../services.js';
 import { VERSION } from '../../version.js';
 
 /** The Kuma release whose API (and GUI) meshcp follows: the GUI links its documentation by it. */
-export const BASED_ON_KUMA = '2.14.3';
-export const KUMA_GUI_PATH = '/gui';
+const BASED_ON_KUMA = '2.14.3';
+const KUMA_GUI_PATH = '/gui';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -27,7 +27,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** kuma-cp's GuiConfig, the JSON it writes into the GUI's index.html. */
-export function kumaGuiConfig(services: Pick<Services, 'config'>) {
+function kumaGuiConfig(services: Pick<Services, 'config'>) {
   return {
     apiUrl: '/',
     baseGuiPath: KUMA_GUI_PATH,
@@ -45,7 +45,7 @@ export function kumaGuiConfig(services: Pick<Services, 'config'>) {
  * kuma-cp's template of index.html, filled: `{{.BaseGuiPath}}` and `{{.}}` (the config as JSON, escaped for a
  * script element as Go's html/template escapes it).
  */
-export function renderKumaGuiIndex(template: string, config: ReturnType<typeof kumaGuiConfig>): string {
+function renderKumaGuiIndex(template: string, config: ReturnType<typeof kumaGuiConfig>): string {
   const json = JSON.stringify(config).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
   return template.replaceAll('{{.BaseGuiPath}}', config.baseGuiPath).replaceAll('{{.}}', json);
 }

@@ -17,7 +17,7 @@ export interface MigrateDeps {
   now(): number;
 }
 
-export interface MigrateOptions {
+interface MigrateOptions {
   mesh: string;
   identity: string;
   trustDomain?: string;
@@ -27,7 +27,7 @@ export interface MigrateOptions {
   intervalMs: number;
 }
 
-export type MigrateResult = { ok: true; message: string } | { ok: false; message: string };
+type MigrateResult = { ok: true; message: string } | { ok: false; message: string };
 
 type Condition = { type: string; status: string; reason: string; message: string };
 

@@ -20,12 +20,7 @@ function isBackendMaterial(mesh: string, secret: string): boolean {
  * Existing secrets that no backend of `after` uses: the material the control plane made for a backend that is gone
  * (whoever removed it), and the secrets the backends of `before` named (e.g. a provided CA's). In name order.
  */
-export function secretsLeftBehind(
-  mesh: string,
-  before: MeshResource,
-  after: MeshResource,
-  existing: string[],
-): string[] {
+function secretsLeftBehind(mesh: string, before: MeshResource, after: MeshResource, existing: string[]): string[] {
   const kept = usedBy(mesh, (after.mtls?.backends ?? []) as CaBackend[]);
   const namedBefore = usedBy(mesh, (before.mtls?.backends ?? []) as CaBackend[]);
   return existing.filter((name) => !kept.has(name) && (namedBefore.has(name) || isBackendMaterial(mesh, name))).sort();
