@@ -3,7 +3,7 @@ import { signLeaf, type LeafRequest, type LeafResult } from './leaf-signing.js';
 import type { CaSigner } from '../x509/x509.js';
 import { systemClock } from '../domain/clock.js';
 
-interface SignerMaterial {
+export interface SignerMaterial {
   chainPem: string;
   keyPem: string;
 }

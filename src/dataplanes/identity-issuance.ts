@@ -1,14 +1,14 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import { SigningUnavailableError, type SigningPool } from '../ca/signing-pool.js';
+import { signOnPool, wholeSeconds } from '../ca/local-issuer.js';
+import type { SigningPool } from '../ca/signing-pool.js';
 import { issueLeafCertificate } from '../x509/x509.js';
 import { CLOCK_SKEW_MS } from '../domain/clock.js';
-import { cannotIssue, DomainError, invalidRequest, Titles } from '../domain/errors.js';
+import { cannotIssue } from '../domain/errors.js';
 import type { Issuer } from '../identity/identity-service.js';
 import type { IssuedLeaf } from '../ca/backend.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 /**
  * A certificate from a MeshIdentity's Bundled CA, as Kuma's `CreateIdentity`: exactly one URI SAN (the SPIFFE ID),
@@ -33,23 +33,13 @@ export async function signFromIdentity(
   if (csr !== undefined) {
     // A CSR (the agent's default): verified and signed off the main thread, as the backends' certificates are.
     const ca = issuer.state.ca;
-    const signed = await signing
-      .sign(`identity:${ca.fingerprint}`, { chainPem: signer.chainPem, keyPem: ca.keyPem }, signer, {
-        csr,
-        uris,
-        notBefore,
-        notAfter,
-      })
-      .catch((err: unknown) => {
-        if (!(err instanceof SigningUnavailableError)) throw err;
-        throw new DomainError({
-          kind: 'unavailable',
-          title: Titles.issueCertificate,
-          detail: `${err.message}; retry`,
-          retryAfterSeconds: 1,
-        });
-      });
-    if (!signed.ok) throw invalidRequest(signed.csrError, [{ field: 'csr', message: signed.csrError }]);
+    const signed = await signOnPool(
+      signing,
+      `identity:${ca.fingerprint}`,
+      { chainPem: signer.chainPem, keyPem: ca.keyPem },
+      signer,
+      { csr, uris, notBefore, notAfter },
+    );
     return { certificatePem: signed.certificatePem, serialHex: signed.serialHex, notBefore, notAfter };
   }
   // No CSR: a key of the CA's type, made off the main thread (libuv's pool), signed here (one signature).
