@@ -4,20 +4,13 @@
  * of `GET /mesh-insights/default`, `GET /mesh-insights` and `GET /global-insight` over real HTTP on loopback, one at a
  * time: what Kuma's GUI asks on every page. Run alone: `BENCH_FLEET=100000 npx tsx bench/insights-latency.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApp } from '../src/app.js';
-import { createLogger } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config.js';
 import { dataplaneProfile } from '../src/resources/dataplane-profile.js';
-import { createServices } from '../src/services.js';
-import { openStore } from '../src/store/open-store.js';
-import { SecretCipher } from '../src/store/secret-cipher.js';
+import { startInProcessCp } from './in-process-cp.js';
 import { describeMachine, percentile, tempDir, writeJson } from './lib.js';
-import { sealedConfFields } from '../src/ca/backend-registry.js';
-import { systemClock } from '../src/domain/clock.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 const TARGET_P99_MS = 20;
@@ -26,25 +19,7 @@ export async function benchInsightsLatency(options: { fleet?: number } = {}) {
   const FLEET = options.fleet ?? Number(process.env.BENCH_FLEET ?? 100_000);
   const dataDir = tempDir('meshcp-bench-insights-');
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
-  const store = await openStore({
-    store: config.store,
-    dataDir,
-    cipher: new SecretCipher(randomBytes(32)),
-    sealedConfFields,
-    instanceId: 'bench',
-    clock: systemClock,
-  });
-  const services = await createServices({
-    store,
-    config,
-    log: createLogger('silent'),
-    adminToken: 'x',
-    instanceId: 'bench',
-    clock: systemClock,
-  });
-  const app = await buildApp(services);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { store, services, app, base } = await startInProcessCp(config);
   try {
     const mesh = {
       type: 'Mesh',

@@ -4,20 +4,13 @@
  * the rotation status, over real HTTP on loopback, one at a time. PostgreSQL runs on a throw-away cluster
  * (test/helpers/pg-cluster.mjs). Run alone: `BENCH_STORE=postgres BENCH_FLEET=10000 npx tsx bench/validator-latency.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApp } from '../src/app.js';
-import { createLogger } from '../src/bootstrap.js';
-import { sealedConfFields } from '../src/ca/backend-registry.js';
 import { loadConfig, type Config } from '../src/config.js';
-import { createServices } from '../src/services.js';
-import { openStore } from '../src/store/open-store.js';
-import { SecretCipher } from '../src/store/secret-cipher.js';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster.mjs';
+import { startInProcessCp } from './in-process-cp.js';
 import { percentile, tempDir } from './lib.js';
-import { systemClock } from '../src/domain/clock.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 const backends = [
@@ -62,25 +55,7 @@ export async function benchValidatorLatency(options: ValidatorBenchOptions = {})
   const config = loadConfig({ MESHCP_DATA_DIR: dataDir, MESHCP_LOG_LEVEL: 'silent' });
   const database = await storeFor(engine, config);
   config.store = database.store;
-  const store = await openStore({
-    store: config.store,
-    dataDir,
-    cipher: new SecretCipher(randomBytes(32)),
-    sealedConfFields,
-    instanceId: 'bench',
-    clock: systemClock,
-  });
-  const services = await createServices({
-    store,
-    config,
-    log: createLogger('silent'),
-    adminToken: 'x',
-    instanceId: 'bench',
-    clock: systemClock,
-  });
-  const app = await buildApp(services);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { store, services, app, base } = await startInProcessCp(config);
   const call = async (method: string, path: string, body?: object) => {
     const res = await fetch(base + path, {
       method,
